@@ -1,0 +1,11 @@
+/* The subcommands of the wasmgrid binary. Each takes argc/argv starting at its own name
+ * and returns the process exit status. */
+#ifndef WG_CLI_COMMANDS_H
+#define WG_CLI_COMMANDS_H
+
+int wg_cmd_id(int argc, char **argv);
+
+/* Every further command: X(name, function, usage line). Add one line per command. */
+#define WG_EXTRA_COMMANDS(X)
+
+#endif

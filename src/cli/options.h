@@ -1,0 +1,15 @@
+/* Shared pieces of command-line handling. */
+#ifndef WG_CLI_OPTIONS_H
+#define WG_CLI_OPTIONS_H
+
+#define WG_DEFAULT_DATA_DIR "./wasmgrid-data"
+#define WG_DEFAULT_NODE_ADDR "127.0.0.1:5740"
+#define WG_DEFAULT_API_ADDR "127.0.0.1:5741"
+
+/* Prints "wasmgrid CMD: MESSAGE (try 'wasmgrid help')" on stderr and returns 2, the exit
+ * status of usage errors. */
+int wg_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes "PORT\n" atomically to path (for --port-file). Returns 0 or a negative wg_err. */
+int wg_write_port_file(const char *path, int port);
+
+#endif

@@ -1,0 +1,95 @@
+/* A link: one authenticated, encrypted, framed TCP connection between two nodes, on a
+ * libuv loop. This layer knows node identities and frames of bytes; it knows nothing of
+ * what the frames mean (node/rpc.c decodes them).
+ *
+ * Handshake (both sides at once, no round trip wasted):
+ *   1. each side sends HELLO: the 8-byte magic "WASMGRD1", its Ed25519 public key (32) and a
+ *      fresh X25519 key-exchange public key (32, crypto_kx);
+ *   2. on the peer's HELLO, each side derives session keys (crypto_kx; the connecting side
+ *      is the kx client) and sends AUTH: an Ed25519 signature over
+ *      "wasmgrid-auth-v1" || role byte ('c' or 's') || own kx key || peer's kx key,
+ *      sealed like any frame;
+ *   3. a side that receives a valid AUTH from a peer whose key is allowed (the expected key
+ *      when one was given, otherwise the accept/connect callback's verdict) opens the link.
+ * After that, each frame is a 4-byte big-endian length followed by that many bytes of
+ * ciphertext: the frame sealed with crypto_secretstream_xchacha20poly1305 (one stream per
+ * direction, its 24-byte header sent as the first sealed message). A length over the
+ * maximum frame size (plus the seal's overhead), a frame that fails to open, or a handshake
+ * that is not finished within the handshake deadline closes the connection.
+ *
+ * Ownership: a link is owned by this layer. The user gets a pointer that stays valid until
+ * its close callback has returned; after that it is freed. Never free it yourself. */
+#ifndef WG_NET_LINK_H
+#define WG_NET_LINK_H
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "node/identity.h"
+
+#define WG_LINK_MAX_FRAME_DEFAULT (16u * 1024 * 1024)
+
+struct wg_link;
+
+struct wg_link_cbs {
+	/* The handshake is complete: wg_link_peer_id() is now the proven peer key.
+	 * Return 0 to keep the link, or a negative wg_err to close it (authorization). */
+	int (*on_open)(struct wg_link *link, void *user);
+	/* One frame arrived. `data` is valid only during the call. */
+	void (*on_frame)(struct wg_link *link, const uint8_t *data, size_t len, void *user);
+	/* The link closed (status: 0 for a close we asked for, else the reason as a negative
+	 * wg_err: WG_ECLOSED when the peer hung up, WG_EAUTH, WG_ETOOBIG, WG_ETIMEOUT,
+	 * WG_EUNREACHABLE for a failed connect). Called exactly once for every link, even one
+	 * that never opened. The link is freed right after this returns. */
+	void (*on_close)(struct wg_link *link, int status, void *user);
+};
+
+struct wg_link_options {
+	size_t max_frame;          /* 0: WG_LINK_MAX_FRAME_DEFAULT */
+	uint32_t handshake_ms;     /* 0: 10000 */
+};
+
+/* Connects to "HOST:PORT" (an IPv4 or IPv6 literal, or a name resolved with
+ * uv_getaddrinfo). If `expected_peer` is not NULL the peer must prove that key, or the link
+ * closes with WG_EAUTH. The result is reported through cbs; *out receives the link at once
+ * so it can be closed before it opens. Returns 0 or a negative wg_err (bad address). */
+int wg_link_connect(uv_loop_t *loop, const char *host_port, const struct wg_identity *self,
+		    const uint8_t *expected_peer /* 32 bytes or NULL */,
+		    const struct wg_link_options *opts, const struct wg_link_cbs *cbs, void *user,
+		    struct wg_link **out);
+
+struct wg_listener;
+/* Called for each accepted connection before its handshake starts; return the callbacks
+ * and user pointer to use for it by filling *cbs and *user. */
+typedef void (*wg_accept_cb)(struct wg_listener *l, struct wg_link *link,
+			     const struct wg_link_cbs **cbs, void **user, void *listener_user);
+
+/* Listens on "HOST:PORT" (port 0: any free port; *bound_port receives the port bound). */
+int wg_listener_start(uv_loop_t *loop, const char *host_port, const struct wg_identity *self,
+		      const struct wg_link_options *opts, wg_accept_cb accept_cb, void *user,
+		      struct wg_listener **out, int *bound_port);
+/* Stops listening; links already accepted are not affected. Frees the listener later, on
+ * the loop. */
+void wg_listener_close(struct wg_listener *l);
+
+/* Queues one frame (copied). Returns 0, WG_ETOOBIG over the maximum frame size, or
+ * WG_ECLOSED when the link is closing or not yet open. */
+int wg_link_send(struct wg_link *link, const uint8_t *data, size_t len);
+/* Closes the link after the frames already queued have been written (bounded by a short
+ * deadline); on_close follows with status 0. Safe to call more than once, and from any
+ * callback of this link. */
+void wg_link_close(struct wg_link *link);
+/* Closes at once, dropping anything queued; on_close follows with `status`. */
+void wg_link_abort(struct wg_link *link, int status);
+
+/* The peer's proven Ed25519 key (32 bytes), or NULL before the handshake completes. */
+const uint8_t *wg_link_peer_id(const struct wg_link *link);
+/* The peer's short id (first 8 hex digits of its key) for logs, or "?" before it is known. */
+const char *wg_link_peer_short(const struct wg_link *link);
+/* "HOST:PORT" of the peer as seen on the socket. */
+const char *wg_link_peer_addr(const struct wg_link *link);
+/* Bytes queued but not yet written: for back-pressure. */
+size_t wg_link_pending_bytes(const struct wg_link *link);
+int wg_link_is_open(const struct wg_link *link);
+
+#endif
