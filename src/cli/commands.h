@@ -4,8 +4,18 @@
 #define WG_CLI_COMMANDS_H
 
 int wg_cmd_id(int argc, char **argv);
+int wg_cmd_manager(int argc, char **argv);
+int wg_cmd_worker(int argc, char **argv);
+int wg_cmd_workers(int argc, char **argv);
 
 /* Every further command: X(name, function, usage line). Add one line per command. */
-#define WG_EXTRA_COMMANDS(X)
+#define WG_EXTRA_COMMANDS(X)                                                               \
+	X("manager", wg_cmd_manager,                                                       \
+	  "manager [--listen A] [--api A] [--data DIR] [--workers open|FILE] [--port-file F]\n" \
+	  "                   [--api-port-file F] [--heartbeat-ms MS] [--max-slots N]")                 \
+	X("worker", wg_cmd_worker,                                                         \
+	  "worker [--manager [ID@]A]... [--slots N] [--memory MIB] [--data DIR]\n"          \
+	  "                   [--managers open|FILE] [--listen A] [--port-file F] [--heartbeat-ms MS]") \
+	X("workers", wg_cmd_workers, "workers [--json] [--api A]       list the manager's workers")
 
 #endif

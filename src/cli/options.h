@@ -1,6 +1,7 @@
 /* Shared pieces of command-line handling. */
 #ifndef WG_CLI_OPTIONS_H
 #define WG_CLI_OPTIONS_H
+#include <stdint.h>
 
 #define WG_DEFAULT_DATA_DIR "./wasmgrid-data"
 #define WG_DEFAULT_NODE_ADDR "127.0.0.1:5740"
@@ -11,5 +12,15 @@
 int wg_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes "PORT\n" atomically to path (for --port-file). Returns 0 or a negative wg_err. */
 int wg_write_port_file(const char *path, int port);
+
+
+/* Matches argv[*i] against "--name VALUE" or "--name=VALUE". On a match, *value points to
+ * the value, *i is advanced past it, and 1 is returned; a missing value is a usage error
+ * (-1, already reported). 0: no match. */
+int wg_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name,
+		 const char **value);
+/* Parses a non-negative integer option value within [min, max]; -1 on error (reported). */
+int wg_opt_uint(const char *cmd, const char *name, const char *value, uint64_t min, uint64_t max,
+		uint64_t *out);
 
 #endif

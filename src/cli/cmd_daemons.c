@@ -1,0 +1,105 @@
+/* wasmgrid manager / wasmgrid worker: option parsing for the two daemons. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "manager/manager.h"
+#include "worker/worker.h"
+
+#define DEFAULT_HEARTBEAT_MS 15000
+
+int wg_cmd_manager(int argc, char **argv)
+{
+	const char *cmd = "manager";
+	struct wg_manager_options o = {
+		.listen = WG_DEFAULT_NODE_ADDR,
+		.api = WG_DEFAULT_API_ADDR,
+		.data_dir = WG_DEFAULT_DATA_DIR,
+		.workers = "open",
+		.heartbeat_ms = DEFAULT_HEARTBEAT_MS,
+	};
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		uint64_t n;
+		int r;
+		if ((r = wg_opt_value(cmd, argc, argv, &i, "--listen", &o.listen)) ||
+		    (r = wg_opt_value(cmd, argc, argv, &i, "--api", &o.api)) ||
+		    (r = wg_opt_value(cmd, argc, argv, &i, "--data", &o.data_dir)) ||
+		    (r = wg_opt_value(cmd, argc, argv, &i, "--workers", &o.workers)) ||
+		    (r = wg_opt_value(cmd, argc, argv, &i, "--port-file", &o.port_file)) ||
+		    (r = wg_opt_value(cmd, argc, argv, &i, "--api-port-file", &o.api_port_file))) {
+			if (r < 0)
+				return 2;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--heartbeat-ms", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--heartbeat-ms", v, 30, 3600000, &n))
+				return 2;
+			o.heartbeat_ms = (uint32_t)n;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--max-slots", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--max-slots", v, 1, 4096, &n))
+				return 2;
+			o.max_slots = (uint32_t)n;
+		} else {
+			return wg_usage_error(cmd, "unknown option '%s'", argv[i]);
+		}
+	}
+	return wg_manager_run(&o);
+}
+
+int wg_cmd_worker(int argc, char **argv)
+{
+	const char *cmd = "worker";
+	const char **managers = calloc((size_t)argc, sizeof *managers);
+	struct wg_worker_options o = {
+		.managers = managers,
+		.managers_authz = "open",
+		.data_dir = WG_DEFAULT_DATA_DIR,
+		.memory_mib = 256,
+		.heartbeat_ms = DEFAULT_HEARTBEAT_MS,
+	};
+	int status = 2;
+	if (!managers)
+		return 1;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		uint64_t n;
+		int r;
+		if ((r = wg_opt_value(cmd, argc, argv, &i, "--manager", &v))) {
+			if (r < 0)
+				goto out;
+			managers[o.n_managers++] = v;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--managers", &o.managers_authz)) ||
+			   (r = wg_opt_value(cmd, argc, argv, &i, "--data", &o.data_dir)) ||
+			   (r = wg_opt_value(cmd, argc, argv, &i, "--listen", &o.listen)) ||
+			   (r = wg_opt_value(cmd, argc, argv, &i, "--port-file", &o.port_file))) {
+			if (r < 0)
+				goto out;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--slots", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--slots", v, 1, 4096, &n))
+				goto out;
+			o.slots = (uint32_t)n;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--memory", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--memory", v, 1, 4096, &n))
+				goto out;
+			o.memory_mib = n;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--heartbeat-ms", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--heartbeat-ms", v, 30, 3600000, &n))
+				goto out;
+			o.heartbeat_ms = (uint32_t)n;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--retry-max-ms", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--retry-max-ms", v, 10, 600000, &n))
+				goto out;
+			o.retry_max_ms = (uint32_t)n;
+		} else {
+			wg_usage_error(cmd, "unknown option '%s'", argv[i]);
+			goto out;
+		}
+	}
+	if (o.n_managers == 0)
+		o.managers[o.n_managers++] = WG_DEFAULT_NODE_ADDR;
+	status = wg_worker_run(&o);
+out:
+	free(managers);
+	return status;
+}

@@ -1,0 +1,103 @@
+/* The manager's HTTP API: the route table, and the routes about workers. Job routes live
+ * in api_jobs.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "http/server.h"
+#include "manager/manager_internal.h"
+#include "util/buf.h"
+#include "util/hex.h"
+#include "util/json.h"
+
+static const char *relation_state(const struct wg_peer *p)
+{
+	if (p->rel.partner)
+		return "attached";
+	if (p->rel.known_type == WG_NODE_WORKER)
+		return "connected";
+	return "handshaking";
+}
+
+/* GET /v1/workers: every worker connected to us, attached or not yet. */
+static void get_workers(struct wg_http_request *req, void *user)
+{
+	struct wg_manager *m = user;
+	struct wg_buf out = {0};
+	struct wg_json_writer w;
+	wg_jw_init(&w, &out);
+	wg_jw_object_begin(&w);
+	wg_jw_kv_str(&w, "manager", m->id.id_hex);
+	wg_jw_key(&w, "workers");
+	wg_jw_array_begin(&w);
+	for (struct wg_peer *p = m->peers; p; p = p->next) {
+		if (p->rel.known_type != WG_NODE_WORKER)
+			continue;
+		char hex[65];
+		wg_hex_encode(p->rel.id, 32, hex);
+		wg_jw_object_begin(&w);
+		wg_jw_kv_str(&w, "node_id", hex);
+		wg_jw_kv_str(&w, "address", p->addr);
+		wg_jw_kv_str(&w, "state", relation_state(p));
+		wg_jw_key(&w, "specs");
+		wg_jw_object_begin(&w);
+		wg_jw_kv_uint(&w, "cores", p->rel.specs.cores);
+		wg_jw_kv_uint(&w, "memory", p->rel.specs.memory);
+		wg_jw_kv_uint(&w, "slots", p->rel.specs.slots);
+		wg_jw_key(&w, "program_kinds");
+		wg_jw_array_begin(&w);
+		if (p->rel.specs.wasi_preview1)
+			wg_jw_str(&w, "wasi-preview1");
+		wg_jw_array_end(&w);
+		wg_jw_object_end(&w);
+		wg_jw_kv_uint(&w, "connected_ms", p->connected_ms);
+		if (p->last_pong_ms)
+			wg_jw_kv_uint(&w, "last_pong_ms", p->last_pong_ms);
+		else
+			wg_jw_kv_null(&w, "last_pong_ms");
+		wg_jw_object_end(&w);
+	}
+	wg_jw_array_end(&w);
+	wg_jw_object_end(&w);
+	wg_http_respond_json(req, 200, out.data, out.len);
+	wg_buf_free(&out);
+}
+
+/* GET /metrics: Prometheus text format. */
+static void get_metrics(struct wg_http_request *req, void *user)
+{
+	struct wg_manager *m = user;
+	struct wg_buf out = {0};
+	size_t connected = 0, attached = 0;
+	for (struct wg_peer *p = m->peers; p; p = p->next) {
+		connected++;
+		attached += p->rel.partner;
+	}
+	wg_buf_appendf(&out,
+		       "# HELP wasmgrid_peers_connected Node connections open.\n"
+		       "# TYPE wasmgrid_peers_connected gauge\n"
+		       "wasmgrid_peers_connected %zu\n"
+		       "# HELP wasmgrid_workers_attached Workers in a relationship with us.\n"
+		       "# TYPE wasmgrid_workers_attached gauge\n"
+		       "wasmgrid_workers_attached %zu\n",
+		       connected, attached);
+	wg_http_respond(req, 200, "text/plain; version=0.0.4", out.data, out.len);
+	wg_buf_free(&out);
+}
+
+static const struct wg_http_route routes[] = {
+	{"GET", "/v1/workers", get_workers, 0},
+	{"GET", "/metrics", get_metrics, 0},
+};
+
+int wg__manager_api_start(struct wg_manager *m, int *bound_port)
+{
+	return wg_http_server_start(m->loop, m->opts->api, routes, sizeof routes / sizeof routes[0],
+				    NULL, m, &m->http, bound_port);
+}
+
+void wg__manager_api_stop(struct wg_manager *m)
+{
+	if (m->http)
+		wg_http_server_close(m->http);
+	m->http = NULL;
+}

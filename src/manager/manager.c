@@ -1,0 +1,270 @@
+/* The manager's side of node connections: accepting peers, the relationship rules of
+ * PROTOCOL.md (through node/relation.c), heartbeats, and shutting down with ManagerBye. */
+#include "manager/manager.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/options.h"
+#include "manager/manager_internal.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/log.h"
+
+static void peer_lost(struct wg_peer *peer, const char *why);
+
+static void unlink_peer(struct wg_manager *m, struct wg_peer *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		m->peers = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+}
+
+/* The relationship with a worker ended, whatever the reason: stop its heartbeat (and,
+ * with the job core, send its tasks back to the queue). */
+static void worker_gone(struct wg_manager *m, struct wg_peer *peer, const char *why)
+{
+	wg_peer_stop_heartbeat(peer);
+	wg_info(peer->rel.short_id, "worker detached: %s", why);
+	(void)m;
+}
+
+static void on_open_rpc(struct wg_peer *peer)
+{
+	wg_peer_opened(peer);
+	wg_info(peer->rel.short_id, "connection from %s", peer->addr);
+}
+
+static int rpc_open(struct wg_rpc *rpc, void *user)
+{
+	on_open_rpc(user);
+	return 0;
+}
+
+static void answer_manager_request(struct wg_manager *m, struct wg_peer *peer, uint64_t id,
+				   const Wasmgrid__ManagerRequest *req)
+{
+	struct wg_specs specs = {
+		.cores = req->cores,
+		.memory = req->memory,
+		.slots = req->slots ? req->slots : req->cores,
+	};
+	for (size_t i = 0; i < req->n_program_kinds; i++)
+		if (req->program_kinds[i] == WASMGRID__PROGRAM_KIND__WASI_PREVIEW1)
+			specs.wasi_preview1 = true;
+	/* A worker's specs are claims: cap what it may ask of us. */
+	if (m->opts->max_slots && specs.slots > m->opts->max_slots)
+		specs.slots = m->opts->max_slots;
+	bool was_partner = peer->rel.partner;
+	bool accepted = wg_rel_answer_manager_request(&m->rel, &peer->rel, &specs);
+	Wasmgrid__ManagerAnswer a = WASMGRID__MANAGER_ANSWER__INIT;
+	a.accepted = accepted;
+	wg_frame f = WASMGRID__FRAME__INIT;
+	f.body_case = WASMGRID__FRAME__BODY_MANAGER_ANSWER;
+	f.manager_answer = &a;
+	wg_rpc_answer(peer->rpc, id, &f);
+	if (!accepted) {
+		const char *why = peer->rel.known_type != WG_NODE_WORKER
+					  ? "it is not known as a worker"
+				  : !wg_authz_allows(m->authz, peer->rel.id)
+					  ? "it is not in the --workers list"
+					  : "no room for more workers";
+		wg_warn(peer->rel.short_id, "refused ManagerRequest from %s: %s", peer->addr, why);
+		return;
+	}
+	if (!was_partner) {
+		wg_info(peer->rel.short_id,
+			"worker attached from %s: %u cores, %llu MiB, %u slots", peer->addr,
+			specs.cores, (unsigned long long)(specs.memory >> 20), specs.slots);
+		uint32_t hb = m->opts->heartbeat_ms;
+		wg_peer_start_heartbeat(peer, m->loop, hb / 3 ? hb / 3 : 1, hb, peer_lost);
+	}
+}
+
+static void rpc_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, void *user)
+{
+	struct wg_peer *peer = user;
+	struct wg_manager *m = peer->owner;
+	switch (req->body_case) {
+	case WASMGRID__FRAME__BODY_NODE_TYPE_REQUEST:
+		if (wg_rel_note_type(&m->rel, &peer->rel,
+				     (enum wg_node_type)req->node_type_request->node_type))
+			worker_gone(m, peer, "its node type changed");
+		wg_peer_answer_node_type(peer, id, WG_NODE_MANAGER);
+		break;
+	case WASMGRID__FRAME__BODY_MANAGER_REQUEST:
+		answer_manager_request(m, peer, id, req->manager_request);
+		break;
+	case WASMGRID__FRAME__BODY_MANAGER_BYE:
+		if (wg_rel_on_bye(&m->rel, &peer->rel))
+			worker_gone(m, peer, "it said ManagerBye");
+		wg_rpc_answer_ack(rpc, id);
+		break;
+	case WASMGRID__FRAME__BODY_MANAGER_PING:
+		wg_peer_answer_ping(peer, id, &m->rel);
+		break;
+	case WASMGRID__FRAME__BODY_TASK_STARTED:
+	case WASMGRID__FRAME__BODY_TASK_ERROR:
+	case WASMGRID__FRAME__BODY_TASK_COMPLETED:
+	case WASMGRID__FRAME__BODY_PROGRAM_FETCH:
+		if (!wg_rel_from_my_worker(&m->rel, &peer->rel)) {
+			wg_rpc_answer_not_mine(rpc, id);
+			break;
+		}
+		wg_rpc_answer_refused(rpc, id, "this manager does not run jobs yet");
+		break;
+	case WASMGRID__FRAME__BODY_TASKS_EXECUTE:
+	case WASMGRID__FRAME__BODY_TASKS_PING:
+	case WASMGRID__FRAME__BODY_TASKS_ABORT:
+		/* Manager-to-worker messages: a manager is nobody's worker. */
+		wg_rpc_answer_not_mine(rpc, id);
+		break;
+	default:
+		wg_rpc_answer_refused(rpc, id, "request not understood");
+		break;
+	}
+}
+
+static void rpc_close(struct wg_rpc *rpc, int status, void *user)
+{
+	struct wg_peer *peer = user;
+	struct wg_manager *m = peer->owner;
+	if (wg_rel_end(&m->rel, &peer->rel))
+		worker_gone(m, peer, status ? wg_strerror(status) : "connection closed");
+	wg_debug(peer->rel.short_id, "connection closed: %s", status ? wg_strerror(status) : "ok");
+	peer->rpc = NULL;
+	unlink_peer(m, peer);
+	wg_peer_free(peer);
+}
+
+static const struct wg_rpc_handlers handlers = {
+	.on_open = rpc_open,
+	.on_request = rpc_request,
+	.on_close = rpc_close,
+};
+
+static void peer_lost(struct wg_peer *peer, const char *why)
+{
+	struct wg_manager *m = peer->owner;
+	if (wg_rel_end(&m->rel, &peer->rel))
+		worker_gone(m, peer, why);
+	/* Tell it, in case it can still hear, then hang up: it will reconnect if it lives. */
+	wg_peer_send_bye(peer, NULL, NULL);
+	wg_rpc_close(peer->rpc);
+}
+
+static void on_accept(struct wg_listener *l, struct wg_link *link, const struct wg_link_cbs **cbs,
+		      void **user, void *listener_user)
+{
+	struct wg_manager *m = listener_user;
+	struct wg_peer *peer = wg_peer_new(m, NULL);
+	peer->rpc = wg_rpc_accept(m->loop, link, &handlers, peer, cbs, user);
+	peer->next = m->peers;
+	if (m->peers)
+		m->peers->prev = peer;
+	m->peers = peer;
+}
+
+static void stop_cb(struct wg_rpc *rpc, int status, const wg_frame *answer, void *cb_user)
+{
+	(void)answer;
+	(void)status;
+	wg_rpc_close(rpc);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct wg_manager *m = s->data;
+	if (m->stopping)
+		return;
+	m->stopping = 1;
+	wg_info(NULL, "%s: saying ManagerBye to every worker and stopping",
+		signum == SIGINT ? "SIGINT" : "SIGTERM");
+	uv_signal_stop(&m->sigint);
+	uv_signal_stop(&m->sigterm);
+	uv_close((uv_handle_t *)&m->sigint, NULL);
+	uv_close((uv_handle_t *)&m->sigterm, NULL);
+	if (m->listener)
+		wg_listener_close(m->listener);
+	m->listener = NULL;
+	wg__manager_api_stop(m);
+	for (struct wg_peer *p = m->peers; p; p = p->next) {
+		wg_peer_stop_heartbeat(p);
+		if (p->rel.partner) {
+			wg_rel_end(&m->rel, &p->rel);
+			/* Close once the worker acknowledged (or the deadline passed). */
+			if (wg_peer_send_bye(p, stop_cb, NULL) == 0)
+				continue;
+		}
+		wg_rpc_close(p->rpc);
+	}
+}
+
+int wg_manager_run(const struct wg_manager_options *o)
+{
+	struct wg_manager m = {0};
+	int status = 1;
+	char why[256] = "";
+	wg_log_set_role("manager");
+	m.opts = o;
+	m.loop = uv_default_loop();
+	int rc = wg_identity_load_or_create(&m.id, o->data_dir);
+	if (rc) {
+		fprintf(stderr, "wasmgrid manager: cannot load the node key in %s: %s\n",
+			o->data_dir, wg_strerror(rc));
+		goto out;
+	}
+	if (wg_authz_load(o->workers, &m.authz, why, sizeof why)) {
+		fprintf(stderr, "wasmgrid manager: --workers: %s\n", why);
+		goto out;
+	}
+	wg_rel_init(&m.rel, WG_NODE_MANAGER, m.authz);
+	int port = 0;
+	rc = wg_listener_start(m.loop, o->listen, &m.id, NULL, on_accept, &m, &m.listener, &port);
+	if (rc) {
+		fprintf(stderr, "wasmgrid manager: cannot listen on %s: %s\n", o->listen,
+			wg_strerror(rc));
+		goto out;
+	}
+	int api_port = 0;
+	rc = wg__manager_api_start(&m, &api_port);
+	if (rc) {
+		fprintf(stderr, "wasmgrid manager: cannot serve the API on %s: %s\n", o->api,
+			wg_strerror(rc));
+		goto out;
+	}
+	if (o->port_file && wg_write_port_file(o->port_file, port)) {
+		fprintf(stderr, "wasmgrid manager: cannot write %s\n", o->port_file);
+		goto out;
+	}
+	if (o->api_port_file && wg_write_port_file(o->api_port_file, api_port)) {
+		fprintf(stderr, "wasmgrid manager: cannot write %s\n", o->api_port_file);
+		goto out;
+	}
+	wg_info(NULL, "manager %s listening on port %d, API on port %d, workers: %s", m.id.id_hex,
+		port, api_port, o->workers);
+	uv_signal_init(m.loop, &m.sigint);
+	uv_signal_init(m.loop, &m.sigterm);
+	m.sigint.data = m.sigterm.data = &m;
+	uv_signal_start(&m.sigint, on_signal, SIGINT);
+	uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+	uv_run(m.loop, UV_RUN_DEFAULT);
+	wg_info(NULL, "manager stopped");
+	status = 0;
+out:
+	if (status) {
+		if (m.listener)
+			wg_listener_close(m.listener);
+		wg__manager_api_stop(&m);
+		uv_run(m.loop, UV_RUN_DEFAULT);
+	}
+	uv_loop_close(m.loop);
+	wg_authz_free(m.authz);
+	return status;
+}

@@ -1,0 +1,21 @@
+/* The manager daemon: accepts workers, keeps the relationship with each, serves the HTTP
+ * API, and (with the job core) hands out tasks and collects results. */
+#ifndef WG_MANAGER_MANAGER_H
+#define WG_MANAGER_MANAGER_H
+#include <stdint.h>
+
+struct wg_manager_options {
+	const char *listen;        /* node protocol "HOST:PORT" */
+	const char *api;           /* HTTP API "HOST:PORT" */
+	const char *data_dir;
+	const char *workers;       /* "open" or a file of node ids */
+	const char *port_file;     /* written with the node port once bound, or NULL */
+	const char *api_port_file; /* written with the API port once bound, or NULL */
+	uint32_t heartbeat_ms;     /* a relationship ends after this long without a pong */
+	uint32_t max_slots;        /* cap on the slots a worker may claim (0: no cap) */
+};
+
+/* Runs the manager until SIGINT or SIGTERM. Returns the process exit status. */
+int wg_manager_run(const struct wg_manager_options *o);
+
+#endif

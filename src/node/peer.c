@@ -1,0 +1,147 @@
+#include "node/peer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/log.h"
+
+uint64_t wg_unix_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+struct wg_peer *wg_peer_new(void *owner, struct wg_rpc *rpc)
+{
+	struct wg_peer *p = wg_calloc(1, sizeof *p);
+	p->owner = owner;
+	p->rpc = rpc;
+	p->connected_ms = wg_unix_ms();
+	snprintf(p->rel.short_id, sizeof p->rel.short_id, "?");
+	return p;
+}
+
+void wg_peer_opened(struct wg_peer *peer)
+{
+	struct wg_link *link = wg_rpc_link(peer->rpc);
+	wg_rel_peer_init(&peer->rel, wg_link_peer_id(link));
+	snprintf(peer->addr, sizeof peer->addr, "%s", wg_link_peer_addr(link));
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void on_pong(struct wg_rpc *rpc, int status, const wg_frame *answer, void *cb_user)
+{
+	struct wg_peer *peer = cb_user;
+	(void)rpc;
+	peer->ping_in_flight = 0;
+	if (status == WG_ECLOSED)
+		return; /* the connection's close handler deals with it */
+	if (!peer->ping_timer)
+		return; /* heartbeat stopped meanwhile */
+	if (status == WG_ETIMEOUT) {
+		peer->lost_cb(peer, "no ManagerPong within the heartbeat deadline");
+		return;
+	}
+	if (answer->body_case == WASMGRID__FRAME__BODY_MANAGER_PONG) {
+		peer->last_pong_ms = wg_unix_ms();
+	} else if (answer->body_case == WASMGRID__FRAME__BODY_NOT_MINE) {
+		peer->lost_cb(peer, "the peer answered NotMine: it no longer considers us its partner");
+	} else {
+		wg_warn(peer->rel.short_id, "unexpected answer %s to ManagerPing",
+			wg_body_name(answer->body_case));
+	}
+}
+
+static void on_ping_timer(uv_timer_t *t)
+{
+	struct wg_peer *peer = t->data;
+	if (peer->ping_in_flight || !peer->rpc)
+		return;
+	Wasmgrid__ManagerPing ping = WASMGRID__MANAGER_PING__INIT;
+	wg_frame f = WASMGRID__FRAME__INIT;
+	f.body_case = WASMGRID__FRAME__BODY_MANAGER_PING;
+	f.manager_ping = &ping;
+	if (wg_rpc_request(peer->rpc, &f, peer->ping_deadline_ms, on_pong, peer) == 0)
+		peer->ping_in_flight = 1;
+}
+
+void wg_peer_start_heartbeat(struct wg_peer *peer, uv_loop_t *loop, uint32_t interval_ms,
+			     uint32_t deadline_ms, wg_peer_lost_cb lost)
+{
+	if (peer->ping_timer)
+		return;
+	peer->ping_timer = wg_malloc(sizeof *peer->ping_timer);
+	uv_timer_init(loop, peer->ping_timer);
+	peer->ping_timer->data = peer;
+	peer->ping_deadline_ms = deadline_ms;
+	peer->lost_cb = lost;
+	peer->last_pong_ms = wg_unix_ms();
+	uv_timer_start(peer->ping_timer, on_ping_timer, interval_ms, interval_ms);
+}
+
+void wg_peer_stop_heartbeat(struct wg_peer *peer)
+{
+	if (!peer->ping_timer)
+		return;
+	uv_timer_stop(peer->ping_timer);
+	uv_close((uv_handle_t *)peer->ping_timer, timer_closed);
+	peer->ping_timer = NULL;
+}
+
+void wg_peer_free(struct wg_peer *peer)
+{
+	wg_peer_stop_heartbeat(peer);
+	free(peer);
+}
+
+int wg_peer_send_node_type_request(struct wg_peer *peer, enum wg_node_type self,
+				   wg_rpc_answer_cb cb, void *cb_user)
+{
+	Wasmgrid__NodeTypeRequest r = WASMGRID__NODE_TYPE_REQUEST__INIT;
+	r.node_type = (Wasmgrid__NodeType)self;
+	wg_frame f = WASMGRID__FRAME__INIT;
+	f.body_case = WASMGRID__FRAME__BODY_NODE_TYPE_REQUEST;
+	f.node_type_request = &r;
+	return wg_rpc_request(peer->rpc, &f, WG_REQUEST_DEADLINE_MS, cb, cb_user);
+}
+
+int wg_peer_send_bye(struct wg_peer *peer, wg_rpc_answer_cb cb, void *cb_user)
+{
+	if (!peer->rpc)
+		return WG_ECLOSED;
+	Wasmgrid__ManagerBye bye = WASMGRID__MANAGER_BYE__INIT;
+	wg_frame f = WASMGRID__FRAME__INIT;
+	f.body_case = WASMGRID__FRAME__BODY_MANAGER_BYE;
+	f.manager_bye = &bye;
+	return wg_rpc_request(peer->rpc, &f, WG_REQUEST_DEADLINE_MS, cb, cb_user);
+}
+
+int wg_peer_answer_node_type(struct wg_peer *peer, uint64_t id, enum wg_node_type self)
+{
+	Wasmgrid__NodeTypeAnswer a = WASMGRID__NODE_TYPE_ANSWER__INIT;
+	a.node_type = (Wasmgrid__NodeType)self;
+	wg_frame f = WASMGRID__FRAME__INIT;
+	f.body_case = WASMGRID__FRAME__BODY_NODE_TYPE_ANSWER;
+	f.node_type_answer = &a;
+	return wg_rpc_answer(peer->rpc, id, &f);
+}
+
+int wg_peer_answer_ping(struct wg_peer *peer, uint64_t id, const struct wg_rel *rel)
+{
+	if (!wg_rel_on_ping(rel, &peer->rel))
+		return wg_rpc_answer_not_mine(peer->rpc, id);
+	Wasmgrid__ManagerPong pong = WASMGRID__MANAGER_PONG__INIT;
+	wg_frame f = WASMGRID__FRAME__INIT;
+	f.body_case = WASMGRID__FRAME__BODY_MANAGER_PONG;
+	f.manager_pong = &pong;
+	return wg_rpc_answer(peer->rpc, id, &f);
+}

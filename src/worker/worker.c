@@ -1,0 +1,447 @@
+/* The worker's side of node connections: finding a manager among the --manager addresses,
+ * attaching with NodeTypeRequest then ManagerRequest, heartbeats, reconnecting with backoff
+ * when the manager goes away, and leaving with ManagerBye on SIGINT/SIGTERM. */
+#include "worker/worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/options.h"
+#include "node/authz.h"
+#include "node/identity.h"
+#include "node/peer.h"
+#include "node/relation.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/hex.h"
+#include "util/log.h"
+#include "util/version.h"
+
+#define RETRY_FIRST_MS 100
+
+struct manager_addr {
+	char *host_port;
+	uint8_t pinned[32];
+	bool has_pin;
+};
+
+struct wg_worker {
+	uv_loop_t *loop;
+	const struct wg_worker_options *opts;
+	struct wg_identity id;
+	struct wg_authz *authz;
+	struct wg_rel rel;
+	struct wg_specs specs;
+	struct manager_addr *addrs;
+	size_t n_addrs, next_addr;
+	/* The connection to a manager: attached, or on its way to be. At most one. */
+	struct wg_peer *mgr;
+	uv_timer_t retry_timer;
+	uint32_t backoff_ms;
+	struct wg_listener *listener;
+	struct wg_peer *incoming; /* peers that connected to our --listen address */
+	uv_signal_t sigint, sigterm;
+	int stopping;
+};
+
+static void connect_next(uv_timer_t *t);
+static void peer_lost(struct wg_peer *peer, const char *why);
+
+static void schedule_retry(struct wg_worker *w)
+{
+	if (w->stopping)
+		return;
+	uint32_t delay = w->backoff_ms;
+	uint32_t cap = w->opts->retry_max_ms ? w->opts->retry_max_ms : 5000;
+	w->backoff_ms = w->backoff_ms * 2 > cap ? cap : w->backoff_ms * 2;
+	wg_debug(NULL, "next attempt to find a manager in %u ms", delay);
+	uv_timer_start(&w->retry_timer, connect_next, delay, 0);
+}
+
+static void send_manager_request(struct wg_worker *w, struct wg_peer *peer);
+
+static void manager_detached(struct wg_worker *w, struct wg_peer *peer, const char *why)
+{
+	wg_peer_stop_heartbeat(peer);
+	wg_info(peer->rel.short_id, "detached from manager: %s", why);
+}
+
+static void on_manager_answer(struct wg_rpc *rpc, int status, const wg_frame *a, void *cb_user)
+{
+	struct wg_peer *peer = cb_user;
+	struct wg_worker *w = peer->owner;
+	if (status == WG_ECLOSED)
+		return;
+	if (status) {
+		wg_warn(peer->rel.short_id, "no answer to ManagerRequest: %s", wg_strerror(status));
+		peer->rel.request_pending = false;
+		wg_rpc_close(rpc);
+		return;
+	}
+	if (a->body_case != WASMGRID__FRAME__BODY_MANAGER_ANSWER) {
+		wg_warn(peer->rel.short_id, "ManagerRequest answered with %s%s%s",
+			wg_body_name(a->body_case), a->body_case == WASMGRID__FRAME__BODY_REFUSED ? ": " : "",
+			a->body_case == WASMGRID__FRAME__BODY_REFUSED ? a->refused->reason : "");
+		peer->rel.request_pending = false;
+		wg_rpc_close(rpc);
+		return;
+	}
+	switch (wg_rel_on_manager_answer(&w->rel, &peer->rel, a->manager_answer->accepted)) {
+	case WG_REL_ATTACHED: {
+		uint32_t hb = w->opts->heartbeat_ms;
+		wg_info(peer->rel.short_id, "attached to manager at %s", peer->addr);
+		w->backoff_ms = RETRY_FIRST_MS;
+		wg_peer_start_heartbeat(peer, w->loop, hb / 3 ? hb / 3 : 1, hb, peer_lost);
+		break;
+	}
+	case WG_REL_REJECTED:
+		wg_warn(peer->rel.short_id, "manager at %s refused us (ManagerAnswer false)", peer->addr);
+		wg_rpc_close(rpc);
+		break;
+	case WG_REL_SEND_BYE:
+		wg_warn(peer->rel.short_id, "manager accepted us but we cannot be its worker: ManagerBye");
+		wg_peer_send_bye(peer, NULL, NULL);
+		wg_rpc_close(rpc);
+		break;
+	case WG_REL_CHECK_PING:
+		break;
+	}
+}
+
+static void send_manager_request(struct wg_worker *w, struct wg_peer *peer)
+{
+	Wasmgrid__ProgramKind kinds[] = {WASMGRID__PROGRAM_KIND__WASI_PREVIEW1};
+	Wasmgrid__ManagerRequest r = WASMGRID__MANAGER_REQUEST__INIT;
+	r.cores = w->specs.cores;
+	r.memory = w->specs.memory;
+	r.slots = w->specs.slots;
+	r.n_program_kinds = 1;
+	r.program_kinds = kinds;
+	r.version = WG_VERSION;
+	wg_frame f = WASMGRID__FRAME__INIT;
+	f.body_case = WASMGRID__FRAME__BODY_MANAGER_REQUEST;
+	f.manager_request = &r;
+	if (wg_rpc_request(peer->rpc, &f, WG_REQUEST_DEADLINE_MS, on_manager_answer, peer) == 0)
+		wg_rel_request_sent(&w->rel, &peer->rel);
+}
+
+static void on_node_type_answer(struct wg_rpc *rpc, int status, const wg_frame *a, void *cb_user)
+{
+	struct wg_peer *peer = cb_user;
+	struct wg_worker *w = peer->owner;
+	if (status == WG_ECLOSED)
+		return;
+	if (status || a->body_case != WASMGRID__FRAME__BODY_NODE_TYPE_ANSWER) {
+		wg_warn(peer->rel.short_id, "no NodeTypeAnswer from %s: %s", peer->addr,
+			status ? wg_strerror(status) : wg_body_name(a->body_case));
+		wg_rpc_close(rpc);
+		return;
+	}
+	enum wg_node_type t = (enum wg_node_type)a->node_type_answer->node_type;
+	if (wg_rel_note_type(&w->rel, &peer->rel, t))
+		manager_detached(w, peer, "its node type changed");
+	if (peer == w->mgr && wg_rel_may_request(&w->rel, &peer->rel)) {
+		send_manager_request(w, peer);
+	} else if (peer == w->mgr && !peer->rel.partner) {
+		wg_warn(peer->rel.short_id, "%s is a %s, not a manager we may ask", peer->addr,
+			wg_node_type_name(t));
+		wg_rpc_close(rpc);
+	}
+}
+
+static int rpc_open(struct wg_rpc *rpc, void *user)
+{
+	struct wg_peer *peer = user;
+	struct wg_worker *w = peer->owner;
+	wg_peer_opened(peer);
+	if (peer == w->mgr) {
+		if (!wg_authz_allows(w->authz, peer->rel.id)) {
+			wg_warn(peer->rel.short_id,
+				"%s is not a manager we accept (--managers); hanging up", peer->addr);
+			return WG_EDENIED;
+		}
+		wg_info(peer->rel.short_id, "connected to %s", peer->addr);
+		wg_peer_send_node_type_request(peer, WG_NODE_WORKER, on_node_type_answer, peer);
+	} else {
+		wg_info(peer->rel.short_id, "connection from %s", peer->addr);
+	}
+	return 0;
+}
+
+static void answer_tasks_unavailable(struct wg_peer *peer, uint64_t id, const wg_frame *req)
+{
+	/* Until the execution engine is plugged in, a worker takes no task. */
+	wg_rpc_answer_refused(peer->rpc, id, "this worker cannot run tasks yet");
+	(void)req;
+}
+
+static void rpc_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, void *user)
+{
+	struct wg_peer *peer = user;
+	struct wg_worker *w = peer->owner;
+	switch (req->body_case) {
+	case WASMGRID__FRAME__BODY_NODE_TYPE_REQUEST:
+		if (wg_rel_note_type(&w->rel, &peer->rel,
+				     (enum wg_node_type)req->node_type_request->node_type))
+			manager_detached(w, peer, "its node type changed");
+		wg_peer_answer_node_type(peer, id, WG_NODE_WORKER);
+		break;
+	case WASMGRID__FRAME__BODY_MANAGER_REQUEST: {
+		/* "if A is a worker, send false" */
+		struct wg_specs none = {0};
+		Wasmgrid__ManagerAnswer a = WASMGRID__MANAGER_ANSWER__INIT;
+		a.accepted = wg_rel_answer_manager_request(&w->rel, &peer->rel, &none);
+		wg_frame f = WASMGRID__FRAME__INIT;
+		f.body_case = WASMGRID__FRAME__BODY_MANAGER_ANSWER;
+		f.manager_answer = &a;
+		wg_rpc_answer(rpc, id, &f);
+		break;
+	}
+	case WASMGRID__FRAME__BODY_MANAGER_BYE: {
+		bool ended = wg_rel_on_bye(&w->rel, &peer->rel);
+		wg_rpc_answer_ack(rpc, id);
+		if (ended) {
+			manager_detached(w, peer, "it said ManagerBye");
+			wg_rpc_close(rpc);
+		}
+		break;
+	}
+	case WASMGRID__FRAME__BODY_MANAGER_PING:
+		wg_peer_answer_ping(peer, id, &w->rel);
+		break;
+	case WASMGRID__FRAME__BODY_TASKS_EXECUTE:
+	case WASMGRID__FRAME__BODY_TASKS_PING:
+	case WASMGRID__FRAME__BODY_TASKS_ABORT:
+		if (!wg_rel_from_my_manager(&w->rel, &peer->rel))
+			wg_rpc_answer_not_mine(rpc, id);
+		else
+			answer_tasks_unavailable(peer, id, req);
+		break;
+	case WASMGRID__FRAME__BODY_TASK_STARTED:
+	case WASMGRID__FRAME__BODY_TASK_ERROR:
+	case WASMGRID__FRAME__BODY_TASK_COMPLETED:
+	case WASMGRID__FRAME__BODY_PROGRAM_FETCH:
+		/* Worker-to-manager messages: a worker is nobody's manager. */
+		wg_rpc_answer_not_mine(rpc, id);
+		break;
+	default:
+		wg_rpc_answer_refused(rpc, id, "request not understood");
+		break;
+	}
+}
+
+static void unlink_incoming(struct wg_worker *w, struct wg_peer *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else if (w->incoming == p)
+		w->incoming = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+}
+
+static void rpc_close(struct wg_rpc *rpc, int status, void *user)
+{
+	struct wg_peer *peer = user;
+	struct wg_worker *w = peer->owner;
+	if (wg_rel_end(&w->rel, &peer->rel))
+		manager_detached(w, peer, status ? wg_strerror(status) : "connection closed");
+	peer->rpc = NULL;
+	if (peer == w->mgr) {
+		if (status && status != WG_ECLOSED)
+			wg_warn(peer->rel.short_id, "connection to %s ended: %s",
+				peer->addr[0] ? peer->addr : w->addrs[(w->next_addr + w->n_addrs - 1) % w->n_addrs].host_port,
+				wg_strerror(status));
+		w->mgr = NULL;
+		schedule_retry(w);
+	} else {
+		unlink_incoming(w, peer);
+	}
+	wg_peer_free(peer);
+}
+
+static const struct wg_rpc_handlers handlers = {
+	.on_open = rpc_open,
+	.on_request = rpc_request,
+	.on_close = rpc_close,
+};
+
+static void peer_lost(struct wg_peer *peer, const char *why)
+{
+	struct wg_worker *w = peer->owner;
+	if (wg_rel_end(&w->rel, &peer->rel))
+		manager_detached(w, peer, why);
+	wg_peer_send_bye(peer, NULL, NULL);
+	wg_rpc_close(peer->rpc);
+}
+
+static void connect_next(uv_timer_t *t)
+{
+	struct wg_worker *w = t->data;
+	if (w->stopping || w->mgr)
+		return;
+	struct manager_addr *a = &w->addrs[w->next_addr++ % w->n_addrs];
+	struct wg_peer *peer = wg_peer_new(w, NULL);
+	w->mgr = peer;
+	int rc = wg_rpc_connect(w->loop, a->host_port, &w->id, a->has_pin ? a->pinned : NULL,
+				&handlers, peer, &peer->rpc);
+	if (rc) {
+		wg_error(NULL, "cannot connect to %s: %s", a->host_port, wg_strerror(rc));
+		w->mgr = NULL;
+		wg_peer_free(peer);
+		schedule_retry(w);
+	}
+}
+
+static void on_accept(struct wg_listener *l, struct wg_link *link, const struct wg_link_cbs **cbs,
+		      void **user, void *listener_user)
+{
+	struct wg_worker *w = listener_user;
+	struct wg_peer *peer = wg_peer_new(w, NULL);
+	peer->rpc = wg_rpc_accept(w->loop, link, &handlers, peer, cbs, user);
+	peer->next = w->incoming;
+	if (w->incoming)
+		w->incoming->prev = peer;
+	w->incoming = peer;
+}
+
+static void bye_done(struct wg_rpc *rpc, int status, const wg_frame *answer, void *cb_user)
+{
+	(void)answer;
+	(void)status;
+	(void)cb_user;
+	wg_rpc_close(rpc);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct wg_worker *w = s->data;
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	wg_info(NULL, "%s: leaving the manager with ManagerBye and stopping",
+		signum == SIGINT ? "SIGINT" : "SIGTERM");
+	uv_signal_stop(&w->sigint);
+	uv_signal_stop(&w->sigterm);
+	uv_close((uv_handle_t *)&w->sigint, NULL);
+	uv_close((uv_handle_t *)&w->sigterm, NULL);
+	uv_timer_stop(&w->retry_timer);
+	uv_close((uv_handle_t *)&w->retry_timer, NULL);
+	if (w->listener)
+		wg_listener_close(w->listener);
+	w->listener = NULL;
+	for (struct wg_peer *p = w->incoming; p; p = p->next)
+		wg_rpc_close(p->rpc);
+	if (w->mgr && w->mgr->rpc) {
+		struct wg_peer *p = w->mgr;
+		wg_peer_stop_heartbeat(p);
+		if (p->rel.partner) {
+			wg_rel_end(&w->rel, &p->rel);
+			if (wg_peer_send_bye(p, bye_done, NULL) == 0)
+				return;
+		}
+		wg_rpc_close(p->rpc);
+	}
+}
+
+static int parse_manager_addr(const char *spec, struct manager_addr *a)
+{
+	memset(a, 0, sizeof *a);
+	const char *at = strchr(spec, '@');
+	if (at) {
+		char hex[65];
+		if (at - spec != 64)
+			return WG_EINVAL;
+		memcpy(hex, spec, 64);
+		hex[64] = 0;
+		if (wg_hex_decode(hex, a->pinned, 32))
+			return WG_EINVAL;
+		a->has_pin = true;
+		spec = at + 1;
+	}
+	a->host_port = wg_strdup(spec);
+	return 0;
+}
+
+int wg_worker_run(const struct wg_worker_options *o)
+{
+	struct wg_worker w = {0};
+	int status = 1;
+	char why[256];
+	wg_log_set_role("worker");
+	w.opts = o;
+	w.loop = uv_default_loop();
+	if (o->n_managers == 0) {
+		fprintf(stderr, "wasmgrid worker: give at least one --manager HOST:PORT\n");
+		return 2;
+	}
+	int rc = wg_identity_load_or_create(&w.id, o->data_dir);
+	if (rc) {
+		fprintf(stderr, "wasmgrid worker: cannot load the node key in %s: %s\n", o->data_dir,
+			wg_strerror(rc));
+		goto out;
+	}
+	if (wg_authz_load(o->managers_authz, &w.authz, why, sizeof why)) {
+		fprintf(stderr, "wasmgrid worker: --managers: %s\n", why);
+		goto out;
+	}
+	w.addrs = wg_calloc(o->n_managers, sizeof *w.addrs);
+	for (size_t i = 0; i < o->n_managers; i++, w.n_addrs++) {
+		if (parse_manager_addr(o->managers[i], &w.addrs[i])) {
+			fprintf(stderr,
+				"wasmgrid worker: --manager %s: expected [NODEID@]HOST:PORT with a "
+				"64-hex-digit NODEID\n",
+				o->managers[i]);
+			goto out;
+		}
+	}
+	wg_rel_init(&w.rel, WG_NODE_WORKER, w.authz);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+	w.specs.cores = cores > 0 ? (uint32_t)cores : 1;
+	w.specs.memory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+	w.specs.slots = o->slots ? o->slots : w.specs.cores;
+	w.specs.wasi_preview1 = true;
+	if (o->listen) {
+		int port = 0;
+		rc = wg_listener_start(w.loop, o->listen, &w.id, NULL, on_accept, &w, &w.listener,
+				       &port);
+		if (rc) {
+			fprintf(stderr, "wasmgrid worker: cannot listen on %s: %s\n", o->listen,
+				wg_strerror(rc));
+			goto out;
+		}
+		if (o->port_file && wg_write_port_file(o->port_file, port)) {
+			fprintf(stderr, "wasmgrid worker: cannot write %s\n", o->port_file);
+			goto out;
+		}
+	}
+	wg_info(NULL, "worker %s: %u slots, managers: %s", w.id.id_hex, w.specs.slots,
+		o->managers_authz);
+	uv_timer_init(w.loop, &w.retry_timer);
+	w.retry_timer.data = &w;
+	w.backoff_ms = RETRY_FIRST_MS;
+	uv_signal_init(w.loop, &w.sigint);
+	uv_signal_init(w.loop, &w.sigterm);
+	w.sigint.data = w.sigterm.data = &w;
+	uv_signal_start(&w.sigint, on_signal, SIGINT);
+	uv_signal_start(&w.sigterm, on_signal, SIGTERM);
+	uv_timer_start(&w.retry_timer, connect_next, 0, 0);
+	uv_run(w.loop, UV_RUN_DEFAULT);
+	wg_info(NULL, "worker stopped");
+	status = 0;
+out:
+	if (status && w.listener) {
+		wg_listener_close(w.listener);
+		uv_run(w.loop, UV_RUN_DEFAULT);
+	}
+	uv_loop_close(w.loop);
+	for (size_t i = 0; i < w.n_addrs; i++)
+		free(w.addrs[i].host_port);
+	free(w.addrs);
+	wg_authz_free(w.authz);
+	return status;
+}
