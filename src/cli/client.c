@@ -1,0 +1,41 @@
+#include "cli/client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "http/client.h"
+#include "util/err.h"
+#include "util/json.h"
+
+int wg_cli_call_json(const char *cmd, const char *api, const char *method, const char *path,
+		     const char *content_type, const void *req_body, size_t req_len,
+		     struct wg_buf *body, struct wg_json **doc)
+{
+	long status = 0;
+	*doc = NULL;
+	int rc = wg_http_request(api, method, path, content_type, req_body, req_len, &status, body);
+	if (rc) {
+		fprintf(stderr, "wasmgrid %s: %s\n", cmd, wg_http_client_error());
+		return 1;
+	}
+	if (status < 200 || status > 299) {
+		char *text = wg_http_error_text(status, body);
+		fprintf(stderr, "wasmgrid %s: the manager answered: %s\n", cmd, text);
+		free(text);
+		return 1;
+	}
+	char why[128] = "";
+	rc = wg_json_parse((const char *)body->data, body->len, NULL, doc, why, sizeof why);
+	if (rc) {
+		fprintf(stderr, "wasmgrid %s: the manager's answer is not valid JSON (%s)\n", cmd,
+			why);
+		return 1;
+	}
+	return 0;
+}
+
+int wg_cli_get_json(const char *cmd, const char *api, const char *path, struct wg_buf *body,
+		    struct wg_json **doc)
+{
+	return wg_cli_call_json(cmd, api, "GET", path, NULL, NULL, 0, body, doc);
+}

@@ -1,0 +1,62 @@
+/* wasmgrid workers [--json]: the manager's workers, from GET /v1/workers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "util/json.h"
+
+int wg_cmd_workers(int argc, char **argv)
+{
+	const char *cmd = "workers", *api = WG_DEFAULT_API_ADDR;
+	int json = 0;
+	for (int i = 1; i < argc; i++) {
+		int r;
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", &api)) != 0) {
+			if (r < 0)
+				return 2;
+		} else
+			return wg_usage_error(cmd, "unknown option '%s'", argv[i]);
+	}
+	struct wg_json *doc = NULL;
+	struct wg_buf body = {0};
+	int status = wg_cli_get_json(cmd, api, "/v1/workers", &body, &doc);
+	if (status)
+		goto out;
+	if (json) {
+		fwrite(body.data, 1, body.len, stdout);
+		putchar('\n');
+		goto out;
+	}
+	const struct wg_json *workers = wg_json_get(doc, "workers");
+	size_t n = wg_json_len(workers);
+	printf("%-16s %-22s %-10s %5s %8s %5s  %s\n", "NODE", "ADDRESS", "STATE", "CORES",
+	       "MEMORY", "SLOTS", "LAST PONG");
+	uint64_t now = (uint64_t)time(NULL) * 1000;
+	for (size_t i = 0; i < n; i++) {
+		const struct wg_json *wk = wg_json_at(workers, i), *specs = wg_json_get(wk, "specs");
+		uint64_t cores = 0, mem = 0, slots = 0, pong = 0;
+		wg_json_as_u64(wg_json_get(specs, "cores"), &cores);
+		wg_json_as_u64(wg_json_get(specs, "memory"), &mem);
+		wg_json_as_u64(wg_json_get(specs, "slots"), &slots);
+		char pong_text[32] = "never";
+		if (wg_json_as_u64(wg_json_get(wk, "last_pong_ms"), &pong) == 0)
+			snprintf(pong_text, sizeof pong_text, "%.1f s ago",
+				 now > pong ? (double)(now - pong) / 1000.0 : 0.0);
+		const char *id = wg_json_as_str(wg_json_get(wk, "node_id"), NULL);
+		printf("%-16.16s %-22s %-10s %5llu %6llu M %5llu  %s\n", id ? id : "?",
+		       wg_json_as_str(wg_json_get(wk, "address"), NULL),
+		       wg_json_as_str(wg_json_get(wk, "state"), NULL), (unsigned long long)cores,
+		       (unsigned long long)(mem >> 20), (unsigned long long)slots, pong_text);
+	}
+	printf("%zu worker%s\n", n, n == 1 ? "" : "s");
+out:
+	wg_json_free(doc);
+	wg_buf_free(&body);
+	return status;
+}
