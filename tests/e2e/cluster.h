@@ -1,0 +1,32 @@
+/* A manager and workers started for real on loopback, for the end-to-end tests. */
+#ifndef WG_TEST_CLUSTER_H
+#define WG_TEST_CLUSTER_H
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define E2E_HEARTBEAT_MS "1500"
+
+struct e2e_manager {
+	pid_t pid;
+	int port, api_port;
+	char name[32], data[512], api[64];
+};
+
+/* Starts a manager named NAME with data in TMP/NAME; extra options (NULL-terminated) may
+ * follow. listen_port 0 picks a free port. */
+void e2e_manager_start(struct e2e_manager *m, const char *name, int listen_port, ...)
+	__attribute__((sentinel));
+/* Starts a worker named NAME with data in TMP/NAME attached to the given manager address
+ * ("127.0.0.1:PORT"), extra options following. */
+pid_t e2e_worker_start(const char *name, const char *manager_addr, ...) __attribute__((sentinel));
+/* The data directory of a node started under NAME. */
+const char *e2e_data(const char *name);
+/* How many workers the manager lists in /v1/workers in the given state ("attached"), or
+ * -1 when the API does not answer. */
+int e2e_count_workers(int api_port, const char *state);
+/* Waits until e2e_count_workers(api_port, state) == n. */
+bool e2e_wait_workers(int api_port, const char *state, int n, int timeout_ms);
+/* Whether the worker with this node id is listed (in any state). */
+bool e2e_worker_listed(int api_port, const char *node_id);
+
+#endif
