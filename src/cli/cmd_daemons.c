@@ -97,7 +97,7 @@ int wg_cmd_worker(int argc, char **argv)
 		}
 	}
 	if (o.n_managers == 0)
-		o.managers[o.n_managers++] = WG_DEFAULT_NODE_ADDR;
+		managers[o.n_managers++] = WG_DEFAULT_NODE_ADDR;
 	status = wg_worker_run(&o);
 out:
 	free(managers);
