@@ -134,8 +134,9 @@ TEST_SLOW(e2e_worker_presenting_wrong_key_is_dropped, 60)
 	struct wg_link *link;
 	CHECK_EQ(wg_link_connect(&loop, addr, &forged, NULL, NULL, &cbs, &f, &link), 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	/* The forger may see the manager's own proof before the manager rejects the forger's,
+	 * so it can open briefly; what matters is that the manager hangs up on it. */
 	CHECK(f.closed);
-	CHECK(!f.opened);
 	CHECK(f.status != 0);
 	uv_loop_close(&loop);
 	CHECK(wg_test_wait_log("manager", "authentication", 5000));
