@@ -67,6 +67,33 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return 0;
 }
 
+/* A daemon started by a test writes its log into the test's directory; a sanitizer report
+ * there (a leak, a use after free, undefined behaviour) fails the test even when the test's
+ * own checks passed. */
+static char sanitizer_hit[4200];
+
+static int scan_log(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	size_t n = strlen(path);
+	if (flag != FTW_F || n < 4 || strcmp(path + n - 4, ".log"))
+		return 0;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[1024];
+	while (fgets(line, sizeof line, f)) {
+		if (strstr(line, "ERROR: AddressSanitizer") || strstr(line, "ERROR: LeakSanitizer") ||
+		    strstr(line, "runtime error:")) {
+			snprintf(sanitizer_hit, sizeof sanitizer_hit, "%s: %s", path, line);
+			break;
+		}
+	}
+	fclose(f);
+	return sanitizer_hit[0] != 0;
+}
+
 static int cmp_tests(const void *a, const void *b)
 {
 	return strcmp(((const struct test *)a)->name, ((const struct test *)b)->name);
@@ -103,6 +130,12 @@ static int run_one(const struct test *t)
 		;
 	kill(-pid, SIGKILL);
 	int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	sanitizer_hit[0] = 0;
+	nftw(tmpdir, scan_log, 16, FTW_PHYS);
+	if (sanitizer_hit[0]) {
+		printf("    sanitizer report in %s", sanitizer_hit);
+		ok = 0;
+	}
 	double took = now_s() - start;
 	if (ok) {
 		printf("ok   %-60s %6.2fs\n", t->name, took);
