@@ -1,0 +1,591 @@
+/* The job core: opening the store, programs, submission, cancellation, workers and the abort
+ * outbox. Scheduling and worker events are in sched.c, queries in jobs_query.c. */
+#include "manager/jobs.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "manager/jobs_internal.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+/* Task and attempt rows are the bulk of the data; the partial indexes keep the two hot
+ * lookups (queued tasks of a job, attempts in flight) proportional to what they find rather
+ * than to the size of the job. */
+static const char schema_sql[] =
+	"CREATE TABLE programs(id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, bytes BLOB,"
+	" size INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+	"CREATE TABLE jobs(id INTEGER PRIMARY KEY AUTOINCREMENT, program_hash TEXT NOT NULL,"
+	" addresses TEXT NOT NULL, timeout_ms INTEGER NOT NULL, memory_bytes INTEGER NOT NULL,"
+	" result_bytes INTEGER NOT NULL, priority INTEGER NOT NULL,"
+	" max_failures INTEGER NOT NULL, k INTEGER NOT NULL, quorum INTEGER NOT NULL,"
+	" state INTEGER NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL,"
+	" n_tasks INTEGER NOT NULL, remaining INTEGER NOT NULL, n_failed INTEGER NOT NULL);"
+	"CREATE TABLE tasks(id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL,"
+	" idx INTEGER NOT NULL, argument BLOB NOT NULL, state INTEGER NOT NULL,"
+	" want INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0,"
+	" attempts INTEGER NOT NULL DEFAULT 0, accepted INTEGER, error_kind INTEGER,"
+	" error_detail TEXT, error_stderr BLOB, UNIQUE(job_id, idx));"
+	"CREATE INDEX tasks_state ON tasks(job_id, state);"
+	"CREATE INDEX tasks_queue ON tasks(job_id, idx) WHERE want > 0;"
+	"CREATE TABLE workers(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL UNIQUE,"
+	" first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER);"
+	"CREATE TABLE worker_programs(worker INTEGER NOT NULL, hash TEXT NOT NULL,"
+	" PRIMARY KEY(worker, hash)) WITHOUT ROWID;"
+	"CREATE TABLE attempts(id INTEGER PRIMARY KEY AUTOINCREMENT, task_id INTEGER NOT NULL,"
+	" worker INTEGER NOT NULL, state INTEGER NOT NULL, assigned_ms INTEGER NOT NULL,"
+	" started_ms INTEGER, finished_ms INTEGER, deadline_ms INTEGER NOT NULL, result BLOB,"
+	" error_kind INTEGER, error_detail TEXT, error_stderr BLOB);"
+	"CREATE INDEX attempts_task ON attempts(task_id);"
+	"CREATE INDEX attempts_deadline ON attempts(deadline_ms) WHERE state <= 2;"
+	"CREATE INDEX attempts_worker ON attempts(worker) WHERE state <= 2";
+
+static const char *const stmt_sql[] = {
+#define WG__STMT_SQL(name, sql) sql,
+	WG__JOBS_STMTS(WG__STMT_SQL)
+#undef WG__STMT_SQL
+};
+
+const char *wg_job_state_name(enum wg_job_state s)
+{
+	static const char *const names[] = {"running", "completed", "failed", "cancelled"};
+	return (unsigned)s < 4 ? names[s] : "unknown";
+}
+
+const char *wg_task_state_name(enum wg_task_state s)
+{
+	static const char *const names[] = {"queued", "running", "completed", "failed",
+					    "cancelled"};
+	return (unsigned)s < WG_TASK_STATE_COUNT ? names[s] : "unknown";
+}
+
+const char *wg_error_kind_name(int kind)
+{
+	static const char *const names[] = {"Unknown",        "TimedOut",      "DownloadError",
+					    "RunningError",   "InvalidProgram", "ResourceLimit",
+					    "Aborted"};
+	return kind >= 0 && kind < 7 ? names[kind] : "Unknown";
+}
+
+void wg_job_options_init(struct wg_job_options *o)
+{
+	*o = (struct wg_job_options){
+		.timeout_ms = 60000,
+		.memory_bytes = 256u << 20,
+		.result_bytes = 1u << 20,
+		.priority = 0,
+		.max_failures = 3,
+		.redundancy = 1,
+		.quorum = 0,
+	};
+}
+
+static uint64_t real_clock_ms(void *user)
+{
+	(void)user;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t wg__jobs_now(struct wg_jobs *j)
+{
+	return j->clock_ms(j->clock_user);
+}
+
+sqlite3_stmt *wg__stmt(struct wg_jobs *j, enum wg__jobs_stmt id)
+{
+	return wg_store_stmt(j->store, id);
+}
+
+int wg_jobs_open(const char *path, const struct wg_jobs_options *opts, struct wg_jobs **out,
+		 char **why)
+{
+	*out = NULL;
+	if (why)
+		*why = NULL;
+	if (sodium_init() < 0)
+		return WG_EINTERNAL;
+	struct wg_jobs *j = wg_calloc(1, sizeof *j);
+	j->clock_ms = opts && opts->clock_ms ? opts->clock_ms : real_clock_ms;
+	j->clock_user = opts ? opts->clock_user : NULL;
+	j->start_grace_ms = opts && opts->start_grace_ms ? opts->start_grace_ms : 120000;
+	int rc = wg_store_open(path, schema_sql, WG__JOBS_SCHEMA_VERSION, stmt_sql, WG__S_COUNT,
+			       &j->store, why);
+	if (rc < 0)
+		goto out;
+	/* The previous process may have died with attempts in flight: nobody will report
+	 * them to this process, so they are lost and their tasks wait for workers again. */
+	rc = wg_store_begin(j->store);
+	if (rc == 0)
+		rc = wg_store_end(j->store, wg__lose_all_in_flight(j));
+	if (rc < 0 && why)
+		*why = wg_asprintf("%s: recovery failed: %s", path, wg_store_errmsg(j->store));
+	/* Losses at open are not events of this process. */
+	j->counters.lost = 0;
+out:
+	if (rc < 0) {
+		wg_jobs_close(j);
+		return rc;
+	}
+	*out = j;
+	return 0;
+}
+
+void wg_jobs_close(struct wg_jobs *j)
+{
+	if (!j)
+		return;
+	wg_store_close(j->store);
+	for (size_t i = 0; i < j->workers_cap; i++) {
+		struct wg__worker *w = j->workers[i];
+		if (!w)
+			continue;
+		for (size_t h = 0; h < w->n_hashes; h++)
+			free(w->hashes[h]);
+		free(w->hashes);
+		free(w->node_id);
+		free(w);
+	}
+	free(j->workers);
+	free(j->aborts);
+	free(j);
+}
+
+int wg_jobs_begin(struct wg_jobs *j)
+{
+	return wg_store_begin(j->store);
+}
+
+int wg_jobs_commit(struct wg_jobs *j)
+{
+	return wg_store_end(j->store, 0);
+}
+
+/* ---- programs ---- */
+
+static int valid_hash(const char *hash)
+{
+	if (!hash || strlen(hash) != 64)
+		return 0;
+	for (const char *p = hash; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return 0;
+	return 1;
+}
+
+int wg_jobs_program_put(struct wg_jobs *j, const uint8_t *bytes, size_t len, char hash_out[65])
+{
+	uint8_t digest[32];
+	crypto_generichash(digest, sizeof digest, bytes, len, NULL, 0);
+	wg_hex_encode(digest, sizeof digest, hash_out);
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_PROGRAM_PUT);
+	sqlite3_bind_text(st, 1, hash_out, 64, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 2, len ? bytes : (const uint8_t *)"", len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)len);
+	sqlite3_bind_int64(st, 4, (int64_t)wg__jobs_now(j));
+	rc = wg_store_exec_stmt(j->store, st);
+	return wg_store_end(j->store, rc);
+}
+
+int wg_jobs_program_read(struct wg_jobs *j, const char *hash, uint64_t offset, uint8_t *buf,
+			 size_t max, size_t *n_out, uint64_t *total_out)
+{
+	int rc = wg_store_check(j->store);
+	if (rc < 0)
+		return rc;
+	if (!valid_hash(hash))
+		return WG_ENOTFOUND;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_PROGRAM_FIND);
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	rc = wg_store_step(j->store, st);
+	if (rc <= 0)
+		return rc < 0 ? rc : WG_ENOTFOUND;
+	int64_t rowid = sqlite3_column_int64(st, 0);
+	uint64_t total = (uint64_t)sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	if (offset > total)
+		return WG_EINVAL;
+	size_t n = total - offset < max ? (size_t)(total - offset) : max;
+	if (n > 0) {
+		/* Incremental blob I/O reads just the chunk, not the whole program. */
+		sqlite3_blob *blob = NULL;
+		if (sqlite3_blob_open(wg_store_db(j->store), "main", "programs", "bytes", rowid, 0,
+				      &blob) != SQLITE_OK ||
+		    sqlite3_blob_read(blob, buf, (int)n, (int)offset) != SQLITE_OK) {
+			sqlite3_blob_close(blob);
+			return WG_EDB;
+		}
+		sqlite3_blob_close(blob);
+	}
+	*n_out = n;
+	*total_out = total;
+	return 0;
+}
+
+/* ---- jobs ---- */
+
+/* The seed that random_get starts from: the same for every replica of a task (so their
+ * results can be compared) and different between tasks. */
+uint64_t wg__task_seed(uint64_t job_id, uint32_t index)
+{
+	uint8_t in[12], outb[16];
+	for (int i = 0; i < 8; i++)
+		in[i] = (uint8_t)(job_id >> (8 * i));
+	for (int i = 0; i < 4; i++)
+		in[8 + i] = (uint8_t)(index >> (8 * i));
+	crypto_generichash(outb, sizeof outb, in, sizeof in, (const uint8_t *)"wasmgrid-seed",
+			   13);
+	uint64_t seed = 0;
+	for (int i = 0; i < 8; i++)
+		seed |= (uint64_t)outb[i] << (8 * i);
+	return seed;
+}
+
+int wg_jobs_submit(struct wg_jobs *j, const char *hash, const char *const *addresses,
+		   size_t n_addresses, const struct wg_job_options *opts,
+		   const struct wg_jobs_arg *args, size_t n_args, uint64_t *job_id)
+{
+	struct wg_job_options o;
+	if (opts)
+		o = *opts;
+	else
+		wg_job_options_init(&o);
+	if (o.quorum == 0)
+		o.quorum = o.redundancy / 2 + 1;
+	if (!valid_hash(hash) || n_addresses == 0 || n_addresses > WG_JOBS_MAX_ADDRESSES ||
+	    n_args > WG_JOBS_MAX_TASKS || o.timeout_ms == 0 || o.redundancy == 0 ||
+	    o.redundancy > WG_JOBS_MAX_REDUNDANCY || o.quorum > o.redundancy ||
+	    o.max_failures > 1000000 || o.memory_bytes == 0 || o.result_bytes == 0 ||
+	    o.memory_bytes > INT64_MAX || o.result_bytes > INT64_MAX)
+		return WG_EINVAL;
+	/* Addresses are stored one per line, so none may hold a line break. */
+	char *joined = NULL;
+	size_t joined_len = 0;
+	for (size_t i = 0; i < n_addresses; i++) {
+		if (!addresses[i] || !addresses[i][0] || strpbrk(addresses[i], "\r\n"))
+			return WG_EINVAL;
+		joined_len += strlen(addresses[i]) + 1;
+	}
+	for (size_t i = 0; i < n_args; i++)
+		if (args[i].len > WG_JOBS_MAX_ARG_BYTES)
+			return WG_EINVAL;
+	joined = wg_malloc(joined_len);
+	char *p = joined;
+	for (size_t i = 0; i < n_addresses; i++) {
+		size_t l = strlen(addresses[i]);
+		memcpy(p, addresses[i], l);
+		p[l] = i + 1 < n_addresses ? '\n' : 0;
+		p += l + 1;
+	}
+
+	uint64_t now = wg__jobs_now(j);
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		goto out;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_PROGRAM_NAME);
+	sqlite3_bind_text(st, 1, hash, 64, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)now);
+	rc = wg_store_exec_stmt(j->store, st);
+	if (rc < 0)
+		goto end;
+	st = wg__stmt(j, WG__S_JOB_INSERT);
+	sqlite3_bind_text(st, 1, hash, 64, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, joined, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, o.timeout_ms);
+	sqlite3_bind_int64(st, 4, (int64_t)o.memory_bytes);
+	sqlite3_bind_int64(st, 5, (int64_t)o.result_bytes);
+	sqlite3_bind_int64(st, 6, o.priority);
+	sqlite3_bind_int64(st, 7, o.max_failures);
+	sqlite3_bind_int64(st, 8, o.redundancy);
+	sqlite3_bind_int64(st, 9, o.quorum);
+	sqlite3_bind_int(st, 10, n_args ? WG_JOB_RUNNING : WG_JOB_COMPLETED);
+	sqlite3_bind_int64(st, 11, (int64_t)now);
+	sqlite3_bind_int64(st, 12, n_args ? 0 : (int64_t)now);
+	sqlite3_bind_int64(st, 13, (int64_t)n_args);
+	rc = wg_store_exec_stmt(j->store, st);
+	if (rc < 0)
+		goto end;
+	int64_t id = sqlite3_last_insert_rowid(wg_store_db(j->store));
+	st = wg__stmt(j, WG__S_TASK_INSERT);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 4, o.redundancy);
+	for (size_t i = 0; i < n_args; i++) {
+		sqlite3_bind_int64(st, 2, (int64_t)i);
+		sqlite3_bind_blob64(st, 3, args[i].len ? args[i].data : (const uint8_t *)"",
+				    args[i].len, SQLITE_STATIC);
+		rc = wg_store_exec_stmt(j->store, st);
+		if (rc < 0)
+			goto end;
+	}
+	*job_id = (uint64_t)id;
+end:
+	rc = wg_store_end(j->store, rc);
+	if (rc == 0)
+		wg_info(NULL, "job %llu submitted: %zu tasks, program %.12s, k=%u",
+			(unsigned long long)*job_id, n_args, hash, o.redundancy);
+out:
+	free(joined);
+	return rc;
+}
+
+int wg_jobs_cancel(struct wg_jobs *j, uint64_t job_id, size_t *n_aborts)
+{
+	size_t aborted = 0;
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_STATE);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	rc = wg_store_step(j->store, st);
+	if (rc <= 0) {
+		rc = rc < 0 ? rc : WG_ENOTFOUND;
+		goto end;
+	}
+	int state = sqlite3_column_int(st, 0);
+	rc = 0;
+	if (state != WG_JOB_RUNNING)
+		goto end;
+	/* Collect first: the rows change under the statement otherwise. */
+	struct {
+		int64_t id, worker;
+	} *list = NULL;
+	size_t n = 0, cap = 0;
+	st = wg__stmt(j, WG__S_JOB_IN_FLIGHT);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	while ((rc = wg_store_step(j->store, st)) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			list = wg_realloc(list, cap * sizeof *list);
+		}
+		list[n].id = sqlite3_column_int64(st, 0);
+		list[n].worker = sqlite3_column_int64(st, 1);
+		n++;
+	}
+	uint64_t now = wg__jobs_now(j);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		st = wg__stmt(j, WG__S_ATTEMPT_SET_STATE);
+		sqlite3_bind_int64(st, 1, list[i].id);
+		sqlite3_bind_int(st, 2, WG_ATTEMPT_ABORTED);
+		sqlite3_bind_int64(st, 3, (int64_t)now);
+		rc = wg_store_exec_stmt(j->store, st);
+		if (rc == 0) {
+			struct wg__worker *w = wg__worker_by_id(j, list[i].worker);
+			if (w && w->running)
+				w->running--;
+			wg__abort_push(j, list[i].worker, (uint64_t)list[i].id);
+			aborted++;
+		}
+	}
+	free(list);
+	if (rc < 0)
+		goto end;
+	st = wg__stmt(j, WG__S_JOB_CANCEL_TASKS);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	rc = wg_store_exec_stmt(j->store, st);
+	if (rc < 0)
+		goto end;
+	st = wg__stmt(j, WG__S_JOB_CANCEL);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	sqlite3_bind_int64(st, 2, (int64_t)now);
+	rc = wg_store_exec_stmt(j->store, st);
+end:
+	rc = wg_store_end(j->store, rc);
+	if (rc == 0 && n_aborts)
+		*n_aborts = aborted;
+	return rc;
+}
+
+/* ---- workers ---- */
+
+struct wg__worker *wg__worker_by_id(struct wg_jobs *j, int64_t db_id)
+{
+	if (db_id < 0 || (uint64_t)db_id >= j->workers_cap)
+		return NULL;
+	return j->workers[db_id];
+}
+
+struct wg__worker *wg__worker_find(struct wg_jobs *j, const char *node_id)
+{
+	/* Workers are few (hundreds at most) next to tasks, so a scan is cheap enough. */
+	for (size_t i = 0; i < j->workers_cap; i++)
+		if (j->workers[i] && strcmp(j->workers[i]->node_id, node_id) == 0)
+			return j->workers[i];
+	return NULL;
+}
+
+struct wg__worker *wg__worker_get(struct wg_jobs *j, const char *node_id)
+{
+	struct wg__worker *w = wg__worker_find(j, node_id);
+	if (w)
+		return w;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_WORKER_UPSERT);
+	sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)wg__jobs_now(j));
+	if (wg_store_step(j->store, st) != 1)
+		return NULL;
+	int64_t id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (id <= 0 || id > (1 << 24)) {
+		wg_store_break(j->store, "worker id out of range");
+		return NULL;
+	}
+	if ((uint64_t)id >= j->workers_cap) {
+		size_t cap = j->workers_cap ? j->workers_cap : 16;
+		while (cap <= (uint64_t)id)
+			cap *= 2;
+		j->workers = wg_realloc(j->workers, cap * sizeof *j->workers);
+		memset(j->workers + j->workers_cap, 0,
+		       (cap - j->workers_cap) * sizeof *j->workers);
+		j->workers_cap = cap;
+	}
+	w = wg_calloc(1, sizeof *w);
+	w->db_id = id;
+	w->node_id = wg_strdup(node_id);
+	w->cap = UINT32_MAX;
+	j->workers[id] = w;
+	st = wg__stmt(j, WG__S_WORKER_PROGRAMS);
+	sqlite3_bind_int64(st, 1, id);
+	int rc;
+	while ((rc = wg_store_step(j->store, st)) == 1) {
+		w->hashes = wg_realloc(w->hashes, (w->n_hashes + 1) * sizeof *w->hashes);
+		w->hashes[w->n_hashes++] = wg_strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	return rc < 0 ? NULL : w;
+}
+
+static int worker_holds(const struct wg__worker *w, const char *hash)
+{
+	for (size_t i = 0; i < w->n_hashes; i++)
+		if (strcmp(w->hashes[i], hash) == 0)
+			return 1;
+	return 0;
+}
+
+int wg__worker_add_program(struct wg_jobs *j, struct wg__worker *w, const char *hash)
+{
+	if (worker_holds(w, hash))
+		return 0;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_WORKER_PROGRAM_ADD);
+	sqlite3_bind_int64(st, 1, w->db_id);
+	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+	int rc = wg_store_exec_stmt(j->store, st);
+	if (rc == 0) {
+		w->hashes = wg_realloc(w->hashes, (w->n_hashes + 1) * sizeof *w->hashes);
+		w->hashes[w->n_hashes++] = wg_strdup(hash);
+	}
+	return rc;
+}
+
+static int with_worker_tx(struct wg_jobs *j, const char *node_id, struct wg__worker **w)
+{
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	*w = wg__worker_get(j, node_id);
+	return wg_store_end(j->store, *w ? 0 : WG_EDB);
+}
+
+int wg_jobs_worker_set_cap(struct wg_jobs *j, const char *node_id, uint32_t cap)
+{
+	struct wg__worker *w;
+	int rc = with_worker_tx(j, node_id, &w);
+	if (rc == 0)
+		w->cap = cap;
+	return rc;
+}
+
+uint32_t wg_jobs_worker_running(struct wg_jobs *j, const char *node_id)
+{
+	struct wg__worker *w = wg__worker_find(j, node_id);
+	return w ? w->running : 0;
+}
+
+bool wg_jobs_worker_has_program(struct wg_jobs *j, const char *node_id, const char *hash)
+{
+	struct wg__worker *w = wg__worker_find(j, node_id);
+	if (!w && with_worker_tx(j, node_id, &w) < 0)
+		return false;
+	return worker_holds(w, hash);
+}
+
+int wg_jobs_pick_worker(struct wg_jobs *j, const char *const *node_ids,
+			const uint32_t *free_slots, size_t n, size_t *chosen)
+{
+	int rc = wg_store_check(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_QUEUE_HEAD);
+	rc = wg_store_step(j->store, st);
+	if (rc <= 0)
+		return rc < 0 ? rc : WG_ENOTFOUND;
+	char hash[65];
+	snprintf(hash, sizeof hash, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	long best = -1;
+	int best_holds = 0;
+	uint32_t best_room = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct wg__worker *w = wg__worker_find(j, node_ids[i]);
+		uint32_t room = free_slots[i];
+		if (w) {
+			uint32_t left = w->cap > w->running ? w->cap - w->running : 0;
+			room = room < left ? room : left;
+		}
+		if (room == 0)
+			continue;
+		int holds = w && worker_holds(w, hash);
+		if (best < 0 || holds > best_holds || (holds == best_holds && room > best_room)) {
+			best = (long)i;
+			best_holds = holds;
+			best_room = room;
+		}
+	}
+	if (best < 0)
+		return WG_ENOTFOUND;
+	*chosen = (size_t)best;
+	return 0;
+}
+
+/* ---- the abort outbox ---- */
+
+void wg__abort_push(struct wg_jobs *j, int64_t worker_db_id, uint64_t attempt_id)
+{
+	struct wg__worker *w = wg__worker_by_id(j, worker_db_id);
+	if (!w)
+		return; /* a worker of a previous process: it is not connected to this one */
+	if (j->n_aborts == j->aborts_cap) {
+		j->aborts_cap = j->aborts_cap ? j->aborts_cap * 2 : 16;
+		j->aborts = wg_realloc(j->aborts, j->aborts_cap * sizeof *j->aborts);
+	}
+	j->aborts[j->n_aborts++] = (struct wg_jobs_abort){w->node_id, attempt_id};
+}
+
+static int cmp_abort(const void *a, const void *b)
+{
+	const struct wg_jobs_abort *x = a, *y = b;
+	int c = strcmp(x->node_id, y->node_id);
+	if (c)
+		return c;
+	return x->attempt_id < y->attempt_id ? -1 : x->attempt_id > y->attempt_id;
+}
+
+void wg_jobs_take_aborts(struct wg_jobs *j, struct wg_jobs_abort **out, size_t *n)
+{
+	if (j->n_aborts)
+		qsort(j->aborts, j->n_aborts, sizeof *j->aborts, cmp_abort);
+	*out = j->n_aborts ? j->aborts : NULL;
+	*n = j->n_aborts;
+	if (!j->n_aborts)
+		free(j->aborts);
+	j->aborts = NULL;
+	j->n_aborts = j->aborts_cap = 0;
+}

@@ -1,0 +1,157 @@
+/* Read-only queries of the job core, for the HTTP API, the CLI and /metrics. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "manager/jobs_internal.h"
+#include "util/alloc.h"
+#include "util/err.h"
+
+static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
+{
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_GET);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	int rc = wg_store_step(j->store, st);
+	if (rc <= 0)
+		return rc < 0 ? rc : WG_ENOTFOUND;
+	memset(out, 0, sizeof *out);
+	out->id = (uint64_t)sqlite3_column_int64(st, 0);
+	snprintf(out->program_hash, sizeof out->program_hash, "%s",
+		 (const char *)sqlite3_column_text(st, 1));
+	out->state = (enum wg_job_state)sqlite3_column_int(st, 2);
+	out->options.timeout_ms = (uint32_t)sqlite3_column_int64(st, 3);
+	out->options.memory_bytes = (uint64_t)sqlite3_column_int64(st, 4);
+	out->options.result_bytes = (uint64_t)sqlite3_column_int64(st, 5);
+	out->options.priority = (int32_t)sqlite3_column_int64(st, 6);
+	out->options.max_failures = (uint32_t)sqlite3_column_int64(st, 7);
+	out->options.redundancy = (uint32_t)sqlite3_column_int64(st, 8);
+	out->options.quorum = (uint32_t)sqlite3_column_int64(st, 9);
+	out->created_ms = (uint64_t)sqlite3_column_int64(st, 10);
+	out->finished_ms = (uint64_t)sqlite3_column_int64(st, 11);
+	out->n_tasks = (uint64_t)sqlite3_column_int64(st, 12);
+	sqlite3_reset(st);
+	st = wg__stmt(j, WG__S_JOB_COUNTS);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	while ((rc = wg_store_step(j->store, st)) == 1) {
+		int s = sqlite3_column_int(st, 0);
+		if (s >= 0 && s < WG_TASK_STATE_COUNT)
+			out->counts[s] = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	return rc;
+}
+
+int wg_jobs_status(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
+{
+	int rc = wg_store_check(j->store);
+	return rc < 0 ? rc : fill_info(j, job_id, out);
+}
+
+int wg_jobs_list(struct wg_jobs *j, struct wg_job_info **out, size_t *n)
+{
+	int64_t *ids = NULL;
+	size_t count = 0, cap = 0;
+	struct wg_job_info *list = NULL;
+	*out = NULL;
+	*n = 0;
+	int rc = wg_store_check(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_LIST);
+	while ((rc = wg_store_step(j->store, st)) == 1) {
+		if (count == cap) {
+			cap = cap ? cap * 2 : 16;
+			ids = wg_realloc(ids, cap * sizeof *ids);
+		}
+		ids[count++] = sqlite3_column_int64(st, 0);
+	}
+	if (rc < 0)
+		goto out;
+	list = wg_calloc(count ? count : 1, sizeof *list);
+	for (size_t i = 0; i < count; i++)
+		if ((rc = fill_info(j, (uint64_t)ids[i], &list[i])) < 0)
+			goto out;
+	*out = list;
+	*n = count;
+	list = NULL;
+out:
+	free(list);
+	free(ids);
+	return rc;
+}
+
+int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t limit,
+		    wg_jobs_result_cb cb, void *user)
+{
+	int rc = wg_store_check(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_STATE);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	rc = wg_store_step(j->store, st);
+	sqlite3_reset(st);
+	if (rc <= 0)
+		return rc < 0 ? rc : WG_ENOTFOUND;
+	st = wg__stmt(j, WG__S_RESULTS);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	sqlite3_bind_int64(st, 2, from);
+	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+	while ((rc = wg_store_step(j->store, st)) == 1) {
+		struct wg_task_result r = {0};
+		r.index = (uint32_t)sqlite3_column_int64(st, 0);
+		r.state = (enum wg_task_state)sqlite3_column_int(st, 1);
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+			r.result = sqlite3_column_blob(st, 2);
+			r.result_len = (size_t)sqlite3_column_bytes(st, 2);
+			if (!r.result)
+				r.result = (const uint8_t *)"";
+		}
+		r.error_kind = sqlite3_column_int(st, 3);
+		const unsigned char *detail = sqlite3_column_text(st, 4);
+		r.error_detail = detail ? (const char *)detail : "";
+		r.stderr_tail = sqlite3_column_blob(st, 5);
+		r.stderr_len = (size_t)sqlite3_column_bytes(st, 5);
+		r.worker = (const char *)sqlite3_column_text(st, 6);
+		r.attempts = (uint32_t)sqlite3_column_int64(st, 7);
+		r.failures = (uint32_t)sqlite3_column_int64(st, 8);
+		int stop = cb(&r, user);
+		if (stop) {
+			sqlite3_reset(st);
+			return stop;
+		}
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+int wg_jobs_metrics(struct wg_jobs *j, struct wg_jobs_metrics *out)
+{
+	*out = j->counters;
+	memset(out->jobs, 0, sizeof out->jobs);
+	memset(out->tasks, 0, sizeof out->tasks);
+	int rc = wg_store_check(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_METRIC_JOBS);
+	while ((rc = wg_store_step(j->store, st)) == 1) {
+		int s = sqlite3_column_int(st, 0);
+		if (s >= 0 && s < 4)
+			out->jobs[s] = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	if (rc < 0)
+		return rc;
+	st = wg__stmt(j, WG__S_METRIC_TASKS);
+	while ((rc = wg_store_step(j->store, st)) == 1) {
+		int s = sqlite3_column_int(st, 0);
+		if (s >= 0 && s < WG_TASK_STATE_COUNT)
+			out->tasks[s] = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	if (rc < 0)
+		return rc;
+	st = wg__stmt(j, WG__S_METRIC_IN_FLIGHT);
+	if ((rc = wg_store_step(j->store, st)) != 1)
+		return rc < 0 ? rc : WG_EDB;
+	out->attempts_in_flight = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	out->commits = wg_store_commits(j->store);
+	return 0;
+}

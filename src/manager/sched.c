@@ -1,0 +1,634 @@
+/* Scheduling and worker events: what runs where, and how each answer moves a task. The
+ * rules (see docs/jobs.md) are all in wg__task_reconcile(): every event records what
+ * happened to one attempt, then asks the task what it now needs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "manager/jobs_internal.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* Grace added to a task's timeout before the manager calls it overdue: the worker enforces
+ * the timeout itself and should report TimedOut first; this covers clocks and queues. */
+static uint64_t timeout_grace_ms(uint64_t timeout_ms)
+{
+	return 5000 + timeout_ms / 10;
+}
+
+/* An (attempt or task id, worker or task id) pair, collected before rows are changed so that
+ * no statement iterates over rows being updated. */
+struct id_pair {
+	int64_t a, b, c;
+};
+
+struct id_list {
+	struct id_pair *v;
+	size_t n, cap;
+};
+
+static void id_list_push(struct id_list *l, int64_t a, int64_t b, int64_t c)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = wg_realloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n++] = (struct id_pair){a, b, c};
+}
+
+static void worker_leaves(struct wg_jobs *j, int64_t worker_db_id)
+{
+	struct wg__worker *w = wg__worker_by_id(j, worker_db_id);
+	if (w && w->running)
+		w->running--;
+}
+
+static int set_attempt_state(struct wg_jobs *j, int64_t attempt, int state)
+{
+	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_SET_STATE);
+	sqlite3_bind_int64(st, 1, attempt);
+	sqlite3_bind_int(st, 2, state);
+	sqlite3_bind_int64(st, 3, (int64_t)wg__jobs_now(j));
+	return wg_store_exec_stmt(j->store, st);
+}
+
+static int count_failure(struct wg_jobs *j, int64_t task, int kind, const char *detail,
+			 const uint8_t *stderr_tail, size_t stderr_len)
+{
+	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_FAILURE);
+	sqlite3_bind_int64(st, 1, task);
+	sqlite3_bind_int(st, 2, kind);
+	size_t dlen = detail ? strnlen(detail, WG_JOBS_DETAIL_MAX) : 0;
+	sqlite3_bind_text(st, 3, detail ? detail : "", (int)dlen, SQLITE_STATIC);
+	/* The tail is what matters: keep the last bytes. */
+	if (stderr_len > WG_JOBS_STDERR_MAX) {
+		stderr_tail += stderr_len - WG_JOBS_STDERR_MAX;
+		stderr_len = WG_JOBS_STDERR_MAX;
+	}
+	if (stderr_len)
+		sqlite3_bind_blob(st, 4, stderr_tail, (int)stderr_len, SQLITE_STATIC);
+	return wg_store_exec_stmt(j->store, st);
+}
+
+/* Ends a task (completed with `accepted`, or failed) and, when it was the last one, its
+ * job. Replicas still in flight are not needed any more: they are aborted. */
+static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, int64_t accepted)
+{
+	struct id_list fl = {0};
+	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_FINISH);
+	sqlite3_bind_int64(st, 1, task);
+	sqlite3_bind_int(st, 2, state);
+	if (accepted)
+		sqlite3_bind_int64(st, 3, accepted);
+	int rc = wg_store_exec_stmt(j->store, st);
+	if (rc < 0)
+		goto out;
+	st = wg__stmt(j, WG__S_TASK_IN_FLIGHT);
+	sqlite3_bind_int64(st, 1, task);
+	while ((rc = wg_store_step(j->store, st)) == 1)
+		id_list_push(&fl, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), 0);
+	for (size_t i = 0; i < fl.n && rc == 0; i++) {
+		rc = set_attempt_state(j, fl.v[i].a, WG_ATTEMPT_ABORTED);
+		worker_leaves(j, fl.v[i].b);
+		wg__abort_push(j, fl.v[i].b, (uint64_t)fl.v[i].a);
+	}
+	if (rc < 0)
+		goto out;
+	st = wg__stmt(j, WG__S_JOB_TASK_DONE);
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_int(st, 2, state == WG_TASK_FAILED);
+	rc = wg_store_step(j->store, st);
+	if (rc != 1) {
+		rc = WG_EDB;
+		goto out;
+	}
+	int64_t remaining = sqlite3_column_int64(st, 0), failed = sqlite3_column_int64(st, 1);
+	rc = wg_store_step(j->store, st);
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	if (remaining == 0) {
+		st = wg__stmt(j, WG__S_JOB_FINISH);
+		sqlite3_bind_int64(st, 1, job);
+		sqlite3_bind_int(st, 2, failed ? WG_JOB_FAILED : WG_JOB_COMPLETED);
+		sqlite3_bind_int64(st, 3, (int64_t)wg__jobs_now(j));
+		rc = wg_store_exec_stmt(j->store, st);
+		if (rc == 0)
+			wg_info(NULL, "job %lld %s", (long long)job,
+				failed ? "failed" : "completed");
+	}
+out:
+	free(fl.v);
+	return rc;
+}
+
+int wg__task_reconcile(struct wg_jobs *j, int64_t task)
+{
+	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_RECONCILE_GET);
+	sqlite3_bind_int64(st, 1, task);
+	int rc = wg_store_step(j->store, st);
+	if (rc <= 0) {
+		if (rc == 0)
+			wg_store_break(j->store, "an attempt names a task that does not exist");
+		return WG_EDB;
+	}
+	int state = sqlite3_column_int(st, 0);
+	int64_t failures = sqlite3_column_int64(st, 1), job = sqlite3_column_int64(st, 2);
+	int64_t k = sqlite3_column_int64(st, 3), quorum = sqlite3_column_int64(st, 4);
+	int64_t max_failures = sqlite3_column_int64(st, 5);
+	sqlite3_reset(st);
+	if (state >= WG_TASK_COMPLETED)
+		return 0;
+
+	st = wg__stmt(j, WG__S_TASK_ATTEMPT_COUNTS);
+	sqlite3_bind_int64(st, 1, task);
+	if (wg_store_step(j->store, st) != 1)
+		return WG_EDB;
+	int64_t in_flight = sqlite3_column_int64(st, 0), n_results = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	int64_t best_id = 0, best = 0;
+	if (n_results > 0) {
+		st = wg__stmt(j, WG__S_TASK_BEST_RESULT);
+		sqlite3_bind_int64(st, 1, task);
+		if (wg_store_step(j->store, st) != 1)
+			return WG_EDB;
+		best_id = sqlite3_column_int64(st, 0);
+		best = sqlite3_column_int64(st, 1);
+		sqlite3_reset(st);
+	}
+	if (best >= quorum)
+		return finish_task(j, task, job, WG_TASK_COMPLETED, best_id);
+	if (failures > max_failures)
+		return finish_task(j, task, job, WG_TASK_FAILED, 0);
+	/* Keep k replicas going until k results are in, and beyond that enough attempts
+	 * that the largest group of agreeing results could still reach the quorum. */
+	int64_t target = k - n_results > quorum - best ? k - n_results : quorum - best;
+	int64_t want = target - in_flight > 0 ? target - in_flight : 0;
+	st = wg__stmt(j, WG__S_TASK_SET_QUEUE);
+	sqlite3_bind_int64(st, 1, task);
+	sqlite3_bind_int(st, 2, in_flight ? WG_TASK_RUNNING : WG_TASK_QUEUED);
+	sqlite3_bind_int64(st, 3, want);
+	return wg_store_exec_stmt(j->store, st);
+}
+
+int wg__lose_all_in_flight(struct wg_jobs *j)
+{
+	struct id_list tasks = {0};
+	sqlite3_stmt *st = wg__stmt(j, WG__S_ALL_IN_FLIGHT);
+	int rc;
+	while ((rc = wg_store_step(j->store, st)) == 1)
+		id_list_push(&tasks, sqlite3_column_int64(st, 0), 0, 0);
+	if (rc == 0 && tasks.n) {
+		rc = wg_store_exec_stmt(j->store, wg__stmt(j, WG__S_LOSE_ALL));
+		for (size_t i = 0; i < tasks.n && rc == 0; i++)
+			rc = wg__task_reconcile(j, tasks.v[i].a);
+		if (rc == 0)
+			wg_info(NULL, "recovery: %zu tasks in flight at the last stop queued again",
+				tasks.n);
+	}
+	free(tasks.v);
+	return rc;
+}
+
+/* ---- assignment ---- */
+
+static void split_addresses(const char *joined, struct wg_assignment *a)
+{
+	size_t n = 1;
+	for (const char *p = joined; *p; p++)
+		n += *p == '\n';
+	a->addresses = wg_calloc(n, sizeof *a->addresses);
+	const char *start = joined;
+	for (;;) {
+		const char *nl = strchr(start, '\n');
+		size_t len = nl ? (size_t)(nl - start) : strlen(start);
+		a->addresses[a->n_addresses++] = wg_strndup(start, len);
+		if (!nl)
+			break;
+		start = nl + 1;
+	}
+}
+
+void wg_assignments_free(struct wg_assignment *a, size_t n)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < a[i].n_addresses; k++)
+			free(a[i].addresses[k]);
+		free(a[i].addresses);
+		free(a[i].argument);
+	}
+	free(a);
+}
+
+/* Assigns up to `room` tasks of one job (the current row of JOBS_RUNNING) to worker w. */
+static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__worker *w,
+			   uint32_t room, struct wg_assignment **out, size_t *n, size_t *cap)
+{
+	int64_t job = sqlite3_column_int64(job_row, 0);
+	int64_t k = sqlite3_column_int64(job_row, 6);
+	uint32_t timeout = (uint32_t)sqlite3_column_int64(job_row, 3);
+	struct id_list picked = {0};
+
+	sqlite3_stmt *st = wg__stmt(j, WG__S_QUEUE_TASKS);
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_int64(st, 2, 0);
+	int rc;
+	while (picked.n < room && (rc = wg_store_step(j->store, st)) == 1) {
+		int64_t task = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
+		if (k > 1) {
+			/* Replicas must come from distinct workers to be worth comparing. */
+			sqlite3_stmt *chk = wg__stmt(j, WG__S_WORKER_HAS_REPLICA);
+			sqlite3_bind_int64(chk, 1, task);
+			sqlite3_bind_int64(chk, 2, w->db_id);
+			int has = wg_store_step(j->store, chk);
+			sqlite3_reset(chk);
+			if (has < 0) {
+				rc = has;
+				break;
+			}
+			if (has)
+				continue;
+		}
+		id_list_push(&picked, task, idx, 0);
+	}
+	sqlite3_reset(st);
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	uint64_t now = wg__jobs_now(j);
+	uint64_t deadline = now + j->start_grace_ms + timeout + timeout_grace_ms(timeout);
+	for (size_t i = 0; i < picked.n; i++) {
+		st = wg__stmt(j, WG__S_ATTEMPT_INSERT);
+		sqlite3_bind_int64(st, 1, picked.v[i].a);
+		sqlite3_bind_int64(st, 2, w->db_id);
+		sqlite3_bind_int64(st, 3, (int64_t)now);
+		sqlite3_bind_int64(st, 4, (int64_t)deadline);
+		if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
+			goto out;
+		int64_t attempt = sqlite3_last_insert_rowid(wg_store_db(j->store));
+		st = wg__stmt(j, WG__S_TASK_ASSIGNED);
+		sqlite3_bind_int64(st, 1, picked.v[i].a);
+		if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
+			goto out;
+		st = wg__stmt(j, WG__S_TASK_ARGUMENT);
+		sqlite3_bind_int64(st, 1, picked.v[i].a);
+		if ((rc = wg_store_step(j->store, st)) != 1) {
+			rc = WG_EDB;
+			goto out;
+		}
+		rc = 0;
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*out = wg_realloc(*out, *cap * sizeof **out);
+		}
+		struct wg_assignment *a = &(*out)[(*n)++];
+		memset(a, 0, sizeof *a);
+		a->attempt_id = (uint64_t)attempt;
+		a->job_id = (uint64_t)job;
+		a->index = (uint32_t)picked.v[i].b;
+		snprintf(a->program_hash, sizeof a->program_hash, "%s",
+			 (const char *)sqlite3_column_text(job_row, 1));
+		split_addresses((const char *)sqlite3_column_text(job_row, 2), a);
+		a->argument_len = (size_t)sqlite3_column_bytes(st, 0);
+		a->argument = wg_memdup(a->argument_len ? sqlite3_column_blob(st, 0) : "",
+					a->argument_len ? a->argument_len : 1);
+		sqlite3_reset(st);
+		a->timeout_ms = timeout;
+		a->memory_bytes = (uint64_t)sqlite3_column_int64(job_row, 4);
+		a->result_bytes = (uint64_t)sqlite3_column_int64(job_row, 5);
+		a->random_seed = wg__task_seed((uint64_t)job, a->index);
+		w->running++;
+		j->counters.assigned++;
+	}
+out:
+	free(picked.v);
+	return rc;
+}
+
+int wg_jobs_assign(struct wg_jobs *j, const char *node_id, uint32_t free_slots,
+		   struct wg_assignment **out, size_t *n)
+{
+	struct wg_assignment *list = NULL;
+	size_t count = 0, cap = 0;
+	*out = NULL;
+	*n = 0;
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	struct wg__worker *w = wg__worker_get(j, node_id);
+	if (!w) {
+		rc = WG_EDB;
+		goto end;
+	}
+	uint32_t left = w->cap > w->running ? w->cap - w->running : 0;
+	uint32_t room = free_slots < left ? free_slots : left;
+	/* The jobs table is not written while this statement walks it. */
+	sqlite3_stmt *jobs = wg__stmt(j, WG__S_JOBS_RUNNING);
+	while (count < room && (rc = wg_store_step(j->store, jobs)) == 1) {
+		rc = assign_from_job(j, jobs, w, room - (uint32_t)count, &list, &count, &cap);
+		if (rc < 0)
+			break;
+	}
+	sqlite3_reset(jobs);
+	if (rc > 0)
+		rc = 0;
+end:
+	rc = wg_store_end(j->store, rc);
+	if (rc < 0) {
+		wg_assignments_free(list, count);
+		return rc;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+/* ---- events ---- */
+
+struct attempt_row {
+	int state;
+	int64_t worker, task;
+	int task_state;
+	uint32_t timeout_ms;
+	uint64_t result_bytes;
+	char program_hash[65];
+};
+
+/* Loads an attempt and checks that it belongs to the reporting worker. Returns 1 when it
+ * does, 0 when the report must be ignored, or WG_EDB. */
+static int load_attempt(struct wg_jobs *j, const char *node_id, uint64_t attempt,
+			struct wg__worker **w, struct attempt_row *a)
+{
+	*w = wg__worker_get(j, node_id);
+	if (!*w)
+		return WG_EDB;
+	if (attempt > INT64_MAX)
+		return 0;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_GET);
+	sqlite3_bind_int64(st, 1, (int64_t)attempt);
+	int rc = wg_store_step(j->store, st);
+	if (rc <= 0)
+		return rc;
+	a->state = sqlite3_column_int(st, 0);
+	a->worker = sqlite3_column_int64(st, 1);
+	a->task = sqlite3_column_int64(st, 2);
+	a->task_state = sqlite3_column_int(st, 3);
+	a->timeout_ms = (uint32_t)sqlite3_column_int64(st, 4);
+	a->result_bytes = (uint64_t)sqlite3_column_int64(st, 5);
+	snprintf(a->program_hash, sizeof a->program_hash, "%s",
+		 (const char *)sqlite3_column_text(st, 6));
+	sqlite3_reset(st);
+	if (a->worker != (*w)->db_id) {
+		wg_warn(NULL, "worker %.8s reported on attempt %llu of another worker", node_id,
+			(unsigned long long)attempt);
+		return 0;
+	}
+	return 1;
+}
+
+static void set_applied(bool *applied, int rc, int did)
+{
+	if (applied)
+		*applied = rc == 0 && did;
+}
+
+int wg_jobs_started(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
+		    uint64_t started_ms, bool *applied)
+{
+	struct wg__worker *w;
+	struct attempt_row a;
+	int did = 0;
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	rc = load_attempt(j, node_id, attempt_id, &w, &a);
+	if (rc <= 0 || a.state != WG_ATTEMPT_ASSIGNED)
+		goto end;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_STARTED);
+	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
+	sqlite3_bind_int64(st, 2, (int64_t)started_ms);
+	sqlite3_bind_int64(st, 3,
+			   (int64_t)(started_ms + a.timeout_ms + timeout_grace_ms(a.timeout_ms)));
+	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
+		goto end;
+	rc = wg__worker_add_program(j, w, a.program_hash);
+	did = 1;
+end:
+	rc = wg_store_end(j->store, rc < 0 ? rc : 0);
+	set_applied(applied, rc, did);
+	return rc;
+}
+
+/* Records a failed attempt (state ERROR or ABORTED) and counts a failure for its task. */
+static int attempt_failed(struct wg_jobs *j, uint64_t attempt_id, const struct attempt_row *a,
+			  int state, int kind, const char *detail, const uint8_t *stderr_tail,
+			  size_t stderr_len)
+{
+	size_t dlen = detail ? strnlen(detail, WG_JOBS_DETAIL_MAX) : 0;
+	size_t slen = stderr_len > WG_JOBS_STDERR_MAX ? WG_JOBS_STDERR_MAX : stderr_len;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_ERROR);
+	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
+	sqlite3_bind_int(st, 2, state);
+	sqlite3_bind_int64(st, 3, (int64_t)wg__jobs_now(j));
+	sqlite3_bind_int(st, 4, kind);
+	sqlite3_bind_text(st, 5, detail ? detail : "", (int)dlen, SQLITE_STATIC);
+	if (slen)
+		sqlite3_bind_blob(st, 6, stderr_tail + (stderr_len - slen), (int)slen,
+				  SQLITE_STATIC);
+	int rc = wg_store_exec_stmt(j->store, st);
+	if (rc == 0)
+		rc = count_failure(j, a->task, kind, detail, stderr_tail, stderr_len);
+	if (rc == 0) {
+		worker_leaves(j, a->worker);
+		rc = wg__task_reconcile(j, a->task);
+	}
+	return rc;
+}
+
+int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
+		      const uint8_t *result, size_t len, bool *applied)
+{
+	struct wg__worker *w;
+	struct attempt_row a;
+	int did = 0;
+	if (!result)
+		result = (const uint8_t *)"";
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	rc = load_attempt(j, node_id, attempt_id, &w, &a);
+	if (rc <= 0)
+		goto end;
+	rc = 0;
+	int in_flight = a.state <= WG__IN_FLIGHT;
+	/* A lost attempt's result is still welcome while its task wants one; an answer to
+	 * anything else that has ended (a duplicate, an aborted replica) is ignored. */
+	if (!(in_flight || a.state == WG_ATTEMPT_LOST) || a.task_state >= WG_TASK_COMPLETED)
+		goto end;
+	did = 1;
+	if (len > a.result_bytes) {
+		if (!in_flight) {
+			did = 0;
+			goto end;
+		}
+		j->counters.errors++;
+		rc = attempt_failed(j, attempt_id, &a, WG_ATTEMPT_ERROR, 5,
+				    "result larger than the job's result limit", NULL, 0);
+		goto end;
+	}
+	/* A result that matches none of the results already in (after the first) is a
+	 * disagreement, and counts as a failure so that endless disagreement ends. */
+	sqlite3_stmt *st = wg__stmt(j, WG__S_RESULT_COUNT);
+	sqlite3_bind_int64(st, 1, a.task);
+	if ((rc = wg_store_step(j->store, st)) != 1)
+		goto fail;
+	int64_t n_prev = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (n_prev > 0) {
+		st = wg__stmt(j, WG__S_RESULT_MATCH);
+		sqlite3_bind_int64(st, 1, a.task);
+		sqlite3_bind_blob64(st, 2, result, len, SQLITE_STATIC);
+		if ((rc = wg_store_step(j->store, st)) < 0)
+			goto end;
+		sqlite3_reset(st);
+		if (rc == 0 && (rc = count_failure(j, a.task, 0,
+						   "replicas returned different results", NULL,
+						   0)) < 0)
+			goto end;
+	}
+	st = wg__stmt(j, WG__S_ATTEMPT_COMPLETED);
+	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
+	sqlite3_bind_int64(st, 2, (int64_t)wg__jobs_now(j));
+	sqlite3_bind_blob64(st, 3, result, len, SQLITE_STATIC);
+	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
+		goto end;
+	if (in_flight)
+		worker_leaves(j, a.worker);
+	j->counters.results++;
+	if ((rc = wg__worker_add_program(j, w, a.program_hash)) < 0)
+		goto end;
+	rc = wg__task_reconcile(j, a.task);
+	goto end;
+fail:
+	rc = WG_EDB;
+end:
+	rc = wg_store_end(j->store, rc < 0 ? rc : 0);
+	set_applied(applied, rc, did);
+	return rc;
+}
+
+int wg_jobs_error(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, int kind,
+		  const char *detail, const uint8_t *stderr_tail, size_t stderr_len,
+		  bool *applied)
+{
+	struct wg__worker *w;
+	struct attempt_row a;
+	int did = 0;
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	rc = load_attempt(j, node_id, attempt_id, &w, &a);
+	if (rc <= 0 || a.state > WG__IN_FLIGHT)
+		goto end;
+	if (kind < 0 || kind > 6)
+		kind = 0;
+	j->counters.errors++;
+	rc = attempt_failed(j, attempt_id, &a, WG_ATTEMPT_ERROR, kind, detail, stderr_tail,
+			    stderr_len);
+	did = 1;
+end:
+	rc = wg_store_end(j->store, rc < 0 ? rc : 0);
+	set_applied(applied, rc, did);
+	return rc;
+}
+
+int wg_jobs_refused(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, bool *applied)
+{
+	struct wg__worker *w;
+	struct attempt_row a;
+	int did = 0;
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	rc = load_attempt(j, node_id, attempt_id, &w, &a);
+	if (rc <= 0 || a.state != WG_ATTEMPT_ASSIGNED)
+		goto end;
+	if ((rc = set_attempt_state(j, (int64_t)attempt_id, WG_ATTEMPT_REFUSED)) < 0)
+		goto end;
+	/* It never ran, so it is not one of the task's attempts. */
+	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_UNCOUNT);
+	sqlite3_bind_int64(st, 1, a.task);
+	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
+		goto end;
+	worker_leaves(j, a.worker);
+	j->counters.refused++;
+	rc = wg__task_reconcile(j, a.task);
+	did = 1;
+end:
+	rc = wg_store_end(j->store, rc < 0 ? rc : 0);
+	set_applied(applied, rc, did);
+	return rc;
+}
+
+int wg_jobs_worker_lost(struct wg_jobs *j, const char *node_id, size_t *n_lost)
+{
+	struct id_list fl = {0};
+	struct wg__worker *w = wg__worker_find(j, node_id);
+	if (n_lost)
+		*n_lost = 0;
+	if (!w)
+		return wg_store_check(j->store);
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_WORKER_IN_FLIGHT);
+	sqlite3_bind_int64(st, 1, w->db_id);
+	while ((rc = wg_store_step(j->store, st)) == 1)
+		id_list_push(&fl, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), 0);
+	for (size_t i = 0; i < fl.n && rc == 0; i++)
+		rc = set_attempt_state(j, fl.v[i].a, WG_ATTEMPT_LOST);
+	for (size_t i = 0; i < fl.n && rc == 0; i++)
+		rc = wg__task_reconcile(j, fl.v[i].b);
+	w->running = 0;
+	j->counters.lost += fl.n;
+	rc = wg_store_end(j->store, rc);
+	if (rc == 0) {
+		if (fl.n)
+			wg_info(NULL, "worker %.8s lost: %zu attempts queued again", node_id,
+				fl.n);
+		if (n_lost)
+			*n_lost = fl.n;
+	}
+	free(fl.v);
+	return rc;
+}
+
+int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
+{
+	struct id_list fl = {0};
+	if (n_overdue)
+		*n_overdue = 0;
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_OVERDUE);
+	sqlite3_bind_int64(st, 1, (int64_t)now_ms);
+	while ((rc = wg_store_step(j->store, st)) == 1)
+		id_list_push(&fl, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+			     sqlite3_column_int64(st, 2));
+	for (size_t i = 0; i < fl.n && rc == 0; i++) {
+		struct attempt_row a = {.task = fl.v[i].b, .worker = fl.v[i].c};
+		rc = attempt_failed(j, (uint64_t)fl.v[i].a, &a, WG_ATTEMPT_ABORTED, 1,
+				    "no result within the timeout and its grace", NULL, 0);
+		wg__abort_push(j, fl.v[i].c, (uint64_t)fl.v[i].a);
+	}
+	j->counters.timed_out += fl.n;
+	rc = wg_store_end(j->store, rc);
+	if (rc == 0 && n_overdue)
+		*n_overdue = fl.n;
+	free(fl.v);
+	return rc;
+}

@@ -1,0 +1,308 @@
+/* The job core: submission, scheduling order, caps, programs, queries and database errors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/test.h"
+#include "manager/jobs.h"
+#include "manager/jobs_fixture.h"
+#include "util/err.h"
+#include "util/fs.h"
+
+TEST(jobs_submit_20000_tasks_in_one_transaction)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	struct wg_jobs_metrics before, after;
+	CHECK_EQ(wg_jobs_metrics(f.j, &before), 0);
+	uint64_t id = jfx_submit(&f, 20000, NULL);
+	CHECK_EQ(wg_jobs_metrics(f.j, &after), 0);
+	CHECK_EQ(after.commits - before.commits, 1);
+	struct wg_job_info info;
+	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
+	CHECK_EQ(info.n_tasks, 20000);
+	CHECK_EQ(info.counts[WG_TASK_QUEUED], 20000);
+	CHECK_EQ(info.state, WG_JOB_RUNNING);
+	struct jfx_task t;
+	jfx_task(&f, id, 19999, &t);
+	CHECK_EQ(t.state, WG_TASK_QUEUED);
+	jfx_close(&f);
+	free(f.path);
+}
+
+TEST(jobs_submit_rejects_bad_input_and_stores_nothing)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	const char *addr = "file:///p.wasm";
+	struct wg_jobs_arg arg = {(const uint8_t *)"x", 1};
+	uint64_t id;
+	CHECK_EQ(wg_jobs_submit(f.j, "not-a-hash", &addr, 1, NULL, &arg, 1, &id), WG_EINVAL);
+	CHECK_EQ(wg_jobs_submit(f.j, JFX_HASH, &addr, 0, NULL, &arg, 1, &id), WG_EINVAL);
+	struct wg_job_options o;
+	wg_job_options_init(&o);
+	o.redundancy = 2;
+	o.quorum = 3;
+	CHECK_EQ(wg_jobs_submit(f.j, JFX_HASH, &addr, 1, &o, &arg, 1, &id), WG_EINVAL);
+	const char *bad = "file:///a\nfile:///b";
+	CHECK_EQ(wg_jobs_submit(f.j, JFX_HASH, &bad, 1, NULL, &arg, 1, &id), WG_EINVAL);
+	struct wg_job_info *list;
+	size_t n;
+	CHECK_EQ(wg_jobs_list(f.j, &list, &n), 0);
+	CHECK_EQ(n, 0);
+	free(list);
+	jfx_close(&f);
+	free(f.path);
+}
+
+TEST(jobs_default_options_and_quorum_are_filled_in)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	struct wg_job_options o;
+	wg_job_options_init(&o);
+	o.redundancy = 3;
+	uint64_t id = jfx_submit(&f, 1, &o);
+	struct wg_job_info info;
+	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
+	CHECK_EQ(info.options.timeout_ms, 60000);
+	CHECK_EQ(info.options.memory_bytes, 256u << 20);
+	CHECK_EQ(info.options.result_bytes, 1u << 20);
+	CHECK_EQ(info.options.max_failures, 3);
+	CHECK_EQ(info.options.quorum, 2);
+	CHECK_EQ(info.created_ms, 1000);
+	CHECK_EQ(info.finished_ms, 0);
+	jfx_close(&f);
+	free(f.path);
+}
+
+TEST(jobs_empty_job_is_completed_at_once)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	uint64_t id = jfx_submit(&f, 0, NULL);
+	struct wg_job_info info;
+	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
+	CHECK_EQ(info.state, WG_JOB_COMPLETED);
+	CHECK_EQ(jfx_assign(&f, "w1", 4, NULL), 0);
+	jfx_close(&f);
+	free(f.path);
+}
+
+TEST(jobs_assign_respects_priority_then_submission_order)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	struct wg_job_options lo, hi;
+	wg_job_options_init(&lo);
+	wg_job_options_init(&hi);
+	hi.priority = 5;
+	uint64_t a = jfx_submit(&f, 2, &lo);
+	uint64_t b = jfx_submit(&f, 2, &hi);
+	uint64_t c = jfx_submit(&f, 1, &lo);
+	struct wg_assignment *batch;
+	CHECK_EQ(jfx_assign(&f, "w1", 5, &batch), 5);
+	uint64_t want_job[5] = {b, b, a, a, c};
+	uint32_t want_idx[5] = {0, 1, 0, 1, 0};
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ(batch[i].job_id, want_job[i]);
+		CHECK_EQ(batch[i].index, want_idx[i]);
+	}
+	/* The TaskSpec fields come from the job. */
+	CHECK_STREQ(batch[0].program_hash, JFX_HASH);
+	CHECK_EQ(batch[0].n_addresses, 1);
+	CHECK_STREQ(batch[0].addresses[0], "wasmgrid://node/" JFX_HASH);
+	CHECK_EQ(batch[0].argument_len, 4);
+	CHECK(memcmp(batch[0].argument, "arg0", 4) == 0);
+	CHECK_EQ(batch[0].timeout_ms, 60000);
+	CHECK(batch[0].random_seed != batch[1].random_seed);
+	for (int i = 1; i < 5; i++)
+		CHECK(batch[i].attempt_id != batch[0].attempt_id);
+	wg_assignments_free(batch, 5);
+	CHECK_EQ(jfx_assign(&f, "w1", 5, NULL), 0);
+	jfx_close(&f);
+	free(f.path);
+}
+
+TEST(jobs_assign_gives_at_most_free_slots_and_cap)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	jfx_submit(&f, 10, NULL);
+	CHECK_EQ(jfx_assign(&f, "w1", 3, NULL), 3);
+	CHECK_EQ(wg_jobs_worker_running(f.j, "w1"), 3);
+	CHECK_EQ(wg_jobs_worker_set_cap(f.j, "w2", 2), 0);
+	struct wg_assignment *batch;
+	CHECK_EQ(jfx_assign(&f, "w2", 10, &batch), 2);
+	CHECK_EQ(jfx_assign(&f, "w2", 10, NULL), 0);
+	CHECK(jfx_complete(&f, "w2", batch[0].attempt_id, "ok"));
+	CHECK_EQ(wg_jobs_worker_running(f.j, "w2"), 1);
+	CHECK_EQ(jfx_assign(&f, "w2", 10, NULL), 1);
+	wg_assignments_free(batch, 2);
+	jfx_close(&f);
+	free(f.path);
+}
+
+TEST(jobs_pick_worker_prefers_one_holding_the_program)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	const char *names[2] = {"fresh", "warm"};
+	uint32_t free_slots[2] = {8, 2};
+	size_t chosen = 99;
+	CHECK_EQ(wg_jobs_pick_worker(f.j, names, free_slots, 2, &chosen), WG_ENOTFOUND);
+	jfx_submit(&f, 10, NULL);
+	CHECK_EQ(wg_jobs_pick_worker(f.j, names, free_slots, 2, &chosen), 0);
+	CHECK_EQ(chosen, 0); /* nobody holds it: the most free slots */
+	struct wg_assignment *batch;
+	CHECK_EQ(jfx_assign(&f, "warm", 1, &batch), 1);
+	CHECK(!wg_jobs_worker_has_program(f.j, "warm", JFX_HASH));
+	CHECK_EQ(wg_jobs_started(f.j, "warm", batch[0].attempt_id, 1000, NULL), 0);
+	CHECK(wg_jobs_worker_has_program(f.j, "warm", JFX_HASH));
+	CHECK_EQ(wg_jobs_pick_worker(f.j, names, free_slots, 2, &chosen), 0);
+	CHECK_EQ(chosen, 1);
+	wg_assignments_free(batch, 1);
+	/* Remembered across a restart. */
+	jfx_close(&f);
+	jfx_open(&f);
+	CHECK(wg_jobs_worker_has_program(f.j, "warm", JFX_HASH));
+	jfx_close(&f);
+	free(f.path);
+}
+
+TEST(jobs_program_put_and_read_in_chunks)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	uint8_t prog[10000];
+	for (size_t i = 0; i < sizeof prog; i++)
+		prog[i] = (uint8_t)(i * 7);
+	char hash[65];
+	CHECK_EQ(wg_jobs_program_put(f.j, prog, sizeof prog, hash), 0);
+	CHECK_EQ(strlen(hash), 64);
+	char again[65];
+	CHECK_EQ(wg_jobs_program_put(f.j, prog, sizeof prog, again), 0);
+	CHECK_STREQ(hash, again);
+	uint8_t back[sizeof prog], chunk[4096];
+	uint64_t off = 0, total = 0;
+	while (off < sizeof prog) {
+		size_t n;
+		CHECK_EQ(wg_jobs_program_read(f.j, hash, off, chunk, sizeof chunk, &n, &total), 0);
+		CHECK(n > 0);
+		memcpy(back + off, chunk, n);
+		off += n;
+	}
+	CHECK_EQ(total, sizeof prog);
+	CHECK(memcmp(back, prog, sizeof prog) == 0);
+	size_t n;
+	CHECK_EQ(wg_jobs_program_read(f.j, hash, sizeof prog + 1, chunk, 10, &n, &total),
+		 WG_EINVAL);
+	/* A job naming an external program does not make its bytes readable here. */
+	jfx_submit(&f, 1, NULL);
+	CHECK_EQ(wg_jobs_program_read(f.j, JFX_HASH, 0, chunk, 10, &n, &total), WG_ENOTFOUND);
+	jfx_close(&f);
+	free(f.path);
+}
+
+struct collected {
+	uint32_t indexes[16];
+	int n;
+};
+
+static int collect_index(const struct wg_task_result *r, void *user)
+{
+	struct collected *c = user;
+	c->indexes[c->n++] = r->index;
+	return 0;
+}
+
+TEST(jobs_results_page_in_index_order)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	uint64_t id = jfx_submit(&f, 12, NULL);
+	struct collected c = {0};
+	CHECK_EQ(wg_jobs_results(f.j, id, 5, 4, collect_index, &c), 0);
+	CHECK_EQ(c.n, 4);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(c.indexes[i], 5 + i);
+	c.n = 0;
+	CHECK_EQ(wg_jobs_results(f.j, id, 10, 0, collect_index, &c), 0);
+	CHECK_EQ(c.n, 2);
+	CHECK_EQ(wg_jobs_results(f.j, id + 1, 0, 0, collect_index, &c), WG_ENOTFOUND);
+	jfx_close(&f);
+	free(f.path);
+}
+
+TEST(jobs_list_and_metrics_count_jobs_and_tasks)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	uint64_t a = jfx_submit(&f, 3, NULL);
+	uint64_t b = jfx_submit(&f, 2, NULL);
+	struct wg_assignment *batch;
+	CHECK_EQ(jfx_assign(&f, "w1", 2, &batch), 2);
+	CHECK(jfx_complete(&f, "w1", batch[0].attempt_id, "r"));
+	wg_assignments_free(batch, 2);
+	struct wg_job_info *list;
+	size_t n;
+	CHECK_EQ(wg_jobs_list(f.j, &list, &n), 0);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(list[0].id, b); /* newest first */
+	CHECK_EQ(list[1].id, a);
+	CHECK_EQ(list[1].counts[WG_TASK_COMPLETED], 1);
+	CHECK_EQ(list[1].counts[WG_TASK_RUNNING], 1);
+	CHECK_EQ(list[1].counts[WG_TASK_QUEUED], 1);
+	free(list);
+	struct wg_jobs_metrics m;
+	CHECK_EQ(wg_jobs_metrics(f.j, &m), 0);
+	CHECK_EQ(m.jobs[WG_JOB_RUNNING], 2);
+	CHECK_EQ(m.tasks[WG_TASK_QUEUED], 3);
+	CHECK_EQ(m.tasks[WG_TASK_COMPLETED], 1);
+	CHECK_EQ(m.attempts_in_flight, 1);
+	CHECK_EQ(m.assigned, 2);
+	CHECK_EQ(m.results, 1);
+	jfx_close(&f);
+	free(f.path);
+}
+
+TEST(jobs_corrupted_or_unwritable_db_is_a_clear_error)
+{
+	char *garbage = wg_path_join(wg_test_tmpdir(), "garbage.db");
+	char junk[8192];
+	memset(junk, 'x', sizeof junk);
+	CHECK_EQ(wg_write_file_atomic(garbage, junk, sizeof junk, 0600), 0);
+	struct wg_jobs *j = NULL;
+	char *why = NULL;
+	CHECK_EQ(wg_jobs_open(garbage, NULL, &j, &why), WG_EDB);
+	CHECK(j == NULL);
+	CHECK_CONTAINS(why, garbage);
+	CHECK_CONTAINS(why, "not a database");
+	free(why);
+
+	/* A path below a regular file can never be created, even by root. */
+	char *below = wg_path_join(garbage, "manager.db");
+	CHECK_EQ(wg_jobs_open(below, NULL, &j, &why), WG_EDB);
+	CHECK_CONTAINS(why, below);
+	CHECK_CONTAINS(why, "unable to open");
+	free(why);
+
+	/* A database of another program (or another schema version) is refused too. */
+	char *foreign = wg_path_join(wg_test_tmpdir(), "foreign.db");
+	struct jfx f = {0};
+	jfx_open(&f);
+	jfx_close(&f);
+	CHECK_EQ(rename(f.path, foreign), 0);
+	free(f.path);
+	char *cmd = NULL;
+	CHECK(asprintf(&cmd, "sqlite3 '%s' 'PRAGMA user_version=99'", foreign) > 0);
+	CHECK_EQ(system(cmd), 0);
+	free(cmd);
+	CHECK_EQ(wg_jobs_open(foreign, NULL, &j, &why), WG_EDB);
+	CHECK_CONTAINS(why, "schema version 99");
+	free(why);
+	free(foreign);
+	free(below);
+	free(garbage);
+}
