@@ -6,7 +6,6 @@
 #include "http/server.h"
 #include "manager/manager_internal.h"
 #include "util/buf.h"
-#include "util/hex.h"
 #include "util/json.h"
 
 static const char *relation_state(const struct wg_peer *p)
@@ -32,10 +31,8 @@ static void get_workers(struct wg_http_request *req, void *user)
 	for (struct wg_peer *p = m->peers; p; p = p->next) {
 		if (p->rel.known_type != WG_NODE_WORKER)
 			continue;
-		char hex[65];
-		wg_hex_encode(p->rel.id, 32, hex);
 		wg_jw_object_begin(&w);
-		wg_jw_kv_str(&w, "node_id", hex);
+		wg_jw_kv_str(&w, "node_id", p->id_hex);
 		wg_jw_kv_str(&w, "address", p->addr);
 		wg_jw_kv_str(&w, "state", relation_state(p));
 		wg_jw_key(&w, "specs");

@@ -7,6 +7,7 @@
 
 #include "util/alloc.h"
 #include "util/err.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 uint64_t wg_unix_ms(void)
@@ -30,6 +31,7 @@ void wg_peer_opened(struct wg_peer *peer)
 {
 	struct wg_link *link = wg_rpc_link(peer->rpc);
 	wg_rel_peer_init(&peer->rel, wg_link_peer_id(link));
+	wg_hex_encode(peer->rel.id, 32, peer->id_hex);
 	snprintf(peer->addr, sizeof peer->addr, "%s", wg_link_peer_addr(link));
 }
 

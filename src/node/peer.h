@@ -16,6 +16,7 @@ typedef void (*wg_peer_lost_cb)(struct wg_peer *peer, const char *why);
 struct wg_peer {
 	struct wg_rel_peer rel;
 	struct wg_rpc *rpc;       /* NULL once the connection has closed */
+	char id_hex[65];          /* the node id, once the connection opened */
 	char addr[80];            /* as seen on the socket */
 	uint64_t connected_ms;    /* Unix ms */
 	uint64_t last_pong_ms;    /* Unix ms of the last ManagerPong, 0 if none yet */
