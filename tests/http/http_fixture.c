@@ -61,6 +61,19 @@ static void on_echo(struct wg_http_request *req, void *user)
 	wg_http_respond(req, 200, ct ? ct : "application/octet-stream", body, len);
 }
 
+/* Answers "LENGTH SUM" for a large body, to check it arrived whole without echoing it. */
+static void on_big(struct wg_http_request *req, void *user)
+{
+	size_t len;
+	const uint8_t *body = wg_http_body(req, &len);
+	unsigned long long sum = 0;
+	for (size_t i = 0; i < len; i++)
+		sum = sum * 31 + body[i];
+	char text[64];
+	snprintf(text, sizeof text, "%zu %llu", len, sum);
+	reply_text(req, text);
+}
+
 static void on_abort(struct wg_http_request *req, void *user)
 {
 	struct http_fixture *f = user;
@@ -104,12 +117,14 @@ static void on_stats(struct wg_http_request *req, void *user)
 
 static const struct wg_http_route routes[] = {
 	{"GET", "/hello", on_hello, 0},
+	{"HEAD", "/hello", on_hello, 0},
 	{"GET", "/v1/jobs/{id}", on_job, 0},
 	{"GET", "/v1/jobs/{id}/results", on_results, 0},
 	{"GET", "/files/{*}", on_files, 0},
 	{"POST", "/echo", on_echo, 0},
 	{"PUT", "/echo", on_echo, 0},
 	{"POST", "/upload", on_echo, 100000},
+	{"POST", "/big", on_big, 8u << 20},
 	{"GET", "/defer", on_defer, 0},
 	{"POST", "/release", on_release, 0},
 	{"GET", "/stats", on_stats, 0},

@@ -250,6 +250,7 @@ TEST(http_malformed_requests_get_400_and_the_server_survives)
 		"GET /v1/jobs/a%00 HTTP/1.1\r\n\r\n",
 		"GET /hello?a=%2 HTTP/1.1\r\n\r\n",
 		"GET /he\x01llo HTTP/1.1\r\n\r\n",
+		"\x16\x03\x01\x02\x01\x01\x02\x01\xfc\x03\x03\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		expect_error_and_close(&f, bad[i], strlen(bad[i]), 400);
@@ -330,4 +331,51 @@ TEST(http_server_refuses_a_bad_listen_address)
 	CHECK(s == NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK_EQ(uv_loop_close(&loop), 0);
+}
+
+TEST(http_head_answer_has_length_but_no_body)
+{
+	struct http_fixture f;
+	fixture_start(&f);
+	int fd = raw_connect(&f);
+	struct wg_buf carry = {0};
+	raw_send_str(fd, "HEAD /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+	raw_read_until_eof(fd, &carry);
+	const char *all = wg_buf_cstr(&carry);
+	CHECK(strncmp(all, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	CHECK_CONTAINS(all, "\r\nContent-Length: 5\r\n");
+	CHECK_EQ(strstr(all, "\r\n\r\n") + 4 - all, (long long)carry.len);
+	close(fd);
+	wg_buf_free(&carry);
+	fixture_stop(&f);
+}
+
+TEST(http_large_upload_within_the_route_limit_arrives_whole)
+{
+	struct http_fixture f;
+	fixture_start(&f);
+	size_t n = 8u << 20;
+	uint8_t *big = malloc(n);
+	unsigned long long sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		big[i] = (uint8_t)(i * 7 + (i >> 12));
+		sum = sum * 31 + big[i];
+	}
+	struct wg_buf out = {0};
+	long status = 0;
+	CHECK_EQ(wg_http_request(f.addr, "POST", "/big", "application/wasm", big, n, &status,
+				 &out),
+		 0);
+	CHECK_EQ(status, 200);
+	char want[64];
+	snprintf(want, sizeof want, "%zu %llu", n, sum);
+	CHECK_STREQ(wg_buf_cstr(&out), want);
+	out.len = 0;
+	CHECK_EQ(wg_http_request(f.addr, "POST", "/big", "application/wasm", big, n + 1, &status,
+				 &out),
+		 0);
+	CHECK_EQ(status, 413);
+	free(big);
+	wg_buf_free(&out);
+	fixture_stop(&f);
 }
