@@ -12,8 +12,6 @@
  * had unread bytes in flight (a body we refused, say). */
 #include "http/server.h"
 
-#include <ctype.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,7 +394,12 @@ static void conn_process(struct wg__http_conn *c)
 	const struct wg_http_options *o = &c->server->opts;
 	while (c->state == CONN_READING) {
 		if (!c->pending) {
-			/* Empty lines before a request are allowed (RFC 9112 section 2.2). */
+			/* The deadline starts with the first byte, even of the empty lines
+			 * that may precede a request (RFC 9112 section 2.2), which are skipped. */
+			if (c->in.len && !c->timing) {
+				c->timing = 1;
+				c->request_start = uv_now(c->server->loop);
+			}
 			size_t skip = 0;
 			while (skip + 1 < c->in.len && c->in.data[skip] == '\r' &&
 			       c->in.data[skip + 1] == '\n')
@@ -404,10 +407,6 @@ static void conn_process(struct wg__http_conn *c)
 			if (skip) {
 				wg_buf_consume(&c->in, skip);
 				c->scanned = 0;
-			}
-			if (c->in.len && !c->timing) {
-				c->timing = 1;
-				c->request_start = uv_now(c->server->loop);
 			}
 			const uint8_t *end = NULL;
 			if (c->in.len >= 4)

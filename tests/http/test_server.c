@@ -290,6 +290,22 @@ TEST(http_slow_partial_request_gets_408_and_is_closed)
 	fixture_start(&f);
 	const char *partial = "GET /hello HTTP/1.1\r\nHost: exa";
 	expect_error_and_close(&f, partial, strlen(partial), 408);
+	/* Empty lines alone do not keep a connection alive. */
+	int fd = raw_connect(&f);
+	struct wg_buf carry = {0};
+	raw_send_str(fd, "\r\n");
+	for (;;) {
+		char chunk[512];
+		usleep(50000);
+		ssize_t n = recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
+		if (n > 0)
+			wg_buf_append(&carry, chunk, (size_t)n);
+		if (n == 0 || send(fd, "\r\n", 2, MSG_NOSIGNAL) != 2)
+			break;
+	}
+	CHECK_CONTAINS(wg_buf_cstr(&carry), "HTTP/1.1 408 ");
+	close(fd);
+	wg_buf_free(&carry);
 	/* A partial body times out the same way. */
 	const char *body = "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc";
 	expect_error_and_close(&f, body, strlen(body), 408);
@@ -329,6 +345,15 @@ TEST(http_server_refuses_a_bad_listen_address)
 	CHECK_EQ(wg_http_server_start(&loop, "127.0.0.1:99999", NULL, 0, NULL, NULL, &s, NULL),
 		 WG_EINVAL);
 	CHECK(s == NULL);
+	/* A port in use cannot be bound; the failed server cleans up after itself. */
+	struct wg_http_server *first = NULL;
+	int port = 0;
+	CHECK_EQ(wg_http_server_start(&loop, "127.0.0.1:0", NULL, 0, NULL, NULL, &first, &port), 0);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+	CHECK_EQ(wg_http_server_start(&loop, addr, NULL, 0, NULL, NULL, &s, NULL), WG_EIO);
+	CHECK(s == NULL);
+	wg_http_server_close(first);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK_EQ(uv_loop_close(&loop), 0);
 }
