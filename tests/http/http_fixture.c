@@ -148,12 +148,18 @@ static void *loop_thread(void *arg)
 
 void fixture_start(struct http_fixture *f)
 {
+	fixture_start_limited(f, 0);
+}
+
+void fixture_start_limited(struct http_fixture *f, unsigned max_connections)
+{
 	memset(f, 0, sizeof *f);
 	CHECK_EQ(uv_loop_init(&f->loop), 0);
 	uv_async_init(&f->loop, &f->stop, on_stop);
 	f->stop.data = f;
 	struct wg_http_options opts = {
 		.max_body = 1000, .max_header = 2048, .request_ms = 300, .idle_ms = 5000,
+		.max_connections = max_connections,
 	};
 	CHECK_EQ(wg_http_server_start(&f->loop, "127.0.0.1:0", routes,
 				      sizeof routes / sizeof routes[0], &opts, f, &f->server,

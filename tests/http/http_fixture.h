@@ -26,6 +26,8 @@ struct http_fixture {
 /* Starts the server on 127.0.0.1:0 with small limits (body 1000 bytes, /upload 100000,
  * header block 2048, request deadline 300 ms). */
 void fixture_start(struct http_fixture *f);
+/* The same with a limit on simultaneous connections. */
+void fixture_start_limited(struct http_fixture *f, unsigned max_connections);
 /* Stops the server, joins the thread, and checks that every handle closed and (under
  * LeakSanitizer) that nothing leaked. */
 void fixture_stop(struct http_fixture *f);

@@ -370,6 +370,13 @@ TEST(http_head_answer_has_length_but_no_body)
 	CHECK(strncmp(all, "HTTP/1.1 200 OK\r\n", 17) == 0);
 	CHECK_CONTAINS(all, "\r\nContent-Length: 5\r\n");
 	CHECK_EQ(strstr(all, "\r\n\r\n") + 4 - all, (long long)carry.len);
+	/* The client knows not to wait for a body. */
+	struct wg_buf out = {0};
+	long status = 0;
+	CHECK_EQ(wg_http_request(f.addr, "HEAD", "/hello", NULL, NULL, 0, &status, &out), 0);
+	CHECK_EQ(status, 200);
+	CHECK_EQ(out.len, 0);
+	wg_buf_free(&out);
 	close(fd);
 	wg_buf_free(&carry);
 	fixture_stop(&f);
@@ -402,5 +409,33 @@ TEST(http_large_upload_within_the_route_limit_arrives_whole)
 	CHECK_EQ(status, 413);
 	free(big);
 	wg_buf_free(&out);
+	fixture_stop(&f);
+}
+
+TEST(http_connections_over_the_limit_are_closed_at_once)
+{
+	struct http_fixture f;
+	fixture_start_limited(&f, 2);
+	struct wg_buf carry = {0};
+	int fds[2];
+	for (int i = 0; i < 2; i++) {
+		fds[i] = raw_connect(&f);
+		raw_send_str(fds[i], "GET /hello HTTP/1.1\r\n\r\n");
+		CHECK_EQ(raw_read_response(fds[i], &carry, NULL, NULL), 200);
+	}
+	int extra = raw_connect(&f);
+	raw_read_until_eof(extra, &carry);
+	CHECK_EQ(carry.len, 0);
+	close(extra);
+	/* A slot freed is a slot for the next client. */
+	close(fds[0]);
+	struct wg_buf out = {0};
+	long status = 0;
+	while (wg_http_request(f.addr, "GET", "/hello", NULL, NULL, 0, &status, &out) != 0)
+		usleep(10000);
+	CHECK_EQ(status, 200);
+	close(fds[1]);
+	wg_buf_free(&out);
+	wg_buf_free(&carry);
 	fixture_stop(&f);
 }
