@@ -82,7 +82,9 @@ int wg_http_request(const char *addr, const char *method, const char *path,
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	}
-	if (strcmp(method, "GET") && strcmp(method, "POST"))
+	if (!strcmp(method, "HEAD"))
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	else if (strcmp(method, "GET") && strcmp(method, "POST"))
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	else if (!strcmp(method, "POST"))
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);

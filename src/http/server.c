@@ -12,8 +12,6 @@
  * had unread bytes in flight (a body we refused, say). */
 #include "http/server.h"
 
-#include <ctype.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,7 +215,8 @@ const char *wg_http_reason(int status)
 
 /* Builds a whole response into `out`. */
 static void build_response(struct wg_buf *out, int status, const char *content_type,
-			   const void *body, size_t len, int keep_alive, const char *allow)
+			   const void *body, size_t len, int keep_alive, const char *allow,
+			   int head_only)
 {
 	wg_buf_reserve(out, len + 256);
 	wg_buf_appendf(out, "HTTP/1.1 %d %s\r\n", status, wg_http_reason(status));
@@ -227,7 +226,9 @@ static void build_response(struct wg_buf *out, int status, const char *content_t
 		wg_buf_appendf(out, "Allow: %s\r\n", allow);
 	wg_buf_appendf(out, "Content-Length: %zu\r\nConnection: %s\r\n\r\n", len,
 		       keep_alive ? "keep-alive" : "close");
-	wg_buf_append(out, body, len);
+	/* The answer to HEAD has the length of the body it does not carry. */
+	if (!head_only)
+		wg_buf_append(out, body, len);
 }
 
 /* Answers a request that could not be read as HTTP, then closes the connection. */
@@ -238,7 +239,7 @@ static void conn_fail(struct wg__http_conn *c, int status, const char *message)
 	wg__http_request_free(c->pending);
 	c->pending = NULL;
 	wg__http_error_body(&body, message);
-	build_response(&out, status, "application/json", body.data, body.len, 0, NULL);
+	build_response(&out, status, "application/json", body.data, body.len, 0, NULL, 0);
 	wg_buf_free(&body);
 	c->close_after_write = 1;
 	conn_write(c, &out, 1);
@@ -253,7 +254,7 @@ void wg_http_respond(struct wg_http_request *req, int status, const char *conten
 	if (c) {
 		struct wg_buf out = {0};
 		build_response(&out, status, content_type, body, len, req->keep_alive,
-			       status == 405 ? req->allow : NULL);
+			       status == 405 ? req->allow : NULL, !strcmp(req->method, "HEAD"));
 		c->current = NULL;
 		c->close_after_write = !req->keep_alive;
 		conn_write(c, &out, 1);
@@ -367,9 +368,9 @@ static void complete_request(struct wg__http_conn *c)
 {
 	struct wg_http_request *req = c->pending;
 	size_t total = c->head_len + c->body_len;
-	if (c->in.len == total) {
-		/* The usual case, and the one that matters for large uploads: the buffer
-		 * becomes the body instead of being copied. */
+	if (c->in.len == total && c->body_len >= READ_CHUNK) {
+		/* A large upload: the buffer becomes the body instead of being copied. Small
+		 * bodies are copied, so that a request held for long keeps little memory. */
 		memmove(c->in.data, c->in.data + c->head_len, c->body_len);
 		req->body = c->in.data;
 		c->in = (struct wg_buf){0};
@@ -377,6 +378,9 @@ static void complete_request(struct wg__http_conn *c)
 		req->body = wg_malloc(c->body_len + 1);
 		memcpy(req->body, c->in.data + c->head_len, c->body_len);
 		wg_buf_consume(&c->in, total);
+		/* An idle keep-alive connection holds no buffer. */
+		if (c->in.len == 0)
+			wg_buf_free(&c->in);
 	}
 	req->body[c->body_len] = 0;
 	req->body_len = c->body_len;
@@ -390,7 +394,12 @@ static void conn_process(struct wg__http_conn *c)
 	const struct wg_http_options *o = &c->server->opts;
 	while (c->state == CONN_READING) {
 		if (!c->pending) {
-			/* Empty lines before a request are allowed (RFC 9112 section 2.2). */
+			/* The deadline starts with the first byte, even of the empty lines
+			 * that may precede a request (RFC 9112 section 2.2), which are skipped. */
+			if (c->in.len && !c->timing) {
+				c->timing = 1;
+				c->request_start = uv_now(c->server->loop);
+			}
 			size_t skip = 0;
 			while (skip + 1 < c->in.len && c->in.data[skip] == '\r' &&
 			       c->in.data[skip + 1] == '\n')
@@ -398,10 +407,6 @@ static void conn_process(struct wg__http_conn *c)
 			if (skip) {
 				wg_buf_consume(&c->in, skip);
 				c->scanned = 0;
-			}
-			if (c->in.len && !c->timing) {
-				c->timing = 1;
-				c->request_start = uv_now(c->server->loop);
 			}
 			const uint8_t *end = NULL;
 			if (c->in.len >= 4)

@@ -208,6 +208,12 @@ void wg_jw_base64(struct wg_json_writer *w, const void *data, size_t n)
 	free(s);
 }
 
+void wg_jw_raw(struct wg_json_writer *w, const char *json, size_t len)
+{
+	jw_before_value(w);
+	wg_buf_append(w->out, json, len);
+}
+
 void wg_jw_kv_str(struct wg_json_writer *w, const char *key, const char *s)
 {
 	wg_jw_key(w, key);

@@ -63,6 +63,10 @@ void wg_jw_null(struct wg_json_writer *w);
 /* Bytes as a base64 string (standard alphabet, padded). */
 void wg_jw_base64(struct wg_json_writer *w, const void *data, size_t n);
 
+/* A value that is already JSON text (trusted: the caller vouches it is one valid value),
+ * such as a document stored earlier. */
+void wg_jw_raw(struct wg_json_writer *w, const char *json, size_t len);
+
 /* Key and value in one call, for the common case inside objects. */
 void wg_jw_kv_str(struct wg_json_writer *w, const char *key, const char *s);
 void wg_jw_kv_int(struct wg_json_writer *w, const char *key, int64_t v);

@@ -37,13 +37,14 @@ TEST(json_writer_output_round_trips_through_parser)
 	wg_jw_object_begin(&w);
 	wg_jw_object_end(&w);
 	wg_jw_str(&w, NULL);
+	wg_jw_raw(&w, "{\"r\":2}", 7);
 	wg_jw_array_end(&w);
 	wg_jw_key(&w, "bin");
 	wg_jw_base64(&w, "\x00\xff\x10", 3);
 	wg_jw_object_end(&w);
 	CHECK_STREQ(wg_buf_cstr(&out),
 		    "{\"id\":\"ab12\",\"big\":18446744073709551615,\"neg\":-9223372036854775808,"
-		    "\"pi\":3.25,\"inf\":null,\"yes\":true,\"none\":null,\"list\":[1,[],{},null],"
+		    "\"pi\":3.25,\"inf\":null,\"yes\":true,\"none\":null,\"list\":[1,[],{},null,{\"r\":2}],"
 		    "\"bin\":\"AP8Q\"}");
 
 	struct wg_json *doc = parse_ok(wg_buf_cstr(&out));
@@ -67,14 +68,14 @@ TEST(json_writer_output_round_trips_through_parser)
 	CHECK(wg_json_get(doc, "missing") == NULL);
 	CHECK(wg_json_as_str(wg_json_get(doc, "big"), NULL) == NULL);
 	const struct wg_json *list = wg_json_get(doc, "list"), *item;
-	CHECK_EQ(wg_json_len(list), 4);
+	CHECK_EQ(wg_json_len(list), 5);
 	size_t seen = 0;
 	WG_JSON_FOREACH(item, k, list)
 		seen += k + 1;
-	CHECK_EQ(seen, 1 + 2 + 3 + 4);
+	CHECK_EQ(seen, 1 + 2 + 3 + 4 + 5);
 	CHECK_EQ(wg_json_type(wg_json_at(list, 1)), WG_JSON_ARRAY);
 	CHECK_EQ(wg_json_type(wg_json_at(list, 2)), WG_JSON_OBJECT);
-	CHECK(wg_json_at(list, 4) == NULL);
+	CHECK(wg_json_at(list, 5) == NULL);
 	CHECK_STREQ(wg_json_key_at(doc, 0), "id");
 	size_t blen;
 	const char *bin = wg_json_as_str(wg_json_get(doc, "bin"), &blen);
