@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/options.h"
+#include "manager/jobs.h"
 #include "manager/manager_internal.h"
 #include "util/alloc.h"
 #include "util/err.h"
@@ -32,7 +33,7 @@ static void worker_gone(struct wg_manager *m, struct wg_peer *peer, const char *
 {
 	wg_peer_stop_heartbeat(peer);
 	wg_info(peer->rel.short_id, "worker detached: %s", why);
-	(void)m;
+	wg__dispatch_worker_gone(m, peer);
 }
 
 static void on_open_rpc(struct wg_peer *peer)
@@ -84,6 +85,7 @@ static void answer_manager_request(struct wg_manager *m, struct wg_peer *peer, u
 			specs.cores, (unsigned long long)(specs.memory >> 20), specs.slots);
 		uint32_t hb = m->opts->heartbeat_ms;
 		wg_peer_start_heartbeat(peer, m->loop, hb / 3 ? hb / 3 : 1, hb, peer_lost);
+		wg__dispatch_worker_attached(m, peer);
 	}
 }
 
@@ -117,7 +119,7 @@ static void rpc_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, vo
 			wg_rpc_answer_not_mine(rpc, id);
 			break;
 		}
-		wg_rpc_answer_refused(rpc, id, "this manager does not run jobs yet");
+		wg__dispatch_request(m, peer, id, req);
 		break;
 	case WASMGRID__FRAME__BODY_TASKS_EXECUTE:
 	case WASMGRID__FRAME__BODY_TASKS_PING:
@@ -140,6 +142,7 @@ static void rpc_close(struct wg_rpc *rpc, int status, void *user)
 	wg_debug(peer->rel.short_id, "connection closed: %s", status ? wg_strerror(status) : "ok");
 	peer->rpc = NULL;
 	unlink_peer(m, peer);
+	free(peer->data);
 	wg_peer_free(peer);
 }
 
@@ -178,14 +181,14 @@ static void stop_cb(struct wg_rpc *rpc, int status, const wg_frame *answer, void
 	wg_rpc_close(rpc);
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+/* Stops accepting anything new, says ManagerBye to every worker, and lets the loop end once
+ * every connection has closed. */
+static void manager_stop(struct wg_manager *m)
 {
-	struct wg_manager *m = s->data;
 	if (m->stopping)
 		return;
 	m->stopping = 1;
-	wg_info(NULL, "%s: saying ManagerBye to every worker and stopping",
-		signum == SIGINT ? "SIGINT" : "SIGTERM");
+	wg__dispatch_stop(m);
 	uv_signal_stop(&m->sigint);
 	uv_signal_stop(&m->sigterm);
 	uv_close((uv_handle_t *)&m->sigint, NULL);
@@ -204,6 +207,24 @@ static void on_signal(uv_signal_t *s, int signum)
 		}
 		wg_rpc_close(p->rpc);
 	}
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct wg_manager *m = s->data;
+	if (m->stopping)
+		return;
+	wg_info(NULL, "%s: saying ManagerBye to every worker and stopping",
+		signum == SIGINT ? "SIGINT" : "SIGTERM");
+	manager_stop(m);
+}
+
+void wg__manager_fatal(struct wg_manager *m, const char *what, int rc)
+{
+	wg_error(NULL, "%s: %s; stopping (a restart resumes from the last commit)", what,
+		 wg_strerror(rc));
+	m->exit_status = 1;
+	manager_stop(m);
 }
 
 int wg_manager_run(const struct wg_manager_options *o)
@@ -225,6 +246,8 @@ int wg_manager_run(const struct wg_manager_options *o)
 		goto out;
 	}
 	wg_rel_init(&m.rel, WG_NODE_MANAGER, m.authz);
+	if (wg__dispatch_start(&m))
+		goto out;
 	int port = 0;
 	rc = wg_listener_start(m.loop, o->listen, &m.id, NULL, on_accept, &m, &m.listener, &port);
 	if (rc) {
@@ -256,15 +279,18 @@ int wg_manager_run(const struct wg_manager_options *o)
 	uv_signal_start(&m.sigterm, on_signal, SIGTERM);
 	uv_run(m.loop, UV_RUN_DEFAULT);
 	wg_info(NULL, "manager stopped");
-	status = 0;
+	status = m.exit_status;
 out:
 	if (status) {
 		if (m.listener)
 			wg_listener_close(m.listener);
+		m.listener = NULL;
 		wg__manager_api_stop(&m);
+		wg__dispatch_stop(&m);
 		uv_run(m.loop, UV_RUN_DEFAULT);
 	}
 	uv_loop_close(m.loop);
+	wg_jobs_close(m.jobs);
 	wg_authz_free(m.authz);
 	return status;
 }

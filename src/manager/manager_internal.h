@@ -2,6 +2,7 @@
  * api.c: HTTP routes). Not for use outside src/manager/. */
 #ifndef WG_MANAGER_INTERNAL_H
 #define WG_MANAGER_INTERNAL_H
+#include <stdbool.h>
 #include <uv.h>
 
 #include "manager/manager.h"
@@ -10,8 +11,10 @@
 #include "node/identity.h"
 #include "node/peer.h"
 #include "node/relation.h"
+#include "node/rpc.h"
 
 struct wg_http_server;
+struct wg_jobs;
 
 struct wg_manager {
 	uv_loop_t *loop;
@@ -24,7 +27,28 @@ struct wg_manager {
 	struct wg_peer *peers; /* every connected peer, partner or not */
 	uv_signal_t sigint, sigterm;
 	int stopping;
+	int exit_status;
+	/* The job core (dispatch.c owns it). */
+	struct wg_jobs *jobs;
+	uv_timer_t tick_timer;     /* overdue attempts, once a second */
+	uv_timer_t kick_timer;     /* scheduling, at most once per loop iteration */
+	bool kick_armed;
 };
+
+/* Dispatch (dispatch.c): the job core driven by node events. */
+int wg__dispatch_start(struct wg_manager *m);
+void wg__dispatch_stop(struct wg_manager *m);
+/* Something changed (a job arrived, a slot freed): hand out tasks soon. */
+void wg__dispatch_kick(struct wg_manager *m);
+/* Sends TasksAbort for whatever the job core wants aborted. */
+void wg__dispatch_flush_aborts(struct wg_manager *m);
+void wg__dispatch_worker_attached(struct wg_manager *m, struct wg_peer *peer);
+void wg__dispatch_worker_gone(struct wg_manager *m, struct wg_peer *peer);
+/* TaskStarted, TaskError, TaskCompleted and ProgramFetch from one of our workers. */
+void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t id,
+			  const wg_frame *req);
+/* The job core failed to store something: stop with an error (a restart recovers). */
+void wg__manager_fatal(struct wg_manager *m, const char *what, int rc);
 
 /* The HTTP API (api.c). */
 int wg__manager_api_start(struct wg_manager *m, int *bound_port);

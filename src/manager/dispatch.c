@@ -1,0 +1,393 @@
+/* Dispatch: the manager's job core (jobs.c) driven by what happens on node connections.
+ * Tasks go out in TasksExecute batches to attached workers with free slots; TaskStarted,
+ * TaskCompleted and TaskError are recorded (committed before they are acknowledged);
+ * workers that leave give their tasks back; overdue and unwanted attempts are aborted. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "manager/jobs.h"
+#include "manager/manager_internal.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define EXECUTE_DEADLINE_MS 30000
+#define TICK_MS 1000
+#define PROGRAM_CHUNK_MAX (1u << 20)
+/* A worker that refused tasks gets none for this long, so a refusal cannot loop. */
+#define REFUSAL_COOLDOWN_MS 2000
+
+/* Per-worker dispatch state, hung on wg_peer.data while the worker is attached. */
+struct worker_state {
+	uint32_t cap;             /* attempts in flight we allow it: slots plus a queue */
+	uint64_t cooldown_until;  /* uv_now() before which it gets no tasks */
+};
+
+static struct worker_state *wstate(struct wg_peer *p)
+{
+	return p->data;
+}
+
+/* ---- sending tasks ---- */
+
+struct execute_ctx {
+	struct wg_manager *m;
+	struct wg_peer *peer;
+	size_t n;
+	uint64_t ids[];
+};
+
+static void refuse_all(struct wg_manager *m, struct wg_peer *peer, const uint64_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = wg_jobs_refused(m->jobs, peer->id_hex, ids[i], NULL);
+		if (rc) {
+			wg__manager_fatal(m, "recording a refused task", rc);
+			return;
+		}
+	}
+}
+
+static void on_execute_answer(struct wg_rpc *rpc, int status, const wg_frame *a, void *cb_user)
+{
+	struct execute_ctx *ctx = cb_user;
+	struct wg_manager *m = ctx->m;
+	struct wg_peer *peer = ctx->peer;
+	if (status == WG_ECLOSED) {
+		/* The close handler gives the worker's tasks back. */
+	} else if (status) {
+		wg_warn(peer->rel.short_id, "no answer to TasksExecute: %s", wg_strerror(status));
+		if (peer->lost_cb)
+			peer->lost_cb(peer, "TasksExecute went unanswered");
+	} else if (a->body_case == WASMGRID__FRAME__BODY_ACK) {
+		/* Taken. */
+	} else if (a->body_case == WASMGRID__FRAME__BODY_TASKS_REFUSED) {
+		const Wasmgrid__TasksRefused *tr = a->tasks_refused;
+		for (size_t i = 0; i < tr->n_tasks; i++) {
+			int rc = wg_jobs_refused(m->jobs, peer->id_hex, tr->tasks[i]->task_id, NULL);
+			if (rc) {
+				wg__manager_fatal(m, "recording a refused task", rc);
+				break;
+			}
+		}
+		if (tr->n_tasks) {
+			wg_info(peer->rel.short_id, "worker refused %zu task(s): %s", tr->n_tasks,
+				tr->tasks[0]->detail);
+			if (wstate(peer))
+				wstate(peer)->cooldown_until = uv_now(m->loop) + REFUSAL_COOLDOWN_MS;
+		}
+		wg__dispatch_kick(m);
+	} else if (a->body_case == WASMGRID__FRAME__BODY_NOT_MINE) {
+		if (peer->lost_cb)
+			peer->lost_cb(peer, "it answered NotMine to TasksExecute");
+	} else {
+		wg_warn(peer->rel.short_id, "TasksExecute answered with %s%s%s",
+			wg_body_name(a->body_case), a->body_case == WASMGRID__FRAME__BODY_REFUSED ? ": " : "",
+			a->body_case == WASMGRID__FRAME__BODY_REFUSED ? a->refused->reason : "");
+		refuse_all(m, peer, ctx->ids, ctx->n);
+		if (wstate(peer))
+			wstate(peer)->cooldown_until = uv_now(m->loop) + REFUSAL_COOLDOWN_MS;
+		wg__dispatch_kick(m);
+	}
+	(void)rpc;
+	free(ctx);
+}
+
+static void send_assignments(struct wg_manager *m, struct wg_peer *peer,
+			     const struct wg_assignment *as, size_t n)
+{
+	Wasmgrid__TaskSpec *specs = wg_calloc(n, sizeof *specs);
+	Wasmgrid__TaskSpec **specp = wg_calloc(n, sizeof *specp);
+	Wasmgrid__Limits *limits = wg_calloc(n, sizeof *limits);
+	struct execute_ctx *ctx = wg_malloc(sizeof *ctx + n * sizeof ctx->ids[0]);
+	ctx->m = m;
+	ctx->peer = peer;
+	ctx->n = n;
+	for (size_t i = 0; i < n; i++) {
+		Wasmgrid__TaskSpec *s = &specs[i];
+		wasmgrid__task_spec__init(s);
+		wasmgrid__limits__init(&limits[i]);
+		limits[i].memory_bytes = as[i].memory_bytes;
+		limits[i].result_bytes = as[i].result_bytes;
+		s->task_id = as[i].attempt_id;
+		s->n_program_addresses = as[i].n_addresses;
+		s->program_addresses = as[i].addresses;
+		s->program_hash = (char *)as[i].program_hash;
+		s->program_kind = WASMGRID__PROGRAM_KIND__WASI_PREVIEW1;
+		s->argument.data = as[i].argument;
+		s->argument.len = as[i].argument_len;
+		s->timeout_ms = as[i].timeout_ms;
+		s->limits = &limits[i];
+		s->random_seed = as[i].random_seed;
+		specp[i] = s;
+		ctx->ids[i] = as[i].attempt_id;
+	}
+	Wasmgrid__TasksExecute te = WASMGRID__TASKS_EXECUTE__INIT;
+	te.n_tasks = n;
+	te.tasks = specp;
+	wg_frame f = WASMGRID__FRAME__INIT;
+	f.body_case = WASMGRID__FRAME__BODY_TASKS_EXECUTE;
+	f.tasks_execute = &te;
+	int rc = wg_rpc_request(peer->rpc, &f, EXECUTE_DEADLINE_MS, on_execute_answer, ctx);
+	if (rc) {
+		/* Committed as assigned but never sent: give them back. */
+		refuse_all(m, peer, ctx->ids, n);
+		free(ctx);
+	}
+	free(specs);
+	free(specp);
+	free(limits);
+}
+
+/* Hands out queued tasks to attached workers with room, one batch per worker per round. */
+static void schedule(struct wg_manager *m)
+{
+	size_t n = 0;
+	for (struct wg_peer *p = m->peers; p; p = p->next)
+		n += p->rel.partner && wstate(p);
+	if (!n)
+		return;
+	struct wg_peer **peers = wg_calloc(n, sizeof *peers);
+	const char **ids = wg_calloc(n, sizeof *ids);
+	uint32_t *free_slots = wg_calloc(n, sizeof *free_slots);
+	uint64_t now = uv_now(m->loop);
+	size_t k = 0;
+	for (struct wg_peer *p = m->peers; p && k < n; p = p->next) {
+		if (!p->rel.partner || !wstate(p))
+			continue;
+		uint32_t running = wg_jobs_worker_running(m->jobs, p->id_hex);
+		peers[k] = p;
+		ids[k] = p->id_hex;
+		free_slots[k] = wstate(p)->cooldown_until > now || running >= wstate(p)->cap
+					? 0 : wstate(p)->cap - running;
+		k++;
+	}
+	for (;;) {
+		size_t chosen;
+		if (wg_jobs_pick_worker(m->jobs, ids, free_slots, n, &chosen) != 0)
+			break;
+		struct wg_assignment *as = NULL;
+		size_t n_as = 0;
+		int rc = wg_jobs_assign(m->jobs, ids[chosen], free_slots[chosen], &as, &n_as);
+		if (rc) {
+			wg__manager_fatal(m, "assigning tasks", rc);
+			break;
+		}
+		if (n_as == 0) {
+			free_slots[chosen] = 0; /* nothing it may take (replica rules) */
+			continue;
+		}
+		free_slots[chosen] -= (uint32_t)n_as < free_slots[chosen] ? (uint32_t)n_as
+									   : free_slots[chosen];
+		send_assignments(m, peers[chosen], as, n_as);
+		wg_assignments_free(as, n_as);
+	}
+	free(peers);
+	free(ids);
+	free(free_slots);
+}
+
+static void on_kick(uv_timer_t *t)
+{
+	struct wg_manager *m = t->data;
+	m->kick_armed = false;
+	if (!m->stopping)
+		schedule(m);
+}
+
+void wg__dispatch_kick(struct wg_manager *m)
+{
+	if (m->kick_armed || !m->jobs || m->stopping)
+		return;
+	m->kick_armed = true;
+	uv_timer_start(&m->kick_timer, on_kick, 0, 0);
+}
+
+/* ---- aborts ---- */
+
+static struct wg_peer *attached_peer(struct wg_manager *m, const char *id_hex)
+{
+	for (struct wg_peer *p = m->peers; p; p = p->next)
+		if (p->rel.partner && !strcmp(p->id_hex, id_hex))
+			return p;
+	return NULL;
+}
+
+void wg__dispatch_flush_aborts(struct wg_manager *m)
+{
+	struct wg_jobs_abort *ab = NULL;
+	size_t n = 0;
+	wg_jobs_take_aborts(m->jobs, &ab, &n);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && !strcmp(ab[j].node_id, ab[i].node_id))
+			j++;
+		struct wg_peer *p = attached_peer(m, ab[i].node_id);
+		if (p) {
+			uint64_t *ids = wg_calloc(j - i, sizeof *ids);
+			for (size_t k = i; k < j; k++)
+				ids[k - i] = ab[k].attempt_id;
+			Wasmgrid__TasksAbort ta = WASMGRID__TASKS_ABORT__INIT;
+			ta.n_task_ids = j - i;
+			ta.task_ids = ids;
+			wg_frame f = WASMGRID__FRAME__INIT;
+			f.body_case = WASMGRID__FRAME__BODY_TASKS_ABORT;
+			f.tasks_abort = &ta;
+			wg_rpc_request(p->rpc, &f, EXECUTE_DEADLINE_MS, NULL, NULL);
+			wg_info(p->rel.short_id, "aborting %zu task(s) on the worker", j - i);
+			free(ids);
+		}
+		i = j;
+	}
+	free(ab);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct wg_manager *m = t->data;
+	size_t overdue = 0;
+	int rc = wg_jobs_tick(m->jobs, wg_unix_ms(), &overdue);
+	if (rc) {
+		wg__manager_fatal(m, "checking deadlines", rc);
+		return;
+	}
+	if (overdue)
+		wg_warn(NULL, "%zu task(s) overdue: aborted, to be retried", overdue);
+	wg__dispatch_flush_aborts(m);
+	wg__dispatch_kick(m);
+}
+
+/* ---- workers ---- */
+
+void wg__dispatch_worker_attached(struct wg_manager *m, struct wg_peer *peer)
+{
+	if (!peer->data)
+		peer->data = wg_calloc(1, sizeof(struct worker_state));
+	uint32_t slots = peer->rel.specs.slots ? peer->rel.specs.slots : 1;
+	/* Twice its slots: the worker starts the next task the moment one ends. */
+	wstate(peer)->cap = slots * 2;
+	wg_jobs_worker_set_cap(m->jobs, peer->id_hex, wstate(peer)->cap);
+	wg__dispatch_kick(m);
+}
+
+void wg__dispatch_worker_gone(struct wg_manager *m, struct wg_peer *peer)
+{
+	size_t lost = 0;
+	int rc = wg_jobs_worker_lost(m->jobs, peer->id_hex, &lost);
+	if (rc) {
+		wg__manager_fatal(m, "giving back a lost worker's tasks", rc);
+		return;
+	}
+	if (lost)
+		wg_info(peer->rel.short_id, "%zu task(s) of the lost worker go back to the queue",
+			lost);
+	free(peer->data);
+	peer->data = NULL;
+	wg__dispatch_kick(m);
+}
+
+/* ---- reports from workers ---- */
+
+static void answer_program_fetch(struct wg_manager *m, struct wg_peer *peer, uint64_t id,
+				 const Wasmgrid__ProgramFetch *pf)
+{
+	size_t max = pf->max_length && pf->max_length < PROGRAM_CHUNK_MAX ? pf->max_length
+									  : PROGRAM_CHUNK_MAX;
+	uint8_t *buf = wg_malloc(max);
+	size_t n = 0;
+	uint64_t total = 0;
+	int rc = wg_jobs_program_read(m->jobs, pf->hash, pf->offset, buf, max, &n, &total);
+	if (rc) {
+		char why[160];
+		snprintf(why, sizeof why, "program %.64s: %s", pf->hash,
+			 rc == WG_ENOTFOUND ? "not stored on this manager" : wg_strerror(rc));
+		wg_rpc_answer_refused(peer->rpc, id, why);
+	} else {
+		Wasmgrid__ProgramChunk c = WASMGRID__PROGRAM_CHUNK__INIT;
+		c.total_size = total;
+		c.data.data = buf;
+		c.data.len = n;
+		wg_frame f = WASMGRID__FRAME__INIT;
+		f.body_case = WASMGRID__FRAME__BODY_PROGRAM_CHUNK;
+		f.program_chunk = &c;
+		wg_rpc_answer(peer->rpc, id, &f);
+	}
+	free(buf);
+}
+
+void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t id,
+			  const wg_frame *req)
+{
+	int rc = 0;
+	const char *what = "";
+	switch (req->body_case) {
+	case WASMGRID__FRAME__BODY_TASK_STARTED:
+		what = "recording TaskStarted";
+		rc = wg_jobs_started(m->jobs, peer->id_hex, req->task_started->task_id,
+				     req->task_started->datetime, NULL);
+		break;
+	case WASMGRID__FRAME__BODY_TASK_COMPLETED:
+		what = "storing a result";
+		rc = wg_jobs_completed(m->jobs, peer->id_hex, req->task_completed->task_id,
+				       req->task_completed->result.data,
+				       req->task_completed->result.len, NULL);
+		break;
+	case WASMGRID__FRAME__BODY_TASK_ERROR: {
+		const Wasmgrid__TaskError *e = req->task_error;
+		what = "recording TaskError";
+		rc = wg_jobs_error(m->jobs, peer->id_hex, e->task_id, e->error, e->detail,
+				   e->stderr_tail.data, e->stderr_tail.len, NULL);
+		break;
+	}
+	case WASMGRID__FRAME__BODY_PROGRAM_FETCH:
+		answer_program_fetch(m, peer, id, req->program_fetch);
+		return;
+	default:
+		wg_rpc_answer_refused(peer->rpc, id, "request not understood");
+		return;
+	}
+	if (rc) {
+		/* Not acknowledged: the worker keeps its report and sends it again. */
+		wg_rpc_answer_refused(peer->rpc, id, "the manager cannot store this now");
+		wg__manager_fatal(m, what, rc);
+		return;
+	}
+	wg_rpc_answer_ack(peer->rpc, id);
+	if (req->body_case != WASMGRID__FRAME__BODY_TASK_STARTED) {
+		wg__dispatch_flush_aborts(m);
+		wg__dispatch_kick(m);
+	}
+}
+
+/* ---- life cycle ---- */
+
+int wg__dispatch_start(struct wg_manager *m)
+{
+	char *path = wg_path_join(m->opts->data_dir, "manager.db");
+	char *why = NULL;
+	int rc = wg_jobs_open(path, NULL, &m->jobs, &why);
+	if (rc) {
+		fprintf(stderr, "wasmgrid manager: %s\n", why ? why : wg_strerror(rc));
+		free(why);
+		free(path);
+		return rc;
+	}
+	free(path);
+	uv_timer_init(m->loop, &m->tick_timer);
+	uv_timer_init(m->loop, &m->kick_timer);
+	m->tick_timer.data = m->kick_timer.data = m;
+	uv_timer_start(&m->tick_timer, on_tick, TICK_MS, TICK_MS);
+	return 0;
+}
+
+void wg__dispatch_stop(struct wg_manager *m)
+{
+	if (!m->jobs || uv_is_closing((uv_handle_t *)&m->tick_timer))
+		return;
+	uv_timer_stop(&m->tick_timer);
+	uv_timer_stop(&m->kick_timer);
+	uv_close((uv_handle_t *)&m->tick_timer, NULL);
+	uv_close((uv_handle_t *)&m->kick_timer, NULL);
+}
