@@ -78,7 +78,8 @@ typedef void (*wg_accept_cb)(struct wg_listener *l, struct wg_link *link,
 /* Listens on "HOST:PORT" (port 0: any free port; *bound_port, if not NULL, receives the
  * port bound). `self` and `opts` are copied. A name is resolved synchronously (this happens
  * once, at start-up). Returns 0, WG_EINVAL for a malformed or unresolvable address, or
- * WG_EIO when the address cannot be bound. */
+ * WG_EIO when the address cannot be bound (then the half-made listener is released on the
+ * loop's next run). */
 int wg_listener_start(uv_loop_t *loop, const char *host_port, const struct wg_identity *self,
 		      const struct wg_link_options *opts, wg_accept_cb accept_cb, void *user,
 		      struct wg_listener **out, int *bound_port);

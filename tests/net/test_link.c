@@ -626,3 +626,20 @@ TEST(link_independent_client_interoperates)
 	CHECK_EQ(pthread_join(h.thread, NULL), 0);
 	fixture_finish(&fx);
 }
+
+TEST(link_listen_on_busy_port_fails)
+{
+	struct fixture fx;
+	struct wg_listener *second = NULL;
+	char addr[64];
+	fixture_init(&fx, "127.0.0.1:0", NULL);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", fx.port);
+	CHECK_EQ(wg_listener_start(&fx.loop, addr, &fx.server_id, NULL, on_accept, &fx, &second,
+				   NULL),
+		 WG_EIO);
+	CHECK(second == NULL);
+	CHECK_EQ(wg_listener_start(&fx.loop, "127.0.0.1:x", &fx.server_id, NULL, on_accept, &fx,
+				   &second, NULL),
+		 WG_EINVAL);
+	fixture_finish(&fx);
+}
