@@ -272,8 +272,8 @@ static void seal_append(struct wg_link *link, const uint8_t *data, size_t len)
 	wg_buf_reserve(&link->pending, 4 + sealed);
 	uint8_t *p = link->pending.data + link->pending.len;
 	put_be32(p, (uint32_t)sealed);
-	crypto_secretstream_xchacha20poly1305_push(&link->tx, p + 4, NULL, data, len, NULL, 0,
-						   crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+	const uint8_t tag = crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+	crypto_secretstream_xchacha20poly1305_push(&link->tx, p + 4, NULL, data, len, NULL, 0, tag);
 	link->pending.len += 4 + sealed;
 }
 

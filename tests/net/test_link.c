@@ -22,6 +22,7 @@ struct side {
 	struct wg_link *link;
 	int opened, closed, close_status;
 	int reject_with;   /* what on_open returns */
+	int greet;         /* on_open sends one frame */
 	size_t frames;     /* frames received */
 	int in_order;      /* every small frame carried the next sequence number */
 	uint32_t next_seq;
@@ -50,6 +51,8 @@ static int on_open(struct wg_link *link, void *user)
 	struct side *s = user;
 	s->opened = 1;
 	memcpy(s->peer_seen, wg_link_peer_id(link), 32);
+	if (s->greet)
+		CHECK_EQ(wg_link_send(link, (const uint8_t *)"\0\0\0\0hi", 6), 0);
 	return s->reject_with;
 }
 
@@ -193,6 +196,23 @@ TEST(link_handshake_succeeds_and_frames_round_trip)
 	RUN_UNTIL(&fx, fx.client.closed && fx.server.closed);
 	CHECK_EQ(fx.client.close_status, 0);
 	CHECK_EQ(fx.server.close_status, WG_ECLOSED);
+	fixture_finish(&fx);
+}
+
+TEST(link_on_open_may_send_at_once)
+{
+	struct fixture fx;
+	fixture_init(&fx, "127.0.0.1:0", NULL);
+	fx.client.greet = fx.server.greet = 1;
+	fixture_connect(&fx, "127.0.0.1", NULL);
+	RUN_UNTIL(&fx, (fx.client.frames == 1 && fx.server.frames == 1) || fx.client.closed);
+	CHECK_EQ(fx.client.frames, 1);
+	CHECK_EQ(fx.server.frames, 1);
+	wg_link_close(fx.client.link);
+	wg_link_close(fx.server.link);
+	RUN_UNTIL(&fx, fx.client.closed && fx.server.closed);
+	CHECK_EQ(fx.client.close_status, 0);
+	CHECK_EQ(fx.server.close_status, 0);
 	fixture_finish(&fx);
 }
 
@@ -403,6 +423,7 @@ enum hostile_act {
 	SEND_HUGE_LENGTH,   /* handshake, then a length far over the limit and no body */
 	SEND_TAMPERED,      /* handshake, then a frame with one ciphertext bit flipped */
 	SEND_VALID_FRAME,   /* handshake, then one good frame (checks the peer itself) */
+	RESET_AFTER_OPEN,   /* handshake, then a TCP reset while the link is writing */
 };
 
 struct hostile {
@@ -482,6 +503,16 @@ static void *hostile_main(void *arg)
 	put_len(out, 64 + 17);
 	crypto_secretstream_xchacha20poly1305_push(&st, out + 4, NULL, sig, 64, NULL, 0, 0);
 	write_all(fd, out, 4 + 64 + 17);
+	if (h->act == RESET_AFTER_OPEN) {
+		/* Wait for the stream header, AUTH and the start of a frame: the link has opened
+		 * (so our AUTH was read) and is writing, so the reset hits it mid-stream. */
+		uint8_t seen[28 + 4 + 64 + 17 + 4];
+		CHECK_EQ(read_full(fd, seen, sizeof seen), 0);
+		struct linger hard = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+		close(fd);
+		return NULL;
+	}
 	if (h->act == SEND_HUGE_LENGTH) {
 		put_len(out, 0xfffffff0u);
 		write_all(fd, out, 4);
@@ -554,6 +585,28 @@ TEST(link_tampered_ciphertext_closes)
 	CHECK_EQ(fx.server.close_status, WG_EAUTH);
 }
 
+TEST(link_peer_reset_while_writing_reports_closed)
+{
+	/* A write that races with a reset can raise SIGPIPE, which would kill the whole node;
+	 * whichever of read or write sees the reset first, the link must report ECLOSED. */
+	struct fixture fx;
+	struct hostile h = {.act = RESET_AFTER_OPEN};
+	static uint8_t chunk[64 * 1024];
+	fixture_init(&fx, "127.0.0.1:0", NULL);
+	wg_identity_generate(&h.id);
+	h.port = fx.port;
+	CHECK_EQ(pthread_create(&h.thread, NULL, hostile_main, &h), 0);
+	while (!fx.server.closed) {
+		if (fx.server.opened && wg_link_pending_bytes(fx.server.link) < sizeof chunk * 4)
+			CHECK_EQ(wg_link_send(fx.server.link, chunk, sizeof chunk), 0);
+		uv_run(&fx.loop, UV_RUN_NOWAIT);
+	}
+	CHECK_EQ(pthread_join(h.thread, NULL), 0);
+	CHECK(fx.server.opened);
+	CHECK_EQ(fx.server.close_status, WG_ECLOSED);
+	fixture_finish(&fx);
+}
+
 TEST(link_independent_client_interoperates)
 {
 	/* The control for the two tests above: the same client, untampered, is accepted and
@@ -571,5 +624,22 @@ TEST(link_independent_client_interoperates)
 	RUN_UNTIL(&fx, fx.server.closed);
 	CHECK_EQ(fx.server.close_status, 0);
 	CHECK_EQ(pthread_join(h.thread, NULL), 0);
+	fixture_finish(&fx);
+}
+
+TEST(link_listen_on_busy_port_fails)
+{
+	struct fixture fx;
+	struct wg_listener *second = NULL;
+	char addr[64];
+	fixture_init(&fx, "127.0.0.1:0", NULL);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", fx.port);
+	CHECK_EQ(wg_listener_start(&fx.loop, addr, &fx.server_id, NULL, on_accept, &fx, &second,
+				   NULL),
+		 WG_EIO);
+	CHECK(second == NULL);
+	CHECK_EQ(wg_listener_start(&fx.loop, "127.0.0.1:x", &fx.server_id, NULL, on_accept, &fx,
+				   &second, NULL),
+		 WG_EINVAL);
 	fixture_finish(&fx);
 }
