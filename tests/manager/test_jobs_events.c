@@ -39,8 +39,7 @@ TEST(jobs_replicas_go_to_distinct_workers)
 	wg_assignments_free(a1, 1);
 	wg_assignments_free(a2, 1);
 	wg_assignments_free(a3, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_redundancy_quorum_accepts_agreed_result_despite_one_wrong)
@@ -72,8 +71,7 @@ TEST(jobs_redundancy_quorum_accepts_agreed_result_despite_one_wrong)
 	wg_assignments_free(a1, 1);
 	wg_assignments_free(a2, 1);
 	wg_assignments_free(a3, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_disagreement_without_possible_quorum_schedules_more_replicas)
@@ -103,8 +101,7 @@ TEST(jobs_disagreement_without_possible_quorum_schedules_more_replicas)
 	wg_assignments_free(a1, 1);
 	wg_assignments_free(a2, 1);
 	wg_assignments_free(a3, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_endless_disagreement_fails_the_task)
@@ -128,8 +125,7 @@ TEST(jobs_endless_disagreement_fails_the_task)
 	CHECK_EQ(t.failures, 2);
 	CHECK_CONTAINS(t.detail, "different results");
 	CHECK_EQ(jfx_assign(&f, "w4", 1, NULL), 0);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_failures_beyond_max_fail_task_with_kind)
@@ -165,8 +161,7 @@ TEST(jobs_failures_beyond_max_fail_task_with_kind)
 	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
 	CHECK_EQ(info.state, WG_JOB_FAILED);
 	CHECK_EQ(info.counts[WG_TASK_FAILED], 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_result_over_limit_counts_as_resource_limit)
@@ -186,8 +181,7 @@ TEST(jobs_result_over_limit_counts_as_resource_limit)
 	CHECK_EQ(t.failures, 1);
 	CHECK_EQ(t.error_kind, 5);
 	wg_assignments_free(a, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_worker_lost_requeues_without_failure)
@@ -214,8 +208,7 @@ TEST(jobs_worker_lost_requeues_without_failure)
 	jfx_task(&f, id, 1, &t);
 	CHECK_EQ(t.failures, 0);
 	wg_assignments_free(a, 2);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_late_result_from_lost_worker_is_accepted_once)
@@ -247,8 +240,7 @@ TEST(jobs_late_result_from_lost_worker_is_accepted_once)
 	CHECK_EQ(info.state, WG_JOB_COMPLETED);
 	wg_assignments_free(a1, 1);
 	wg_assignments_free(a2, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_duplicate_completion_is_ignored)
@@ -272,8 +264,7 @@ TEST(jobs_duplicate_completion_is_ignored)
 	CHECK_EQ(info.counts[WG_TASK_COMPLETED], 1);
 	CHECK_EQ(info.state, WG_JOB_RUNNING);
 	wg_assignments_free(a, 2);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_overdue_attempt_is_aborted_and_retried)
@@ -309,8 +300,7 @@ TEST(jobs_overdue_attempt_is_aborted_and_retried)
 	CHECK_EQ(t.state, WG_TASK_COMPLETED);
 	wg_assignments_free(a, 1);
 	wg_assignments_free(b, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_never_started_attempt_becomes_overdue_after_start_grace)
@@ -328,8 +318,7 @@ TEST(jobs_never_started_attempt_becomes_overdue_after_start_grace)
 	CHECK_EQ(n, 0);
 	CHECK_EQ(wg_jobs_tick(f.j, 127101, &n), 0);
 	CHECK_EQ(n, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_cancel_returns_running_attempts)
@@ -368,8 +357,7 @@ TEST(jobs_cancel_returns_running_attempts)
 	wg_assignments_free(a, 1);
 	wg_assignments_free(b, 2);
 	wg_assignments_free(c, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_refused_attempts_requeue_without_failure)
@@ -395,8 +383,7 @@ TEST(jobs_refused_attempts_requeue_without_failure)
 	CHECK_EQ(b[0].index, 1);
 	wg_assignments_free(a, 2);
 	wg_assignments_free(b, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_batched_events_commit_in_one_transaction)
@@ -420,8 +407,7 @@ TEST(jobs_batched_events_commit_in_one_transaction)
 	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
 	CHECK_EQ(info.state, WG_JOB_COMPLETED);
 	wg_assignments_free(a, 50);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 static int count_and_check_once(const struct wg_task_result *r, void *user)
@@ -489,6 +475,5 @@ TEST(jobs_reopen_after_kill_requeues_in_flight)
 	CHECK_EQ(t.attempts, 2);
 	CHECK_EQ(t.failures, 0);
 	wg_assignments_free(b, 8);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
