@@ -81,7 +81,7 @@
 	X(JOB_STATE, "SELECT state FROM jobs WHERE id = ?1")                                   \
 	X(JOB_IN_FLIGHT, "SELECT a.id, a.worker FROM attempts a"                               \
 			 " JOIN tasks t ON t.id = a.task_id"                                   \
-			 " WHERE a.state <= 2 AND t.job_id = ?1")                              \
+			 " WHERE a.state <= 2 AND t.job_id = ?1 AND t.state = 1")              \
 	X(JOB_CANCEL_TASKS, "UPDATE tasks SET state = 4, want = 0"                             \
 			    " WHERE job_id = ?1 AND state IN (0, 1)")                          \
 	X(JOB_CANCEL, "UPDATE jobs SET state = 3, finished_ms = ?2, remaining = 0"             \
