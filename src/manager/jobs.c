@@ -182,6 +182,8 @@ static int valid_hash(const char *hash)
 
 int wg_jobs_program_put(struct wg_jobs *j, const uint8_t *bytes, size_t len, char hash_out[65])
 {
+	if (len > WG_JOBS_MAX_PROGRAM_BYTES)
+		return WG_ETOOBIG;
 	uint8_t digest[32];
 	crypto_generichash(digest, sizeof digest, bytes, len, NULL, 0);
 	wg_hex_encode(digest, sizeof digest, hash_out);

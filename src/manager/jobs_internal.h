@@ -39,7 +39,7 @@
 		      "SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.want > 0)"            \
 		      " ORDER BY j.priority DESC, j.id LIMIT 1")                               \
 	X(QUEUE_TASKS, "SELECT id, idx FROM tasks WHERE job_id = ?1 AND want > 0"              \
-		       " AND idx >= ?2 ORDER BY idx")                                          \
+		       " ORDER BY idx")                                                        \
 	X(WORKER_HAS_REPLICA, "SELECT 1 FROM attempts WHERE task_id = ?1 AND worker = ?2"      \
 			      " AND state IN (1, 2, 3) LIMIT 1")                               \
 	X(TASK_ARGUMENT, "SELECT argument FROM tasks WHERE id = ?1")                           \

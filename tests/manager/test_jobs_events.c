@@ -164,6 +164,43 @@ TEST(jobs_failures_beyond_max_fail_task_with_kind)
 	jfx_done(&f);
 }
 
+struct cut_lengths {
+	size_t detail_len, stderr_len;
+	char stderr_end[5];
+};
+
+static int record_cut_lengths(const struct wg_task_result *r, void *user)
+{
+	struct cut_lengths *c = user;
+	c->detail_len = strlen(r->error_detail);
+	c->stderr_len = r->stderr_len;
+	if (r->stderr_len >= 4)
+		memcpy(c->stderr_end, r->stderr_tail + r->stderr_len - 4, 4);
+	return 0;
+}
+
+TEST(jobs_error_detail_and_stderr_are_cut_to_their_limits)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	uint64_t id = jfx_submit(&f, 1, NULL);
+	struct wg_assignment *a;
+	CHECK_EQ(jfx_assign(&f, "w1", 1, &a), 1);
+	static uint8_t err[3 * WG_JOBS_STDERR_MAX];
+	memset(err, 'a', sizeof err);
+	memcpy(err + sizeof err - 4, "tail", 4);
+	static char detail[2 * WG_JOBS_DETAIL_MAX + 1];
+	memset(detail, 'd', sizeof detail - 1);
+	CHECK_EQ(wg_jobs_error(f.j, "w1", a[0].attempt_id, 3, detail, err, sizeof err, NULL), 0);
+	wg_assignments_free(a, 1);
+	struct cut_lengths c = {0};
+	CHECK_EQ(wg_jobs_results(f.j, id, 0, 0, record_cut_lengths, &c), 0);
+	CHECK_EQ(c.detail_len, WG_JOBS_DETAIL_MAX);
+	CHECK_EQ(c.stderr_len, WG_JOBS_STDERR_MAX);
+	CHECK_STREQ(c.stderr_end, "tail"); /* the tail is what is kept */
+	jfx_done(&f);
+}
+
 TEST(jobs_result_over_limit_counts_as_resource_limit)
 {
 	struct jfx f = {0};
