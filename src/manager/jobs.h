@@ -179,6 +179,9 @@ int wg_jobs_pick_worker(struct wg_jobs *j, const char *const *node_ids,
  * unknown attempt, an attempt of another worker, or an answer for an attempt no longer
  * wanted is ignored (return 0, *applied false). The daemon acknowledges either way. */
 
+/* started_ms may come from the worker's clock (TaskStarted.datetime): it is clamped to
+ * [assigned time, now], so a skewed or missing (0) time cannot make an attempt overdue at
+ * once or never. */
 int wg_jobs_started(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
 		    uint64_t started_ms, bool *applied);
 /* Stores the result (copied) and, when enough replicas agree, accepts it for the task. A

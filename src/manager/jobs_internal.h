@@ -48,7 +48,7 @@
 	X(TASK_ASSIGNED, "UPDATE tasks SET want = want - 1, state = 1,"                        \
 			 " attempts = attempts + 1 WHERE id = ?1")                             \
 	X(ATTEMPT_GET, "SELECT a.state, a.worker, a.task_id, t.state, j.timeout_ms,"           \
-		       " j.result_bytes, j.program_hash FROM attempts a"                       \
+		       " j.result_bytes, j.program_hash, a.assigned_ms FROM attempts a"                       \
 		       " JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id"      \
 		       " WHERE a.id = ?1")                                                     \
 	X(ATTEMPT_STARTED, "UPDATE attempts SET state = 2, started_ms = ?2, deadline_ms = ?3"  \

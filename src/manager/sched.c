@@ -354,6 +354,7 @@ struct attempt_row {
 	uint32_t timeout_ms;
 	uint64_t result_bytes;
 	char program_hash[65];
+	uint64_t assigned_ms;
 };
 
 /* Loads an attempt and checks that it belongs to the reporting worker. Returns 1 when it
@@ -379,6 +380,7 @@ static int load_attempt(struct wg_jobs *j, const char *node_id, uint64_t attempt
 	a->result_bytes = (uint64_t)sqlite3_column_int64(st, 5);
 	snprintf(a->program_hash, sizeof a->program_hash, "%s",
 		 (const char *)sqlite3_column_text(st, 6));
+	a->assigned_ms = (uint64_t)sqlite3_column_int64(st, 7);
 	sqlite3_reset(st);
 	if (a->worker != (*w)->db_id) {
 		wg_warn(NULL, "worker %.8s reported on attempt %llu of another worker", node_id,
@@ -406,6 +408,13 @@ int wg_jobs_started(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
 	rc = load_attempt(j, node_id, attempt_id, &w, &a);
 	if (rc <= 0 || a.state != WG_ATTEMPT_ASSIGNED)
 		goto end;
+	/* The time comes from the worker's clock (or is missing): a task cannot have started
+	 * before it was assigned nor after this report arrived, so skew is clamped away. */
+	uint64_t now = wg__jobs_now(j);
+	if (started_ms < a.assigned_ms)
+		started_ms = a.assigned_ms;
+	if (started_ms > now)
+		started_ms = now;
 	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_STARTED);
 	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
 	sqlite3_bind_int64(st, 2, (int64_t)started_ms);

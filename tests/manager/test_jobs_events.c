@@ -314,6 +314,7 @@ TEST(jobs_overdue_attempt_is_aborted_and_retried)
 	uint64_t id = jfx_submit(&f, 1, &o);
 	struct wg_assignment *a;
 	CHECK_EQ(jfx_assign(&f, "w1", 1, &a), 1);
+	f.now = 2000;
 	CHECK_EQ(wg_jobs_started(f.j, "w1", a[0].attempt_id, 2000, NULL), 0);
 	/* Deadline: started + timeout + 5 s + 10 % = 2000 + 1000 + 5100. */
 	size_t n = 99;
@@ -337,6 +338,32 @@ TEST(jobs_overdue_attempt_is_aborted_and_retried)
 	CHECK_EQ(t.state, WG_TASK_COMPLETED);
 	wg_assignments_free(a, 1);
 	wg_assignments_free(b, 1);
+	jfx_done(&f);
+}
+
+TEST(jobs_started_time_from_a_skewed_worker_clock_is_clamped)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	struct wg_job_options o;
+	wg_job_options_init(&o);
+	o.timeout_ms = 1000;
+	jfx_submit(&f, 2, &o);
+	struct wg_assignment *a;
+	CHECK_EQ(jfx_assign(&f, "w1", 2, &a), 2);
+	f.now = 3000;
+	/* A missing time would be long overdue, a time far ahead never due: both are clamped,
+	 * to the assignment (1000) and to the report's arrival (3000). */
+	CHECK_EQ(wg_jobs_started(f.j, "w1", a[0].attempt_id, 0, NULL), 0);
+	CHECK_EQ(wg_jobs_started(f.j, "w1", a[1].attempt_id, UINT64_C(1) << 60, NULL), 0);
+	size_t n = 99;
+	CHECK_EQ(wg_jobs_tick(f.j, 1000 + 6100, &n), 0);
+	CHECK_EQ(n, 0);
+	CHECK_EQ(wg_jobs_tick(f.j, 1000 + 6101, &n), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(wg_jobs_tick(f.j, 3000 + 6101, &n), 0);
+	CHECK_EQ(n, 1);
+	wg_assignments_free(a, 2);
 	jfx_done(&f);
 }
 
