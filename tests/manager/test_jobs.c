@@ -303,3 +303,19 @@ TEST(jobs_corrupted_or_unwritable_db_is_a_clear_error)
 	free(garbage);
 	jfx_leak_check();
 }
+
+TEST(jobs_second_manager_on_the_same_database_is_refused)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	struct wg_jobs *second = NULL;
+	char *why = NULL;
+	CHECK_EQ(wg_jobs_open(f.path, NULL, &second, &why), WG_EDB);
+	CHECK(second == NULL);
+	CHECK_CONTAINS(why, "locked");
+	free(why);
+	/* Once the first one is gone, the database opens again. */
+	jfx_close(&f);
+	jfx_open(&f);
+	jfx_done(&f);
+}
