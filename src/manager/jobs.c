@@ -26,6 +26,7 @@ static const char schema_sql[] =
 	" max_failures INTEGER NOT NULL, k INTEGER NOT NULL, quorum INTEGER NOT NULL,"
 	" state INTEGER NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL,"
 	" n_tasks INTEGER NOT NULL, remaining INTEGER NOT NULL, n_failed INTEGER NOT NULL);"
+	"CREATE INDEX jobs_running ON jobs(priority DESC, id) WHERE state = 0;"
 	"CREATE TABLE tasks(id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL,"
 	" idx INTEGER NOT NULL, argument BLOB NOT NULL, state INTEGER NOT NULL,"
 	" want INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0,"
@@ -181,6 +182,8 @@ static int valid_hash(const char *hash)
 
 int wg_jobs_program_put(struct wg_jobs *j, const uint8_t *bytes, size_t len, char hash_out[65])
 {
+	if (len > WG_JOBS_MAX_PROGRAM_BYTES)
+		return WG_ETOOBIG;
 	uint8_t digest[32];
 	crypto_generichash(digest, sizeof digest, bytes, len, NULL, 0);
 	wg_hex_encode(digest, sizeof digest, hash_out);

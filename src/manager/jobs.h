@@ -32,6 +32,7 @@ struct wg_jobs;
 #define WG_JOBS_MAX_ARG_BYTES (8u * 1024 * 1024)
 #define WG_JOBS_MAX_REDUNDANCY 16
 #define WG_JOBS_MAX_ADDRESSES 16
+#define WG_JOBS_MAX_PROGRAM_BYTES (256u * 1024 * 1024)
 /* Stored error details and stderr tails are cut to these sizes. */
 #define WG_JOBS_DETAIL_MAX 1024
 #define WG_JOBS_STDERR_MAX 4096
@@ -98,7 +99,8 @@ int wg_jobs_commit(struct wg_jobs *j);
 /* ---- programs ---- */
 
 /* Stores a program; writes its hash (BLAKE2b-256, 64 hex digits and a NUL) into hash_out.
- * Storing the same bytes again is not an error. Copies the bytes. */
+ * Storing the same bytes again is not an error. Copies the bytes. WG_ETOOBIG over
+ * WG_JOBS_MAX_PROGRAM_BYTES. */
 int wg_jobs_program_put(struct wg_jobs *j, const uint8_t *bytes, size_t len, char hash_out[65]);
 /* Reads up to `max` bytes of a stored program from `offset` into `buf`; *n_out gets the
  * count and *total_out the program's size. WG_ENOTFOUND when the bytes are not stored here
@@ -177,6 +179,9 @@ int wg_jobs_pick_worker(struct wg_jobs *j, const char *const *node_ids,
  * unknown attempt, an attempt of another worker, or an answer for an attempt no longer
  * wanted is ignored (return 0, *applied false). The daemon acknowledges either way. */
 
+/* started_ms may come from the worker's clock (TaskStarted.datetime): it is clamped to
+ * [assigned time, now], so a skewed or missing (0) time cannot make an attempt overdue at
+ * once or never. */
 int wg_jobs_started(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
 		    uint64_t started_ms, bool *applied);
 /* Stores the result (copied) and, when enough replicas agree, accepts it for the task. A

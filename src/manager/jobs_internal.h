@@ -14,96 +14,97 @@
 #define WG__IN_FLIGHT WG_ATTEMPT_STARTED
 
 /* Every statement the core runs, prepared once at open: X(NAME, SQL). */
-#define WG__JOBS_STMTS(X)                                                                   \
-	X(PROGRAM_PUT, "INSERT INTO programs(hash, bytes, size, created_ms) VALUES(?1, ?2, ?3, ?4)" \
-		       " ON CONFLICT(hash) DO UPDATE SET bytes = excluded.bytes,"           \
-		       " size = excluded.size WHERE programs.bytes IS NULL")                 \
-	X(PROGRAM_NAME, "INSERT OR IGNORE INTO programs(hash, bytes, size, created_ms)"        \
-			" VALUES(?1, NULL, 0, ?2)")                                            \
-	X(PROGRAM_FIND, "SELECT id, size FROM programs WHERE hash = ?1 AND bytes IS NOT NULL") \
-	X(JOB_INSERT, "INSERT INTO jobs(program_hash, addresses, timeout_ms, memory_bytes,"    \
-		      " result_bytes, priority, max_failures, k, quorum, state, created_ms,"   \
-		      " finished_ms, n_tasks, remaining, n_failed)"                            \
-		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 0)") \
-	X(TASK_INSERT, "INSERT INTO tasks(job_id, idx, argument, state, want)"                 \
-		       " VALUES(?1, ?2, ?3, 0, ?4)")                                           \
-	X(JOB_GET, "SELECT id, program_hash, state, timeout_ms, memory_bytes, result_bytes,"   \
-		   " priority, max_failures, k, quorum, created_ms, finished_ms, n_tasks"      \
-		   " FROM jobs WHERE id = ?1")                                                 \
-	X(JOB_LIST, "SELECT id FROM jobs ORDER BY id DESC")                                    \
-	X(JOB_COUNTS, "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state")    \
-	X(JOBS_RUNNING, "SELECT id, program_hash, addresses, timeout_ms, memory_bytes,"        \
-			" result_bytes, k FROM jobs WHERE state = 0"                           \
-			" ORDER BY priority DESC, id")                                          \
-	X(QUEUE_HEAD, "SELECT j.program_hash FROM jobs j WHERE j.state = 0 AND EXISTS("        \
-		      "SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.want > 0)"            \
-		      " ORDER BY j.priority DESC, j.id LIMIT 1")                               \
-	X(QUEUE_TASKS, "SELECT id, idx FROM tasks WHERE job_id = ?1 AND want > 0"              \
-		       " AND idx >= ?2 ORDER BY idx")                                          \
-	X(WORKER_HAS_REPLICA, "SELECT 1 FROM attempts WHERE task_id = ?1 AND worker = ?2"      \
-			      " AND state IN (1, 2, 3) LIMIT 1")                               \
-	X(TASK_ARGUMENT, "SELECT argument FROM tasks WHERE id = ?1")                           \
-	X(ATTEMPT_INSERT, "INSERT INTO attempts(task_id, worker, state, assigned_ms,"          \
-			  " deadline_ms) VALUES(?1, ?2, 1, ?3, ?4)")                           \
-	X(TASK_ASSIGNED, "UPDATE tasks SET want = want - 1, state = 1,"                        \
-			 " attempts = attempts + 1 WHERE id = ?1")                             \
-	X(ATTEMPT_GET, "SELECT a.state, a.worker, a.task_id, t.state, j.timeout_ms,"           \
-		       " j.result_bytes, j.program_hash FROM attempts a"                       \
-		       " JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id"      \
-		       " WHERE a.id = ?1")                                                     \
-	X(ATTEMPT_STARTED, "UPDATE attempts SET state = 2, started_ms = ?2, deadline_ms = ?3"  \
-			   " WHERE id = ?1")                                                   \
-	X(ATTEMPT_SET_STATE, "UPDATE attempts SET state = ?2, finished_ms = ?3 WHERE id = ?1") \
-	X(ATTEMPT_COMPLETED, "UPDATE attempts SET state = 3, finished_ms = ?2, result = ?3"    \
-			     " WHERE id = ?1")                                                 \
-	X(ATTEMPT_ERROR, "UPDATE attempts SET state = ?2, finished_ms = ?3, error_kind = ?4,"  \
-			 " error_detail = ?5, error_stderr = ?6 WHERE id = ?1")                \
-	X(RESULT_COUNT, "SELECT count(*) FROM attempts WHERE task_id = ?1 AND state = 3")      \
-	X(RESULT_MATCH, "SELECT 1 FROM attempts WHERE task_id = ?1 AND state = 3"              \
-			" AND result = ?2 LIMIT 1")                                            \
-	X(TASK_FAILURE, "UPDATE tasks SET failures = failures + 1, error_kind = ?2,"           \
-			" error_detail = ?3, error_stderr = ?4 WHERE id = ?1")                 \
-	X(TASK_RECONCILE_GET, "SELECT t.state, t.failures, t.job_id, j.k, j.quorum,"           \
-			      " j.max_failures FROM tasks t JOIN jobs j ON j.id = t.job_id"    \
-			      " WHERE t.id = ?1")                                              \
-	X(TASK_ATTEMPT_COUNTS, "SELECT coalesce(sum(state <= 2), 0),"                          \
-			       " coalesce(sum(state = 3), 0) FROM attempts WHERE task_id = ?1") \
-	X(TASK_BEST_RESULT, "SELECT min(id), count(*) AS c FROM attempts"                      \
-			    " WHERE task_id = ?1 AND state = 3 GROUP BY result"                \
-			    " ORDER BY c DESC, min(id) LIMIT 1")                               \
-	X(TASK_SET_QUEUE, "UPDATE tasks SET state = ?2, want = ?3 WHERE id = ?1")              \
-	X(TASK_FINISH, "UPDATE tasks SET state = ?2, want = 0, accepted = ?3 WHERE id = ?1")   \
-	X(TASK_UNCOUNT, "UPDATE tasks SET attempts = attempts - 1 WHERE id = ?1")              \
-	X(TASK_IN_FLIGHT, "SELECT id, worker FROM attempts WHERE task_id = ?1 AND state <= 2") \
-	X(JOB_TASK_DONE, "UPDATE jobs SET remaining = remaining - 1, n_failed = n_failed + ?2" \
-			 " WHERE id = ?1 RETURNING remaining, n_failed")                       \
-	X(JOB_FINISH, "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1")            \
-	X(JOB_STATE, "SELECT state FROM jobs WHERE id = ?1")                                   \
-	X(JOB_IN_FLIGHT, "SELECT a.id, a.worker FROM attempts a"                               \
-			 " JOIN tasks t ON t.id = a.task_id"                                   \
-			 " WHERE a.state <= 2 AND t.job_id = ?1")                              \
-	X(JOB_CANCEL_TASKS, "UPDATE tasks SET state = 4, want = 0"                             \
-			    " WHERE job_id = ?1 AND state IN (0, 1)")                          \
-	X(JOB_CANCEL, "UPDATE jobs SET state = 3, finished_ms = ?2, remaining = 0"             \
-		      " WHERE id = ?1")                                                        \
-	X(WORKER_UPSERT, "INSERT INTO workers(node_id, first_seen_ms) VALUES(?1, ?2)"          \
-			 " ON CONFLICT(node_id) DO UPDATE SET last_seen_ms = ?2 RETURNING id")\
-	X(WORKER_PROGRAMS, "SELECT hash FROM worker_programs WHERE worker = ?1")               \
-	X(WORKER_PROGRAM_ADD, "INSERT OR IGNORE INTO worker_programs(worker, hash)"            \
-			      " VALUES(?1, ?2)")                                               \
-	X(WORKER_IN_FLIGHT, "SELECT id, task_id FROM attempts WHERE worker = ?1"               \
-			    " AND state <= 2")                                                 \
-	X(OVERDUE, "SELECT id, task_id, worker FROM attempts WHERE state <= 2"                 \
-		   " AND deadline_ms < ?1")                                                    \
-	X(ALL_IN_FLIGHT, "SELECT DISTINCT task_id FROM attempts WHERE state <= 2")             \
-	X(LOSE_ALL, "UPDATE attempts SET state = 5 WHERE state <= 2")                          \
-	X(RESULTS, "SELECT t.idx, t.state, a.result, t.error_kind, t.error_detail,"            \
-		   " t.error_stderr, w.node_id, t.attempts, t.failures FROM tasks t"           \
-		   " LEFT JOIN attempts a ON a.id = t.accepted"                                \
-		   " LEFT JOIN workers w ON w.id = a.worker"                                   \
-		   " WHERE t.job_id = ?1 AND t.idx >= ?2 ORDER BY t.idx LIMIT ?3")             \
-	X(METRIC_JOBS, "SELECT state, count(*) FROM jobs GROUP BY state")                      \
-	X(METRIC_TASKS, "SELECT state, count(*) FROM tasks GROUP BY state")                    \
+#define WG__JOBS_STMTS(X)                                                                          \
+	X(PROGRAM_PUT, "INSERT INTO programs(hash, bytes, size, created_ms)"                       \
+		       " VALUES(?1, ?2, ?3, ?4)"                                                   \
+		       " ON CONFLICT(hash) DO UPDATE SET bytes = excluded.bytes,"                  \
+		       " size = excluded.size WHERE programs.bytes IS NULL")                       \
+	X(PROGRAM_NAME, "INSERT OR IGNORE INTO programs(hash, bytes, size, created_ms)"            \
+			" VALUES(?1, NULL, 0, ?2)")                                                \
+	X(PROGRAM_FIND, "SELECT id, size FROM programs WHERE hash = ?1 AND bytes IS NOT NULL")     \
+	X(JOB_INSERT, "INSERT INTO jobs(program_hash, addresses, timeout_ms, memory_bytes,"        \
+		      " result_bytes, priority, max_failures, k, quorum, state, created_ms,"       \
+		      " finished_ms, n_tasks, remaining, n_failed)"                                \
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 0)")   \
+	X(TASK_INSERT, "INSERT INTO tasks(job_id, idx, argument, state, want)"                     \
+		       " VALUES(?1, ?2, ?3, 0, ?4)")                                               \
+	X(JOB_GET, "SELECT id, program_hash, state, timeout_ms, memory_bytes, result_bytes,"       \
+		   " priority, max_failures, k, quorum, created_ms, finished_ms, n_tasks"          \
+		   " FROM jobs WHERE id = ?1")                                                     \
+	X(JOB_LIST, "SELECT id FROM jobs ORDER BY id DESC")                                        \
+	X(JOB_COUNTS, "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state")        \
+	X(JOBS_RUNNING, "SELECT id, program_hash, addresses, timeout_ms, memory_bytes,"            \
+			" result_bytes, k FROM jobs WHERE state = 0"                               \
+			" ORDER BY priority DESC, id")                                             \
+	X(QUEUE_HEAD, "SELECT j.program_hash FROM jobs j WHERE j.state = 0 AND EXISTS("            \
+		      "SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.want > 0)"                \
+		      " ORDER BY j.priority DESC, j.id LIMIT 1")                                   \
+	X(QUEUE_TASKS, "SELECT id, idx FROM tasks WHERE job_id = ?1 AND want > 0"                  \
+		       " ORDER BY idx")                                                            \
+	X(WORKER_HAS_REPLICA, "SELECT 1 FROM attempts WHERE task_id = ?1 AND worker = ?2"          \
+			      " AND state IN (1, 2, 3) LIMIT 1")                                   \
+	X(TASK_ARGUMENT, "SELECT argument FROM tasks WHERE id = ?1")                               \
+	X(ATTEMPT_INSERT, "INSERT INTO attempts(task_id, worker, state, assigned_ms,"              \
+			  " deadline_ms) VALUES(?1, ?2, 1, ?3, ?4)")                               \
+	X(TASK_ASSIGNED, "UPDATE tasks SET want = want - 1, state = 1,"                            \
+			 " attempts = attempts + 1 WHERE id = ?1")                                 \
+	X(ATTEMPT_GET, "SELECT a.state, a.worker, a.task_id, t.state, j.timeout_ms,"               \
+		       " j.result_bytes, j.program_hash, a.assigned_ms FROM attempts a"            \
+		       " JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id"          \
+		       " WHERE a.id = ?1")                                                         \
+	X(ATTEMPT_STARTED, "UPDATE attempts SET state = 2, started_ms = ?2, deadline_ms = ?3"      \
+			   " WHERE id = ?1")                                                       \
+	X(ATTEMPT_SET_STATE, "UPDATE attempts SET state = ?2, finished_ms = ?3 WHERE id = ?1")     \
+	X(ATTEMPT_COMPLETED, "UPDATE attempts SET state = 3, finished_ms = ?2, result = ?3"        \
+			     " WHERE id = ?1")                                                     \
+	X(ATTEMPT_ERROR, "UPDATE attempts SET state = ?2, finished_ms = ?3, error_kind = ?4,"      \
+			 " error_detail = ?5, error_stderr = ?6 WHERE id = ?1")                    \
+	X(RESULT_COUNT, "SELECT count(*) FROM attempts WHERE task_id = ?1 AND state = 3")          \
+	X(RESULT_MATCH, "SELECT 1 FROM attempts WHERE task_id = ?1 AND state = 3"                  \
+			" AND result = ?2 LIMIT 1")                                                \
+	X(TASK_FAILURE, "UPDATE tasks SET failures = failures + 1, error_kind = ?2,"               \
+			" error_detail = ?3, error_stderr = ?4 WHERE id = ?1")                     \
+	X(TASK_RECONCILE_GET, "SELECT t.state, t.failures, t.job_id, j.k, j.quorum,"               \
+			      " j.max_failures FROM tasks t JOIN jobs j ON j.id = t.job_id"        \
+			      " WHERE t.id = ?1")                                                  \
+	X(TASK_ATTEMPT_COUNTS, "SELECT coalesce(sum(state <= 2), 0),"                              \
+			       " coalesce(sum(state = 3), 0) FROM attempts WHERE task_id = ?1")    \
+	X(TASK_BEST_RESULT, "SELECT min(id), count(*) AS c FROM attempts"                          \
+			    " WHERE task_id = ?1 AND state = 3 GROUP BY result"                    \
+			    " ORDER BY c DESC, min(id) LIMIT 1")                                   \
+	X(TASK_SET_QUEUE, "UPDATE tasks SET state = ?2, want = ?3 WHERE id = ?1")                  \
+	X(TASK_FINISH, "UPDATE tasks SET state = ?2, want = 0, accepted = ?3 WHERE id = ?1")       \
+	X(TASK_UNCOUNT, "UPDATE tasks SET attempts = attempts - 1 WHERE id = ?1")                  \
+	X(TASK_IN_FLIGHT, "SELECT id, worker FROM attempts WHERE task_id = ?1 AND state <= 2")     \
+	X(JOB_TASK_DONE, "UPDATE jobs SET remaining = remaining - 1, n_failed = n_failed + ?2"     \
+			 " WHERE id = ?1 RETURNING remaining, n_failed")                           \
+	X(JOB_FINISH, "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1")                \
+	X(JOB_STATE, "SELECT state FROM jobs WHERE id = ?1")                                       \
+	X(JOB_IN_FLIGHT, "SELECT a.id, a.worker FROM attempts a"                                   \
+			 " JOIN tasks t ON t.id = a.task_id"                                       \
+			 " WHERE a.state <= 2 AND t.job_id = ?1 AND t.state = 1")                  \
+	X(JOB_CANCEL_TASKS, "UPDATE tasks SET state = 4, want = 0"                                 \
+			    " WHERE job_id = ?1 AND state IN (0, 1)")                              \
+	X(JOB_CANCEL, "UPDATE jobs SET state = 3, finished_ms = ?2, remaining = 0"                 \
+		      " WHERE id = ?1")                                                            \
+	X(WORKER_UPSERT, "INSERT INTO workers(node_id, first_seen_ms) VALUES(?1, ?2)"              \
+			 " ON CONFLICT(node_id) DO UPDATE SET last_seen_ms = ?2 RETURNING id")     \
+	X(WORKER_PROGRAMS, "SELECT hash FROM worker_programs WHERE worker = ?1")                   \
+	X(WORKER_PROGRAM_ADD, "INSERT OR IGNORE INTO worker_programs(worker, hash)"                \
+			      " VALUES(?1, ?2)")                                                   \
+	X(WORKER_IN_FLIGHT, "SELECT id, task_id FROM attempts WHERE worker = ?1"                   \
+			    " AND state <= 2")                                                     \
+	X(OVERDUE, "SELECT id, task_id, worker FROM attempts WHERE state <= 2"                     \
+		   " AND deadline_ms < ?1")                                                        \
+	X(ALL_IN_FLIGHT, "SELECT DISTINCT task_id FROM attempts WHERE state <= 2")                 \
+	X(LOSE_ALL, "UPDATE attempts SET state = 5 WHERE state <= 2")                              \
+	X(RESULTS, "SELECT t.idx, t.state, a.result, t.error_kind, t.error_detail,"                \
+		   " t.error_stderr, w.node_id, t.attempts, t.failures FROM tasks t"               \
+		   " LEFT JOIN attempts a ON a.id = t.accepted"                                    \
+		   " LEFT JOIN workers w ON w.id = a.worker"                                       \
+		   " WHERE t.job_id = ?1 AND t.idx >= ?2 ORDER BY t.idx LIMIT ?3")                 \
+	X(METRIC_JOBS, "SELECT state, count(*) FROM jobs GROUP BY state")                          \
+	X(METRIC_TASKS, "SELECT state, count(*) FROM tasks GROUP BY state")                        \
 	X(METRIC_IN_FLIGHT, "SELECT count(*) FROM attempts WHERE state <= 2")
 
 enum wg__jobs_stmt {

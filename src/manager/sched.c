@@ -17,14 +17,15 @@ static uint64_t timeout_grace_ms(uint64_t timeout_ms)
 	return 5000 + timeout_ms / 10;
 }
 
-/* An (attempt or task id, worker or task id) pair, collected before rows are changed so that
- * no statement iterates over rows being updated. */
-struct id_pair {
+/* Rows (up to three ids each; what they mean is said where a list is filled) collected
+ * before the rows are changed, because SQLite leaves it undefined whether a statement still
+ * stepping sees rows updated under it. */
+struct id_row {
 	int64_t a, b, c;
 };
 
 struct id_list {
-	struct id_pair *v;
+	struct id_row *v;
 	size_t n, cap;
 };
 
@@ -34,7 +35,7 @@ static void id_list_push(struct id_list *l, int64_t a, int64_t b, int64_t c)
 		l->cap = l->cap ? l->cap * 2 : 16;
 		l->v = wg_realloc(l->v, l->cap * sizeof *l->v);
 	}
-	l->v[l->n++] = (struct id_pair){a, b, c};
+	l->v[l->n++] = (struct id_row){a, b, c};
 }
 
 static void worker_leaves(struct wg_jobs *j, int64_t worker_db_id)
@@ -75,7 +76,7 @@ static int count_failure(struct wg_jobs *j, int64_t task, int kind, const char *
  * job. Replicas still in flight are not needed any more: they are aborted. */
 static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, int64_t accepted)
 {
-	struct id_list fl = {0};
+	struct id_list fl = {0}; /* attempts in flight: (attempt, worker) */
 	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_FINISH);
 	sqlite3_bind_int64(st, 1, task);
 	sqlite3_bind_int(st, 2, state);
@@ -174,7 +175,7 @@ int wg__task_reconcile(struct wg_jobs *j, int64_t task)
 
 int wg__lose_all_in_flight(struct wg_jobs *j)
 {
-	struct id_list tasks = {0};
+	struct id_list tasks = {0}; /* (task) */
 	sqlite3_stmt *st = wg__stmt(j, WG__S_ALL_IN_FLIGHT);
 	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1)
@@ -230,11 +231,10 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 	int64_t job = sqlite3_column_int64(job_row, 0);
 	int64_t k = sqlite3_column_int64(job_row, 6);
 	uint32_t timeout = (uint32_t)sqlite3_column_int64(job_row, 3);
-	struct id_list picked = {0};
+	struct id_list picked = {0}; /* (task, index) */
 
 	sqlite3_stmt *st = wg__stmt(j, WG__S_QUEUE_TASKS);
 	sqlite3_bind_int64(st, 1, job);
-	sqlite3_bind_int64(st, 2, 0);
 	int rc = 0;
 	while (picked.n < room && (rc = wg_store_step(j->store, st)) == 1) {
 		int64_t task = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
@@ -355,6 +355,7 @@ struct attempt_row {
 	uint32_t timeout_ms;
 	uint64_t result_bytes;
 	char program_hash[65];
+	uint64_t assigned_ms;
 };
 
 /* Loads an attempt and checks that it belongs to the reporting worker. Returns 1 when it
@@ -380,6 +381,7 @@ static int load_attempt(struct wg_jobs *j, const char *node_id, uint64_t attempt
 	a->result_bytes = (uint64_t)sqlite3_column_int64(st, 5);
 	snprintf(a->program_hash, sizeof a->program_hash, "%s",
 		 (const char *)sqlite3_column_text(st, 6));
+	a->assigned_ms = (uint64_t)sqlite3_column_int64(st, 7);
 	sqlite3_reset(st);
 	if (a->worker != (*w)->db_id) {
 		wg_warn(NULL, "worker %.8s reported on attempt %llu of another worker", node_id,
@@ -407,6 +409,13 @@ int wg_jobs_started(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
 	rc = load_attempt(j, node_id, attempt_id, &w, &a);
 	if (rc <= 0 || a.state != WG_ATTEMPT_ASSIGNED)
 		goto end;
+	/* The time comes from the worker's clock (or is missing): a task cannot have started
+	 * before it was assigned nor after this report arrived, so skew is clamped away. */
+	uint64_t now = wg__jobs_now(j);
+	if (started_ms < a.assigned_ms)
+		started_ms = a.assigned_ms;
+	if (started_ms > now)
+		started_ms = now;
 	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_STARTED);
 	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
 	sqlite3_bind_int64(st, 2, (int64_t)started_ms);
@@ -575,7 +584,7 @@ end:
 
 int wg_jobs_worker_lost(struct wg_jobs *j, const char *node_id, size_t *n_lost)
 {
-	struct id_list fl = {0};
+	struct id_list fl = {0}; /* (attempt, task) */
 	struct wg__worker *w = wg__worker_find(j, node_id);
 	if (n_lost)
 		*n_lost = 0;
@@ -608,7 +617,7 @@ int wg_jobs_worker_lost(struct wg_jobs *j, const char *node_id, size_t *n_lost)
 
 int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
 {
-	struct id_list fl = {0};
+	struct id_list fl = {0}; /* (attempt, task, worker) */
 	if (n_overdue)
 		*n_overdue = 0;
 	int rc = wg_store_begin(j->store);

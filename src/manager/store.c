@@ -55,7 +55,14 @@ int wg_store_open(const char *path, const char *schema_sql, int version,
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 0);
-	sqlite3_busy_timeout(s->db, 5000);
+	/* One process owns the database: a second manager on the same data directory would
+	 * hand out the same tasks twice. Exclusive locking (taken at the first read and kept)
+	 * makes the second one fail at open, after a short wait for a predecessor to exit. */
+	sqlite3_busy_timeout(s->db, 1000);
+	if (exec_sql(s->db, "PRAGMA locking_mode=EXCLUSIVE") != SQLITE_OK) {
+		reason = wg_strdup(sqlite3_errmsg(s->db));
+		goto out;
+	}
 	/* The first statement that reads the file is where a corrupted or foreign file shows. */
 	if (query_int(s->db, "PRAGMA user_version", &have) != SQLITE_OK) {
 		reason = wg_strdup(sqlite3_errmsg(s->db));

@@ -5,6 +5,10 @@
 #include <string.h>
 
 #include "harness/test.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 #include "util/fs.h"
 
 static uint64_t fixture_clock(void *user)
@@ -28,6 +32,21 @@ void jfx_close(struct jfx *f)
 {
 	wg_jobs_close(f->j);
 	f->j = NULL;
+}
+
+void jfx_leak_check(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	CHECK_MSG(__lsan_do_recoverable_leak_check() == 0, "memory leaked (report above)");
+#endif
+}
+
+void jfx_done(struct jfx *f)
+{
+	jfx_close(f);
+	free(f->path);
+	f->path = NULL;
+	jfx_leak_check();
 }
 
 uint64_t jfx_submit(struct jfx *f, size_t n, const struct wg_job_options *o)

@@ -18,6 +18,10 @@ struct jfx {
 /* Opens (or reopens, after jfx_close) tmpdir/manager.db; the clock starts at 1000. */
 void jfx_open(struct jfx *f);
 void jfx_close(struct jfx *f);
+/* Closes, frees the fixture and, under AddressSanitizer, fails the test on any leak (the
+ * runner ends each test with _exit(), which skips LeakSanitizer's own check). */
+void jfx_done(struct jfx *f);
+void jfx_leak_check(void);
 /* Submits n tasks whose arguments are "arg0", "arg1"...; o may be NULL. */
 uint64_t jfx_submit(struct jfx *f, size_t n, const struct wg_job_options *o);
 /* Assigns to worker and returns how many; *a (may be NULL: then freed) gets the batch. */

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "harness/test.h"
@@ -9,6 +10,7 @@
 #include "manager/jobs_fixture.h"
 #include "util/err.h"
 #include "util/fs.h"
+#include "util/hex.h"
 
 TEST(jobs_submit_20000_tasks_in_one_transaction)
 {
@@ -27,8 +29,7 @@ TEST(jobs_submit_20000_tasks_in_one_transaction)
 	struct jfx_task t;
 	jfx_task(&f, id, 19999, &t);
 	CHECK_EQ(t.state, WG_TASK_QUEUED);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_submit_rejects_bad_input_and_stores_nothing)
@@ -52,8 +53,7 @@ TEST(jobs_submit_rejects_bad_input_and_stores_nothing)
 	CHECK_EQ(wg_jobs_list(f.j, &list, &n), 0);
 	CHECK_EQ(n, 0);
 	free(list);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_default_options_and_quorum_are_filled_in)
@@ -73,8 +73,7 @@ TEST(jobs_default_options_and_quorum_are_filled_in)
 	CHECK_EQ(info.options.quorum, 2);
 	CHECK_EQ(info.created_ms, 1000);
 	CHECK_EQ(info.finished_ms, 0);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_empty_job_is_completed_at_once)
@@ -86,8 +85,7 @@ TEST(jobs_empty_job_is_completed_at_once)
 	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
 	CHECK_EQ(info.state, WG_JOB_COMPLETED);
 	CHECK_EQ(jfx_assign(&f, "w1", 4, NULL), 0);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_assign_respects_priority_then_submission_order)
@@ -121,8 +119,7 @@ TEST(jobs_assign_respects_priority_then_submission_order)
 		CHECK(batch[i].attempt_id != batch[0].attempt_id);
 	wg_assignments_free(batch, 5);
 	CHECK_EQ(jfx_assign(&f, "w1", 5, NULL), 0);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_assign_gives_at_most_free_slots_and_cap)
@@ -140,8 +137,7 @@ TEST(jobs_assign_gives_at_most_free_slots_and_cap)
 	CHECK_EQ(wg_jobs_worker_running(f.j, "w2"), 1);
 	CHECK_EQ(jfx_assign(&f, "w2", 10, NULL), 1);
 	wg_assignments_free(batch, 2);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_pick_worker_prefers_one_holding_the_program)
@@ -167,8 +163,7 @@ TEST(jobs_pick_worker_prefers_one_holding_the_program)
 	jfx_close(&f);
 	jfx_open(&f);
 	CHECK(wg_jobs_worker_has_program(f.j, "warm", JFX_HASH));
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_program_put_and_read_in_chunks)
@@ -180,7 +175,11 @@ TEST(jobs_program_put_and_read_in_chunks)
 		prog[i] = (uint8_t)(i * 7);
 	char hash[65];
 	CHECK_EQ(wg_jobs_program_put(f.j, prog, sizeof prog, hash), 0);
-	CHECK_EQ(strlen(hash), 64);
+	uint8_t digest[32];
+	char expect[65];
+	crypto_generichash(digest, sizeof digest, prog, sizeof prog, NULL, 0);
+	wg_hex_encode(digest, sizeof digest, expect);
+	CHECK_STREQ(hash, expect);
 	char again[65];
 	CHECK_EQ(wg_jobs_program_put(f.j, prog, sizeof prog, again), 0);
 	CHECK_STREQ(hash, again);
@@ -201,8 +200,7 @@ TEST(jobs_program_put_and_read_in_chunks)
 	/* A job naming an external program does not make its bytes readable here. */
 	jfx_submit(&f, 1, NULL);
 	CHECK_EQ(wg_jobs_program_read(f.j, JFX_HASH, 0, chunk, 10, &n, &total), WG_ENOTFOUND);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 struct collected {
@@ -231,8 +229,7 @@ TEST(jobs_results_page_in_index_order)
 	CHECK_EQ(wg_jobs_results(f.j, id, 10, 0, collect_index, &c), 0);
 	CHECK_EQ(c.n, 2);
 	CHECK_EQ(wg_jobs_results(f.j, id + 1, 0, 0, collect_index, &c), WG_ENOTFOUND);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_list_and_metrics_count_jobs_and_tasks)
@@ -263,8 +260,7 @@ TEST(jobs_list_and_metrics_count_jobs_and_tasks)
 	CHECK_EQ(m.attempts_in_flight, 1);
 	CHECK_EQ(m.assigned, 2);
 	CHECK_EQ(m.results, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_corrupted_or_unwritable_db_is_a_clear_error)
@@ -305,4 +301,21 @@ TEST(jobs_corrupted_or_unwritable_db_is_a_clear_error)
 	free(foreign);
 	free(below);
 	free(garbage);
+	jfx_leak_check();
+}
+
+TEST(jobs_second_manager_on_the_same_database_is_refused)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	struct wg_jobs *second = NULL;
+	char *why = NULL;
+	CHECK_EQ(wg_jobs_open(f.path, NULL, &second, &why), WG_EDB);
+	CHECK(second == NULL);
+	CHECK_CONTAINS(why, "locked");
+	free(why);
+	/* Once the first one is gone, the database opens again. */
+	jfx_close(&f);
+	jfx_open(&f);
+	jfx_done(&f);
 }

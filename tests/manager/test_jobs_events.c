@@ -39,8 +39,7 @@ TEST(jobs_replicas_go_to_distinct_workers)
 	wg_assignments_free(a1, 1);
 	wg_assignments_free(a2, 1);
 	wg_assignments_free(a3, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_redundancy_quorum_accepts_agreed_result_despite_one_wrong)
@@ -72,8 +71,7 @@ TEST(jobs_redundancy_quorum_accepts_agreed_result_despite_one_wrong)
 	wg_assignments_free(a1, 1);
 	wg_assignments_free(a2, 1);
 	wg_assignments_free(a3, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_disagreement_without_possible_quorum_schedules_more_replicas)
@@ -103,8 +101,7 @@ TEST(jobs_disagreement_without_possible_quorum_schedules_more_replicas)
 	wg_assignments_free(a1, 1);
 	wg_assignments_free(a2, 1);
 	wg_assignments_free(a3, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_endless_disagreement_fails_the_task)
@@ -128,8 +125,7 @@ TEST(jobs_endless_disagreement_fails_the_task)
 	CHECK_EQ(t.failures, 2);
 	CHECK_CONTAINS(t.detail, "different results");
 	CHECK_EQ(jfx_assign(&f, "w4", 1, NULL), 0);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_failures_beyond_max_fail_task_with_kind)
@@ -165,8 +161,44 @@ TEST(jobs_failures_beyond_max_fail_task_with_kind)
 	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
 	CHECK_EQ(info.state, WG_JOB_FAILED);
 	CHECK_EQ(info.counts[WG_TASK_FAILED], 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
+}
+
+struct cut_lengths {
+	size_t detail_len, stderr_len;
+	char stderr_end[5];
+};
+
+static int record_cut_lengths(const struct wg_task_result *r, void *user)
+{
+	struct cut_lengths *c = user;
+	c->detail_len = strlen(r->error_detail);
+	c->stderr_len = r->stderr_len;
+	if (r->stderr_len >= 4)
+		memcpy(c->stderr_end, r->stderr_tail + r->stderr_len - 4, 4);
+	return 0;
+}
+
+TEST(jobs_error_detail_and_stderr_are_cut_to_their_limits)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	uint64_t id = jfx_submit(&f, 1, NULL);
+	struct wg_assignment *a;
+	CHECK_EQ(jfx_assign(&f, "w1", 1, &a), 1);
+	static uint8_t err[3 * WG_JOBS_STDERR_MAX];
+	memset(err, 'a', sizeof err);
+	memcpy(err + sizeof err - 4, "tail", 4);
+	static char detail[2 * WG_JOBS_DETAIL_MAX + 1];
+	memset(detail, 'd', sizeof detail - 1);
+	CHECK_EQ(wg_jobs_error(f.j, "w1", a[0].attempt_id, 3, detail, err, sizeof err, NULL), 0);
+	wg_assignments_free(a, 1);
+	struct cut_lengths c = {0};
+	CHECK_EQ(wg_jobs_results(f.j, id, 0, 0, record_cut_lengths, &c), 0);
+	CHECK_EQ(c.detail_len, WG_JOBS_DETAIL_MAX);
+	CHECK_EQ(c.stderr_len, WG_JOBS_STDERR_MAX);
+	CHECK_STREQ(c.stderr_end, "tail"); /* the tail is what is kept */
+	jfx_done(&f);
 }
 
 TEST(jobs_result_over_limit_counts_as_resource_limit)
@@ -186,8 +218,7 @@ TEST(jobs_result_over_limit_counts_as_resource_limit)
 	CHECK_EQ(t.failures, 1);
 	CHECK_EQ(t.error_kind, 5);
 	wg_assignments_free(a, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_worker_lost_requeues_without_failure)
@@ -214,8 +245,7 @@ TEST(jobs_worker_lost_requeues_without_failure)
 	jfx_task(&f, id, 1, &t);
 	CHECK_EQ(t.failures, 0);
 	wg_assignments_free(a, 2);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_late_result_from_lost_worker_is_accepted_once)
@@ -247,8 +277,7 @@ TEST(jobs_late_result_from_lost_worker_is_accepted_once)
 	CHECK_EQ(info.state, WG_JOB_COMPLETED);
 	wg_assignments_free(a1, 1);
 	wg_assignments_free(a2, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_duplicate_completion_is_ignored)
@@ -272,8 +301,7 @@ TEST(jobs_duplicate_completion_is_ignored)
 	CHECK_EQ(info.counts[WG_TASK_COMPLETED], 1);
 	CHECK_EQ(info.state, WG_JOB_RUNNING);
 	wg_assignments_free(a, 2);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_overdue_attempt_is_aborted_and_retried)
@@ -286,6 +314,7 @@ TEST(jobs_overdue_attempt_is_aborted_and_retried)
 	uint64_t id = jfx_submit(&f, 1, &o);
 	struct wg_assignment *a;
 	CHECK_EQ(jfx_assign(&f, "w1", 1, &a), 1);
+	f.now = 2000;
 	CHECK_EQ(wg_jobs_started(f.j, "w1", a[0].attempt_id, 2000, NULL), 0);
 	/* Deadline: started + timeout + 5 s + 10 % = 2000 + 1000 + 5100. */
 	size_t n = 99;
@@ -309,8 +338,33 @@ TEST(jobs_overdue_attempt_is_aborted_and_retried)
 	CHECK_EQ(t.state, WG_TASK_COMPLETED);
 	wg_assignments_free(a, 1);
 	wg_assignments_free(b, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
+}
+
+TEST(jobs_started_time_from_a_skewed_worker_clock_is_clamped)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	struct wg_job_options o;
+	wg_job_options_init(&o);
+	o.timeout_ms = 1000;
+	jfx_submit(&f, 2, &o);
+	struct wg_assignment *a;
+	CHECK_EQ(jfx_assign(&f, "w1", 2, &a), 2);
+	f.now = 3000;
+	/* A missing time would be long overdue, a time far ahead never due: both are clamped,
+	 * to the assignment (1000) and to the report's arrival (3000). */
+	CHECK_EQ(wg_jobs_started(f.j, "w1", a[0].attempt_id, 0, NULL), 0);
+	CHECK_EQ(wg_jobs_started(f.j, "w1", a[1].attempt_id, UINT64_C(1) << 60, NULL), 0);
+	size_t n = 99;
+	CHECK_EQ(wg_jobs_tick(f.j, 1000 + 6100, &n), 0);
+	CHECK_EQ(n, 0);
+	CHECK_EQ(wg_jobs_tick(f.j, 1000 + 6101, &n), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(wg_jobs_tick(f.j, 3000 + 6101, &n), 0);
+	CHECK_EQ(n, 1);
+	wg_assignments_free(a, 2);
+	jfx_done(&f);
 }
 
 TEST(jobs_never_started_attempt_becomes_overdue_after_start_grace)
@@ -328,8 +382,7 @@ TEST(jobs_never_started_attempt_becomes_overdue_after_start_grace)
 	CHECK_EQ(n, 0);
 	CHECK_EQ(wg_jobs_tick(f.j, 127101, &n), 0);
 	CHECK_EQ(n, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_cancel_returns_running_attempts)
@@ -368,8 +421,7 @@ TEST(jobs_cancel_returns_running_attempts)
 	wg_assignments_free(a, 1);
 	wg_assignments_free(b, 2);
 	wg_assignments_free(c, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_refused_attempts_requeue_without_failure)
@@ -395,8 +447,7 @@ TEST(jobs_refused_attempts_requeue_without_failure)
 	CHECK_EQ(b[0].index, 1);
 	wg_assignments_free(a, 2);
 	wg_assignments_free(b, 1);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 TEST(jobs_batched_events_commit_in_one_transaction)
@@ -420,8 +471,7 @@ TEST(jobs_batched_events_commit_in_one_transaction)
 	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
 	CHECK_EQ(info.state, WG_JOB_COMPLETED);
 	wg_assignments_free(a, 50);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
 
 static int count_and_check_once(const struct wg_task_result *r, void *user)
@@ -489,6 +539,5 @@ TEST(jobs_reopen_after_kill_requeues_in_flight)
 	CHECK_EQ(t.attempts, 2);
 	CHECK_EQ(t.failures, 0);
 	wg_assignments_free(b, 8);
-	jfx_close(&f);
-	free(f.path);
+	jfx_done(&f);
 }
