@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 
 #include "harness/proc.h"
 #include "harness/test.h"
+#include "util/alloc.h"
+#include "util/fs.h"
 #include "util/json.h"
 
 const char *e2e_data(const char *name)
@@ -124,4 +127,155 @@ bool e2e_worker_listed(int api_port, const char *node_id)
 	}
 	wg_json_free(doc);
 	return found;
+}
+
+const char *e2e_program(const char *name)
+{
+	static char path[32][4096];
+	static int next;
+	char *p = path[next++ % 32];
+	snprintf(p, 4096, "%s/examples/%s.wasm", wg_test_bindir(), name);
+	return p;
+}
+
+const char *e2e_args_file(const char *name, const char *const *args, size_t n)
+{
+	struct wg_buf b = {0};
+	for (size_t i = 0; i < n; i++) {
+		wg_buf_append_str(&b, args[i]);
+		wg_buf_append(&b, "\n", 1);
+	}
+	const char *path = wg_test_path(name);
+	CHECK_EQ(wg_write_file_atomic(path, b.data, b.len, 0644), 0);
+	wg_buf_free(&b);
+	return path;
+}
+
+char *e2e_submit(const char *api, const char *program, const char *args_file, ...)
+{
+	const char *argv[40] = {"submit", program, "--args-file", args_file, "--api", api};
+	int n = 6;
+	va_list ap;
+	va_start(ap, args_file);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) != NULL && n < 38)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	struct wg_buf out = {0}, err = {0};
+	int status = wg_test_runv(&out, &err, argv);
+	CHECK_MSG(status == 0, "submit failed (%d): %s", status, wg_buf_cstr(&err));
+	char *job = wg_strdup(wg_buf_cstr(&out));
+	job[strcspn(job, "\n")] = 0;
+	wg_buf_free(&out);
+	wg_buf_free(&err);
+	CHECK(job[0]);
+	return job;
+}
+
+int e2e_wait(const char *api, const char *job)
+{
+	return wg_test_run(NULL, NULL, "wait", job, "--api", api, NULL);
+}
+
+struct e2e_result *e2e_results(const char *api, const char *job, size_t *n)
+{
+	struct wg_buf out = {0}, err = {0};
+	int status = wg_test_run(&out, &err, "results", job, "--json", "--api", api, NULL);
+	CHECK_MSG(status == 0, "results failed: %s", wg_buf_cstr(&err));
+	size_t cap = 16, count = 0;
+	struct e2e_result *r = wg_calloc(cap, sizeof *r);
+	char *save = NULL;
+	for (char *line = strtok_r(wg_buf_cstr(&out), "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct wg_json *doc = NULL;
+		char why[128];
+		CHECK_MSG(wg_json_parse(line, strlen(line), NULL, &doc, why, sizeof why) == 0,
+			  "results line is not JSON (%s): %s", why, line);
+		if (count == cap) {
+			cap *= 2;
+			r = wg_realloc(r, cap * sizeof *r);
+		}
+		struct e2e_result *x = &r[count++];
+		memset(x, 0, sizeof *x);
+		int64_t v = -1;
+		wg_json_as_i64(wg_json_get(doc, "index"), &v);
+		x->index = (int)v;
+		v = 0;
+		wg_json_as_i64(wg_json_get(doc, "attempts"), &v);
+		x->attempts = (int)v;
+		const char *s;
+		if ((s = wg_json_as_str(wg_json_get(doc, "status"), NULL)))
+			snprintf(x->status, sizeof x->status, "%s", s);
+		if ((s = wg_json_as_str(wg_json_get(doc, "result"), NULL)))
+			x->result = wg_strdup(s);
+		if ((s = wg_json_as_str(wg_json_get(doc, "error"), NULL)))
+			snprintf(x->error, sizeof x->error, "%s", s);
+		if ((s = wg_json_as_str(wg_json_get(doc, "stderr"), NULL)))
+			x->stderr_tail = wg_strdup(s);
+		if ((s = wg_json_as_str(wg_json_get(doc, "worker"), NULL)))
+			snprintf(x->worker, sizeof x->worker, "%s", s);
+		wg_json_free(doc);
+	}
+	wg_buf_free(&out);
+	wg_buf_free(&err);
+	*n = count;
+	return r;
+}
+
+void e2e_results_free(struct e2e_result *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].result);
+		free(r[i].stderr_tail);
+	}
+	free(r);
+}
+
+long e2e_job_count(const char *api, const char *job, const char *name)
+{
+	struct wg_buf out = {0};
+	if (wg_test_run(&out, NULL, "status", job, "--json", "--api", api, NULL) != 0) {
+		wg_buf_free(&out);
+		return -1;
+	}
+	struct wg_json *doc = NULL;
+	char why[64];
+	long value = -1;
+	if (wg_json_parse((char *)out.data, out.len, NULL, &doc, why, sizeof why) == 0) {
+		int64_t v;
+		if (wg_json_as_i64(wg_json_get(doc, name), &v) == 0 ||
+		    wg_json_as_i64(wg_json_get(wg_json_get(doc, "counts"), name), &v) == 0)
+			value = (long)v;
+	}
+	wg_json_free(doc);
+	wg_buf_free(&out);
+	return value;
+}
+
+int e2e_children(pid_t pid)
+{
+	DIR *d = opendir("/proc");
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char path[300], buf[512];
+		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[len] = 0;
+		/* pid (comm) state ppid: comm may hold spaces, so look after the last ')'. */
+		char *close = strrchr(buf, ')');
+		int ppid = 0;
+		char state;
+		if (close && sscanf(close + 1, " %c %d", &state, &ppid) == 2 && ppid == pid &&
+		    state != 'Z')
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
 }

@@ -2,6 +2,7 @@
 #ifndef WG_TEST_CLUSTER_H
 #define WG_TEST_CLUSTER_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #define E2E_HEARTBEAT_MS "1500"
@@ -30,3 +31,34 @@ bool e2e_wait_workers(int api_port, const char *state, int n, int timeout_ms);
 bool e2e_worker_listed(int api_port, const char *node_id);
 
 #endif
+
+/* ---- jobs, through the real CLI ---- */
+
+/* The path of a WebAssembly program built from examples/ or tests/programs/. */
+const char *e2e_program(const char *name);
+/* Writes one argument per line into TMP/NAME and returns the path. */
+const char *e2e_args_file(const char *name, const char *const *args, size_t n);
+/* `wasmgrid submit PROGRAM --args-file F --api API EXTRA...`; returns the job id. */
+char *e2e_submit(const char *api, const char *program, const char *args_file, ...)
+	__attribute__((sentinel));
+/* `wasmgrid wait JOB`: its exit status. */
+int e2e_wait(const char *api, const char *job);
+
+/* One line of `wasmgrid results JOB --json`. */
+struct e2e_result {
+	int index;
+	char status[32];
+	char *result; /* text, or NULL */
+	char error[32];
+	char *stderr_tail;
+	int attempts;
+	char worker[65];
+};
+/* All results of a job, in index order; *n their number. Free with e2e_results_free. */
+struct e2e_result *e2e_results(const char *api, const char *job, size_t *n);
+void e2e_results_free(struct e2e_result *r, size_t n);
+/* A field of `wasmgrid status JOB --json` as an integer ("tasks", or a count under
+ * "counts": "completed", "running"...), -1 if absent. */
+long e2e_job_count(const char *api, const char *job, const char *name);
+/* Child processes of pid (the sandboxes of a worker). */
+int e2e_children(pid_t pid);

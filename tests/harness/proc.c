@@ -124,6 +124,19 @@ int wg_test_run(struct wg_buf *out, struct wg_buf *err, ...)
 	va_start(ap, err);
 	collect_args(argv, 64, ap);
 	va_end(ap);
+	return wg_test_runv(out, err, argv + 1);
+}
+
+int wg_test_runv(struct wg_buf *out, struct wg_buf *err, const char *const *args)
+{
+	const char *argv[64];
+	int n = 0;
+	argv[n++] = wg_test_wasmgrid();
+	for (; *args; args++) {
+		CHECK_MSG(n < 63, "too many arguments");
+		argv[n++] = *args;
+	}
+	argv[n] = NULL;
 	char errpath[4200];
 	snprintf(errpath, sizeof errpath, "%s/.run-stderr", wg_test_tmpdir());
 	int pipefd[2];

@@ -25,6 +25,8 @@ int wg_test_wait_port(const char *path, int timeout_ms);
 /* Runs `wasmgrid ARGS...` to completion, capturing stdout into out (may be NULL) and
  * stderr into err (may be NULL). Returns the exit status (128+signal if killed). */
 int wg_test_run(struct wg_buf *out, struct wg_buf *err, ...) __attribute__((sentinel));
+/* The same with an argument vector (NULL-terminated, without the program name). */
+int wg_test_runv(struct wg_buf *out, struct wg_buf *err, const char *const *args);
 /* Sends sig and waits for the process to exit (up to timeout_ms, then SIGKILL). Returns its
  * wait status. */
 int wg_test_stop(pid_t pid, int sig, int timeout_ms);

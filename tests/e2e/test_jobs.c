@@ -1,0 +1,274 @@
+/* Jobs end to end: a real manager, real workers, real WebAssembly programs on loopback,
+ * each test a scenario a user would recognise. */
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "e2e/cluster.h"
+#include "harness/proc.h"
+#include "harness/test.h"
+#include "util/alloc.h"
+
+struct cluster {
+	struct e2e_manager m;
+	char addr[64];
+	pid_t workers[4];
+	int n_workers;
+};
+
+static void cluster_start(struct cluster *c, int n_workers, const char *slots)
+{
+	memset(c, 0, sizeof *c);
+	e2e_manager_start(&c->m, "manager", 0, NULL);
+	snprintf(c->addr, sizeof c->addr, "127.0.0.1:%d", c->m.port);
+	for (int i = 0; i < n_workers; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "w%d", i + 1);
+		c->workers[i] = e2e_worker_start(name, c->addr, "--slots", slots, NULL);
+	}
+	c->n_workers = n_workers;
+	CHECK_MSG(e2e_wait_workers(c->m.api_port, "attached", n_workers, 20000),
+		  "workers did not attach");
+}
+
+static void cluster_stop(struct cluster *c)
+{
+	for (int i = 0; i < c->n_workers; i++)
+		if (c->workers[i] > 0)
+			wg_test_stop(c->workers[i], SIGTERM, 10000);
+	wg_test_stop(c->m.pid, SIGTERM, 10000);
+}
+
+/* Arguments "PREFIX0".."PREFIX{n-1}" or plain numbers. */
+static const char **numbers(size_t n, long scale)
+{
+	const char **args = wg_calloc(n, sizeof *args);
+	for (size_t i = 0; i < n; i++)
+		args[i] = wg_asprintf("%ld", (long)i * scale);
+	return args;
+}
+
+static void free_args(const char **args, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((char *)args[i]);
+	free(args);
+}
+
+/* Every result of a t_slow job is "slept ARG", one per task. */
+static void check_slow_results(const char *api, const char *job, const char **args, size_t n)
+{
+	size_t got;
+	struct e2e_result *r = e2e_results(api, job, &got);
+	CHECK_EQ(got, n);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_EQ(r[i].index, (int)i);
+		CHECK_STREQ(r[i].status, "completed");
+		char want[64];
+		snprintf(want, sizeof want, "slept %s\n", args[i]);
+		CHECK_STREQ(r[i].result, want);
+	}
+	e2e_results_free(r, got);
+}
+
+TEST_SLOW(e2e_job_over_three_workers_completes_with_every_result_correct, 240)
+{
+	struct cluster c;
+	cluster_start(&c, 3, "1");
+	/* The hash-pattern search: "PATTERN" -> "N HASH", N the smallest counter whose
+	 * SHA-256 (of N in decimal) contains PATTERN in hex. Checked here with libsodium. */
+	enum { N = 60 };
+	const char *args[N];
+	for (int i = 0; i < N; i++)
+		args[i] = wg_asprintf("%02x%x", i * 7 % 256, i % 16);
+	char *job = e2e_submit(c.m.api, e2e_program("hashsearch"), e2e_args_file("args", args, N),
+			       NULL);
+	CHECK_EQ(e2e_wait(c.m.api, job), 0);
+	size_t n;
+	struct e2e_result *r = e2e_results(c.m.api, job, &n);
+	CHECK_EQ(n, N);
+	int workers_used = 0;
+	char seen[3][65] = {"", "", ""};
+	for (int i = 0; i < N; i++) {
+		CHECK_STREQ(r[i].status, "completed");
+		unsigned long long counter;
+		char hash_hex[65];
+		CHECK_MSG(sscanf(r[i].result, "%llu %64s", &counter, hash_hex) == 2, "result: %s",
+			  r[i].result);
+		char text[32];
+		snprintf(text, sizeof text, "%llu", counter);
+		uint8_t h[32];
+		crypto_hash_sha256(h, (const uint8_t *)text, strlen(text));
+		char want[65];
+		sodium_bin2hex(want, sizeof want, h, 32);
+		CHECK_STREQ(hash_hex, want);
+		CHECK_CONTAINS(want, args[i]);
+		/* The smallest such counter: no smaller one matches. */
+		for (unsigned long long k = counter > 300 ? counter - 300 : 0; k < counter; k++) {
+			snprintf(text, sizeof text, "%llu", k);
+			crypto_hash_sha256(h, (const uint8_t *)text, strlen(text));
+			sodium_bin2hex(want, sizeof want, h, 32);
+			CHECK_MSG(!strstr(want, args[i]), "%llu matches %s before %llu", k, args[i],
+				  counter);
+		}
+		int known = 0;
+		for (int w = 0; w < workers_used; w++)
+			known |= !strcmp(seen[w], r[i].worker);
+		if (!known && workers_used < 3)
+			snprintf(seen[workers_used++], 65, "%s", r[i].worker);
+	}
+	CHECK_MSG(workers_used == 3, "the job ran on %d of 3 workers", workers_used);
+	e2e_results_free(r, n);
+	free(job);
+	for (int i = 0; i < N; i++)
+		free((char *)args[i]);
+	cluster_stop(&c);
+}
+
+TEST_SLOW(e2e_sigkilled_worker_mid_job_its_tasks_finish_elsewhere, 240)
+{
+	struct cluster c;
+	cluster_start(&c, 2, "1");
+	enum { N = 16 };
+	const char **args = numbers(N, 0);
+	for (int i = 0; i < N; i++) {
+		free((char *)args[i]);
+		args[i] = wg_asprintf("%d", 300 + i);
+	}
+	char *job = e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, N),
+			       NULL);
+	CHECK(wg_test_wait_log("w1", "started", 20000) || e2e_job_count(c.m.api, job, "running") > 0);
+	/* Kill the first worker while it runs a task. */
+	while (e2e_job_count(c.m.api, job, "completed") < 2)
+		usleep(50000);
+	wg_test_stop(c.workers[0], SIGKILL, 5000);
+	c.workers[0] = -1;
+	CHECK_EQ(e2e_wait(c.m.api, job), 0);
+	check_slow_results(c.m.api, job, args, N);
+	free(job);
+	free_args(args, N);
+	cluster_stop(&c);
+}
+
+TEST_SLOW(e2e_manager_sigkilled_mid_job_restarts_and_loses_nothing, 240)
+{
+	struct cluster c;
+	cluster_start(&c, 2, "1");
+	enum { N = 20 };
+	const char **args = numbers(N, 0);
+	for (int i = 0; i < N; i++) {
+		free((char *)args[i]);
+		args[i] = wg_asprintf("%d", 200 + i);
+	}
+	char *job = e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, N),
+			       NULL);
+	while (e2e_job_count(c.m.api, job, "completed") < 3)
+		usleep(50000);
+	int port = c.m.port;
+	wg_test_stop(c.m.pid, SIGKILL, 5000);
+	e2e_manager_start(&c.m, "manager", port, NULL);
+	CHECK_EQ(e2e_wait(c.m.api, job), 0);
+	/* Every task exactly once, each with its own correct result. */
+	check_slow_results(c.m.api, job, args, N);
+	CHECK_EQ(e2e_job_count(c.m.api, job, "completed"), N);
+	free(job);
+	free_args(args, N);
+	cluster_stop(&c);
+}
+
+TEST_SLOW(e2e_silent_worker_is_detected_and_its_tasks_move, 240)
+{
+	struct cluster c;
+	cluster_start(&c, 2, "1");
+	enum { N = 12 };
+	const char **args = numbers(N, 0);
+	for (int i = 0; i < N; i++) {
+		free((char *)args[i]);
+		args[i] = wg_asprintf("%d", 250 + i);
+	}
+	char *job = e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, N),
+			       NULL);
+	while (e2e_job_count(c.m.api, job, "completed") < 2)
+		usleep(50000);
+	kill(c.workers[0], SIGSTOP);
+	CHECK(wg_test_wait_log("manager", "no ManagerPong within the heartbeat deadline", 20000));
+	CHECK_EQ(e2e_wait(c.m.api, job), 0);
+	check_slow_results(c.m.api, job, args, N);
+	kill(c.workers[0], SIGCONT);
+	free(job);
+	free_args(args, N);
+	cluster_stop(&c);
+}
+
+TEST_SLOW(e2e_cancel_stops_running_tasks_on_the_workers, 120)
+{
+	struct cluster c;
+	cluster_start(&c, 2, "1");
+	const char *args[] = {"600000", "600000", "600000", "600000"};
+	char *job = e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, 4),
+			       NULL);
+	/* Both workers run a sandbox. */
+	for (int waited = 0; waited < 30000 && (e2e_children(c.workers[0]) < 1 ||
+						e2e_children(c.workers[1]) < 1); waited += 100)
+		usleep(100000);
+	CHECK(e2e_children(c.workers[0]) >= 1 && e2e_children(c.workers[1]) >= 1);
+	struct wg_buf out = {0};
+	CHECK_EQ(wg_test_run(&out, NULL, "cancel", job, "--api", c.m.api, NULL), 0);
+	for (int waited = 0; waited < 10000 && (e2e_children(c.workers[0]) ||
+						e2e_children(c.workers[1])); waited += 100)
+		usleep(100000);
+	CHECK_EQ(e2e_children(c.workers[0]), 0);
+	CHECK_EQ(e2e_children(c.workers[1]), 0);
+	CHECK_EQ(e2e_job_count(c.m.api, job, "cancelled"), 4);
+	CHECK(e2e_wait(c.m.api, job) != 0);
+	wg_buf_free(&out);
+	free(job);
+	cluster_stop(&c);
+}
+
+TEST_SLOW(e2e_task_failing_beyond_max_failures_is_reported_with_kind_and_stderr, 120)
+{
+	struct cluster c;
+	cluster_start(&c, 2, "1");
+	const char *args[] = {"0", "3"};
+	char *job = e2e_submit(c.m.api, e2e_program("t_exit"), e2e_args_file("args", args, 2),
+			       "--max-failures", "2", NULL);
+	CHECK_EQ(e2e_wait(c.m.api, job), 1);
+	size_t n;
+	struct e2e_result *r = e2e_results(c.m.api, job, &n);
+	CHECK_EQ(n, 2);
+	CHECK_STREQ(r[0].status, "completed");
+	CHECK_STREQ(r[1].status, "failed");
+	CHECK_STREQ(r[1].error, "RunningError");
+	CHECK_CONTAINS(r[1].stderr_tail, "exiting with status 3");
+	CHECK_EQ(r[1].attempts, 3);
+	e2e_results_free(r, n);
+	free(job);
+	cluster_stop(&c);
+}
+
+TEST_SLOW(e2e_unreachable_program_fails_as_download_error_without_retrying_forever, 120)
+{
+	struct cluster c;
+	cluster_start(&c, 1, "1");
+	const char *args[] = {"1"};
+	/* Nothing listens on port 1. */
+	char *job = e2e_submit(c.m.api, "http://127.0.0.1:1/missing.wasm",
+			       e2e_args_file("args", args, 1), "--hash",
+			       "0000000000000000000000000000000000000000000000000000000000000000",
+			       "--max-failures", "1", NULL);
+	CHECK_EQ(e2e_wait(c.m.api, job), 1);
+	size_t n;
+	struct e2e_result *r = e2e_results(c.m.api, job, &n);
+	CHECK_EQ(n, 1);
+	CHECK_STREQ(r[0].status, "failed");
+	CHECK_STREQ(r[0].error, "DownloadError");
+	CHECK_EQ(r[0].attempts, 2);
+	e2e_results_free(r, n);
+	free(job);
+	cluster_stop(&c);
+}
