@@ -170,13 +170,21 @@ int wg_jobs_commit(struct wg_jobs *j)
 
 /* ---- programs ---- */
 
-static int valid_hash(const char *hash)
+/* Copies a hash given in hex (either case) into `out` in lower case, the one form stored;
+ * returns 0 when it is not 64 hex digits. */
+static int normalize_hash(const char *hash, char out[65])
 {
 	if (!hash || strlen(hash) != 64)
 		return 0;
-	for (const char *p = hash; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+	for (int i = 0; i < 64; i++) {
+		char c = hash[i];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
 			return 0;
+		out[i] = c;
+	}
+	out[64] = 0;
 	return 1;
 }
 
@@ -205,10 +213,11 @@ int wg_jobs_program_read(struct wg_jobs *j, const char *hash, uint64_t offset, u
 	int rc = wg_store_check(j->store);
 	if (rc < 0)
 		return rc;
-	if (!valid_hash(hash))
+	char norm[65];
+	if (!normalize_hash(hash, norm))
 		return WG_ENOTFOUND;
 	sqlite3_stmt *st = wg__stmt(j, WG__S_PROGRAM_FIND);
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, norm, 64, SQLITE_STATIC);
 	rc = wg_store_step(j->store, st);
 	if (rc <= 0)
 		return rc < 0 ? rc : WG_ENOTFOUND;
@@ -264,11 +273,13 @@ int wg_jobs_submit(struct wg_jobs *j, const char *hash, const char *const *addre
 		wg_job_options_init(&o);
 	if (o.quorum == 0)
 		o.quorum = o.redundancy / 2 + 1;
-	if (!valid_hash(hash) || n_addresses == 0 || n_addresses > WG_JOBS_MAX_ADDRESSES ||
-	    n_args > WG_JOBS_MAX_TASKS || o.timeout_ms == 0 || o.redundancy == 0 ||
+	char norm[65];
+	if (!normalize_hash(hash, norm) || n_addresses == 0 ||
+	    n_addresses > WG_JOBS_MAX_ADDRESSES || n_args > WG_JOBS_MAX_TASKS ||
+	    o.timeout_ms == 0 || o.redundancy == 0 ||
 	    o.redundancy > WG_JOBS_MAX_REDUNDANCY || o.quorum > o.redundancy ||
 	    o.max_failures > 1000000 || o.memory_bytes == 0 || o.result_bytes == 0 ||
-	    o.memory_bytes > INT64_MAX || o.result_bytes > INT64_MAX)
+	    o.memory_bytes > INT64_MAX || o.result_bytes > WG_JOBS_MAX_RESULT_BYTES)
 		return WG_EINVAL;
 	/* Addresses are stored one per line, so none may hold a line break. */
 	char *joined = NULL;
@@ -295,13 +306,13 @@ int wg_jobs_submit(struct wg_jobs *j, const char *hash, const char *const *addre
 	if (rc < 0)
 		goto out;
 	sqlite3_stmt *st = wg__stmt(j, WG__S_PROGRAM_NAME);
-	sqlite3_bind_text(st, 1, hash, 64, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, norm, 64, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (int64_t)now);
 	rc = wg_store_exec_stmt(j->store, st);
 	if (rc < 0)
 		goto end;
 	st = wg__stmt(j, WG__S_JOB_INSERT);
-	sqlite3_bind_text(st, 1, hash, 64, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, norm, 64, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, joined, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, o.timeout_ms);
 	sqlite3_bind_int64(st, 4, (int64_t)o.memory_bytes);
@@ -334,7 +345,7 @@ end:
 	rc = wg_store_end(j->store, rc);
 	if (rc == 0)
 		wg_info(NULL, "job %llu submitted: %zu tasks, program %.12s, k=%u",
-			(unsigned long long)*job_id, n_args, hash, o.redundancy);
+			(unsigned long long)*job_id, n_args, norm, o.redundancy);
 out:
 	free(joined);
 	return rc;

@@ -33,6 +33,7 @@ struct wg_jobs;
 #define WG_JOBS_MAX_REDUNDANCY 16
 #define WG_JOBS_MAX_ADDRESSES 16
 #define WG_JOBS_MAX_PROGRAM_BYTES (256u * 1024 * 1024)
+#define WG_JOBS_MAX_RESULT_BYTES (256u * 1024 * 1024)
 /* Stored error details and stderr tails are cut to these sizes. */
 #define WG_JOBS_DETAIL_MAX 1024
 #define WG_JOBS_STDERR_MAX 4096

@@ -69,7 +69,7 @@
 			      " WHERE t.id = ?1")                                                  \
 	X(TASK_ATTEMPT_COUNTS, "SELECT coalesce(sum(state <= 2), 0),"                              \
 			       " coalesce(sum(state = 3), 0) FROM attempts WHERE task_id = ?1")    \
-	X(TASK_BEST_RESULT, "SELECT min(id), count(*) AS c FROM attempts"                          \
+	X(TASK_BEST_RESULT, "SELECT min(id), count(DISTINCT worker) AS c FROM attempts"            \
 			    " WHERE task_id = ?1 AND state = 3 GROUP BY result"                    \
 			    " ORDER BY c DESC, min(id) LIMIT 1")                                   \
 	X(TASK_SET_QUEUE, "UPDATE tasks SET state = ?2, want = ?3 WHERE id = ?1")                  \

@@ -197,6 +197,19 @@ TEST(jobs_program_put_and_read_in_chunks)
 	size_t n;
 	CHECK_EQ(wg_jobs_program_read(f.j, hash, sizeof prog + 1, chunk, 10, &n, &total),
 		 WG_EINVAL);
+	/* Hashes are hex in either case; they are stored in lower case. */
+	char upper[65];
+	for (int i = 0; i < 65; i++)
+		upper[i] = (char)(hash[i] >= 'a' && hash[i] <= 'f' ? hash[i] - 'a' + 'A' : hash[i]);
+	CHECK_EQ(wg_jobs_program_read(f.j, upper, 0, chunk, 10, &n, &total), 0);
+	CHECK_EQ(n, 10);
+	const char *addr = "wasmgrid://node/x";
+	struct wg_jobs_arg arg = {(const uint8_t *)"a", 1};
+	uint64_t id;
+	CHECK_EQ(wg_jobs_submit(f.j, upper, &addr, 1, NULL, &arg, 1, &id), 0);
+	struct wg_job_info info;
+	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
+	CHECK_STREQ(info.program_hash, hash);
 	/* A job naming an external program does not make its bytes readable here. */
 	jfx_submit(&f, 1, NULL);
 	CHECK_EQ(wg_jobs_program_read(f.j, JFX_HASH, 0, chunk, 10, &n, &total), WG_ENOTFOUND);

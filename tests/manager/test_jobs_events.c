@@ -74,6 +74,63 @@ TEST(jobs_redundancy_quorum_accepts_agreed_result_despite_one_wrong)
 	jfx_done(&f);
 }
 
+TEST(jobs_results_from_one_worker_never_make_a_quorum_alone)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	struct wg_job_options o = redundant(2, 2);
+	uint64_t id = jfx_submit(&f, 1, &o);
+	struct wg_assignment *a1, *a2, *a3;
+	CHECK_EQ(jfx_assign(&f, "w1", 1, &a1), 1);
+	CHECK_EQ(jfx_assign(&f, "w2", 1, &a2), 1);
+	/* w1 drops and comes back: its lost attempt does not stop it getting a new replica. */
+	CHECK_EQ(wg_jobs_worker_lost(f.j, "w1", NULL), 0);
+	CHECK_EQ(jfx_assign(&f, "w1", 1, &a3), 1);
+	CHECK(jfx_complete(&f, "w1", a3[0].attempt_id, "same"));
+	CHECK(jfx_complete(&f, "w1", a1[0].attempt_id, "same"));
+	struct jfx_task t;
+	jfx_task(&f, id, 0, &t);
+	CHECK(t.state != WG_TASK_COMPLETED);
+	CHECK(jfx_complete(&f, "w2", a2[0].attempt_id, "same"));
+	jfx_task(&f, id, 0, &t);
+	CHECK_EQ(t.state, WG_TASK_COMPLETED);
+	CHECK_STREQ(t.result, "same");
+	wg_assignments_free(a1, 1);
+	wg_assignments_free(a2, 1);
+	wg_assignments_free(a3, 1);
+	jfx_done(&f);
+}
+
+TEST(jobs_replica_completing_after_the_task_is_done_is_ignored)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	struct wg_job_options o = redundant(3, 2);
+	uint64_t id = jfx_submit(&f, 1, &o);
+	struct wg_assignment *a1, *a2, *a3;
+	jfx_assign(&f, "w1", 1, &a1);
+	jfx_assign(&f, "w2", 1, &a2);
+	jfx_assign(&f, "w3", 1, &a3);
+	CHECK(jfx_complete(&f, "w1", a1[0].attempt_id, "v"));
+	CHECK(jfx_complete(&f, "w2", a2[0].attempt_id, "v"));
+	uint64_t ids[2];
+	const char *who[2];
+	CHECK_EQ(jfx_aborts(&f, ids, 2, who), 1);
+	CHECK_EQ(ids[0], a3[0].attempt_id);
+	CHECK_STREQ(who[0], "w3");
+	CHECK_EQ(wg_jobs_worker_running(f.j, "w3"), 0);
+	CHECK(!jfx_complete(&f, "w3", a3[0].attempt_id, "other"));
+	struct jfx_task t;
+	jfx_task(&f, id, 0, &t);
+	CHECK_EQ(t.state, WG_TASK_COMPLETED);
+	CHECK_STREQ(t.result, "v");
+	CHECK_EQ(t.failures, 0);
+	wg_assignments_free(a1, 1);
+	wg_assignments_free(a2, 1);
+	wg_assignments_free(a3, 1);
+	jfx_done(&f);
+}
+
 TEST(jobs_disagreement_without_possible_quorum_schedules_more_replicas)
 {
 	struct jfx f = {0};
