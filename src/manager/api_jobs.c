@@ -15,6 +15,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "util/utf8.h"
 
 /* Results per page of GET /v1/jobs/ID/results: default and ceiling. */
 #define API_RESULTS_DEFAULT 1000
@@ -489,45 +490,6 @@ void wg__api_cancel_job(struct wg_http_request *req, void *user)
 
 /* ---- GET /v1/jobs/ID/results ---- */
 
-/* Whether the bytes are valid UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF),
- * so a result can be shown as text rather than base64. */
-static bool valid_utf8(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t extra;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xC2 && c <= 0xDF) {
-			extra = 1;
-			cp = c & 0x1F;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			extra = 2;
-			cp = c & 0x0F;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			extra = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (n - i <= extra)
-			return false;
-		for (size_t k = 1; k <= extra; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-		    (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += extra + 1;
-	}
-	return true;
-}
-
 struct results_page {
 	struct wg_json_writer *w;
 	uint32_t count;
@@ -543,7 +505,7 @@ static int write_result(const struct wg_task_result *r, void *user)
 	wg_jw_kv_str(w, "status", wg_task_state_name(r->state));
 	if (r->state == WG_TASK_COMPLETED && r->result) {
 		wg_jw_key(w, "result");
-		if (valid_utf8(r->result, r->result_len)) {
+		if (wg_utf8_valid(r->result, r->result_len)) {
 			wg_jw_strn(w, r->result, r->result_len);
 		} else {
 			wg_jw_base64(w, r->result, r->result_len);
