@@ -31,22 +31,42 @@
 
 /* ---- calling the API ---- */
 
-/* Like wg_cli_call_json(), but a 404 about job `job_id` (non-zero) is told in the user's
- * terms, naming the manager and how to list its jobs. */
+/* Like wg_cli_call_json() (one request, a 2xx JSON answer parsed into *doc, anything else
+ * reported as "wasmgrid CMD: ..." and 1 returned), but a 404 about job `job_id` (non-zero)
+ * is told in the user's terms, naming the manager and how to list its jobs. With
+ * `quiet_unreachable`, a manager that does not answer is not reported: 2 is returned. */
 static int job_call(const char *cmd, const char *api, const char *method, const char *path,
-		    uint64_t job_id, struct wg_buf *body, struct wg_json **doc)
+		    uint64_t job_id, bool quiet_unreachable, struct wg_buf *body,
+		    struct wg_json **doc)
 {
 	long status = 0;
 	*doc = NULL;
-	if (wg_http_request(api, method, path, NULL, NULL, 0, &status, body) == 0 &&
-	    status == 404 && job_id) {
+	int rc = wg_http_request(api, method, path, NULL, NULL, 0, &status, body);
+	if (rc && quiet_unreachable && (rc == WG_EUNREACHABLE || rc == WG_ETIMEOUT))
+		return 2;
+	if (rc) {
+		fprintf(stderr, "wasmgrid %s: %s\n", cmd, wg_http_client_error());
+		return 1;
+	}
+	if (status == 404 && job_id) {
 		fprintf(stderr,
 			"wasmgrid %s: no job %" PRIu64 " on the manager at %s (see 'wasmgrid "
 			"status --api %s' for its jobs)\n", cmd, job_id, api, api);
 		return 1;
 	}
-	body->len = 0;
-	return wg_cli_call_json(cmd, api, method, path, NULL, NULL, 0, body, doc);
+	if (status < 200 || status > 299) {
+		char *text = wg_http_error_text(status, body);
+		fprintf(stderr, "wasmgrid %s: the manager answered: %s\n", cmd, text);
+		free(text);
+		return 1;
+	}
+	char why[128] = "";
+	if (wg_json_parse((const char *)body->data, body->len, NULL, doc, why, sizeof why)) {
+		fprintf(stderr, "wasmgrid %s: the manager's answer is not valid JSON (%s)\n", cmd,
+			why);
+		return 1;
+	}
+	return 0;
 }
 
 static int parse_job_id(const char *cmd, const char *s, uint64_t *id)
@@ -188,33 +208,25 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 	for (;;) {
 		struct wg_buf body = {0};
 		struct wg_json *doc = NULL;
-		long http = 0;
-		int rc = wg_http_request(api, "GET", path, NULL, NULL, 0, &http, &body);
-		if (rc == WG_EUNREACHABLE || rc == WG_ETIMEOUT) {
+		int rc = job_call(cmd, api, "GET", path, id, true, &body, &doc);
+		if (rc == 2) {
 			/* A manager restarting is not the end of the job: keep asking a while. */
 			uint64_t now = now_ms();
 			if (!unreachable_since)
 				unreachable_since = now;
+			wg_buf_free(&body);
 			if (now - unreachable_since < WAIT_UNREACHABLE_MS) {
-				wg_buf_free(&body);
 				usleep(WAIT_POLL_MS * 1000);
 				continue;
 			}
-		}
-		unreachable_since = 0;
-		if (rc == 0 && http == 404) {
-			fprintf(stderr, "%swasmgrid %s: no job %" PRIu64 " on the manager at %s (see "
-				"'wasmgrid status --api %s' for its jobs)\n", drew ? "\n" : "", cmd,
-				id, api, api);
-			wg_buf_free(&body);
+			if (drew)
+				fputc('\n', stderr);
+			fprintf(stderr, "wasmgrid %s: the manager at %s has not answered for %d s: "
+				"is it running? (the job stays there; run 'wasmgrid wait %" PRIu64
+				"' again)\n", cmd, api, WAIT_UNREACHABLE_MS / 1000, id);
 			return 1;
 		}
-		body.len = 0;
-		if (rc == 0)
-			rc = wg_cli_call_json(cmd, api, "GET", path, NULL, NULL, 0, &body, &doc);
-		else
-			fprintf(stderr, "%swasmgrid %s: %s\n", drew ? "\n" : "", cmd,
-				wg_http_client_error());
+		unreachable_since = 0;
 		if (rc) {
 			wg_buf_free(&body);
 			return 1;
@@ -333,7 +345,7 @@ int wg_cmd_status(int argc, char **argv)
 	}
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
-	int status = job_call(cmd, api, "GET", path, id, &body, &doc);
+	int status = job_call(cmd, api, "GET", path, id, false, &body, &doc);
 	if (status)
 		goto out;
 	if (json) {
@@ -435,7 +447,7 @@ int wg_cmd_results(int argc, char **argv)
 			 id, from, RESULTS_PAGE);
 		struct wg_buf body = {0};
 		struct wg_json *doc = NULL;
-		status = job_call(cmd, api, "GET", path, id, &body, &doc);
+		status = job_call(cmd, api, "GET", path, id, false, &body, &doc);
 		if (status) {
 			wg_buf_free(&body);
 			break;
@@ -493,7 +505,7 @@ int wg_cmd_cancel(int argc, char **argv)
 	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
-	int status = job_call(cmd, api, "DELETE", path, id, &body, &doc);
+	int status = job_call(cmd, api, "DELETE", path, id, false, &body, &doc);
 	if (!status) {
 		struct job_counts c;
 		read_counts(doc, &c);

@@ -235,7 +235,7 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 	sqlite3_stmt *st = wg__stmt(j, WG__S_QUEUE_TASKS);
 	sqlite3_bind_int64(st, 1, job);
 	sqlite3_bind_int64(st, 2, 0);
-	int rc;
+	int rc = 0;
 	while (picked.n < room && (rc = wg_store_step(j->store, st)) == 1) {
 		int64_t task = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
 		if (k > 1) {

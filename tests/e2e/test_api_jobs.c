@@ -281,6 +281,14 @@ TEST_SLOW(e2e_bad_job_input_gets_clear_errors, 60)
 		 "[\"AP8=\",\"\"],\"timeout_ms\":1500}", zeros);
 	CHECK_EQ(post_json(&m, json, &body), 201);
 	CHECK_STREQ((char *)body.data, "{\"id\":1,\"tasks\":2}");
+	/* A job of no task is complete at once, and `wait` says so with exit status 0. */
+	snprintf(json, sizeof json,
+		 "{\"address\":\"file:///p.wasm\",\"hash\":\"%s\",\"arguments\":[]}", zeros);
+	CHECK_EQ(post_json(&m, json, &body), 201);
+	CHECK_STREQ((char *)body.data, "{\"id\":2,\"tasks\":0}");
+	CHECK_EQ(RUN(&out, &err, "wait", "2", "--api", m.api), 0);
+	CHECK_STREQ((char *)err.data,
+		    "job 2 completed: 0 of 0 tasks completed, 0 failed, 0 cancelled\n");
 
 	/* Nothing listens: the user is told to check the manager. */
 	wg_test_stop(m.pid, SIGTERM, 5000);
