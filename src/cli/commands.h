@@ -7,6 +7,11 @@ int wg_cmd_id(int argc, char **argv);
 int wg_cmd_manager(int argc, char **argv);
 int wg_cmd_worker(int argc, char **argv);
 int wg_cmd_workers(int argc, char **argv);
+int wg_cmd_submit(int argc, char **argv);
+int wg_cmd_status(int argc, char **argv);
+int wg_cmd_wait(int argc, char **argv);
+int wg_cmd_results(int argc, char **argv);
+int wg_cmd_cancel(int argc, char **argv);
 
 /* Every further command: X(name, function, usage line). Add one line per command. */
 #define WG_EXTRA_COMMANDS(X)                                                               \
@@ -16,6 +21,14 @@ int wg_cmd_workers(int argc, char **argv);
 	X("worker", wg_cmd_worker,                                                         \
 	  "worker [--manager [ID@]A]... [--slots N] [--memory MIB] [--data DIR]\n"          \
 	  "                   [--managers open|FILE] [--listen A] [--port-file F] [--heartbeat-ms MS]") \
-	X("workers", wg_cmd_workers, "workers [--json] [--api A]       list the manager's workers")
+	X("workers", wg_cmd_workers, "workers [--json] [--api A]       list the manager's workers") \
+	X("submit", wg_cmd_submit,                                                         \
+	  "submit PROGRAM.wasm|URL [--hash H] [--arg A]... [--args-file F] [--timeout S]\n"  \
+	  "                   [--memory MIB] [--result-limit BYTES] [--priority N] [--redundancy K]\n" \
+	  "                   [--max-failures N] [--api A] [--wait]   submit a job, print its id") \
+	X("status", wg_cmd_status, "status [JOB] [--json] [--api A]  one job, or a table of jobs") \
+	X("wait", wg_cmd_wait, "wait JOB [--api A]              wait for a job, with progress") \
+	X("results", wg_cmd_results, "results JOB [--json] [--api A]  one line per task")        \
+	X("cancel", wg_cmd_cancel, "cancel JOB [--api A]            cancel a job's remaining tasks")
 
 #endif

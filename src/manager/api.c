@@ -1,11 +1,12 @@
 /* The manager's HTTP API: the route table, and the routes about workers. Job routes live
- * in api_jobs.c. */
+ * in api_jobs.c; their handlers are listed here so the whole API is in one table. */
 #include <stdio.h>
 #include <string.h>
 
 #include "http/server.h"
 #include "manager/manager_internal.h"
 #include "util/buf.h"
+#include "util/err.h"
 #include "util/json.h"
 
 static const char *relation_state(const struct wg_peer *p)
@@ -77,6 +78,15 @@ static void get_metrics(struct wg_http_request *req, void *user)
 		       "# TYPE wasmgrid_workers_attached gauge\n"
 		       "wasmgrid_workers_attached %zu\n",
 		       connected, attached);
+	int rc = wg__api_jobs_metrics(m, &out);
+	if (rc) {
+		wg_buf_free(&out);
+		wg_http_respond_error(req, 500, "the manager failed reading its job metrics: %s",
+				      wg_strerror(rc));
+		if (rc == WG_EDB)
+			wg__manager_fatal(m, "reading job metrics", rc);
+		return;
+	}
 	wg_http_respond(req, 200, "text/plain; version=0.0.4", out.data, out.len);
 	wg_buf_free(&out);
 }
@@ -84,6 +94,12 @@ static void get_metrics(struct wg_http_request *req, void *user)
 static const struct wg_http_route routes[] = {
 	{"GET", "/v1/workers", get_workers, 0},
 	{"GET", "/metrics", get_metrics, 0},
+	{"POST", "/v1/programs", wg__api_post_program, WG__API_PROGRAM_MAX},
+	{"POST", "/v1/jobs", wg__api_post_job, WG__API_JOB_BODY_MAX},
+	{"GET", "/v1/jobs", wg__api_list_jobs, 0},
+	{"GET", "/v1/jobs/{id}", wg__api_get_job, 0},
+	{"DELETE", "/v1/jobs/{id}", wg__api_cancel_job, 0},
+	{"GET", "/v1/jobs/{id}/results", wg__api_job_results, 0},
 };
 
 int wg__manager_api_start(struct wg_manager *m, int *bound_port)

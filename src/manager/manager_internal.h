@@ -54,4 +54,19 @@ void wg__manager_fatal(struct wg_manager *m, const char *what, int rc);
 int wg__manager_api_start(struct wg_manager *m, int *bound_port);
 void wg__manager_api_stop(struct wg_manager *m);
 
+/* The job routes (api_jobs.c), listed in api.c's route table; `user` is the manager. */
+struct wg_http_request;
+struct wg_buf;
+void wg__api_post_program(struct wg_http_request *req, void *user);
+void wg__api_post_job(struct wg_http_request *req, void *user);
+void wg__api_list_jobs(struct wg_http_request *req, void *user);
+void wg__api_get_job(struct wg_http_request *req, void *user);
+void wg__api_job_results(struct wg_http_request *req, void *user);
+void wg__api_cancel_job(struct wg_http_request *req, void *user);
+/* Appends the job core's metrics in Prometheus text format; 0 or a job-core error. */
+int wg__api_jobs_metrics(struct wg_manager *m, struct wg_buf *out);
+/* Bodies of program uploads and job submissions may be this large. */
+#define WG__API_PROGRAM_MAX (64u * 1024 * 1024)
+#define WG__API_JOB_BODY_MAX (64u * 1024 * 1024)
+
 #endif

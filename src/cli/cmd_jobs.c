@@ -1,0 +1,811 @@
+/* The user's job commands: submit, status, wait, results, cancel. Each is a thin client of
+ * the manager's HTTP API (docs/api.md); what they print for people is here, what they
+ * print for programs (--json) is the API's own JSON. */
+#include <inttypes.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "http/client.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/fs.h"
+#include "util/hex.h"
+#include "util/json.h"
+#include "util/utf8.h"
+
+#define PROGRAM_MAX (64u * 1024 * 1024)
+#define ARGS_FILE_MAX (512u * 1024 * 1024)
+#define RESULTS_PAGE 1000
+#define WAIT_POLL_MS 200
+/* While waiting, how long the manager may stay unreachable (a restart) before we give up. */
+#define WAIT_UNREACHABLE_MS 30000
+
+/* ---- calling the API ---- */
+
+/* Like wg_cli_call_json() (one request, a 2xx JSON answer parsed into *doc, anything else
+ * reported as "wasmgrid CMD: ..." and 1 returned), but a 404 about job `job_id` (non-zero)
+ * is told in the user's terms, naming the manager and how to list its jobs. With
+ * `quiet_unreachable`, a manager that does not answer is not reported: 2 is returned. */
+static int job_call(const char *cmd, const char *api, const char *method, const char *path,
+		    uint64_t job_id, bool quiet_unreachable, struct wg_buf *body,
+		    struct wg_json **doc)
+{
+	long status = 0;
+	*doc = NULL;
+	int rc = wg_http_request(api, method, path, NULL, NULL, 0, &status, body);
+	if (rc && quiet_unreachable && (rc == WG_EUNREACHABLE || rc == WG_ETIMEOUT))
+		return 2;
+	if (rc) {
+		fprintf(stderr, "wasmgrid %s: %s\n", cmd, wg_http_client_error());
+		return 1;
+	}
+	if (status == 404 && job_id) {
+		fprintf(stderr,
+			"wasmgrid %s: no job %" PRIu64 " on the manager at %s (see 'wasmgrid "
+			"status --api %s' for its jobs)\n", cmd, job_id, api, api);
+		return 1;
+	}
+	if (status < 200 || status > 299) {
+		char *text = wg_http_error_text(status, body);
+		fprintf(stderr, "wasmgrid %s: the manager answered: %s\n", cmd, text);
+		free(text);
+		return 1;
+	}
+	char why[128] = "";
+	if (wg_json_parse((const char *)body->data, body->len, NULL, doc, why, sizeof why)) {
+		fprintf(stderr, "wasmgrid %s: the manager's answer is not valid JSON (%s)\n", cmd,
+			why);
+		return 1;
+	}
+	return 0;
+}
+
+static int parse_job_id(const char *cmd, const char *s, uint64_t *id)
+{
+	char *end = NULL;
+	unsigned long long v = (*s >= '0' && *s <= '9') ? strtoull(s, &end, 10) : 0;
+	if (!end || *end || v == 0 || v > INT64_MAX)
+		return wg_usage_error(cmd, "'%s' is not a job id: give the number 'wasmgrid "
+				      "submit' printed", s);
+	*id = v;
+	return 0;
+}
+
+static uint64_t json_u64(const struct wg_json *v, const char *key)
+{
+	uint64_t n = 0;
+	wg_json_as_u64(wg_json_get(v, key), &n);
+	return n;
+}
+
+static const char *json_str(const struct wg_json *v, const char *key)
+{
+	const char *s = wg_json_as_str(wg_json_get(v, key), NULL);
+	return s ? s : "";
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Writes a parsed JSON value back as compact JSON (for --json lines). */
+static void write_json(struct wg_json_writer *w, const struct wg_json *v)
+{
+	const struct wg_json *item;
+	switch (wg_json_type(v)) {
+	case WG_JSON_NULL:
+		wg_jw_null(w);
+		break;
+	case WG_JSON_BOOL: {
+		bool b = false;
+		wg_json_as_bool(v, &b);
+		wg_jw_bool(w, b);
+		break;
+	}
+	case WG_JSON_NUMBER: {
+		uint64_t u;
+		int64_t i;
+		double d = 0;
+		if (wg_json_as_u64(v, &u) == 0)
+			wg_jw_uint(w, u);
+		else if (wg_json_as_i64(v, &i) == 0)
+			wg_jw_int(w, i);
+		else {
+			wg_json_as_double(v, &d);
+			wg_jw_double(w, d);
+		}
+		break;
+	}
+	case WG_JSON_STRING: {
+		size_t len = 0;
+		const char *s = wg_json_as_str(v, &len);
+		wg_jw_strn(w, s, len);
+		break;
+	}
+	case WG_JSON_ARRAY:
+		wg_jw_array_begin(w);
+		WG_JSON_FOREACH(item, i, v)
+			write_json(w, item);
+		wg_jw_array_end(w);
+		break;
+	case WG_JSON_OBJECT:
+		wg_jw_object_begin(w);
+		WG_JSON_FOREACH(item, i, v) {
+			wg_jw_key(w, wg_json_key_at(v, i));
+			write_json(w, item);
+		}
+		wg_jw_object_end(w);
+		break;
+	}
+}
+
+/* ---- wait ---- */
+
+struct job_counts {
+	uint64_t tasks, queued, running, completed, failed, cancelled;
+};
+
+static void read_counts(const struct wg_json *job, struct job_counts *c)
+{
+	const struct wg_json *counts = wg_json_get(job, "counts");
+	c->tasks = json_u64(job, "tasks");
+	c->queued = json_u64(counts, "queued");
+	c->running = json_u64(counts, "running");
+	c->completed = json_u64(counts, "completed");
+	c->failed = json_u64(counts, "failed");
+	c->cancelled = json_u64(counts, "cancelled");
+}
+
+static void draw_progress(const struct job_counts *c, double rate, uint64_t elapsed_ms)
+{
+	const int width = 30;
+	uint64_t finished = c->completed + c->failed + c->cancelled;
+	int filled = c->tasks ? (int)((double)finished / (double)c->tasks * width) : width;
+	char bar[64];
+	for (int i = 0; i < width; i++)
+		bar[i] = i < filled ? '#' : '.';
+	bar[width] = 0;
+	char eta[32] = "--";
+	uint64_t left = c->tasks - finished;
+	if (rate > 0 && left > 0) {
+		double s = (double)left / rate;
+		if (s < 120)
+			snprintf(eta, sizeof eta, "%.0fs", ceil(s));
+		else
+			snprintf(eta, sizeof eta, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
+	} else if (left == 0) {
+		snprintf(eta, sizeof eta, "0s");
+	}
+	fprintf(stderr,
+		"\r\033[K[%s] %" PRIu64 "/%" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
+		" running  %.1f tasks/s  %s left  (%.0fs)",
+		bar, c->completed, c->tasks, c->failed, c->running, rate, eta,
+		(double)elapsed_ms / 1000.0);
+	fflush(stderr);
+}
+
+/* Polls the job until it is no longer running; the exit status of `wait`. */
+static int wait_job(const char *cmd, const char *api, uint64_t id)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
+	bool tty = isatty(STDERR_FILENO);
+	uint64_t start = now_ms(), unreachable_since = 0, first_finished = 0;
+	bool have_first = false, drew = false;
+	int status = 1;
+	for (;;) {
+		struct wg_buf body = {0};
+		struct wg_json *doc = NULL;
+		int rc = job_call(cmd, api, "GET", path, id, true, &body, &doc);
+		if (rc == 2) {
+			/* A manager restarting is not the end of the job: keep asking a while. */
+			uint64_t now = now_ms();
+			if (!unreachable_since)
+				unreachable_since = now;
+			wg_buf_free(&body);
+			if (now - unreachable_since < WAIT_UNREACHABLE_MS) {
+				usleep(WAIT_POLL_MS * 1000);
+				continue;
+			}
+			if (drew)
+				fputc('\n', stderr);
+			fprintf(stderr, "wasmgrid %s: the manager at %s has not answered for %d s: "
+				"is it running? (the job stays there; run 'wasmgrid wait %" PRIu64
+				"' again)\n", cmd, api, WAIT_UNREACHABLE_MS / 1000, id);
+			return 1;
+		}
+		unreachable_since = 0;
+		if (rc) {
+			wg_buf_free(&body);
+			return 1;
+		}
+		struct job_counts c;
+		read_counts(doc, &c);
+		const char *state = json_str(doc, "state");
+		uint64_t now = now_ms(), finished = c.completed + c.failed;
+		/* The rate counts from the first poll, so tasks done before we started waiting
+		 * do not inflate it. */
+		if (!have_first) {
+			first_finished = finished;
+			have_first = true;
+		}
+		double rate = now > start ? (double)(finished - first_finished) * 1000.0 /
+						    (double)(now - start)
+					  : 0.0;
+		bool done = strcmp(state, "running") != 0;
+		if (tty) {
+			draw_progress(&c, rate, now - start);
+			drew = true;
+		}
+		if (done) {
+			if (drew)
+				fputc('\n', stderr);
+			status = (c.completed == c.tasks) ? 0 : 1;
+			fprintf(stderr,
+				"job %" PRIu64 " %s: %" PRIu64 " of %" PRIu64 " tasks completed, %" PRIu64
+				" failed, %" PRIu64 " cancelled%s\n",
+				id, state, c.completed, c.tasks, c.failed, c.cancelled,
+				c.failed ? " (see 'wasmgrid results' for the errors)" : "");
+			wg_json_free(doc);
+			wg_buf_free(&body);
+			return status;
+		}
+		wg_json_free(doc);
+		wg_buf_free(&body);
+		usleep(WAIT_POLL_MS * 1000);
+	}
+}
+
+int wg_cmd_wait(int argc, char **argv)
+{
+	const char *cmd = "wait", *api = WG_DEFAULT_API_ADDR, *job = NULL;
+	for (int i = 1; i < argc; i++) {
+		int r;
+		if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", &api)) != 0) {
+			if (r < 0)
+				return 2;
+		} else if (argv[i][0] == '-' || job)
+			return wg_usage_error(cmd, "unexpected '%s'", argv[i]);
+		else
+			job = argv[i];
+	}
+	uint64_t id;
+	if (!job)
+		return wg_usage_error(cmd, "which job? give its id: wasmgrid wait JOB");
+	if (parse_job_id(cmd, job, &id))
+		return 2;
+	return wait_job(cmd, api, id);
+}
+
+/* ---- status ---- */
+
+static void print_job_detail(const struct wg_json *job)
+{
+	struct job_counts c;
+	read_counts(job, &c);
+	const struct wg_json *o = wg_json_get(job, "options");
+	printf("job %" PRIu64 ": %s\n", json_u64(job, "id"), json_str(job, "state"));
+	printf("  program     %s\n", json_str(job, "program"));
+	printf("  tasks       %" PRIu64 ": %" PRIu64 " queued, %" PRIu64 " running, %" PRIu64
+	       " completed, %" PRIu64 " failed, %" PRIu64 " cancelled\n",
+	       c.tasks, c.queued, c.running, c.completed, c.failed, c.cancelled);
+	int64_t prio = 0;
+	wg_json_as_i64(wg_json_get(o, "priority"), &prio);
+	printf("  options     timeout %.1f s, memory %" PRIu64 " MiB, result limit %" PRIu64
+	       " bytes, priority %" PRId64 ", max failures %" PRIu64 ", redundancy %" PRIu64
+	       " (quorum %" PRIu64 ")\n",
+	       (double)json_u64(o, "timeout_ms") / 1000.0, json_u64(o, "memory_mib"),
+	       json_u64(o, "result_limit"), prio, json_u64(o, "max_failures"),
+	       json_u64(o, "redundancy"), json_u64(o, "quorum"));
+	time_t created = (time_t)(json_u64(job, "created_ms") / 1000);
+	char when[64];
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&created));
+	printf("  created     %s\n", when);
+	uint64_t fin = json_u64(job, "finished_ms");
+	if (fin) {
+		printf("  finished    after %.1f s\n",
+		       (double)(fin - json_u64(job, "created_ms")) / 1000.0);
+	}
+}
+
+int wg_cmd_status(int argc, char **argv)
+{
+	const char *cmd = "status", *api = WG_DEFAULT_API_ADDR, *job = NULL;
+	int json = 0;
+	for (int i = 1; i < argc; i++) {
+		int r;
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", &api)) != 0) {
+			if (r < 0)
+				return 2;
+		} else if (argv[i][0] == '-' || job)
+			return wg_usage_error(cmd, "unexpected '%s'", argv[i]);
+		else
+			job = argv[i];
+	}
+	uint64_t id = 0;
+	char path[64] = "/v1/jobs";
+	if (job) {
+		if (parse_job_id(cmd, job, &id))
+			return 2;
+		snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
+	}
+	struct wg_buf body = {0};
+	struct wg_json *doc = NULL;
+	int status = job_call(cmd, api, "GET", path, id, false, &body, &doc);
+	if (status)
+		goto out;
+	if (json) {
+		fwrite(body.data, 1, body.len, stdout);
+		putchar('\n');
+	} else if (job) {
+		print_job_detail(doc);
+	} else {
+		const struct wg_json *jobs = wg_json_get(doc, "jobs"), *j;
+		printf("%6s  %-10s %8s %8s %8s %8s %8s  %s\n", "JOB", "STATE", "TASKS", "DONE",
+		       "FAILED", "RUNNING", "QUEUED", "PROGRAM");
+		WG_JSON_FOREACH(j, i, jobs) {
+			struct job_counts c;
+			read_counts(j, &c);
+			printf("%6" PRIu64 "  %-10s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+			       " %8" PRIu64 "  %.12s\n",
+			       json_u64(j, "id"), json_str(j, "state"), c.tasks, c.completed,
+			       c.failed, c.running, c.queued, json_str(j, "program"));
+		}
+		size_t n = wg_json_len(jobs);
+		printf("%zu job%s\n", n, n == 1 ? "" : "s");
+	}
+out:
+	wg_json_free(doc);
+	wg_buf_free(&body);
+	return status;
+}
+
+/* ---- results ---- */
+
+/* Prints s on one line: a trailing newline dropped, other control characters escaped. */
+static void print_one_line(const char *s, size_t len)
+{
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '\n')
+			fputs("\\n", stdout);
+		else if (ch == '\t')
+			fputs("\\t", stdout);
+		else if (ch < 0x20 || ch == 0x7f)
+			printf("\\x%02x", ch);
+		else
+			putchar(ch);
+	}
+}
+
+static void print_result_text(const struct wg_json *r)
+{
+	printf("%" PRIu64 " %s ", json_u64(r, "index"), json_str(r, "status"));
+	size_t len = 0;
+	const char *res = wg_json_as_str(wg_json_get(r, "result"), &len);
+	const char *err = wg_json_as_str(wg_json_get(r, "error"), NULL);
+	if (res) {
+		if (!strcmp(json_str(r, "encoding"), "base64"))
+			fputs("base64:", stdout);
+		print_one_line(res, len);
+	} else if (err) {
+		const char *detail = json_str(r, "error_detail");
+		fputs(err, stdout);
+		if (*detail) {
+			fputs(": ", stdout);
+			print_one_line(detail, strlen(detail));
+		}
+	} else {
+		putchar('-');
+	}
+	putchar('\n');
+}
+
+int wg_cmd_results(int argc, char **argv)
+{
+	const char *cmd = "results", *api = WG_DEFAULT_API_ADDR, *job = NULL;
+	int json = 0;
+	for (int i = 1; i < argc; i++) {
+		int r;
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", &api)) != 0) {
+			if (r < 0)
+				return 2;
+		} else if (argv[i][0] == '-' || job)
+			return wg_usage_error(cmd, "unexpected '%s'", argv[i]);
+		else
+			job = argv[i];
+	}
+	uint64_t id;
+	if (!job)
+		return wg_usage_error(cmd, "which job? give its id: wasmgrid results JOB");
+	if (parse_job_id(cmd, job, &id))
+		return 2;
+	int status = 0;
+	uint64_t from = 0;
+	struct wg_buf line = {0};
+	for (;;) {
+		char path[96];
+		snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "/results?from=%" PRIu64 "&limit=%d",
+			 id, from, RESULTS_PAGE);
+		struct wg_buf body = {0};
+		struct wg_json *doc = NULL;
+		status = job_call(cmd, api, "GET", path, id, false, &body, &doc);
+		if (status) {
+			wg_buf_free(&body);
+			break;
+		}
+		const struct wg_json *results = wg_json_get(doc, "results"), *r;
+		WG_JSON_FOREACH(r, i, results) {
+			if (json) {
+				struct wg_json_writer w;
+				line.len = 0;
+				wg_jw_init(&w, &line);
+				write_json(&w, r);
+				fwrite(line.data, 1, line.len, stdout);
+				putchar('\n');
+			} else {
+				print_result_text(r);
+			}
+		}
+		uint64_t next = 0;
+		bool more = wg_json_as_u64(wg_json_get(doc, "next"), &next) == 0 && next > from;
+		wg_json_free(doc);
+		wg_buf_free(&body);
+		if (!more)
+			break;
+		from = next;
+	}
+	wg_buf_free(&line);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "wasmgrid %s: cannot write the results to stdout\n", cmd);
+		status = 1;
+	}
+	return status;
+}
+
+/* ---- cancel ---- */
+
+int wg_cmd_cancel(int argc, char **argv)
+{
+	const char *cmd = "cancel", *api = WG_DEFAULT_API_ADDR, *job = NULL;
+	for (int i = 1; i < argc; i++) {
+		int r;
+		if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", &api)) != 0) {
+			if (r < 0)
+				return 2;
+		} else if (argv[i][0] == '-' || job)
+			return wg_usage_error(cmd, "unexpected '%s'", argv[i]);
+		else
+			job = argv[i];
+	}
+	uint64_t id;
+	if (!job)
+		return wg_usage_error(cmd, "which job? give its id: wasmgrid cancel JOB");
+	if (parse_job_id(cmd, job, &id))
+		return 2;
+	char path[64];
+	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
+	struct wg_buf body = {0};
+	struct wg_json *doc = NULL;
+	int status = job_call(cmd, api, "DELETE", path, id, false, &body, &doc);
+	if (!status) {
+		struct job_counts c;
+		read_counts(doc, &c);
+		const char *state = json_str(doc, "state");
+		if (!strcmp(state, "cancelled"))
+			printf("job %" PRIu64 " cancelled: %" PRIu64 " of %" PRIu64
+			       " tasks cancelled, %" PRIu64 " completed before\n",
+			       id, c.cancelled, c.tasks, c.completed);
+		else
+			printf("job %" PRIu64 " had already %s; nothing to cancel\n", id, state);
+	}
+	wg_json_free(doc);
+	wg_buf_free(&body);
+	return status;
+}
+
+/* ---- submit ---- */
+
+/* Whether every argument can travel as a JSON text string: UTF-8 without NUL. */
+static bool all_text(char **args, const size_t *lens, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memchr(args[i], 0, lens[i]) || !wg_utf8_valid(args[i], lens[i]))
+			return false;
+	return true;
+}
+
+/* The arguments of a job: from --arg (not owned) and --args-file (owned in `file`). */
+struct arg_list {
+	char **items;
+	size_t *lens;
+	size_t n, cap;
+	uint8_t *file;
+};
+
+static void arg_push(struct arg_list *a, char *s, size_t len)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->items = wg_realloc(a->items, a->cap * sizeof *a->items);
+		a->lens = wg_realloc(a->lens, a->cap * sizeof *a->lens);
+	}
+	a->items[a->n] = s;
+	a->lens[a->n++] = len;
+}
+
+/* One argument per line; "\r\n" endings are accepted, and a last line needs no newline. */
+static int read_args_file(const char *cmd, const char *path, struct arg_list *a)
+{
+	size_t len = 0;
+	if (a->file)
+		return wg_usage_error(cmd, "give --args-file once");
+	int rc = wg_read_file(path, ARGS_FILE_MAX, &a->file, &len);
+	if (rc) {
+		fprintf(stderr, "wasmgrid %s: cannot read the arguments file %s: %s\n", cmd, path,
+			rc == WG_ETOOBIG ? "larger than 512 MiB" : wg_strerror(rc));
+		return 1;
+	}
+	char *p = (char *)a->file, *end = p + len;
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *stop = nl ? nl : end;
+		size_t n = (size_t)(stop - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		p[n] = 0;
+		arg_push(a, p, n);
+		p = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
+static bool is_url(const char *s)
+{
+	return !strncmp(s, "https://", 8) || !strncmp(s, "http://", 7) || !strncmp(s, "file://", 7);
+}
+
+/* The BLAKE2b-256 hash of a file in hex, as the manager computes it. */
+static int hash_file(const char *cmd, const char *path, char hex[65])
+{
+	uint8_t *bytes = NULL, digest[32];
+	size_t len = 0;
+	int rc = wg_read_file(path, PROGRAM_MAX, &bytes, &len);
+	if (rc) {
+		fprintf(stderr, "wasmgrid %s: cannot read the program %s to hash it: %s (or give "
+			"--hash)\n", cmd, path, wg_strerror(rc));
+		return 1;
+	}
+	crypto_generichash(digest, sizeof digest, bytes, len, NULL, 0);
+	wg_hex_encode(digest, sizeof digest, hex);
+	hex[64] = 0;
+	free(bytes);
+	return 0;
+}
+
+/* Uploads a local program; writes its hash. */
+static int upload_program(const char *cmd, const char *api, const char *path, char hash[65])
+{
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int rc = wg_read_file(path, PROGRAM_MAX, &bytes, &len);
+	if (rc) {
+		fprintf(stderr, "wasmgrid %s: cannot read the program %s: %s\n", cmd, path,
+			rc == WG_ETOOBIG ? "larger than 64 MiB" : wg_strerror(rc));
+		return 1;
+	}
+	struct wg_buf body = {0};
+	struct wg_json *doc = NULL;
+	int status = wg_cli_call_json(cmd, api, "POST", "/v1/programs", "application/wasm", bytes,
+				      len, &body, &doc);
+	if (!status) {
+		const char *h = json_str(doc, "hash");
+		if (strlen(h) != 64) {
+			fprintf(stderr, "wasmgrid %s: the manager's answer has no program hash\n",
+				cmd);
+			status = 1;
+		} else {
+			memcpy(hash, h, 65);
+		}
+	}
+	wg_json_free(doc);
+	wg_buf_free(&body);
+	free(bytes);
+	return status;
+}
+
+struct submit_opts {
+	const char *program, *hash, *api;
+	uint64_t timeout_s, memory_mib, result_limit, redundancy, max_failures;
+	bool has_timeout, has_memory, has_result_limit, has_redundancy, has_max_failures;
+	bool has_priority, wait;
+	int32_t priority;
+};
+
+static int parse_submit(int argc, char **argv, struct submit_opts *o, struct arg_list *args)
+{
+	const char *cmd = "submit";
+	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+		int r;
+		if (!strcmp(argv[i], "--wait")) {
+			o->wait = true;
+			continue;
+		}
+#define OPT(name) ((r = wg_opt_value(cmd, argc, argv, &i, name, &v)) != 0)
+		if (OPT("--arg")) {
+			if (r > 0)
+				arg_push(args, (char *)v, strlen(v));
+		} else if (OPT("--args-file")) {
+			if (r > 0 && (r = read_args_file(cmd, v, args)) != 0)
+				return r;
+		} else if (OPT("--api")) {
+			o->api = v;
+		} else if (OPT("--hash")) {
+			o->hash = v;
+		} else if (OPT("--timeout")) {
+			if (r > 0 && wg_opt_uint(cmd, "--timeout", v, 1, 86400, &o->timeout_s))
+				return 2;
+			o->has_timeout = true;
+		} else if (OPT("--memory")) {
+			if (r > 0 && wg_opt_uint(cmd, "--memory", v, 1, 4096, &o->memory_mib))
+				return 2;
+			o->has_memory = true;
+		} else if (OPT("--result-limit")) {
+			if (r > 0 && wg_opt_uint(cmd, "--result-limit", v, 0, 15u << 20,
+						 &o->result_limit))
+				return 2;
+			o->has_result_limit = true;
+		} else if (OPT("--redundancy")) {
+			if (r > 0 && wg_opt_uint(cmd, "--redundancy", v, 1, 16, &o->redundancy))
+				return 2;
+			o->has_redundancy = true;
+		} else if (OPT("--max-failures")) {
+			if (r > 0 && wg_opt_uint(cmd, "--max-failures", v, 0, 1000,
+						 &o->max_failures))
+				return 2;
+			o->has_max_failures = true;
+		} else if (OPT("--priority")) {
+			char *end = NULL;
+			long long p = r > 0 ? strtoll(v, &end, 10) : 0;
+			if (r > 0 && (!*v || *end || p < INT32_MIN || p > INT32_MAX))
+				return wg_usage_error(cmd, "--priority must be a whole number "
+						      "(higher runs first), not '%s'", v);
+			o->priority = (int32_t)p;
+			o->has_priority = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return wg_usage_error(cmd, "unknown option '%s'", argv[i]);
+		} else if (o->program) {
+			return wg_usage_error(cmd, "one program per job: '%s' and '%s' (arguments "
+					      "go after --arg)", o->program, argv[i]);
+		} else {
+			o->program = argv[i];
+		}
+		if (r < 0)
+			return 2;
+#undef OPT
+	}
+	if (!o->program)
+		return wg_usage_error(cmd, "which program? give a .wasm file or an https://, "
+				      "http:// or file:// URL");
+	if (args->n == 0)
+		return wg_usage_error(cmd, "no arguments: give --arg A (repeatable) or "
+				      "--args-file F (one argument per line); each is one task");
+	return 0;
+}
+
+int wg_cmd_submit(int argc, char **argv)
+{
+	const char *cmd = "submit";
+	struct submit_opts o = {.api = WG_DEFAULT_API_ADDR};
+	struct arg_list args = {0};
+	struct wg_buf req = {0}, body = {0};
+	struct wg_json *doc = NULL;
+	int status = parse_submit(argc, argv, &o, &args);
+	if (status)
+		goto out;
+	char hash[65];
+	if (o.hash && (strlen(o.hash) != 64 || strspn(o.hash, "0123456789abcdefABCDEF") != 64)) {
+		status = wg_usage_error(cmd, "--hash must be 64 hex digits (the program's "
+					"BLAKE2b-256), not '%s'", o.hash);
+		goto out;
+	}
+	if (is_url(o.program)) {
+		if (o.hash) {
+			memcpy(hash, o.hash, 65);
+		} else if (!strncmp(o.program, "file://", 7)) {
+			const char *path = o.program + 7;
+			if (!strncmp(path, "localhost/", 10))
+				path += 9;
+			if (sodium_init() < 0 || (status = hash_file(cmd, path, hash)) != 0) {
+				status = 1;
+				goto out;
+			}
+		} else {
+			status = wg_usage_error(cmd, "a program at a URL needs --hash H (its "
+						"BLAKE2b-256 in hex), so workers can check it");
+			goto out;
+		}
+	} else {
+		if (o.hash) {
+			status = wg_usage_error(cmd, "--hash is for URLs; a local file is hashed "
+						"by the manager");
+			goto out;
+		}
+		if ((status = upload_program(cmd, o.api, o.program, hash)) != 0)
+			goto out;
+	}
+
+	struct wg_json_writer w;
+	wg_jw_init(&w, &req);
+	wg_jw_object_begin(&w);
+	if (is_url(o.program)) {
+		wg_jw_kv_str(&w, "address", o.program);
+		wg_jw_kv_str(&w, "hash", hash);
+	} else {
+		wg_jw_kv_str(&w, "program", hash);
+	}
+	if (o.has_timeout)
+		wg_jw_kv_uint(&w, "timeout_ms", o.timeout_s * 1000);
+	if (o.has_memory)
+		wg_jw_kv_uint(&w, "memory_mib", o.memory_mib);
+	if (o.has_result_limit)
+		wg_jw_kv_uint(&w, "result_limit", o.result_limit);
+	if (o.has_redundancy)
+		wg_jw_kv_uint(&w, "redundancy", o.redundancy);
+	if (o.has_max_failures)
+		wg_jw_kv_uint(&w, "max_failures", o.max_failures);
+	if (o.has_priority)
+		wg_jw_kv_int(&w, "priority", o.priority);
+	bool text = all_text(args.items, args.lens, args.n);
+	wg_jw_key(&w, text ? "arguments" : "arguments_base64");
+	wg_jw_array_begin(&w);
+	for (size_t i = 0; i < args.n; i++) {
+		if (text)
+			wg_jw_strn(&w, args.items[i], args.lens[i]);
+		else
+			wg_jw_base64(&w, args.items[i], args.lens[i]);
+	}
+	wg_jw_array_end(&w);
+	wg_jw_object_end(&w);
+	status = wg_cli_call_json(cmd, o.api, "POST", "/v1/jobs", "application/json", req.data,
+				  req.len, &body, &doc);
+	if (status)
+		goto out;
+	uint64_t id = json_u64(doc, "id");
+	if (!id) {
+		fprintf(stderr, "wasmgrid %s: the manager's answer has no job id\n", cmd);
+		status = 1;
+		goto out;
+	}
+	printf("%" PRIu64 "\n", id);
+	fflush(stdout);
+	if (o.wait)
+		status = wait_job(cmd, o.api, id);
+out:
+	wg_json_free(doc);
+	wg_buf_free(&body);
+	wg_buf_free(&req);
+	free(args.items);
+	free(args.lens);
+	free(args.file);
+	return status;
+}

@@ -1,0 +1,641 @@
+/* The manager's HTTP routes about programs and jobs: the user's side of the job core
+ * (manager/jobs.h). Every handler answers at once; the job core commits before it returns,
+ * so an answer always describes durable state. Validation errors are 400 with a message
+ * that names the field and what to send instead; a database error is 500 and stops the
+ * manager (a restart recovers from the last commit). See docs/api.md. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/server.h"
+#include "manager/jobs.h"
+#include "manager/manager_internal.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/json.h"
+#include "util/utf8.h"
+
+/* Results per page of GET /v1/jobs/ID/results: default and ceiling. */
+#define API_RESULTS_DEFAULT 1000
+#define API_RESULTS_MAX 10000
+/* Largest result limit a job may ask for: results travel in one frame (16 MiB). */
+#define API_RESULT_LIMIT_MAX (15u * 1024 * 1024)
+/* wasm32 memories cannot exceed 4 GiB. */
+#define API_MEMORY_MIB_MAX 4096u
+
+/* A job-core failure that is not the client's fault: a database error stops the manager. */
+static void respond_core_error(struct wg_manager *m, struct wg_http_request *req,
+			       const char *what, int rc)
+{
+	wg_http_respond_error(req, 500, "the manager failed while %s: %s", what, wg_strerror(rc));
+	if (rc == WG_EDB)
+		wg__manager_fatal(m, what, rc);
+}
+
+/* Parses the {id} path parameter; answers 400 and returns -1 when it is not a job id. */
+static int job_id_param(struct wg_http_request *req, uint64_t *id)
+{
+	const char *s = wg_http_param(req, "id");
+	char *end = NULL;
+	if (!s || *s < '0' || *s > '9')
+		goto bad;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*end || v == 0 || v > INT64_MAX)
+		goto bad;
+	*id = v;
+	return 0;
+bad:
+	wg_http_respond_error(req, 400, "'%s' is not a job id: use the number 'submit' printed",
+			      s ? s : "");
+	return -1;
+}
+
+static void respond_unknown_job(struct wg_http_request *req, uint64_t id)
+{
+	wg_http_respond_error(req, 404, "no job %" PRIu64 " on this manager (GET /v1/jobs lists them)",
+			      id);
+}
+
+/* ---- POST /v1/programs ---- */
+
+void wg__api_post_program(struct wg_http_request *req, void *user)
+{
+	struct wg_manager *m = user;
+	size_t len = 0;
+	const uint8_t *body = wg_http_body(req, &len);
+	static const uint8_t magic[4] = {0, 'a', 's', 'm'}, version[4] = {1, 0, 0, 0};
+	if (len < 8 || memcmp(body, magic, 4) != 0) {
+		wg_http_respond_error(req, 400,
+				      "the body is not a WebAssembly module (it must start with "
+				      "\\0asm): send the .wasm file's bytes as they are");
+		return;
+	}
+	if (memcmp(body + 4, version, 4) != 0) {
+		wg_http_respond_error(req, 400,
+				      "unsupported WebAssembly binary version (only version 1 "
+				      "modules, as clang --target=wasm32-wasi makes, are accepted)");
+		return;
+	}
+	char hash[65];
+	int rc = wg_jobs_program_put(m->jobs, body, len, hash);
+	if (rc) {
+		respond_core_error(m, req, "storing a program", rc);
+		return;
+	}
+	struct wg_buf out = {0};
+	struct wg_json_writer w;
+	wg_jw_init(&w, &out);
+	wg_jw_object_begin(&w);
+	wg_jw_kv_str(&w, "hash", hash);
+	wg_jw_kv_uint(&w, "size", len);
+	wg_jw_object_end(&w);
+	wg_http_respond_json(req, 201, out.data, out.len);
+	wg_buf_free(&out);
+}
+
+/* ---- job descriptions ---- */
+
+static void write_job(struct wg_json_writer *w, const struct wg_job_info *ji)
+{
+	wg_jw_object_begin(w);
+	wg_jw_kv_uint(w, "id", ji->id);
+	wg_jw_kv_str(w, "state", wg_job_state_name(ji->state));
+	wg_jw_kv_str(w, "program", ji->program_hash);
+	wg_jw_kv_uint(w, "tasks", ji->n_tasks);
+	wg_jw_key(w, "counts");
+	wg_jw_object_begin(w);
+	for (int s = 0; s < WG_TASK_STATE_COUNT; s++)
+		wg_jw_kv_uint(w, wg_task_state_name((enum wg_task_state)s), ji->counts[s]);
+	wg_jw_object_end(w);
+	wg_jw_key(w, "options");
+	wg_jw_object_begin(w);
+	wg_jw_kv_uint(w, "timeout_ms", ji->options.timeout_ms);
+	wg_jw_kv_uint(w, "memory_mib", ji->options.memory_bytes >> 20);
+	wg_jw_kv_uint(w, "result_limit", ji->options.result_bytes);
+	wg_jw_kv_int(w, "priority", ji->options.priority);
+	wg_jw_kv_uint(w, "max_failures", ji->options.max_failures);
+	wg_jw_kv_uint(w, "redundancy", ji->options.redundancy);
+	wg_jw_kv_uint(w, "quorum", ji->options.quorum);
+	wg_jw_object_end(w);
+	wg_jw_kv_uint(w, "created_ms", ji->created_ms);
+	if (ji->finished_ms)
+		wg_jw_kv_uint(w, "finished_ms", ji->finished_ms);
+	else
+		wg_jw_kv_null(w, "finished_ms");
+	wg_jw_object_end(w);
+}
+
+static void respond_job(struct wg_http_request *req, int status, const struct wg_job_info *ji)
+{
+	struct wg_buf out = {0};
+	struct wg_json_writer w;
+	wg_jw_init(&w, &out);
+	write_job(&w, ji);
+	wg_http_respond_json(req, status, out.data, out.len);
+	wg_buf_free(&out);
+}
+
+/* ---- POST /v1/jobs ---- */
+
+/* What a job submission asks for, parsed and checked. Pointers into the request's JSON
+ * tree (valid while it lives); decoded base64 arguments are owned here. */
+struct job_request {
+	char hash[65];
+	const char *address; /* NULL: a stored program */
+	struct wg_job_options opts;
+	struct wg_jobs_arg *args;
+	size_t n_args;
+	uint8_t **decoded; /* n_args entries when arguments_base64 was used */
+};
+
+static void job_request_free(struct job_request *jr)
+{
+	if (jr->decoded)
+		for (size_t i = 0; i < jr->n_args; i++)
+			free(jr->decoded[i]);
+	free(jr->decoded);
+	free(jr->args);
+}
+
+/* Reads an optional unsigned option within [min, max]. Returns 0 (absent or valid) or -1
+ * with the message in err. */
+static int opt_u64(const struct wg_json *doc, const char *key, uint64_t min, uint64_t max,
+		   bool *present, uint64_t *out, char *err, size_t err_len)
+{
+	const struct wg_json *v = wg_json_get(doc, key);
+	*present = false;
+	if (!v)
+		return 0;
+	if (wg_json_as_u64(v, out) != 0 || *out < min || *out > max) {
+		snprintf(err, err_len, "'%s' must be an integer from %" PRIu64 " to %" PRIu64, key,
+			 min, max);
+		return -1;
+	}
+	*present = true;
+	return 0;
+}
+
+static bool hex_hash(const char *s, size_t len, char out[65])
+{
+	if (!s || len != 64)
+		return false;
+	for (size_t i = 0; i < 64; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+		out[i] = c;
+	}
+	out[64] = 0;
+	return true;
+}
+
+static int parse_options(const struct wg_json *doc, struct wg_job_options *o, char *err,
+			 size_t err_len)
+{
+	uint64_t v;
+	bool has;
+	if (opt_u64(doc, "timeout_ms", 1, 24u * 3600 * 1000, &has, &v, err, err_len))
+		return -1;
+	if (has)
+		o->timeout_ms = (uint32_t)v;
+	if (opt_u64(doc, "memory_mib", 1, API_MEMORY_MIB_MAX, &has, &v, err, err_len))
+		return -1;
+	if (has)
+		o->memory_bytes = v << 20;
+	if (opt_u64(doc, "result_limit", 0, API_RESULT_LIMIT_MAX, &has, &v, err, err_len))
+		return -1;
+	if (has)
+		o->result_bytes = v;
+	if (opt_u64(doc, "max_failures", 0, 1000, &has, &v, err, err_len))
+		return -1;
+	if (has)
+		o->max_failures = (uint32_t)v;
+	if (opt_u64(doc, "redundancy", 1, WG_JOBS_MAX_REDUNDANCY, &has, &v, err, err_len))
+		return -1;
+	if (has)
+		o->redundancy = (uint32_t)v;
+	if (opt_u64(doc, "quorum", 0, o->redundancy, &has, &v, err, err_len))
+		return -1;
+	if (has)
+		o->quorum = (uint32_t)v;
+	const struct wg_json *p = wg_json_get(doc, "priority");
+	if (p) {
+		int64_t pv;
+		if (wg_json_as_i64(p, &pv) != 0 || pv < INT32_MIN || pv > INT32_MAX) {
+			snprintf(err, err_len, "'priority' must be an integer from %d to %d",
+				 INT32_MIN, INT32_MAX);
+			return -1;
+		}
+		o->priority = (int32_t)pv;
+	}
+	return 0;
+}
+
+static int parse_arguments(const struct wg_json *doc, struct job_request *jr, char *err,
+			   size_t err_len)
+{
+	const struct wg_json *text = wg_json_get(doc, "arguments");
+	const struct wg_json *b64 = wg_json_get(doc, "arguments_base64");
+	if (text && b64) {
+		snprintf(err, err_len, "give 'arguments' or 'arguments_base64', not both");
+		return -1;
+	}
+	const struct wg_json *arr = text ? text : b64;
+	const char *name = text ? "arguments" : "arguments_base64";
+	if (!arr) {
+		snprintf(err, err_len,
+			 "'arguments' is missing: give an array of strings, one per task");
+		return -1;
+	}
+	if (wg_json_type(arr) != WG_JSON_ARRAY) {
+		snprintf(err, err_len, "'%s' must be an array of strings, one per task", name);
+		return -1;
+	}
+	size_t n = wg_json_len(arr);
+	if (n > WG_JOBS_MAX_TASKS) {
+		snprintf(err, err_len, "%zu arguments is too many: a job has at most %d tasks", n,
+			 WG_JOBS_MAX_TASKS);
+		return -1;
+	}
+	jr->n_args = n;
+	jr->args = wg_calloc(n ? n : 1, sizeof *jr->args);
+	if (b64)
+		jr->decoded = wg_calloc(n ? n : 1, sizeof *jr->decoded);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = 0;
+		const char *s = wg_json_as_str(wg_json_at(arr, i), &len);
+		if (!s) {
+			snprintf(err, err_len, "'%s[%zu]' is not a string", name, i);
+			return -1;
+		}
+		if (b64) {
+			if (wg_base64_decode(s, len, &jr->decoded[i], &len) != 0) {
+				snprintf(err, err_len,
+					 "'arguments_base64[%zu]' is not valid base64 (standard "
+					 "alphabet, padded)", i);
+				return -1;
+			}
+			s = (const char *)jr->decoded[i];
+		}
+		if (len > WG_JOBS_MAX_ARG_BYTES) {
+			snprintf(err, err_len, "'%s[%zu]' is %zu bytes: an argument may have at "
+				 "most %u", name, i, len, WG_JOBS_MAX_ARG_BYTES);
+			return -1;
+		}
+		jr->args[i].data = (const uint8_t *)s;
+		jr->args[i].len = len;
+	}
+	return 0;
+}
+
+/* Checks the program fields: `program` (a stored hash) or `address` plus `hash`. Like the
+ * other parse_ functions, returns 0 or -1 with a message for the user in err and the HTTP
+ * status in *status; a job-core failure is -1 with *core_rc set. */
+static int parse_program(struct wg_manager *m, const struct wg_json *doc, struct job_request *jr,
+			 char *err, size_t err_len, int *status, int *core_rc)
+{
+	size_t len = 0;
+	const struct wg_json *prog = wg_json_get(doc, "program");
+	const struct wg_json *addr = wg_json_get(doc, "address");
+	const struct wg_json *hash = wg_json_get(doc, "hash");
+	*status = 400;
+	if (prog && addr) {
+		snprintf(err, err_len, "give 'program' (a stored hash) or 'address', not both");
+		return -1;
+	}
+	if (prog) {
+		const char *s = wg_json_as_str(prog, &len);
+		if (!hex_hash(s, len, jr->hash)) {
+			snprintf(err, err_len, "'program' must be a program hash (64 hex digits) "
+				 "as POST /v1/programs returns it");
+			return -1;
+		}
+		uint8_t probe;
+		size_t n;
+		uint64_t total;
+		int rc = wg_jobs_program_read(m->jobs, jr->hash, 0, &probe, 1, &n, &total);
+		if (rc == WG_ENOTFOUND) {
+			*status = 404;
+			snprintf(err, err_len, "no program %s is stored here: upload it first "
+				 "with POST /v1/programs", jr->hash);
+			return -1;
+		}
+		if (rc) {
+			*core_rc = rc;
+			return -1;
+		}
+		return 0;
+	}
+	if (!addr) {
+		snprintf(err, err_len, "say which program to run: 'program' (a hash from POST "
+			 "/v1/programs) or 'address' (an https://, http:// or file:// URL) with "
+			 "'hash'");
+		return -1;
+	}
+	const char *a = wg_json_as_str(addr, &len);
+	if (!a || strlen(a) != len || len > 4096 ||
+	    (strncmp(a, "https://", 8) && strncmp(a, "http://", 7) && strncmp(a, "file://", 7))) {
+		snprintf(err, err_len, "'address' must be an https://, http:// or file:// URL");
+		return -1;
+	}
+	jr->address = a;
+	if (!hash) {
+		snprintf(err, err_len, "'hash' is required with 'address': give the program's "
+			 "BLAKE2b-256 hash (64 hex digits) so workers can check what they fetch");
+		return -1;
+	}
+	const char *h = wg_json_as_str(hash, &len);
+	if (!hex_hash(h, len, jr->hash)) {
+		snprintf(err, err_len, "'hash' must be 64 hex digits (the program's BLAKE2b-256)");
+		return -1;
+	}
+	return 0;
+}
+
+void wg__api_post_job(struct wg_http_request *req, void *user)
+{
+	struct wg_manager *m = user;
+	struct job_request jr = {0};
+	struct wg_json *doc = NULL;
+	char err[256] = "";
+	int status = 400;
+	size_t len = 0;
+	const char *body = (const char *)wg_http_body(req, &len);
+	struct wg_json_limits lim = {.max_bytes = WG__API_JOB_BODY_MAX};
+	if (wg_json_parse(body, len, &lim, &doc, err, sizeof err) != 0) {
+		wg_http_respond_error(req, 400, "the body is not valid JSON (%s): send an object "
+				      "such as {\"program\":HASH,\"arguments\":[\"1\",\"2\"]}", err);
+		goto out;
+	}
+	if (wg_json_type(doc) != WG_JSON_OBJECT) {
+		wg_http_respond_error(req, 400, "the body must be a JSON object such as "
+				      "{\"program\":HASH,\"arguments\":[\"1\",\"2\"]}");
+		goto out;
+	}
+	wg_job_options_init(&jr.opts);
+	int core_rc = 0;
+	int bad = parse_program(m, doc, &jr, err, sizeof err, &status, &core_rc);
+	if (!bad)
+		bad = parse_options(doc, &jr.opts, err, sizeof err);
+	if (!bad)
+		bad = parse_arguments(doc, &jr, err, sizeof err);
+	if (core_rc) {
+		respond_core_error(m, req, "looking up a program", core_rc);
+		goto out;
+	}
+	if (bad) {
+		wg_http_respond_error(req, status, "%s", err);
+		goto out;
+	}
+	char stored[128 + 80];
+	const char *addresses[1];
+	if (jr.address) {
+		addresses[0] = jr.address;
+	} else {
+		snprintf(stored, sizeof stored, "wasmgrid://%s/%s", m->id.id_hex, jr.hash);
+		addresses[0] = stored;
+	}
+	uint64_t job_id = 0;
+	int rc = wg_jobs_submit(m->jobs, jr.hash, addresses, 1, &jr.opts, jr.args, jr.n_args, &job_id);
+	if (rc == WG_EINVAL) {
+		wg_http_respond_error(req, 400, "the job core refused these options or arguments: "
+				      "check the limits in docs/api.md");
+		goto out;
+	}
+	if (rc) {
+		respond_core_error(m, req, "storing a job", rc);
+		goto out;
+	}
+	wg__dispatch_kick(m);
+	struct wg_buf out = {0};
+	struct wg_json_writer w;
+	wg_jw_init(&w, &out);
+	wg_jw_object_begin(&w);
+	wg_jw_kv_uint(&w, "id", job_id);
+	wg_jw_kv_uint(&w, "tasks", jr.n_args);
+	wg_jw_object_end(&w);
+	wg_http_respond_json(req, 201, out.data, out.len);
+	wg_buf_free(&out);
+out:
+	job_request_free(&jr);
+	wg_json_free(doc);
+}
+
+/* ---- GET /v1/jobs, GET /v1/jobs/ID, DELETE /v1/jobs/ID ---- */
+
+void wg__api_list_jobs(struct wg_http_request *req, void *user)
+{
+	struct wg_manager *m = user;
+	struct wg_job_info *jobs = NULL;
+	size_t n = 0;
+	int rc = wg_jobs_list(m->jobs, &jobs, &n);
+	if (rc) {
+		respond_core_error(m, req, "listing jobs", rc);
+		return;
+	}
+	struct wg_buf out = {0};
+	struct wg_json_writer w;
+	wg_jw_init(&w, &out);
+	wg_jw_object_begin(&w);
+	wg_jw_key(&w, "jobs");
+	wg_jw_array_begin(&w);
+	for (size_t i = 0; i < n; i++)
+		write_job(&w, &jobs[i]);
+	wg_jw_array_end(&w);
+	wg_jw_object_end(&w);
+	wg_http_respond_json(req, 200, out.data, out.len);
+	wg_buf_free(&out);
+	free(jobs);
+}
+
+void wg__api_get_job(struct wg_http_request *req, void *user)
+{
+	struct wg_manager *m = user;
+	uint64_t id;
+	if (job_id_param(req, &id))
+		return;
+	struct wg_job_info ji;
+	int rc = wg_jobs_status(m->jobs, id, &ji);
+	if (rc == WG_ENOTFOUND)
+		respond_unknown_job(req, id);
+	else if (rc)
+		respond_core_error(m, req, "reading a job", rc);
+	else
+		respond_job(req, 200, &ji);
+}
+
+void wg__api_cancel_job(struct wg_http_request *req, void *user)
+{
+	struct wg_manager *m = user;
+	uint64_t id;
+	if (job_id_param(req, &id))
+		return;
+	struct wg_job_info ji;
+	int rc = wg_jobs_cancel(m->jobs, id, NULL);
+	if (rc == 0) {
+		wg__dispatch_flush_aborts(m);
+		rc = wg_jobs_status(m->jobs, id, &ji);
+	}
+	if (rc == WG_ENOTFOUND)
+		respond_unknown_job(req, id);
+	else if (rc)
+		respond_core_error(m, req, "cancelling a job", rc);
+	else
+		respond_job(req, 200, &ji);
+}
+
+/* ---- GET /v1/jobs/ID/results ---- */
+
+struct results_page {
+	struct wg_json_writer *w;
+	uint32_t count;
+	uint32_t last_index;
+};
+
+static int write_result(const struct wg_task_result *r, void *user)
+{
+	struct results_page *pg = user;
+	struct wg_json_writer *w = pg->w;
+	wg_jw_object_begin(w);
+	wg_jw_kv_uint(w, "index", r->index);
+	wg_jw_kv_str(w, "status", wg_task_state_name(r->state));
+	if (r->state == WG_TASK_COMPLETED && r->result) {
+		wg_jw_key(w, "result");
+		if (wg_utf8_valid(r->result, r->result_len)) {
+			wg_jw_strn(w, r->result, r->result_len);
+		} else {
+			wg_jw_base64(w, r->result, r->result_len);
+			wg_jw_kv_str(w, "encoding", "base64");
+		}
+	} else {
+		wg_jw_kv_null(w, "result");
+	}
+	if (r->failures > 0 || r->state == WG_TASK_FAILED) {
+		wg_jw_kv_str(w, "error", wg_error_kind_name(r->error_kind));
+		wg_jw_kv_str(w, "error_detail", r->error_detail);
+		wg_jw_key(w, "stderr");
+		wg_jw_strn(w, r->stderr_tail ? (const void *)r->stderr_tail : "", r->stderr_len);
+	} else {
+		wg_jw_kv_null(w, "error");
+	}
+	wg_jw_kv_str(w, "worker", r->worker);
+	wg_jw_kv_uint(w, "attempts", r->attempts);
+	wg_jw_kv_uint(w, "failures", r->failures);
+	wg_jw_object_end(w);
+	pg->count++;
+	pg->last_index = r->index;
+	return 0;
+}
+
+/* Parses an optional unsigned query parameter; answers 400 and returns -1 when malformed. */
+static int query_u32(struct wg_http_request *req, const char *name, uint32_t dflt, uint32_t max,
+		     uint32_t *out)
+{
+	const char *s = wg_http_query(req, name);
+	*out = dflt;
+	if (!s)
+		return 0;
+	char *end = NULL;
+	unsigned long long v = (*s >= '0' && *s <= '9') ? strtoull(s, &end, 10) : 0;
+	if (!end || *end || v > max) {
+		wg_http_respond_error(req, 400, "'%s' must be an integer from 0 to %u", name, max);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+void wg__api_job_results(struct wg_http_request *req, void *user)
+{
+	struct wg_manager *m = user;
+	uint64_t id;
+	uint32_t from, limit;
+	if (job_id_param(req, &id) ||
+	    query_u32(req, "from", 0, UINT32_MAX - 1, &from) ||
+	    query_u32(req, "limit", API_RESULTS_DEFAULT, API_RESULTS_MAX, &limit))
+		return;
+	if (limit == 0)
+		limit = API_RESULTS_DEFAULT;
+	struct wg_job_info ji;
+	int rc = wg_jobs_status(m->jobs, id, &ji);
+	if (rc == WG_ENOTFOUND) {
+		respond_unknown_job(req, id);
+		return;
+	}
+	if (rc) {
+		respond_core_error(m, req, "reading results", rc);
+		return;
+	}
+	struct wg_buf out = {0};
+	struct wg_json_writer w;
+	wg_jw_init(&w, &out);
+	wg_jw_object_begin(&w);
+	wg_jw_kv_uint(&w, "job", id);
+	wg_jw_kv_str(&w, "state", wg_job_state_name(ji.state));
+	wg_jw_kv_uint(&w, "tasks", ji.n_tasks);
+	wg_jw_kv_uint(&w, "from", from);
+	wg_jw_key(&w, "results");
+	wg_jw_array_begin(&w);
+	struct results_page pg = {.w = &w};
+	rc = wg_jobs_results(m->jobs, id, from, limit, write_result, &pg);
+	wg_jw_array_end(&w);
+	/* The next page starts after the last index given; null when this was the last. */
+	if (pg.count == limit && (uint64_t)pg.last_index + 1 < ji.n_tasks)
+		wg_jw_kv_uint(&w, "next", (uint64_t)pg.last_index + 1);
+	else
+		wg_jw_kv_null(&w, "next");
+	wg_jw_object_end(&w);
+	if (rc == WG_ENOTFOUND)
+		respond_unknown_job(req, id);
+	else if (rc)
+		respond_core_error(m, req, "reading results", rc);
+	else
+		wg_http_respond_json(req, 200, out.data, out.len);
+	wg_buf_free(&out);
+}
+
+/* ---- GET /metrics (the job part) ---- */
+
+int wg__api_jobs_metrics(struct wg_manager *m, struct wg_buf *out)
+{
+	struct wg_jobs_metrics jm;
+	int rc = wg_jobs_metrics(m->jobs, &jm);
+	if (rc)
+		return rc;
+	wg_buf_appendf(out, "# HELP wasmgrid_jobs Jobs by state.\n# TYPE wasmgrid_jobs gauge\n");
+	for (int s = 0; s < 4; s++)
+		wg_buf_appendf(out, "wasmgrid_jobs{state=\"%s\"} %" PRIu64 "\n",
+			       wg_job_state_name((enum wg_job_state)s), jm.jobs[s]);
+	wg_buf_appendf(out, "# HELP wasmgrid_tasks Tasks by state.\n# TYPE wasmgrid_tasks gauge\n");
+	for (int s = 0; s < WG_TASK_STATE_COUNT; s++)
+		wg_buf_appendf(out, "wasmgrid_tasks{state=\"%s\"} %" PRIu64 "\n",
+			       wg_task_state_name((enum wg_task_state)s), jm.tasks[s]);
+	wg_buf_appendf(out,
+		       "# HELP wasmgrid_attempts_in_flight Attempts sent to workers and not yet "
+		       "answered.\n# TYPE wasmgrid_attempts_in_flight gauge\n"
+		       "wasmgrid_attempts_in_flight %" PRIu64 "\n",
+		       jm.attempts_in_flight);
+	const struct {
+		const char *name, *help;
+		uint64_t value;
+	} counters[] = {
+		{"attempts_assigned", "Attempts sent to workers.", jm.assigned},
+		{"results", "Results received.", jm.results},
+		{"task_errors", "Error reports received.", jm.errors},
+		{"attempts_lost", "Attempts lost with their worker.", jm.lost},
+		{"attempts_timed_out", "Attempts aborted past their deadline.", jm.timed_out},
+		{"attempts_refused", "Attempts refused by workers.", jm.refused},
+		{"db_commits", "Database transactions committed.", jm.commits},
+	};
+	for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+		wg_buf_appendf(out,
+			       "# HELP wasmgrid_%s_total %s\n# TYPE wasmgrid_%s_total counter\n"
+			       "wasmgrid_%s_total %" PRIu64 "\n",
+			       counters[i].name, counters[i].help, counters[i].name,
+			       counters[i].name, counters[i].value);
+	return 0;
+}
