@@ -20,7 +20,8 @@ PROTO_C := $(BUILD)/gen/wasmgrid.pb-c.c
 PROTO_O := $(BUILD)/obj/gen/wasmgrid.pb-c.o
 LIB_SRC := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(PROTO_O)
-TEST_SRC := $(shell find tests -name '*.c' | sort)
+# tests/programs/ holds WebAssembly test programs (built below), not test code.
+TEST_SRC := $(shell find tests -name '*.c' -not -path 'tests/programs/*' | sort)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all deps test test-fast test-asan demo bench examples clean format
@@ -54,7 +55,8 @@ $(BUILD)/wasmgrid-tests: $(TEST_OBJ) $(BUILD)/libwasmgrid.a
 
 # WebAssembly example programs, built from C with clang and wasi-libc.
 
-EXAMPLES   := $(patsubst examples/%.c,$(BUILD)/examples/%.wasm,$(wildcard examples/*.c tests/programs/*.c))
+# Both folders build into one: names must not collide (test programs start with t_).
+EXAMPLES   := $(patsubst %.c,$(BUILD)/examples/%.wasm,$(notdir $(wildcard examples/*.c tests/programs/*.c)))
 examples: $(EXAMPLES)
 $(BUILD)/examples/%.wasm: examples/%.c
 	@mkdir -p $(dir $@)

@@ -4,8 +4,10 @@
 #define WG_CLI_COMMANDS_H
 
 int wg_cmd_id(int argc, char **argv);
+int wg_cmd_run(int, char **);
 
 /* Every further command: X(name, function, usage line). Add one line per command. */
-#define WG_EXTRA_COMMANDS(X)
+#define WG_EXTRA_COMMANDS(X)                                                               \
+	X("run", wg_cmd_run, "run PROGRAM [ARG | --arg-file F] [--timeout S] [--memory MIB]")
 
 #endif
