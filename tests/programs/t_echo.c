@@ -1,13 +1,23 @@
 /* Test program: copies stdin (the task's argument) to stdout byte for byte, then reports
- * argc and argv[1] on stderr, so a test can check both ways the argument arrives. */
+ * on stderr argc and whether argv[1] holds the same bytes, so a test can check both ways
+ * the argument arrives. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
-	char buf[65536];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
-		fwrite(buf, 1, n, stdout);
-	fprintf(stderr, "argc=%d argv1=%s\n", argc, argc > 1 ? argv[1] : "(none)");
+	size_t cap = 1 << 16, len = 0, n;
+	char *all = malloc(cap);
+	while (all && (n = fread(all + len, 1, cap - len, stdin)) > 0) {
+		len += n;
+		if (len == cap)
+			all = realloc(all, cap *= 2);
+	}
+	if (!all)
+		return 1;
+	fwrite(all, 1, len, stdout);
+	int same = argc > 1 && strlen(argv[1]) == len && memcmp(argv[1], all, len) == 0;
+	fprintf(stderr, "argc=%d argv1=%s\n", argc, argc < 2 ? "none" : same ? "same" : "different");
 	return 0;
 }
