@@ -51,7 +51,8 @@ static int exit_code_for(int kind)
 static void on_done(void *user, uint64_t task_id, const struct wg_engine_outcome *o)
 {
 	struct run_state *s = user;
-	fwrite(o->result, 1, o->result_len, stdout);
+	if (o->result_len)
+		fwrite(o->result, 1, o->result_len, stdout);
 	fflush(stdout);
 	if (o->stderr_tail_len)
 		fwrite(o->stderr_tail, 1, o->stderr_tail_len, stderr);

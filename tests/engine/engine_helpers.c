@@ -59,8 +59,10 @@ void test_on_done(void *user, uint64_t task_id, const struct wg_engine_outcome *
 	r->done++;
 	r->kind = o->error_kind;
 	snprintf(r->detail, sizeof r->detail, "%s", o->detail);
-	wg_buf_append(&r->out, o->result, o->result_len);
-	wg_buf_append(&r->err, o->stderr_tail, o->stderr_tail_len);
+	if (o->result_len)
+		wg_buf_append(&r->out, o->result, o->result_len);
+	if (o->stderr_tail_len)
+		wg_buf_append(&r->err, o->stderr_tail, o->stderr_tail_len);
 }
 
 void test_run(const char *data_dir, const struct wg_engine_task *t, struct task_result *r)
