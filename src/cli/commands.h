@@ -12,6 +12,7 @@ int wg_cmd_status(int argc, char **argv);
 int wg_cmd_wait(int argc, char **argv);
 int wg_cmd_results(int argc, char **argv);
 int wg_cmd_cancel(int argc, char **argv);
+int wg_cmd_run(int argc, char **argv);
 
 /* Every further command: X(name, function, usage line). Add one line per command. */
 #define WG_EXTRA_COMMANDS(X)                                                               \
@@ -29,6 +30,8 @@ int wg_cmd_cancel(int argc, char **argv);
 	X("status", wg_cmd_status, "status [JOB] [--json] [--api A]  one job, or a table of jobs") \
 	X("wait", wg_cmd_wait, "wait JOB [--api A]              wait for a job, with progress") \
 	X("results", wg_cmd_results, "results JOB [--json] [--api A]  one line per task")        \
-	X("cancel", wg_cmd_cancel, "cancel JOB [--api A]            cancel a job's remaining tasks")
+	X("cancel", wg_cmd_cancel, "cancel JOB [--api A]            cancel a job's remaining tasks") \
+	X("run", wg_cmd_run,                                                               \
+	  "run PROGRAM [ARG | --arg-file F] [--timeout S] [--memory MIB]   run one task here")
 
 #endif

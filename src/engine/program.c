@@ -1,0 +1,665 @@
+/* Programs: fetch, verify, compile, cache (see engine.h and docs/engine.md).
+ *
+ * Layout under the data directory:
+ *   programs/HASH.wasm           verified program bytes (written atomically)
+ *   cache/KEY/HASH.so            compiled program; KEY identifies the toolchain
+ *   cache/KEY/HASH.so.b2         BLAKE2b-256 of HASH.so, checked before first use
+ *   cache/KEY/build-HASH-PID-N/  a compilation in progress (removed afterwards)
+ * A compiled program is moved into place by rename only when complete, and it is only
+ * used when its checksum matches, so neither a half-written nor a corrupted entry is ever
+ * loaded: a bad entry is deleted and the program compiled again. */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/internal.h"
+#include "engine/sandbox.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/fs.h"
+#include "util/hex.h"
+#include "util/log.h"
+#include "wasmgrid.pb-c.h"
+
+#define WG__RT_DIR "/usr/share/wabt/wasm2c"
+#define WG__MAX_SO_BYTES (1ull << 30)
+
+enum step { STEP_READY = 1, STEP_COMPILE, STEP_FETCHER, STEP_FAILED };
+enum stage { STAGE_WASM2C = 1, STAGE_CC };
+
+/* ---- set-up ---- */
+
+/* The absolute path of an executable, searching PATH for bare names; NULL if absent. */
+static char *find_executable(const char *name)
+{
+	char resolved[PATH_MAX];
+	if (strchr(name, '/'))
+		return realpath(name, resolved) ? wg_strdup(resolved) : NULL;
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		char *candidate = wg_asprintf("%.*s/%s", (int)n, path, name);
+		int ok = access(candidate, X_OK) == 0 && realpath(candidate, resolved);
+		free(candidate);
+		if (ok)
+			return wg_strdup(resolved);
+		path += n + (path[n] == ':');
+	}
+	return NULL;
+}
+
+static void describe_file(struct wg_buf *b, const char *path)
+{
+	struct stat st;
+	if (path && stat(path, &st) == 0)
+		wg_buf_appendf(b, "%s:%lld:%lld;", path, (long long)st.st_size,
+			       (long long)st.st_mtime);
+	else
+		wg_buf_appendf(b, "%s:missing;", path ? path : "?");
+}
+
+int wg__program_dirs_init(struct wg_engine *e, const char *data_dir)
+{
+	static int curl_ready;
+	if (!curl_ready) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		curl_ready = 1;
+	}
+	/* The cache key changes whenever anything that shapes the compiled code does: the
+	 * shim's interface, wasm2c, the C compiler, or the wasm-rt runtime sources. */
+	struct wg_buf key = {0};
+	wg_buf_append_str(&key, WG_PROGRAM_ABI ";");
+	char *wasm2c = find_executable(e->wasm2c);
+	char *cc = find_executable(e->cc);
+	describe_file(&key, wasm2c);
+	describe_file(&key, cc);
+	describe_file(&key, "/usr/include/wasm-rt.h");
+	describe_file(&key, WG__RT_DIR "/wasm-rt-impl.c");
+	free(wasm2c);
+	free(cc);
+	char digest[65];
+	wg_engine_hash_hex(key.data, key.len, digest);
+	wg_buf_free(&key);
+	digest[16] = 0;
+	e->programs_dir = wg_path_join(data_dir, "programs");
+	char *cache_root = wg_path_join(data_dir, "cache");
+	e->cache_dir = wg_path_join(cache_root, digest);
+	free(cache_root);
+	int rc = wg_mkdir_p(e->programs_dir);
+	if (!rc)
+		rc = wg_mkdir_p(e->cache_dir);
+	return rc;
+}
+
+/* ---- work on the thread pool ---- */
+
+/* Records why preparation failed: the concatenation of a and b. */
+static void set_failure(struct wg__program *p, int kind, const char *a, const char *b)
+{
+	free(p->fail_detail);
+	p->fail_kind = kind;
+	p->fail_detail = wg_asprintf("%s%s", a, b);
+}
+
+/* True when the cached object exists and matches its recorded checksum. A mismatched or
+ * half-present entry is removed so that it is rebuilt. */
+static int cache_entry_valid(struct wg__program *p, int *rejected)
+{
+	uint8_t *sum = NULL, *so = NULL;
+	size_t sum_len, so_len;
+	int valid = 0;
+	int have_so = access(p->so_path, F_OK) == 0;
+	if (!have_so)
+		goto out;
+	if (wg_read_file(p->sum_path, 200, &sum, &sum_len) || sum_len < 64 ||
+	    wg_read_file(p->so_path, WG__MAX_SO_BYTES, &so, &so_len))
+		goto out;
+	char actual[65];
+	wg_engine_hash_hex(so, so_len, actual);
+	valid = memcmp(actual, sum, 64) == 0;
+out:
+	if (have_so && !valid) {
+		*rejected = 1;
+		unlink(p->so_path);
+		unlink(p->sum_path);
+	}
+	free(sum);
+	free(so);
+	return valid;
+}
+
+static int hash_matches(const struct wg__program *p, const uint8_t *bytes, size_t len)
+{
+	char actual[65];
+	wg_engine_hash_hex(bytes, len, actual);
+	return strcmp(actual, p->hash) == 0;
+}
+
+static int has_fetcher(const struct wg_engine *e, const char *address)
+{
+	for (size_t i = 0; i < e->n_fetchers; i++) {
+		size_t n = strlen(e->fetchers[i].scheme);
+		if (!strncmp(address, e->fetchers[i].scheme, n) && !strncmp(address + n, "://", 3))
+			return 1;
+	}
+	return 0;
+}
+
+static void prepare_work(uv_work_t *w)
+{
+	struct wg__program *p = w->data;
+	struct wg_engine *e = p->engine;
+	int rejected = 0;
+	if (cache_entry_valid(p, &rejected)) {
+		p->next_step = STEP_READY;
+		return;
+	}
+	p->fail_kind = rejected; /* reused as a flag until after_prepare reads it */
+	uint8_t *bytes = NULL;
+	size_t len;
+	if (wg_read_file(p->wasm_path, (size_t)e->max_program_bytes, &bytes, &len) == 0) {
+		int ok = hash_matches(p, bytes, len);
+		free(bytes);
+		if (ok) {
+			p->next_step = STEP_COMPILE;
+			return;
+		}
+		unlink(p->wasm_path);
+	}
+	int fetcher = 0;
+	char *reasons = NULL;
+	for (size_t i = 0; i < p->n_addresses; i++) {
+		const char *address = p->addresses[i];
+		char why[256];
+		if (has_fetcher(e, address)) {
+			fetcher = 1;
+			continue;
+		}
+		if (wg__fetch(address, e->max_program_bytes, e->download_timeout_ms, &bytes, &len,
+			      why, sizeof why) == 0) {
+			int ok = hash_matches(p, bytes, len);
+			int stored = ok && wg_write_file_atomic(p->wasm_path, bytes, len, 0600) == 0;
+			free(bytes);
+			if (stored) {
+				free(reasons);
+				p->fetched_len = 1; /* counted as a download in after_prepare */
+				p->next_step = STEP_COMPILE;
+				return;
+			}
+			snprintf(why, sizeof why, ok ? "cannot store the program" : "hash mismatch");
+		}
+		char *r = wg_asprintf("%s%s%s: %s", reasons ? reasons : "", reasons ? "; " : "",
+				      address, why);
+		free(reasons);
+		reasons = r;
+	}
+	if (fetcher) {
+		free(reasons);
+		p->next_step = STEP_FETCHER;
+		return;
+	}
+	p->next_step = STEP_FAILED;
+	set_failure(p, WASMGRID__ERROR_KIND__DOWNLOAD_ERROR, "cannot fetch the program: ",
+		    reasons ? reasons : "no address");
+	free(reasons);
+}
+
+/* Bytes from a fetcher: check and store them. */
+static void store_work(uv_work_t *w)
+{
+	struct wg__program *p = w->data;
+	if (!hash_matches(p, p->fetched, p->fetched_len)) {
+		p->next_step = STEP_FAILED;
+		set_failure(p, WASMGRID__ERROR_KIND__DOWNLOAD_ERROR,
+			    "hash mismatch for the fetched program", "");
+	} else if (wg_write_file_atomic(p->wasm_path, p->fetched, p->fetched_len, 0600)) {
+		p->next_step = STEP_FAILED;
+		set_failure(p, WASMGRID__ERROR_KIND__DOWNLOAD_ERROR,
+			    "cannot store the fetched program", "");
+	} else {
+		p->next_step = STEP_COMPILE;
+	}
+	free(p->fetched);
+	p->fetched = NULL;
+}
+
+static void remove_build_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *ent;
+		while ((ent = readdir(d))) {
+			if (ent->d_name[0] == '.')
+				continue;
+			char *f = wg_path_join(dir, ent->d_name);
+			unlink(f);
+			free(f);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+/* The compiler's output is complete: record its checksum, then move it into place. */
+static void install_work(uv_work_t *w)
+{
+	struct wg__program *p = w->data;
+	char *built = wg_path_join(p->build_dir, "prog.so");
+	uint8_t *so = NULL;
+	size_t so_len;
+	p->next_step = STEP_FAILED;
+	set_failure(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM,
+		    "cannot install the compiled program", "");
+	if (wg_read_file(built, WG__MAX_SO_BYTES, &so, &so_len) == 0) {
+		char sum[65];
+		wg_engine_hash_hex(so, so_len, sum);
+		if (wg_write_file_atomic(p->sum_path, sum, 64, 0600) == 0 &&
+		    rename(built, p->so_path) == 0)
+			p->next_step = STEP_READY;
+	}
+	free(so);
+	free(built);
+	remove_build_dir(p->build_dir);
+}
+
+/* ---- steps on the loop ---- */
+
+static void run_work(struct wg__program *p, uv_work_cb work, uv_after_work_cb after)
+{
+	p->work.data = p;
+	p->work_busy = 1;
+	p->engine->pending++;
+	uv_queue_work(p->engine->loop, &p->work, work, after);
+}
+
+static void start_compile(struct wg__program *p);
+static void after_prepare(uv_work_t *w, int status);
+
+static void finish_step(struct wg__program *p)
+{
+	switch (p->next_step) {
+	case STEP_READY:
+		wg__program_ready(p);
+		break;
+	case STEP_COMPILE:
+		start_compile(p);
+		break;
+	default:
+		wg__program_failed(p, p->fail_kind ? p->fail_kind
+						    : WASMGRID__ERROR_KIND__INVALID_PROGRAM,
+				   p->fail_detail ? p->fail_detail : "cannot prepare the program");
+		break;
+	}
+}
+
+static void on_fetched(void *ctx, int status, const uint8_t *bytes, size_t len);
+
+static void after_prepare(uv_work_t *w, int status)
+{
+	struct wg__program *p = w->data;
+	struct wg_engine *e = p->engine;
+	p->work_busy = 0;
+	if (e->closing) {
+		wg__engine_release(e);
+		return;
+	}
+	wg__engine_release(e);
+	if (p->next_step != STEP_FAILED && p->fail_kind == 1)
+		e->stats.cache_rejected++;
+	if (p->next_step != STEP_FAILED)
+		p->fail_kind = 0;
+	if (p->fetched_len == 1 && !p->fetched) {
+		e->stats.downloads++;
+		p->fetched_len = 0;
+	}
+	if (p->next_step == STEP_READY)
+		e->stats.cache_hits++;
+	if (p->next_step != STEP_FETCHER) {
+		finish_step(p);
+		return;
+	}
+	/* Ask the first address with a registered fetcher. The engine stays alive (pending)
+	 * until the fetcher answers. */
+	for (size_t i = 0; i < p->n_addresses; i++) {
+		for (size_t j = 0; j < e->n_fetchers; j++) {
+			const struct wg__fetcher *f = &e->fetchers[j];
+			size_t n = strlen(f->scheme);
+			if (strncmp(p->addresses[i], f->scheme, n) ||
+			    strncmp(p->addresses[i] + n, "://", 3))
+				continue;
+			p->state = WG__PROGRAM_FETCHING;
+			e->pending++;
+			f->fn(f->user, p->addresses[i], p->hash, on_fetched, p);
+			return;
+		}
+	}
+}
+
+static void after_store(uv_work_t *w, int status)
+{
+	struct wg__program *p = w->data;
+	struct wg_engine *e = p->engine;
+	p->work_busy = 0;
+	wg__engine_release(e);
+	if (e->closing)
+		return;
+	if (p->next_step == STEP_COMPILE)
+		e->stats.downloads++;
+	finish_step(p);
+}
+
+static void on_fetched(void *ctx, int status, const uint8_t *bytes, size_t len)
+{
+	struct wg__program *p = ctx;
+	struct wg_engine *e = p->engine;
+	if (e->closing) {
+		wg__engine_release(e);
+		return;
+	}
+	e->pending--; /* the engine is not closing, so this cannot reach 0 with closing */
+	if (status || len > e->max_program_bytes) {
+		char detail[200];
+		snprintf(detail, sizeof detail, "cannot fetch the program: %s",
+			 status ? wg_strerror(status) : "too large");
+		wg__program_failed(p, WASMGRID__ERROR_KIND__DOWNLOAD_ERROR, detail);
+		return;
+	}
+	p->fetched = wg_memdup(bytes ? bytes : (const uint8_t *)"", len ? len : 1);
+	p->fetched_len = len;
+	run_work(p, store_work, after_store);
+}
+
+void wg__program_start(struct wg__program *p)
+{
+	struct wg_engine *e = p->engine;
+	char *name = wg_asprintf("%s.wasm", p->hash);
+	p->wasm_path = wg_path_join(e->programs_dir, name);
+	free(name);
+	name = wg_asprintf("%s.so", p->hash);
+	p->so_path = wg_path_join(e->cache_dir, name);
+	free(name);
+	p->sum_path = wg_asprintf("%s.b2", p->so_path);
+	p->state = WG__PROGRAM_PREPARING;
+	run_work(p, prepare_work, after_prepare);
+}
+
+/* ---- the compilers ---- */
+
+/* The first line of the compiler's log, for the error detail. */
+static char *first_log_line(struct wg__program *p)
+{
+	char *log = wg_path_join(p->build_dir, "log");
+	uint8_t *text = NULL;
+	size_t len = 0;
+	char *line;
+	if (wg_read_file(log, 1 << 20, &text, &len) == 0 && len > 0) {
+		size_t n = strcspn((char *)text, "\n");
+		line = wg_strndup((char *)text, n > 300 ? 300 : n);
+	} else {
+		line = wg_strdup("no diagnostic");
+	}
+	free(text);
+	free(log);
+	return line;
+}
+
+static void on_proc_exit(uv_process_t *proc, int64_t exit_status, int term_signal);
+
+static int spawn(struct wg__program *p, char **args)
+{
+	char *log = wg_path_join(p->build_dir, "log");
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	free(log);
+	if (fd < 0)
+		return WG_EIO;
+	uv_stdio_container_t stdio[3] = {
+		{.flags = UV_IGNORE},
+		{.flags = UV_INHERIT_FD, .data.fd = fd},
+		{.flags = UV_INHERIT_FD, .data.fd = fd},
+	};
+	uv_process_options_t o = {
+		.exit_cb = on_proc_exit,
+		.file = args[0],
+		.args = args,
+		.stdio_count = 3,
+		.stdio = stdio,
+	};
+	p->proc.data = p;
+	int rc = uv_spawn(p->engine->loop, &p->proc, &o);
+	close(fd);
+	if (rc) {
+		/* uv_spawn initialised the handle even on failure: it must still be closed. */
+		uv_close((uv_handle_t *)&p->proc, NULL);
+		return WG_ENOTFOUND;
+	}
+	p->proc_busy = 1;
+	p->engine->pending++;
+	return 0;
+}
+
+static void compile_failed(struct wg__program *p, const char *what)
+{
+	char *line = first_log_line(p);
+	char *detail = wg_asprintf("%s: %s", what, line);
+	free(line);
+	remove_build_dir(p->build_dir);
+	wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM, detail);
+	free(detail);
+}
+
+static void start_compile(struct wg__program *p)
+{
+	struct wg_engine *e = p->engine;
+	p->state = WG__PROGRAM_COMPILING;
+	char *name = wg_asprintf("build-%.16s-%d-%llu", p->hash, (int)getpid(),
+				 (unsigned long long)++e->build_counter);
+	free(p->build_dir);
+	p->build_dir = wg_path_join(e->cache_dir, name);
+	free(name);
+	if (wg_mkdir_p(p->build_dir)) {
+		wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM,
+				   "cannot create a build directory");
+		return;
+	}
+	char *out = wg_path_join(p->build_dir, "prog.c");
+	char *args[] = {e->wasm2c, "--no-debug-names", "-n", "prog", p->wasm_path, "-o", out,
+			NULL};
+	p->proc_stage = STAGE_WASM2C;
+	int rc = spawn(p, args);
+	free(out);
+	if (rc) {
+		remove_build_dir(p->build_dir);
+		wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM,
+				   "cannot run wasm2c (is wabt installed?)");
+	}
+}
+
+static int is_wasi_name(const char *name)
+{
+	for (const char *const *n = wg_wasi_import_names; *n; n++)
+		if (!strcmp(*n, name))
+			return 1;
+	return 0;
+}
+
+/* Reads the generated header: every import must be a WASI function we provide, and the
+ * module must export _start and its memory. Sets *no_wasi when it imports nothing. */
+static char *check_interface(struct wg__program *p, int *no_wasi)
+{
+	char *header = wg_path_join(p->build_dir, "prog.h");
+	uint8_t *text = NULL;
+	size_t len;
+	char *problem = NULL;
+	int imports = 0, start = 0, memory = 0;
+	if (wg_read_file(header, 16 << 20, &text, &len)) {
+		problem = wg_strdup("wasm2c wrote no header");
+		goto out;
+	}
+	for (char *line = (char *)text; line && *line; line = strchr(line, '\n'),
+		  line = line ? line + 1 : NULL) {
+		char module[128], field[128];
+		if (sscanf(line, "/* import: '%127[^']' '%127[^']' */", module, field) == 2) {
+			imports++;
+			if (strcmp(module, "wasi_snapshot_preview1") || !is_wasi_name(field)) {
+				problem = wg_asprintf("unsupported import %s.%s", module, field);
+				goto out;
+			}
+		} else if (sscanf(line, "/* export: '%127[^']' */", field) == 1) {
+			start |= !strcmp(field, "_start");
+			memory |= !strcmp(field, "memory");
+		}
+	}
+	if (!start || !memory)
+		problem = wg_strdup("not a WASI command module (needs _start and memory exports)");
+	*no_wasi = imports == 0;
+out:
+	free(text);
+	free(header);
+	return problem;
+}
+
+#define WG__STR2(x) #x
+#define WG__STR(x) WG__STR2(x)
+
+static const char shim_source[] =
+	"#include <stdint.h>\n"
+	"#include \"prog.h\"\n"
+	"#include \"wasm-rt-impl.h\"\n"
+	"struct wg_program_host { " WG__STR(WG_PROGRAM_HOST_FIELDS) " };\n"
+	"__attribute__((visibility(\"default\"))) int wg_program_main(struct wg_program_host *h);\n"
+	"int wg_program_main(struct wg_program_host *h)\n"
+	"{\n"
+	"	static Z_prog_instance_t instance;\n"
+	"	wasm_rt_init();\n"
+	"	Z_prog_init_module();\n"
+	"	h->enter_sandbox(h->ctx);\n"
+	"	int trap = wasm_rt_impl_try();\n"
+	"	if (trap) {\n"
+	"		h->trap = trap;\n"
+	"		h->trap_text = wasm_rt_strerror((wasm_rt_trap_t)trap);\n"
+	"		return 1;\n"
+	"	}\n"
+	"#ifdef WG_NO_WASI\n"
+	"	Z_prog_instantiate(&instance);\n"
+	"#else\n"
+	"	Z_prog_instantiate(&instance, (struct Z_wasi_snapshot_preview1_instance_t *)h->wasi);\n"
+	"#endif\n"
+	"	wasm_rt_memory_t *m = Z_progZ_memory(&instance);\n"
+	"	if (m->pages > h->max_pages)\n"
+	"		return 2;\n"
+	"	if (m->max_pages > h->max_pages)\n"
+	"		m->max_pages = h->max_pages;\n"
+	"	h->set_memory(h->wasi, m);\n"
+	"	Z_progZ__start(&instance);\n"
+	"	return 0;\n"
+	"}\n";
+
+static void start_cc(struct wg__program *p)
+{
+	struct wg_engine *e = p->engine;
+	int no_wasi = 0;
+	char *problem = check_interface(p, &no_wasi);
+	if (problem) {
+		remove_build_dir(p->build_dir);
+		wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM, problem);
+		free(problem);
+		return;
+	}
+	char *shim = wg_path_join(p->build_dir, "shim.c");
+	char *prog = wg_path_join(p->build_dir, "prog.c");
+	char *so = wg_path_join(p->build_dir, "prog.so");
+	char *include = wg_asprintf("-I%s", WG__RT_DIR);
+	int rc = wg_write_file_atomic(shim, shim_source, sizeof shim_source - 1, 0600);
+	/* -O2 and guard-page bounds checks (wasm-rt's default on 64-bit Linux: loads and
+	 * stores carry no explicit checks; the 8 GiB reservation faults instead). Hidden
+	 * visibility keeps the runtime's symbols private to each program. */
+	char *args[] = {e->cc, "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-w",
+			include, no_wasi ? "-DWG_NO_WASI" : "-DWG_WASI", "-o", so, prog, shim,
+			WG__RT_DIR "/wasm-rt-impl.c", "-lm", NULL};
+	p->proc_stage = STAGE_CC;
+	if (!rc)
+		rc = spawn(p, args);
+	free(shim);
+	free(prog);
+	free(so);
+	free(include);
+	if (rc) {
+		remove_build_dir(p->build_dir);
+		wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM,
+				   "cannot run the C compiler");
+	}
+}
+
+static void after_install(uv_work_t *w, int status)
+{
+	struct wg__program *p = w->data;
+	struct wg_engine *e = p->engine;
+	p->work_busy = 0;
+	wg__engine_release(e);
+	if (e->closing)
+		return;
+	if (p->next_step == STEP_READY) {
+		e->stats.compilations++;
+		wg_info(NULL, "program %.16s compiled", p->hash);
+	}
+	finish_step(p);
+}
+
+static void on_proc_closed(uv_handle_t *h)
+{
+	struct wg__program *p = h->data;
+	struct wg_engine *e = p->engine;
+	p->proc_busy = 0;
+	int ok = p->proc_stage > 0;
+	int stage = ok ? p->proc_stage : -p->proc_stage;
+	wg__engine_release(e);
+	if (e->closing) {
+		remove_build_dir(p->build_dir);
+		return;
+	}
+	if (!ok)
+		compile_failed(p, stage == STAGE_WASM2C ? "wasm2c" : "C compiler");
+	else if (stage == STAGE_WASM2C)
+		start_cc(p);
+	else
+		run_work(p, install_work, after_install);
+}
+
+static void on_proc_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
+{
+	struct wg__program *p = proc->data;
+	/* The sign of proc_stage carries success into the close callback. */
+	if (exit_status != 0 || term_signal != 0)
+		p->proc_stage = -p->proc_stage;
+	uv_close((uv_handle_t *)proc, on_proc_closed);
+}
+
+void wg__program_cancel(struct wg__program *p)
+{
+	if (p->proc_busy)
+		uv_process_kill(&p->proc, SIGKILL);
+}
+
+void wg__program_free(struct wg__program *p)
+{
+	for (size_t i = 0; i < p->n_addresses; i++)
+		free(p->addresses[i]);
+	free(p->addresses);
+	free(p->wasm_path);
+	free(p->so_path);
+	free(p->sum_path);
+	free(p->build_dir);
+	free(p->fail_detail);
+	free(p->fetched);
+	free(p);
+}

@@ -1,0 +1,7 @@
+/* Test program: never ends. */
+int main(void)
+{
+	volatile unsigned long n = 0;
+	for (;;)
+		n++;
+}
