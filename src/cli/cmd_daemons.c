@@ -55,7 +55,7 @@ int wg_cmd_worker(int argc, char **argv)
 		.managers = managers,
 		.managers_authz = "open",
 		.data_dir = WG_DEFAULT_DATA_DIR,
-		.memory_mib = 256,
+		.memory_mib = 4096,
 		.heartbeat_ms = DEFAULT_HEARTBEAT_MS,
 	};
 	int status = 2;

@@ -19,6 +19,7 @@
 #include "util/hex.h"
 #include "util/log.h"
 #include "util/version.h"
+#include "worker/tasks.h"
 
 #define RETRY_FIRST_MS 100
 
@@ -41,6 +42,8 @@ struct wg_worker {
 	struct wg_peer *mgr;
 	uv_timer_t retry_timer;
 	uint32_t backoff_ms;
+	struct wg_engine *engine;
+	struct wg_wtasks *tasks;
 	struct wg_listener *listener;
 	struct wg_peer *incoming; /* peers that connected to our --listen address */
 	uv_signal_t sigint, sigterm;
@@ -66,6 +69,7 @@ static void send_manager_request(struct wg_worker *w, struct wg_peer *peer);
 static void manager_detached(struct wg_worker *w, struct wg_peer *peer, const char *why)
 {
 	wg_peer_stop_heartbeat(peer);
+	wg_wtasks_detached(w->tasks);
 	wg_info(peer->rel.short_id, "detached from manager: %s", why);
 }
 
@@ -95,6 +99,7 @@ static void on_manager_answer(struct wg_rpc *rpc, int status, const wg_frame *a,
 		wg_info(peer->rel.short_id, "attached to manager at %s", peer->addr);
 		w->backoff_ms = RETRY_FIRST_MS;
 		wg_peer_start_heartbeat(peer, w->loop, hb / 3 ? hb / 3 : 1, hb, peer_lost);
+		wg_wtasks_attached(w->tasks, peer);
 		break;
 	}
 	case WG_REL_REJECTED:
@@ -171,13 +176,6 @@ static int rpc_open(struct wg_rpc *rpc, void *user)
 	return 0;
 }
 
-static void answer_tasks_unavailable(struct wg_peer *peer, uint64_t id, const wg_frame *req)
-{
-	/* Until the execution engine is plugged in, a worker takes no task. */
-	wg_rpc_answer_refused(peer->rpc, id, "this worker cannot run tasks yet");
-	(void)req;
-}
-
 static void rpc_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, void *user)
 {
 	struct wg_peer *peer = user;
@@ -217,8 +215,14 @@ static void rpc_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, vo
 	case WASMGRID__FRAME__BODY_TASKS_ABORT:
 		if (!wg_rel_from_my_manager(&w->rel, &peer->rel))
 			wg_rpc_answer_not_mine(rpc, id);
+		else if (req->body_case == WASMGRID__FRAME__BODY_TASKS_EXECUTE && w->stopping)
+			wg_rpc_answer_refused(rpc, id, "this worker is stopping");
+		else if (req->body_case == WASMGRID__FRAME__BODY_TASKS_EXECUTE)
+			wg_wtasks_execute(w->tasks, peer, id, req->tasks_execute);
+		else if (req->body_case == WASMGRID__FRAME__BODY_TASKS_PING)
+			wg_wtasks_ping(w->tasks, peer, id, req->tasks_ping);
 		else
-			answer_tasks_unavailable(peer, id, req);
+			wg_wtasks_abort(w->tasks, peer, id, req->tasks_abort);
 		break;
 	case WASMGRID__FRAME__BODY_TASK_STARTED:
 	case WASMGRID__FRAME__BODY_TASK_ERROR:
@@ -330,6 +334,10 @@ static void on_signal(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&w->sigterm, NULL);
 	uv_timer_stop(&w->retry_timer);
 	uv_close((uv_handle_t *)&w->retry_timer, NULL);
+	/* Running children are killed; their tasks are the manager's to give to others. */
+	wg_wtasks_stop(w->tasks);
+	wg_engine_free(w->engine);
+	w->engine = NULL;
 	if (w->listener)
 		wg_listener_close(w->listener);
 	w->listener = NULL;
@@ -405,6 +413,23 @@ int wg_worker_run(const struct wg_worker_options *o)
 	w.specs.memory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
 	w.specs.slots = o->slots ? o->slots : w.specs.cores;
 	w.specs.wasi_preview1 = true;
+	struct wg_engine_options eo = {
+		.data_dir = o->data_dir,
+		.default_memory_bytes = o->memory_mib << 20,
+	};
+	rc = wg_engine_create(w.loop, &eo, &w.engine);
+	if (rc) {
+		fprintf(stderr, "wasmgrid worker: cannot start the execution engine: %s\n",
+			wg_strerror(rc));
+		goto out;
+	}
+	struct wg_wtasks_options to = {
+		.slots = w.specs.slots,
+		.queue = w.specs.slots,
+		.max_memory_bytes = o->memory_mib << 20,
+	};
+	w.tasks = wg_wtasks_create(w.loop, w.engine, &to);
+	wg_engine_set_fetcher(w.engine, "wasmgrid", wg_wtasks_fetch_program, w.tasks);
 	if (o->listen) {
 		int port = 0;
 		rc = wg_listener_start(w.loop, o->listen, &w.id, NULL, on_accept, &w, &w.listener,
@@ -434,10 +459,12 @@ int wg_worker_run(const struct wg_worker_options *o)
 	wg_info(NULL, "worker stopped");
 	status = 0;
 out:
-	if (status && w.listener) {
+	if (status && w.listener)
 		wg_listener_close(w.listener);
-		uv_run(w.loop, UV_RUN_DEFAULT);
-	}
+	if (w.engine)
+		wg_engine_free(w.engine);
+	uv_run(w.loop, UV_RUN_DEFAULT);
+	wg_wtasks_free(w.tasks);
 	uv_loop_close(w.loop);
 	for (size_t i = 0; i < w.n_addrs; i++)
 		free(w.addrs[i].host_port);
