@@ -37,8 +37,8 @@ def throughput(client, n):
     futures = client.map(increment, args, pure=False)
     index_of = {future.key: i for i, future in enumerate(futures)}
     # Results are fetched as their tasks complete, one gather per batch of completed futures:
-    # as_completed(..., with_results=True) would cost one round trip per result and halve the
-    # rate, which would measure our client rather than Dask.
+    # as_completed(..., with_results=True) would cost one round trip per result and measure our
+    # client rather than Dask.
     for batch in as_completed(futures).batches():
         for future, result in zip(batch, client.gather(batch)):
             index = index_of[future.key]
