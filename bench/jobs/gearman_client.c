@@ -14,7 +14,6 @@
  * makes the run fail, so a broken setup cannot report a fast figure. Waits are bounded by a
  * no-progress timeout, and the process dies with its parent.
  */
-#include <errno.h>
 #include <libgearman-1.0/gearman.h>
 #include <signal.h>
 #include <stdint.h>

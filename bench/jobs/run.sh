@@ -187,7 +187,7 @@ bench_dask-unqueued() {
 # (lines "FUNCTION\tTOTAL\tRUNNING\tAVAILABLE_WORKERS", then ".").
 gearman_workers() {
 	local name total running available count=0
-	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+	{ exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
 	printf 'status\n' >&3
 	while IFS=$'\t' read -r -t 2 name total running available <&3; do
 		[ "$name" = . ] && break
