@@ -175,9 +175,9 @@ bench_dask() {
 
 # Dask with scheduler-side queuing off. Since distributed 2022.11 the scheduler holds tasks
 # back until a worker has a free thread (worker-saturation 1.1: at most two tasks on a
-# one-thread worker), so each task waits for a worker-scheduler round trip and throughput is
-# bound by round-trip time, which a busy machine stretches. With saturation "inf" every task
-# is sent to a worker at once, as before 2022.11: the best Dask does on this workload.
+# one-thread worker), so each task is sent on its own when a slot frees and waits for a
+# worker-scheduler exchange. With saturation "inf" every task is sent to a worker at once,
+# in large batches, as before 2022.11: the best Dask does on this workload.
 bench_dask-unqueued() {
 	export DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=inf
 	bench_dask
