@@ -146,6 +146,7 @@ TEST_SLOW(e2e_sigkilled_worker_mid_job_its_tasks_finish_elsewhere, 240)
 		usleep(50000);
 	wg_test_stop(c.workers[0], SIGKILL, 5000);
 	c.workers[0] = -1;
+	CHECK(wg_test_wait_log("manager", "of the lost worker go back to the queue", 10000));
 	CHECK_EQ(e2e_wait(c.m.api, job), 0);
 	check_slow_results(c.m.api, job, args, N);
 	free(job);
@@ -195,6 +196,7 @@ TEST_SLOW(e2e_silent_worker_is_detected_and_its_tasks_move, 240)
 		usleep(50000);
 	kill(c.workers[0], SIGSTOP);
 	CHECK(wg_test_wait_log("manager", "no ManagerPong within the heartbeat deadline", 20000));
+	CHECK(wg_test_wait_log("manager", "of the lost worker go back to the queue", 10000));
 	CHECK_EQ(e2e_wait(c.m.api, job), 0);
 	check_slow_results(c.m.api, job, args, N);
 	kill(c.workers[0], SIGCONT);
