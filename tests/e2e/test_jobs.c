@@ -1,5 +1,6 @@
 /* Jobs end to end: a real manager, real workers, real WebAssembly programs on loopback,
  * each test a scenario a user would recognise. */
+#include <glob.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "harness/proc.h"
 #include "harness/test.h"
 #include "util/alloc.h"
+#include "util/fs.h"
 
 struct cluster {
 	struct e2e_manager m;
@@ -271,5 +273,82 @@ TEST_SLOW(e2e_unreachable_program_fails_as_download_error_without_retrying_forev
 	CHECK_EQ(r[0].attempts, 2);
 	e2e_results_free(r, n);
 	free(job);
+	cluster_stop(&c);
+}
+
+/* Plants, in a worker's compiled-program cache, the compiled code of `impostor` under the
+ * hash of `program`: that worker then returns wrong results for `program`, as a faulty or
+ * compromised machine would, while passing every check a worker makes itself. */
+static void plant_wrong_program(const char *data_dir, const char *program, const char *impostor)
+{
+	struct wg_buf out = {0};
+	CHECK_EQ(wg_test_run(&out, NULL, "run", impostor, "1", "--data", data_dir, NULL), 0);
+	wg_buf_free(&out);
+	uint8_t *bytes;
+	size_t len;
+	uint8_t h[32];
+	char target[65], source[65];
+	CHECK_EQ(wg_read_file(program, 64 << 20, &bytes, &len), 0);
+	crypto_generichash(h, 32, bytes, len, NULL, 0);
+	sodium_bin2hex(target, sizeof target, h, 32);
+	free(bytes);
+	CHECK_EQ(wg_read_file(impostor, 64 << 20, &bytes, &len), 0);
+	crypto_generichash(h, 32, bytes, len, NULL, 0);
+	sodium_bin2hex(source, sizeof source, h, 32);
+	free(bytes);
+	char pattern[4200];
+	snprintf(pattern, sizeof pattern, "%s/cache/*/%s.so", data_dir, source);
+	glob_t g;
+	CHECK_MSG(glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc == 1, "no compiled %s", pattern);
+	const char *suffixes[] = {"", ".b2"};
+	for (int i = 0; i < 2; i++) {
+		char from[4300], to[4300];
+		snprintf(from, sizeof from, "%s%s", g.gl_pathv[0], suffixes[i]);
+		snprintf(to, sizeof to, "%.*s%s.so%s",
+			 (int)(strrchr(g.gl_pathv[0], '/') + 1 - g.gl_pathv[0]), g.gl_pathv[0], target,
+			 suffixes[i]);
+		CHECK_EQ(wg_read_file(from, 64 << 20, &bytes, &len), 0);
+		CHECK_EQ(wg_write_file_atomic(to, bytes, len, 0600), 0);
+		free(bytes);
+	}
+	globfree(&g);
+}
+
+TEST_SLOW(e2e_redundancy_3_outvotes_a_worker_returning_wrong_results, 240)
+{
+	struct cluster c;
+	memset(&c, 0, sizeof c);
+	e2e_manager_start(&c.m, "manager", 0, NULL);
+	snprintf(c.addr, sizeof c.addr, "127.0.0.1:%d", c.m.port);
+	/* w3 holds t_echo's code under increment's hash: it answers N where N+1 is right,
+	 * and answers first, since the honest workers still have to compile. */
+	plant_wrong_program(e2e_data("w3"), e2e_program("increment"), e2e_program("t_echo"));
+	c.workers[0] = e2e_worker_start("w1", c.addr, "--slots", "2", NULL);
+	c.workers[1] = e2e_worker_start("w2", c.addr, "--slots", "2", NULL);
+	c.workers[2] = e2e_worker_start("w3", c.addr, "--slots", "2", NULL);
+	c.n_workers = 3;
+	CHECK(e2e_wait_workers(c.m.api_port, "attached", 3, 20000));
+	enum { N = 6 };
+	const char **args = numbers(N, 10);
+	char *job = e2e_submit(c.m.api, e2e_program("increment"), e2e_args_file("args", args, N),
+			       "--redundancy", "3", NULL);
+	CHECK_EQ(e2e_wait(c.m.api, job), 0);
+	size_t n;
+	struct e2e_result *r = e2e_results(c.m.api, job, &n);
+	CHECK_EQ(n, N);
+	char *bad = wg_test_node_id(e2e_data("w3"));
+	for (size_t i = 0; i < N; i++) {
+		char want[32];
+		snprintf(want, sizeof want, "%ld\n", (long)i * 10 + 1);
+		CHECK_STREQ(r[i].status, "completed");
+		CHECK_STREQ(r[i].result, want);
+		CHECK(strcmp(r[i].worker, bad) != 0);
+		/* All three replicas ran: the wrong one was outvoted, not skipped. */
+		CHECK_EQ(r[i].attempts, 3);
+	}
+	free(bad);
+	e2e_results_free(r, n);
+	free(job);
+	free_args(args, N);
 	cluster_stop(&c);
 }
