@@ -40,7 +40,7 @@ step "wasmgrid workers"
 
 if "$W" help | grep -q '^  wasmgrid submit'; then
 	step "submitting a job: hash-pattern search over 300 arguments"
-	awk 'BEGIN { for (i = 0; i < 300; i++) printf "%03x\n", i * 13 }' > "$DIR/args"
+	awk 'BEGIN { for (i = 0; i < 300; i++) printf "%05x\n", i * 7919 }' > "$DIR/args"
 	JOB=$("$W" submit "$BUILD/examples/hashsearch.wasm" --args-file "$DIR/args" --api "$API")
 	echo "job $JOB"
 	step "wasmgrid wait $JOB"

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <sodium.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,8 +475,10 @@ int wg_cmd_results(int argc, char **argv)
 		from = next;
 	}
 	wg_buf_free(&line);
-	if (fflush(stdout) != 0) {
-		fprintf(stderr, "wasmgrid %s: cannot write the results to stdout\n", cmd);
+	if (fflush(stdout) != 0 && errno != EPIPE) {
+		/* A closed pipe (| head) is the reader's choice, not an error. */
+		fprintf(stderr, "wasmgrid %s: cannot write the results to stdout: %s\n", cmd,
+			strerror(errno));
 		status = 1;
 	}
 	return status;
