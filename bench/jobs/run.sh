@@ -251,7 +251,7 @@ bench_wasmgrid() {
 			--slots 1 --data "$dir/worker$w" --managers open
 	done
 	wasmgrid_has_workers() {
-		[ "$("$bin" workers --json --api "$api" 2>/dev/null | grep -c .)" -ge 2 ]
+		[ "$("$bin" workers --json --api "$api" 2>/dev/null | grep -o '"attached"' | wc -l)" -ge 2 ]
 	}
 	wait_for 60 "wasmgrid workers" "$manager" wasmgrid_has_workers
 	seq 0 $((THROUGHPUT_TASKS - 1)) >"$dir/args"
