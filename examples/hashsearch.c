@@ -62,6 +62,20 @@ static void sha256_short(const uint8_t *msg, size_t len, uint8_t out[32])
 	}
 }
 
+/* Naive search: the pattern is short and the text 64 characters, and a loop written out
+ * here costs the same natively and in WebAssembly, unlike the C libraries' strstr. */
+static int contains(const char *text, size_t text_len, const char *pat, size_t pat_len)
+{
+	for (size_t i = 0; i + pat_len <= text_len; i++) {
+		size_t j = 0;
+		while (j < pat_len && text[i + j] == pat[j])
+			j++;
+		if (j == pat_len)
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char pattern[65];
@@ -70,23 +84,35 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: hashsearch \"HEXPATTERN [START]\"\n");
 		return 2;
 	}
+	size_t pat_len = strlen(pattern);
 	static const char digits[] = "0123456789abcdef";
+	/* The counter in decimal, kept as text and incremented in place. */
+	char text[24];
+	int len = snprintf(text, sizeof text, "%llu", start);
 	for (unsigned long long n = start;; n++) {
-		char text[24], hex[65];
+		char hex[64];
 		uint8_t hash[32];
-		int len = snprintf(text, sizeof text, "%llu", n);
 		sha256_short((const uint8_t *)text, (size_t)len, hash);
 		for (int i = 0; i < 32; i++) {
 			hex[2 * i] = digits[hash[i] >> 4];
 			hex[2 * i + 1] = digits[hash[i] & 15];
 		}
-		hex[64] = 0;
-		if (strstr(hex, pattern)) {
-			printf("%llu %s\n", n, hex);
+		if (contains(hex, sizeof hex, pattern, pat_len)) {
+			printf("%llu %.64s\n", n, hex);
 			return 0;
 		}
 		if (n == ~0ull)
 			break;
+		int i = len - 1;
+		while (i >= 0 && text[i] == '9')
+			text[i--] = '0';
+		if (i >= 0) {
+			text[i]++;
+		} else {
+			memmove(text + 1, text, (size_t)len);
+			text[0] = '1';
+			len++;
+		}
 	}
 	fprintf(stderr, "hashsearch: not found\n");
 	return 1;

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 				zi2 = zi * zi;
 				i++;
 			}
-			row[px] = i == maxiter ? 0 : (unsigned char)(255 - (i * 255 / maxiter) % 256);
+			row[px] = i == maxiter ? 0 : (unsigned char)(255 - i * 255 / maxiter);
 		}
 		fwrite(row, 1, (size_t)width, stdout);
 	}

@@ -88,8 +88,10 @@ int wg_cmd_run(int argc, char **argv)
 			if (*end || timeout_s <= 0 || timeout_s > 4e6)
 				return wg_usage_error("run", "bad --timeout '%s'", argv[i]);
 		} else if (!strcmp(a, "--memory") && has_value) {
-			if (parse_u64(argv[++i], &memory_mib) || memory_mib == 0 || memory_mib > 4095)
-				return wg_usage_error("run", "bad --memory '%s' (MiB, 1-4095)", argv[i]);
+			i++;
+			if (parse_u64(argv[i], &memory_mib) || memory_mib == 0 || memory_mib > 4095)
+				return wg_usage_error("run", "bad --memory '%s' (MiB, 1-4095)",
+						      argv[i]);
 		} else if (!strcmp(a, "--seed") && has_value) {
 			if (parse_u64(argv[++i], &seed))
 				return wg_usage_error("run", "bad --seed '%s'", argv[i]);

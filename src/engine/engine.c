@@ -318,7 +318,7 @@ static void task_conclude(struct wg__task *t)
 	} else if (WIFSIGNALED(t->wait_status)) {
 		int sig = WTERMSIG(t->wait_status);
 		if (sig == SIGXCPU || sig == SIGKILL) {
-			/* SIGKILL we did not send: the CPU hard limit or the kernel's OOM killer. */
+			/* A SIGKILL we did not send: the CPU hard limit or the OOM killer. */
 			kind = WASMGRID__ERROR_KIND__RESOURCE_LIMIT;
 			snprintf(detail, sizeof detail, "killed by a host limit (SIG%s)",
 				 signal_name(sig));

@@ -47,7 +47,8 @@ struct wg__program {
 	/* The compiler process, when one runs. */
 	uv_process_t proc;
 	int proc_busy;
-	int proc_stage;
+	int proc_stage;   /* which compiler; negative once it failed */
+	int spawn_failed; /* the compiler could not even be started */
 	struct wg__program *next;
 };
 

@@ -31,9 +31,56 @@
 
 #define WG__RT_DIR "/usr/share/wabt/wasm2c"
 #define WG__MAX_SO_BYTES (1ull << 30)
+/* How programs are compiled; part of the cache key. -O2 with wasm-rt's guard-page bounds
+ * checks (its default on 64-bit Linux: loads and stores carry no explicit checks; the
+ * 8 GiB reservation faults instead). No -march=native and no FP contraction: a program
+ * must compute bit-identical floating-point results on every worker, as WebAssembly
+ * specifies, so that replicas agree. Hidden visibility keeps the runtime's symbols private
+ * to each program. */
+#define WG__CC_FLAGS "-O2", "-ffp-contract=off", "-fPIC", "-shared", "-fvisibility=hidden", "-w"
+#define WG__CC_FLAGS_TEXT "-O2 -ffp-contract=off -fPIC -shared -fvisibility=hidden -w"
 
 enum step { STEP_READY = 1, STEP_COMPILE, STEP_FETCHER, STEP_FAILED };
 enum stage { STAGE_WASM2C = 1, STAGE_CC };
+
+#define WG__STR2(x) #x
+#define WG__STR(x) WG__STR2(x)
+
+/* The entry point compiled into every program, between the sandbox (struct
+ * wg_program_host, sandbox.h) and the code wasm2c generates. Part of the cache key. */
+static const char shim_source[] =
+	"#include <stdint.h>\n"
+	"#include \"prog.h\"\n"
+	"#include \"wasm-rt-impl.h\"\n"
+	"struct wg_program_host { " WG__STR(WG_PROGRAM_HOST_FIELDS) " };\n"
+	"__attribute__((visibility(\"default\"))) int wg_program_main(struct wg_program_host *h);\n"
+	"int wg_program_main(struct wg_program_host *h)\n"
+	"{\n"
+	"	static Z_prog_instance_t instance;\n"
+	"	wasm_rt_init();\n"
+	"	Z_prog_init_module();\n"
+	"	h->enter_sandbox(h->ctx);\n"
+	"	int trap = wasm_rt_impl_try();\n"
+	"	if (trap) {\n"
+	"		h->trap = trap;\n"
+	"		h->trap_text = wasm_rt_strerror((wasm_rt_trap_t)trap);\n"
+	"		return 1;\n"
+	"	}\n"
+	"#ifdef WG_NO_WASI\n"
+	"	Z_prog_instantiate(&instance);\n"
+	"#else\n"
+	"	Z_prog_instantiate(&instance,\n"
+	"			   (struct Z_wasi_snapshot_preview1_instance_t *)h->wasi);\n"
+	"#endif\n"
+	"	wasm_rt_memory_t *m = Z_progZ_memory(&instance);\n"
+	"	if (m->pages > h->max_pages)\n"
+	"		return 2;\n"
+	"	if (m->max_pages > h->max_pages)\n"
+	"		m->max_pages = h->max_pages;\n"
+	"	h->set_memory(h->wasi, m);\n"
+	"	Z_progZ__start(&instance);\n"
+	"	return 0;\n"
+	"}\n";
 
 /* ---- set-up ---- */
 
@@ -78,7 +125,8 @@ int wg__program_dirs_init(struct wg_engine *e, const char *data_dir)
 	/* The cache key changes whenever anything that shapes the compiled code does: the
 	 * shim's interface, wasm2c, the C compiler, or the wasm-rt runtime sources. */
 	struct wg_buf key = {0};
-	wg_buf_append_str(&key, WG_PROGRAM_ABI ";");
+	wg_buf_append_str(&key, WG_PROGRAM_ABI ";" WG__CC_FLAGS_TEXT ";");
+	wg_buf_append_str(&key, shim_source);
 	char *wasm2c = find_executable(e->wasm2c);
 	char *cc = find_executable(e->cc);
 	describe_file(&key, wasm2c);
@@ -188,7 +236,8 @@ static void prepare_work(uv_work_t *w)
 		if (wg__fetch(address, e->max_program_bytes, e->download_timeout_ms, &bytes, &len,
 			      why, sizeof why) == 0) {
 			int ok = hash_matches(p, bytes, len);
-			int stored = ok && wg_write_file_atomic(p->wasm_path, bytes, len, 0600) == 0;
+			int stored =
+				ok && wg_write_file_atomic(p->wasm_path, bytes, len, 0600) == 0;
 			free(bytes);
 			if (stored) {
 				free(reasons);
@@ -196,7 +245,8 @@ static void prepare_work(uv_work_t *w)
 				p->next_step = STEP_COMPILE;
 				return;
 			}
-			snprintf(why, sizeof why, ok ? "cannot store the program" : "hash mismatch");
+			snprintf(why, sizeof why, "%s",
+				 ok ? "cannot store the program" : "hash mismatch");
 		}
 		char *r = wg_asprintf("%s%s%s: %s", reasons ? reasons : "", reasons ? "; " : "",
 				      address, why);
@@ -414,7 +464,11 @@ static char *first_log_line(struct wg__program *p)
 }
 
 static void on_proc_exit(uv_process_t *proc, int64_t exit_status, int term_signal);
+static void on_proc_closed(uv_handle_t *h);
 
+/* Runs args[0] with its output going to the build directory's log. Returns 0 when the
+ * outcome will arrive through on_proc_closed (even if the program could not be started),
+ * or WG_EIO if the log cannot be created. */
 static int spawn(struct wg__program *p, char **args)
 {
 	char *log = wg_path_join(p->build_dir, "log");
@@ -435,15 +489,18 @@ static int spawn(struct wg__program *p, char **args)
 		.stdio = stdio,
 	};
 	p->proc.data = p;
+	p->spawn_failed = 0;
 	int rc = uv_spawn(p->engine->loop, &p->proc, &o);
 	close(fd);
-	if (rc) {
-		/* uv_spawn initialised the handle even on failure: it must still be closed. */
-		uv_close((uv_handle_t *)&p->proc, NULL);
-		return WG_ENOTFOUND;
-	}
 	p->proc_busy = 1;
 	p->engine->pending++;
+	if (rc) {
+		/* uv_spawn initialised the handle even on failure: it must still be closed, and
+		 * the program may only be failed (and freed) once that is done. */
+		p->spawn_failed = 1;
+		p->proc_stage = -p->proc_stage;
+		uv_close((uv_handle_t *)&p->proc, on_proc_closed);
+	}
 	return 0;
 }
 
@@ -480,7 +537,7 @@ static void start_compile(struct wg__program *p)
 	if (rc) {
 		remove_build_dir(p->build_dir);
 		wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM,
-				   "cannot run wasm2c (is wabt installed?)");
+				   "cannot write the build log");
 	}
 }
 
@@ -528,41 +585,6 @@ out:
 	return problem;
 }
 
-#define WG__STR2(x) #x
-#define WG__STR(x) WG__STR2(x)
-
-static const char shim_source[] =
-	"#include <stdint.h>\n"
-	"#include \"prog.h\"\n"
-	"#include \"wasm-rt-impl.h\"\n"
-	"struct wg_program_host { " WG__STR(WG_PROGRAM_HOST_FIELDS) " };\n"
-	"__attribute__((visibility(\"default\"))) int wg_program_main(struct wg_program_host *h);\n"
-	"int wg_program_main(struct wg_program_host *h)\n"
-	"{\n"
-	"	static Z_prog_instance_t instance;\n"
-	"	wasm_rt_init();\n"
-	"	Z_prog_init_module();\n"
-	"	h->enter_sandbox(h->ctx);\n"
-	"	int trap = wasm_rt_impl_try();\n"
-	"	if (trap) {\n"
-	"		h->trap = trap;\n"
-	"		h->trap_text = wasm_rt_strerror((wasm_rt_trap_t)trap);\n"
-	"		return 1;\n"
-	"	}\n"
-	"#ifdef WG_NO_WASI\n"
-	"	Z_prog_instantiate(&instance);\n"
-	"#else\n"
-	"	Z_prog_instantiate(&instance, (struct Z_wasi_snapshot_preview1_instance_t *)h->wasi);\n"
-	"#endif\n"
-	"	wasm_rt_memory_t *m = Z_progZ_memory(&instance);\n"
-	"	if (m->pages > h->max_pages)\n"
-	"		return 2;\n"
-	"	if (m->max_pages > h->max_pages)\n"
-	"		m->max_pages = h->max_pages;\n"
-	"	h->set_memory(h->wasi, m);\n"
-	"	Z_progZ__start(&instance);\n"
-	"	return 0;\n"
-	"}\n";
 
 static void start_cc(struct wg__program *p)
 {
@@ -580,11 +602,8 @@ static void start_cc(struct wg__program *p)
 	char *so = wg_path_join(p->build_dir, "prog.so");
 	char *include = wg_asprintf("-I%s", WG__RT_DIR);
 	int rc = wg_write_file_atomic(shim, shim_source, sizeof shim_source - 1, 0600);
-	/* -O2 and guard-page bounds checks (wasm-rt's default on 64-bit Linux: loads and
-	 * stores carry no explicit checks; the 8 GiB reservation faults instead). Hidden
-	 * visibility keeps the runtime's symbols private to each program. */
-	char *args[] = {e->cc, "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-w",
-			include, no_wasi ? "-DWG_NO_WASI" : "-DWG_WASI", "-o", so, prog, shim,
+	char *args[] = {e->cc, WG__CC_FLAGS, include, no_wasi ? "-DWG_NO_WASI" : "-DWG_WASI",
+			"-o", so, prog, shim,
 			WG__RT_DIR "/wasm-rt-impl.c", "-lm", NULL};
 	p->proc_stage = STAGE_CC;
 	if (!rc)
@@ -596,7 +615,7 @@ static void start_cc(struct wg__program *p)
 	if (rc) {
 		remove_build_dir(p->build_dir);
 		wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM,
-				   "cannot run the C compiler");
+				   "cannot write the program's shim or build log");
 	}
 }
 
@@ -627,8 +646,14 @@ static void on_proc_closed(uv_handle_t *h)
 		remove_build_dir(p->build_dir);
 		return;
 	}
-	if (!ok)
+	if (!ok && p->spawn_failed) {
+		remove_build_dir(p->build_dir);
+		wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM,
+				   stage == STAGE_WASM2C ? "cannot run wasm2c (is wabt installed?)"
+							 : "cannot run the C compiler");
+	} else if (!ok) {
 		compile_failed(p, stage == STAGE_WASM2C ? "wasm2c" : "C compiler");
+	}
 	else if (stage == STAGE_WASM2C)
 		start_cc(p);
 	else

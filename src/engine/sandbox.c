@@ -112,7 +112,8 @@ static void enter_sandbox(void *opaque)
 	set_limit(RLIMIT_AS, as, as);
 #endif
 	if (load_seccomp())
-		wg_wasi_finish(ctx->wasi, WG_CHILD_INTERNAL, 0, "cannot install the seccomp filter");
+		wg_wasi_finish(ctx->wasi, WG_CHILD_INTERNAL, 0,
+			       "cannot install the seccomp filter");
 }
 
 static void set_memory(void *wasi, wasm_rt_memory_t *memory)

@@ -304,7 +304,9 @@ WASI_FN(u32, poll_oneoff, u32 in_ptr, u32 out_ptr, u32 nsubs, u32 nevents_ptr)
 			if (wasi_clock(id, &c) || clock_gettime(c, &now))
 				return WASI_EINVAL;
 			u64 now_ns = (u64)now.tv_sec * 1000000000u + (u64)now.tv_nsec;
-			u64 wait = (flags & 1) ? (timeout > now_ns ? timeout - now_ns : 0) : timeout;
+			u64 wait = timeout;
+			if (flags & 1) /* absolute */
+				wait = timeout > now_ns ? timeout - now_ns : 0;
 			if (earliest < 0 || wait < earliest_ns)
 				earliest = (int)i, earliest_ns = wait;
 			continue;

@@ -412,3 +412,88 @@ TEST_SLOW(run_command_exit_codes_follow_the_error_kind, 120)
 	free(loop_prog);
 	free(flood_prog);
 }
+
+TEST(engine_missing_compiler_fails_the_task_not_the_worker)
+{
+	char *path = test_program_path("t_argv");
+	char hash[65];
+	test_program_hash(path, hash);
+	const char *addresses[] = {path};
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct wg_engine *e;
+	struct wg_engine_options o = {.data_dir = wg_test_tmpdir(),
+				      .wasm2c = "/nonexistent/wasm2c"};
+	CHECK(wg_engine_create(&loop, &o, &e) == 0);
+	struct wg_engine_task t = test_task(addresses, hash, NULL, 0);
+	struct task_result r;
+	memset(&r, 0, sizeof r);
+	CHECK(wg_engine_submit(e, &t, NULL, test_on_done, &r) == 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_EQ(r.done, 1);
+	CHECK_EQ(r.kind, WASMGRID__ERROR_KIND__INVALID_PROGRAM);
+	CHECK_STREQ(r.detail, "cannot run wasm2c (is wabt installed?)");
+	test_result_free(&r);
+	wg_engine_free(e);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK(uv_loop_close(&loop) == 0);
+	free(path);
+}
+
+static void count_done(void *user, uint64_t task_id, const struct wg_engine_outcome *o)
+{
+	(*(int *)user)++;
+}
+
+static void count_started(void *user, uint64_t task_id, uint64_t unix_ms)
+{
+	(*(int *)user) += 1000;
+}
+
+/* Freeing the engine while one program compiles and another task runs forever must kill
+ * both, call no callback, and leave the loop with nothing to wait for. */
+TEST_SLOW(engine_free_stops_compilers_and_children_without_callbacks, 60)
+{
+	char *loop_prog = test_program_path("t_loop");
+	char *argv_prog = test_program_path("t_argv");
+	char loop_hash[65], argv_hash[65];
+	test_program_hash(loop_prog, loop_hash);
+	test_program_hash(argv_prog, argv_hash);
+	/* t_loop is compiled already in the shared cache; t_argv is not in this one. */
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct wg_engine *e;
+	struct wg_engine_options o = {.data_dir = test_shared_data_dir()};
+	CHECK(wg_engine_create(&loop, &o, &e) == 0);
+	int events = 0;
+	const char *a1[] = {loop_prog};
+	struct wg_engine_task t1 = test_task(a1, loop_hash, NULL, 0);
+	t1.timeout_ms = 0;
+	CHECK(wg_engine_submit(e, &t1, count_started, count_done, &events) == 0);
+	while (events == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_EQ(events, 1000); /* started, not done */
+
+	char *fresh = wg_path_join(wg_test_tmpdir(), "fresh");
+	struct wg_engine *e2;
+	struct wg_engine_options o2 = {.data_dir = fresh};
+	CHECK(wg_engine_create(&loop, &o2, &e2) == 0);
+	const char *a2[] = {argv_prog};
+	struct wg_engine_task t2 = test_task(a2, argv_hash, NULL, 0);
+	CHECK(wg_engine_submit(e2, &t2, count_started, count_done, &events) == 0);
+	struct wg_engine_stats st;
+	do {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		wg_engine_get_stats(e2, &st);
+		usleep(10000);
+	} while (!st.downloads); /* now compiling */
+
+	wg_engine_free(e);
+	wg_engine_free(e2);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_EQ(events, 1000);
+	CHECK(uv_loop_close(&loop) == 0);
+	free(fresh);
+	free(loop_prog);
+	free(argv_prog);
+}

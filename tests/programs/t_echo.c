@@ -18,6 +18,7 @@ int main(int argc, char **argv)
 		return 1;
 	fwrite(all, 1, len, stdout);
 	int same = argc > 1 && strlen(argv[1]) == len && memcmp(argv[1], all, len) == 0;
-	fprintf(stderr, "argc=%d argv1=%s\n", argc, argc < 2 ? "none" : same ? "same" : "different");
+	const char *argv1 = argc < 2 ? "none" : same ? "same" : "different";
+	fprintf(stderr, "argc=%d argv1=%s\n", argc, argv1);
 	return 0;
 }
