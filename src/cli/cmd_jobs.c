@@ -200,9 +200,11 @@ static void draw_progress(const struct job_counts *c, double rate, uint64_t elap
 /* Polls the job until it is no longer running; the exit status of `wait`. */
 static int wait_job(const char *cmd, const char *api, uint64_t id)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
+	char path[80];
 	bool tty = isatty(STDERR_FILENO);
+	/* The manager holds the request until the job ends (or this long: the progress bar
+	 * redraws at each answer), so the end is seen at once, without polling. */
+	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?wait=%d", id, tty ? WAIT_POLL_MS : 30000);
 	uint64_t start = now_ms(), unreachable_since = 0, first_finished = 0;
 	bool have_first = false, drew = false;
 	int status = 1;
@@ -265,7 +267,6 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 		}
 		wg_json_free(doc);
 		wg_buf_free(&body);
-		usleep(WAIT_POLL_MS * 1000);
 	}
 }
 

@@ -452,6 +452,60 @@ void wg__api_list_jobs(struct wg_http_request *req, void *user)
 	free(jobs);
 }
 
+/* GET /v1/jobs/ID?wait=MS holds the request until the job is no longer running or MS
+ * passed (at most WAIT_MAX_MS), so a client learns of the end at once without polling. */
+#define WAIT_MAX_MS 60000
+
+struct job_waiter {
+	struct wg_manager *m;
+	struct wg_http_request *req;
+	uint64_t job_id;
+	uint64_t deadline; /* uv_now() scale */
+	struct job_waiter *next;
+};
+
+static void unlink_waiter(struct wg_manager *m, struct job_waiter *w)
+{
+	for (struct job_waiter **pp = &m->waiters; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			return;
+		}
+	}
+}
+
+static void waiter_gone(struct wg_http_request *req, void *user)
+{
+	struct job_waiter *w = user;
+	unlink_waiter(w->m, w);
+	/* The answer is discarded, and frees the request. */
+	wg_http_respond(req, 499, NULL, NULL, 0);
+	free(w);
+}
+
+void wg__api_wake_waiters(struct wg_manager *m, bool all)
+{
+	uint64_t now = uv_now(m->loop);
+	struct job_waiter **pp = &m->waiters;
+	while (*pp) {
+		struct job_waiter *w = *pp;
+		struct wg_job_info ji;
+		int rc = wg_jobs_status(m->jobs, w->job_id, &ji);
+		if (!all && rc == 0 && ji.state == WG_JOB_RUNNING && now < w->deadline) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		if (rc == WG_ENOTFOUND)
+			respond_unknown_job(w->req, w->job_id);
+		else if (rc)
+			wg_http_respond_error(w->req, 500, "reading a job: %s", wg_strerror(rc));
+		else
+			respond_job(w->req, 200, &ji);
+		free(w);
+	}
+}
+
 void wg__api_get_job(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
@@ -460,6 +514,27 @@ void wg__api_get_job(struct wg_http_request *req, void *user)
 		return;
 	struct wg_job_info ji;
 	int rc = wg_jobs_status(m->jobs, id, &ji);
+	const char *wait = wg_http_query(req, "wait");
+	if (rc == 0 && wait && ji.state == WG_JOB_RUNNING && !m->stopping) {
+		char *end;
+		unsigned long long ms = strtoull(wait, &end, 10);
+		if (*end || end == wait) {
+			wg_http_respond_error(req, 400, "wait must be a number of milliseconds, "
+					      "not '%s'", wait);
+			return;
+		}
+		if (ms > 0) {
+			struct job_waiter *w = wg_calloc(1, sizeof *w);
+			w->m = m;
+			w->req = req;
+			w->job_id = id;
+			w->deadline = uv_now(m->loop) + (ms > WAIT_MAX_MS ? WAIT_MAX_MS : ms);
+			w->next = m->waiters;
+			m->waiters = w;
+			wg_http_set_abort_cb(req, waiter_gone, w);
+			return;
+		}
+	}
 	if (rc == WG_ENOTFOUND)
 		respond_unknown_job(req, id);
 	else if (rc)
@@ -478,6 +553,7 @@ void wg__api_cancel_job(struct wg_http_request *req, void *user)
 	int rc = wg_jobs_cancel(m->jobs, id, NULL);
 	if (rc == 0) {
 		wg__dispatch_flush_aborts(m);
+		wg__api_wake_waiters(m, false);
 		rc = wg_jobs_status(m->jobs, id, &ji);
 	}
 	if (rc == WG_ENOTFOUND)

@@ -14,7 +14,11 @@
 #include "util/log.h"
 
 #define EXECUTE_DEADLINE_MS 30000
-#define TICK_MS 1000
+#define TICK_MS 250
+/* A worker is given as many tasks as it finishes in this long (at least twice its slots,
+ * at most QUEUE_MAX): fast tasks travel in large batches, slow ones are not hoarded. */
+#define QUEUE_WORK_MS 100
+#define QUEUE_MAX 256
 #define PROGRAM_CHUNK_MAX (1u << 20)
 /* A worker that refused tasks gets none for this long, so a refusal cannot loop. */
 #define REFUSAL_COOLDOWN_MS 2000
@@ -23,6 +27,8 @@
 struct worker_state {
 	uint32_t cap;             /* attempts in flight we allow it: slots plus a queue */
 	uint64_t cooldown_until;  /* uv_now() before which it gets no tasks */
+	uint32_t finished;        /* tasks it finished since the last tick */
+	double rate;              /* tasks per second, smoothed */
 };
 
 static struct worker_state *wstate(struct wg_peer *p)
@@ -189,20 +195,14 @@ static void schedule(struct wg_manager *m)
 	free(free_slots);
 }
 
-static void on_kick(uv_timer_t *t)
-{
-	struct wg_manager *m = t->data;
-	m->kick_armed = false;
-	if (!m->stopping)
-		schedule(m);
-}
+static void on_flush(uv_prepare_t *h);
 
 void wg__dispatch_kick(struct wg_manager *m)
 {
 	if (m->kick_armed || !m->jobs || m->stopping)
 		return;
 	m->kick_armed = true;
-	uv_timer_start(&m->kick_timer, on_kick, 0, 0);
+	uv_prepare_start(&m->flush, on_flush);
 }
 
 /* ---- aborts ---- */
@@ -255,6 +255,24 @@ static void on_tick(uv_timer_t *t)
 	}
 	if (overdue)
 		wg_warn(NULL, "%zu task(s) overdue: aborted, to be retried", overdue);
+	for (struct wg_peer *p = m->peers; p; p = p->next) {
+		struct worker_state *ws = wstate(p);
+		if (!p->rel.partner || !ws)
+			continue;
+		double now_rate = ws->finished * 1000.0 / TICK_MS;
+		ws->finished = 0;
+		ws->rate = ws->rate * 0.5 + now_rate * 0.5;
+		uint32_t slots = p->rel.specs.slots ? p->rel.specs.slots : 1;
+		double want = ws->rate * QUEUE_WORK_MS / 1000.0;
+		uint32_t cap = want > QUEUE_MAX ? QUEUE_MAX : (uint32_t)want;
+		if (cap < 2 * slots)
+			cap = 2 * slots;
+		if (cap != ws->cap) {
+			ws->cap = cap;
+			wg_jobs_worker_set_cap(m->jobs, p->id_hex, cap);
+		}
+	}
+	wg__api_wake_waiters(m, false);
 	wg__dispatch_flush_aborts(m);
 	wg__dispatch_kick(m);
 }
@@ -317,11 +335,66 @@ static void answer_program_fetch(struct wg_manager *m, struct wg_peer *peer, uin
 	free(buf);
 }
 
+/* Commits the events of this loop iteration, then acknowledges them: a report is durable
+ * before its worker may forget it. */
+static void commit_events(struct wg_manager *m)
+{
+	if (!m->txn_open)
+		return;
+	m->txn_open = false;
+	int rc = wg_jobs_commit(m->jobs);
+	if (rc) {
+		m->n_acks = 0;
+		wg__manager_fatal(m, "committing reports", rc);
+		return;
+	}
+	for (size_t i = 0; i < m->n_acks; i++)
+		wg_rpc_answer_ack(m->acks[i].peer->rpc, m->acks[i].id);
+	m->n_acks = 0;
+	if (m->tasks_finished) {
+		m->tasks_finished = false;
+		wg__dispatch_flush_aborts(m);
+		wg__api_wake_waiters(m, false);
+		m->kick_armed = true;
+	}
+}
+
+static void on_flush(uv_prepare_t *h)
+{
+	struct wg_manager *m = h->data;
+	commit_events(m);
+	if (m->kick_armed && !m->stopping) {
+		m->kick_armed = false;
+		schedule(m);
+	}
+	if (!m->txn_open && !m->kick_armed)
+		uv_prepare_stop(&m->flush);
+}
+
+void wg__dispatch_peer_closed(struct wg_manager *m, struct wg_peer *peer)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < m->n_acks; i++)
+		if (m->acks[i].peer != peer)
+			m->acks[k++] = m->acks[i];
+	m->n_acks = k;
+}
+
 void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t id,
 			  const wg_frame *req)
 {
 	int rc = 0;
 	const char *what = "";
+	if (req->body_case != WASMGRID__FRAME__BODY_PROGRAM_FETCH && !m->txn_open) {
+		rc = wg_jobs_begin(m->jobs);
+		if (rc) {
+			wg_rpc_answer_refused(peer->rpc, id, "the manager cannot store this now");
+			wg__manager_fatal(m, "starting a transaction", rc);
+			return;
+		}
+		m->txn_open = true;
+		uv_prepare_start(&m->flush, on_flush);
+	}
 	switch (req->body_case) {
 	case WASMGRID__FRAME__BODY_TASK_STARTED:
 		what = "recording TaskStarted";
@@ -354,10 +427,15 @@ void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t i
 		wg__manager_fatal(m, what, rc);
 		return;
 	}
-	wg_rpc_answer_ack(peer->rpc, id);
+	if (m->n_acks == m->cap_acks) {
+		m->cap_acks = m->cap_acks ? m->cap_acks * 2 : 64;
+		m->acks = wg_realloc(m->acks, m->cap_acks * sizeof m->acks[0]);
+	}
+	m->acks[m->n_acks++] = (struct pending_ack){peer, id};
 	if (req->body_case != WASMGRID__FRAME__BODY_TASK_STARTED) {
-		wg__dispatch_flush_aborts(m);
-		wg__dispatch_kick(m);
+		m->tasks_finished = true;
+		if (wstate(peer))
+			wstate(peer)->finished++;
 	}
 }
 
@@ -376,8 +454,8 @@ int wg__dispatch_start(struct wg_manager *m)
 	}
 	free(path);
 	uv_timer_init(m->loop, &m->tick_timer);
-	uv_timer_init(m->loop, &m->kick_timer);
-	m->tick_timer.data = m->kick_timer.data = m;
+	uv_prepare_init(m->loop, &m->flush);
+	m->tick_timer.data = m->flush.data = m;
 	uv_timer_start(&m->tick_timer, on_tick, TICK_MS, TICK_MS);
 	return 0;
 }
@@ -386,8 +464,11 @@ void wg__dispatch_stop(struct wg_manager *m)
 {
 	if (!m->jobs || uv_is_closing((uv_handle_t *)&m->tick_timer))
 		return;
+	/* What was received is stored (and acknowledged) before we go. */
+	commit_events(m);
+	wg__api_wake_waiters(m, true);
 	uv_timer_stop(&m->tick_timer);
-	uv_timer_stop(&m->kick_timer);
+	uv_prepare_stop(&m->flush);
 	uv_close((uv_handle_t *)&m->tick_timer, NULL);
-	uv_close((uv_handle_t *)&m->kick_timer, NULL);
+	uv_close((uv_handle_t *)&m->flush, NULL);
 }

@@ -140,6 +140,7 @@ static void rpc_close(struct wg_rpc *rpc, int status, void *user)
 	if (wg_rel_end(&m->rel, &peer->rel))
 		worker_gone(m, peer, status ? wg_strerror(status) : "connection closed");
 	wg_debug(peer->rel.short_id, "connection closed: %s", status ? wg_strerror(status) : "ok");
+	wg__dispatch_peer_closed(m, peer);
 	peer->rpc = NULL;
 	unlink_peer(m, peer);
 	free(peer->data);
@@ -291,6 +292,7 @@ out:
 	}
 	uv_loop_close(m.loop);
 	wg_jobs_close(m.jobs);
+	free(m.acks);
 	wg_authz_free(m.authz);
 	return status;
 }

@@ -15,6 +15,7 @@
 
 struct wg_http_server;
 struct wg_jobs;
+struct job_waiter;
 
 struct wg_manager {
 	uv_loop_t *loop;
@@ -30,9 +31,22 @@ struct wg_manager {
 	int exit_status;
 	/* The job core (dispatch.c owns it). */
 	struct wg_jobs *jobs;
-	uv_timer_t tick_timer;     /* overdue attempts, once a second */
-	uv_timer_t kick_timer;     /* scheduling, at most once per loop iteration */
-	bool kick_armed;
+	uv_timer_t tick_timer;     /* overdue attempts and worker rates, four times a second */
+	/* Runs once per loop iteration, after every callback of that iteration: commits the
+	 * iteration's events in one transaction, then acknowledges them, then schedules. */
+	uv_prepare_t flush;
+	bool kick_armed;           /* scheduling wanted at the next flush */
+	bool txn_open;             /* events of this iteration await their commit */
+	bool tasks_finished;       /* ... and some of them finished tasks */
+	struct pending_ack *acks;  /* answers owed once the transaction commits */
+	size_t n_acks, cap_acks;
+	struct job_waiter *waiters; /* GET /v1/jobs/ID?wait=MS requests held open */
+};
+
+/* An Ack owed to a worker for a report, sent once the report is committed. */
+struct pending_ack {
+	struct wg_peer *peer;
+	uint64_t id;
 };
 
 /* Dispatch (dispatch.c): the job core driven by node events. */
@@ -44,6 +58,11 @@ void wg__dispatch_kick(struct wg_manager *m);
 void wg__dispatch_flush_aborts(struct wg_manager *m);
 void wg__dispatch_worker_attached(struct wg_manager *m, struct wg_peer *peer);
 void wg__dispatch_worker_gone(struct wg_manager *m, struct wg_peer *peer);
+/* The peer's connection is going away: forget what we owed it. */
+void wg__dispatch_peer_closed(struct wg_manager *m, struct wg_peer *peer);
+/* Answers the GET /v1/jobs/ID?wait requests whose job finished or whose wait ran out
+ * (api_jobs.c); `all` answers every one (the manager stops). */
+void wg__api_wake_waiters(struct wg_manager *m, bool all);
 /* TaskStarted, TaskError, TaskCompleted and ProgramFetch from one of our workers. */
 void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t id,
 			  const wg_frame *req);
