@@ -473,9 +473,12 @@ static void task_launch(struct wg__task *t)
 	t->exit_poll.data = t;
 	t->open_handles++;
 	uv_poll_start(&t->exit_poll, UV_READABLE, on_exit_readable);
-	if (open_pipe(t, &t->out_pipe, fds[0][0]) || open_pipe(t, &t->err_pipe, fds[1][0]) ||
-	    open_pipe(t, &t->status_pipe, fds[2][0])) {
-		/* The child will find its pipes broken and be reaped as usual. */
+	int broken = open_pipe(t, &t->out_pipe, fds[0][0]);
+	broken |= open_pipe(t, &t->err_pipe, fds[1][0]);
+	broken |= open_pipe(t, &t->status_pipe, fds[2][0]);
+	if (broken) {
+		/* Without all its pipes the task cannot be judged: end it; it is reaped as usual
+		 * and, with no status report, counts as a sandbox failure. */
 		kill_child(t);
 	}
 	if (t->timeout_ms)

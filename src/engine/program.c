@@ -400,9 +400,11 @@ static void after_store(uv_work_t *w, int status)
 	struct wg__program *p = w->data;
 	struct wg_engine *e = p->engine;
 	p->work_busy = 0;
-	wg__engine_release(e);
-	if (e->closing)
+	if (e->closing) {
+		wg__engine_release(e); /* may free e and p */
 		return;
+	}
+	wg__engine_release(e);
 	if (p->next_step == STEP_COMPILE)
 		e->stats.downloads++;
 	finish_step(p);
@@ -624,9 +626,11 @@ static void after_install(uv_work_t *w, int status)
 	struct wg__program *p = w->data;
 	struct wg_engine *e = p->engine;
 	p->work_busy = 0;
-	wg__engine_release(e);
-	if (e->closing)
+	if (e->closing) {
+		wg__engine_release(e); /* may free e and p */
 		return;
+	}
+	wg__engine_release(e);
 	if (p->next_step == STEP_READY) {
 		e->stats.compilations++;
 		wg_info(NULL, "program %.16s compiled", p->hash);
@@ -641,11 +645,12 @@ static void on_proc_closed(uv_handle_t *h)
 	p->proc_busy = 0;
 	int ok = p->proc_stage > 0;
 	int stage = ok ? p->proc_stage : -p->proc_stage;
-	wg__engine_release(e);
 	if (e->closing) {
 		remove_build_dir(p->build_dir);
+		wg__engine_release(e); /* may free e and p */
 		return;
 	}
+	wg__engine_release(e);
 	if (!ok && p->spawn_failed) {
 		remove_build_dir(p->build_dir);
 		wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM,

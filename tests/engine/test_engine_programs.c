@@ -497,3 +497,26 @@ TEST_SLOW(engine_free_stops_compilers_and_children_without_callbacks, 60)
 	free(loop_prog);
 	free(argv_prog);
 }
+
+TEST_SLOW(run_command_reads_a_binary_argument_from_a_file, 60)
+{
+	char *arg = wg_path_join(wg_test_tmpdir(), "arg.bin");
+	char *out = wg_path_join(wg_test_tmpdir(), "out");
+	uint8_t data[300000];
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)(i * 31 + i / 256);
+	CHECK(wg_write_file_atomic(arg, data, sizeof data, 0600) == 0);
+	char *prog = test_program_path("t_echo");
+	char *args = wg_asprintf("%s --arg-file %s", prog, arg);
+	CHECK_EQ(run_cli(args, out), 0);
+	uint8_t *got;
+	size_t len;
+	CHECK(wg_read_file(out, 1u << 20, &got, &len) == 0);
+	CHECK_EQ(len, sizeof data);
+	CHECK(memcmp(got, data, len) == 0);
+	free(got);
+	free(args);
+	free(prog);
+	free(out);
+	free(arg);
+}

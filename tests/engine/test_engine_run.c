@@ -211,3 +211,19 @@ TEST_SLOW(engine_program_sees_no_host_files_or_environment, 120)
 					"env:empty fd5:badf clock:moves year2020+:yes\n");
 	test_result_free(&r);
 }
+
+TEST_SLOW(engine_initial_memory_over_the_limit_is_a_resource_limit, 120)
+{
+	char *path = test_program_path("t_argv");
+	char hash[65];
+	test_program_hash(path, hash);
+	const char *addresses[] = {path};
+	struct wg_engine_task t = test_task(addresses, hash, NULL, 0);
+	t.memory_bytes = 65536; /* one page; the program starts with two */
+	struct task_result r;
+	test_run(test_shared_data_dir(), &t, &r);
+	CHECK_EQ(r.kind, WASMGRID__ERROR_KIND__RESOURCE_LIMIT);
+	CHECK_STREQ(r.detail, "initial memory exceeds the memory limit");
+	test_result_free(&r);
+	free(path);
+}
