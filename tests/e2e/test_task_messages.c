@@ -149,6 +149,32 @@ TEST_SLOW(rule_task_error_invalid_program_for_bytes_that_are_not_webassembly, 12
 	stop_worker(&f, w);
 }
 
+TEST_SLOW(rule_task_error_resource_limit_for_output_over_the_result_limit, 120)
+{
+	struct fake_node f;
+	pid_t w = worker_of_fake(&f, "1", NULL, NULL);
+	/* t_flood writes to stdout forever; the result limit is 1 MiB. */
+	struct fake_task t = {.id = 11, .program = "t_flood"};
+	struct fake_msg *e = run_failing(&f, &t);
+	CHECK_EQ(e->error, WASMGRID__ERROR_KIND__RESOURCE_LIMIT);
+	stop_worker(&f, w);
+}
+
+TEST_SLOW(rule_task_error_carries_only_the_last_4_kib_of_stderr, 120)
+{
+	struct fake_node f;
+	pid_t w = worker_of_fake(&f, "1", NULL, NULL);
+	/* t_errflood writes "line 000000" to "line 009999" on stderr, then exits 1. */
+	struct fake_task t = {.id = 12, .program = "t_errflood"};
+	struct fake_msg *e = run_failing(&f, &t);
+	CHECK_EQ(e->error, WASMGRID__ERROR_KIND__RUNNING_ERROR);
+	CHECK(e->stderr_tail.len > 0 && e->stderr_tail.len <= 4096);
+	const char *tail = wg_buf_cstr(&e->stderr_tail);
+	CHECK_CONTAINS(tail, "line 009999\n");
+	CHECK(!strstr(tail, "line 000000"));
+	stop_worker(&f, w);
+}
+
 /* ---- TasksPing ---- */
 
 TEST_SLOW(rule_tasks_ping_answers_an_entry_for_every_asked_task, 120)
@@ -395,7 +421,78 @@ TEST_SLOW(rule_task_completed_sent_again_after_reconnection_until_acknowledged, 
 	stop_worker(&f, w);
 }
 
+TEST_SLOW(rule_tasks_abort_of_an_unacknowledged_report_stops_it_being_sent_again, 120)
+{
+	struct fake_node f;
+	pid_t w = worker_of_fake(&f, "1", NULL, NULL);
+	f.hold_final_reports = true;
+	struct fake_answer a;
+	struct fake_task t = {.id = 60, .program = "increment", .argument = "1"};
+	fake_execute(&f, &t, 1, &a);
+	wait_report(&f, BODY(TASK_COMPLETED), 60);
+	uint64_t id = 60;
+	fake_abort(&f, &id, 1, &a);
+	CHECK_EQ(a.kind, BODY(ACK));
+	fake_ping(&f, &id, 1, &a);
+	CHECK_EQ(a.entries[0].code, STATE(TASK_STATE_UNKNOWN));
+	/* Back on a new connection, the worker does not bring it up again: a new task's
+	 * report arrives, the aborted one's does not. */
+	int opened = f.opened;
+	size_t seen = f.n_msgs;
+	fake_hang_up(&f);
+	CHECK(fake_wait_opened(&f, opened, 15000));
+	CHECK(fake_wait_attached(&f, 15000));
+	f.hold_final_reports = false;
+	struct fake_task next = {.id = 61, .program = "increment", .argument = "2"};
+	fake_execute(&f, &next, 1, &a);
+	CHECK_EQ(a.kind, BODY(ACK));
+	CHECK(fake_wait_msg(&f, BODY(TASK_COMPLETED), 61, seen, RUN_MS));
+	CHECK(!fake_find(&f, BODY(TASK_COMPLETED), 60, seen));
+	stop_worker(&f, w);
+}
+
+TEST_SLOW(rule_task_reports_owed_to_one_manager_are_not_sent_to_another, 120)
+{
+	struct fake_node f;
+	pid_t w = worker_of_fake(&f, "1", NULL, NULL);
+	f.hold_final_reports = true;
+	struct fake_answer a;
+	struct fake_task t = {.id = 70, .program = "increment", .argument = "1"};
+	fake_execute(&f, &t, 1, &a);
+	CHECK_EQ(a.kind, BODY(ACK));
+	wait_report(&f, BODY(TASK_COMPLETED), 70);
+	/* Another manager, with another identity, takes over the address. */
+	int port = f.port;
+	fake_free(&f);
+	struct fake_node g;
+	fake_init(&g, WG_NODE_MANAGER);
+	g.port = port;
+	fake_listen(&g);
+	CHECK_MSG(fake_wait_attached(&g, 15000), "the worker did not attach to the new manager");
+	struct fake_task next = {.id = 71, .program = "increment", .argument = "2"};
+	fake_execute(&g, &next, 1, &a);
+	CHECK_EQ(a.kind, BODY(ACK));
+	CHECK(fake_wait_msg(&g, BODY(TASK_COMPLETED), 71, 0, RUN_MS));
+	CHECK(!final_report_of(&g, 70));
+	uint64_t id = 70;
+	fake_ping(&g, &id, 1, &a);
+	CHECK_EQ(a.entries[0].code, STATE(TASK_STATE_UNKNOWN));
+	stop_worker(&g, w);
+}
+
 /* ---- NotMine on the worker ---- */
+
+static void check_reports_answered(struct fake_node *f, wg_body_case want)
+{
+	struct fake_answer a;
+	fake_send_started(f, 1, &a);
+	CHECK_EQ(a.kind, want);
+	fake_send_error(f, 1, WASMGRID__ERROR_KIND__RUNNING_ERROR, &a);
+	CHECK_EQ(a.kind, want);
+	fake_send_completed(f, 1, "1\n", &a);
+	CHECK_EQ(a.kind, want);
+}
+
 
 TEST_SLOW(rule_not_mine_for_tasks_messages_from_a_node_that_is_not_the_manager, 60)
 {
@@ -429,6 +526,8 @@ TEST_SLOW(rule_not_mine_for_tasks_messages_from_a_node_that_is_not_the_manager, 
 	CHECK_EQ(a.kind, BODY(NOT_MINE));
 	fake_abort(&f, &id, 1, &a);
 	CHECK_EQ(a.kind, BODY(NOT_MINE));
+	/* A worker is nobody's manager: reports sent to it get NotMine too. */
+	check_reports_answered(&f, BODY(NOT_MINE));
 	/* Nothing ran, and the worker stays with its manager. */
 	CHECK(!fake_find(&f, BODY(TASK_STARTED), 0, 0));
 	CHECK_EQ(e2e_children(w), 0);
@@ -439,17 +538,6 @@ TEST_SLOW(rule_not_mine_for_tasks_messages_from_a_node_that_is_not_the_manager, 
 }
 
 /* ---- NotMine and Ack on the manager ---- */
-
-static void check_reports_answered(struct fake_node *f, wg_body_case want)
-{
-	struct fake_answer a;
-	fake_send_started(f, 1, &a);
-	CHECK_EQ(a.kind, want);
-	fake_send_error(f, 1, WASMGRID__ERROR_KIND__RUNNING_ERROR, &a);
-	CHECK_EQ(a.kind, want);
-	fake_send_completed(f, 1, "1\n", &a);
-	CHECK_EQ(a.kind, want);
-}
 
 TEST_SLOW(rule_not_mine_for_task_reports_from_a_worker_that_never_attached, 60)
 {
@@ -488,6 +576,27 @@ TEST_SLOW(rule_not_mine_for_task_reports_after_manager_bye, 60)
 	CHECK_EQ(a.kind, BODY(ACK));
 	/* ... and once the relationship is over, NotMine. */
 	check_reports_answered(&f, BODY(NOT_MINE));
+	fake_free(&f);
+	wg_test_stop(m.pid, SIGTERM, 10000);
+}
+
+TEST_SLOW(rule_not_mine_for_tasks_messages_sent_to_a_manager, 60)
+{
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, NULL);
+	/* A manager is nobody's worker, whoever asks. */
+	struct fake_node f;
+	fake_init(&f, WG_NODE_MANAGER);
+	fake_connect(&f, m.port);
+	struct fake_answer a;
+	struct fake_task t = {.id = 1, .program = "increment", .argument = "1"};
+	fake_execute(&f, &t, 1, &a);
+	CHECK_EQ(a.kind, BODY(NOT_MINE));
+	uint64_t id = 1;
+	fake_ping(&f, &id, 1, &a);
+	CHECK_EQ(a.kind, BODY(NOT_MINE));
+	fake_abort(&f, &id, 1, &a);
+	CHECK_EQ(a.kind, BODY(NOT_MINE));
 	fake_free(&f);
 	wg_test_stop(m.pid, SIGTERM, 10000);
 }
