@@ -350,9 +350,12 @@ static void after_store(uv_work_t *w, int status)
 	struct wg__program *p = w->data;
 	struct wg_engine *e = p->engine;
 	p->work_busy = 0;
-	wg__engine_release(e);
-	if (e->closing)
+	/* Releasing last may free the engine (and p) when it is closing: look first. */
+	if (e->closing) {
+		wg__engine_release(e);
 		return;
+	}
+	wg__engine_release(e);
 	if (p->next_step == STEP_COMPILE)
 		e->stats.downloads++;
 	finish_step(p);
@@ -605,9 +608,11 @@ static void after_install(uv_work_t *w, int status)
 	struct wg__program *p = w->data;
 	struct wg_engine *e = p->engine;
 	p->work_busy = 0;
-	wg__engine_release(e);
-	if (e->closing)
+	if (e->closing) {
+		wg__engine_release(e);
 		return;
+	}
+	wg__engine_release(e);
 	if (p->next_step == STEP_READY) {
 		e->stats.compilations++;
 		wg_info(NULL, "program %.16s compiled", p->hash);
@@ -622,11 +627,12 @@ static void on_proc_closed(uv_handle_t *h)
 	p->proc_busy = 0;
 	int ok = p->proc_stage > 0;
 	int stage = ok ? p->proc_stage : -p->proc_stage;
-	wg__engine_release(e);
 	if (e->closing) {
 		remove_build_dir(p->build_dir);
+		wg__engine_release(e);
 		return;
 	}
+	wg__engine_release(e);
 	if (!ok)
 		compile_failed(p, stage == STAGE_WASM2C ? "wasm2c" : "C compiler");
 	else if (stage == STAGE_WASM2C)
