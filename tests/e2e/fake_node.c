@@ -10,7 +10,6 @@
 #include "harness/test.h"
 #include "net/link.h"
 #include "util/alloc.h"
-#include "util/err.h"
 #include "util/fs.h"
 #include "util/hex.h"
 

@@ -25,7 +25,7 @@
 #define STATE(name) WASMGRID__TASK_STATE__##name
 
 /* The test as a manager: it listens, a real worker started with --manager to it connects
- * and attaches. Extra worker options may follow (NULL-terminated). */
+ * and attaches. opt and value: one more worker option, or NULL. */
 static pid_t worker_of_fake(struct fake_node *f, const char *slots, const char *opt,
 			    const char *value)
 {
@@ -327,8 +327,11 @@ TEST_SLOW(rule_tasks_execute_beyond_slots_and_queue_refused_no_free_slot, 60)
 	fake_execute(&f, t, 4, &a);
 	CHECK_EQ(a.kind, BODY(TASKS_REFUSED));
 	CHECK_EQ(a.n, 2);
-	CHECK(fake_entry_of(&a, 12) && fake_entry_of(&a, 12)->code == WASMGRID__REFUSE_REASON__NO_FREE_SLOT);
-	CHECK(fake_entry_of(&a, 13) && fake_entry_of(&a, 13)->code == WASMGRID__REFUSE_REASON__NO_FREE_SLOT);
+	for (uint64_t id = 12; id <= 13; id++) {
+		const struct fake_entry *e = fake_entry_of(&a, id);
+		CHECK_MSG(e, "task %llu is not named", (unsigned long long)id);
+		CHECK_EQ(e->code, WASMGRID__REFUSE_REASON__NO_FREE_SLOT);
+	}
 	/* The tasks not named were taken. */
 	uint64_t ids[] = {10, 11, 12, 13};
 	fake_ping(&f, ids, 4, &a);
