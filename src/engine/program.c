@@ -658,11 +658,11 @@ static void on_proc_closed(uv_handle_t *h)
 							 : "cannot run the C compiler");
 	} else if (!ok) {
 		compile_failed(p, stage == STAGE_WASM2C ? "wasm2c" : "C compiler");
-	}
-	else if (stage == STAGE_WASM2C)
+	} else if (stage == STAGE_WASM2C) {
 		start_cc(p);
-	else
+	} else {
 		run_work(p, install_work, after_install);
+	}
 }
 
 static void on_proc_exit(uv_process_t *proc, int64_t exit_status, int term_signal)

@@ -350,7 +350,9 @@ void wg_wtasks_ping(struct wg_wtasks *t, struct wg_peer *mgr, uint64_t id,
 		struct wtask *k = find(t, s->task_id);
 		if (!k || k->aborted) {
 			s->state = WASMGRID__TASK_STATE__TASK_STATE_UNKNOWN;
-		} else if (k->state == WT_PENDING) {
+		} else if (k->state == WT_PENDING || (k->state == WT_RUNNING && !k->started_ms)) {
+			/* Handed to the engine but still being fetched or compiled: it has not
+			 * started (no TaskStarted yet), and STARTED needs its start time. */
 			s->state = WASMGRID__TASK_STATE__PENDING;
 		} else if (k->state == WT_RUNNING) {
 			s->state = WASMGRID__TASK_STATE__STARTED;
