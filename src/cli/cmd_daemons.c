@@ -56,6 +56,9 @@ int wg_cmd_worker(int argc, char **argv)
 		.managers_authz = "open",
 		.data_dir = WG_DEFAULT_DATA_DIR,
 		.memory_mib = 4096,
+		/* The manager sends short tasks in batches of up to 256 beyond the running ones
+		 * (manager/dispatch.c); a smaller queue makes it refuse the rest. */
+		.queue = 256,
 		.heartbeat_ms = DEFAULT_HEARTBEAT_MS,
 	};
 	int status = 2;
@@ -79,6 +82,10 @@ int wg_cmd_worker(int argc, char **argv)
 			if (r < 0 || wg_opt_uint(cmd, "--slots", v, 1, 4096, &n))
 				goto out;
 			o.slots = (uint32_t)n;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--queue", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--queue", v, 0, 65536, &n))
+				goto out;
+			o.queue = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--memory", &v))) {
 			if (r < 0 || wg_opt_uint(cmd, "--memory", v, 1, 4096, &n))
 				goto out;

@@ -20,7 +20,7 @@ int wg_cmd_run(int argc, char **argv);
 	  "manager [--listen A] [--api A] [--data DIR] [--workers open|FILE] [--port-file F]\n" \
 	  "                   [--api-port-file F] [--heartbeat-ms MS] [--max-slots N]")                 \
 	X("worker", wg_cmd_worker,                                                         \
-	  "worker [--manager [ID@]A]... [--slots N] [--memory MIB] [--data DIR]\n"          \
+	  "worker [--manager [ID@]A]... [--slots N] [--queue N] [--memory MIB] [--data DIR]\n"          \
 	  "                   [--managers open|FILE] [--listen A] [--port-file F] [--heartbeat-ms MS]") \
 	X("workers", wg_cmd_workers, "workers [--json] [--api A]       list the manager's workers") \
 	X("submit", wg_cmd_submit,                                                         \

@@ -425,9 +425,7 @@ int wg_worker_run(const struct wg_worker_options *o)
 	}
 	struct wg_wtasks_options to = {
 		.slots = w.specs.slots,
-		/* The manager sends short tasks in batches of up to 256 beyond the running ones
-		 * (dispatch.c); more than that is refused. */
-		.queue = 256,
+		.queue = o->queue,
 		.max_memory_bytes = o->memory_mib << 20,
 	};
 	w.tasks = wg_wtasks_create(w.loop, w.engine, &to);

@@ -14,6 +14,7 @@ struct wg_worker_options {
 	const char *port_file;
 	const char *data_dir;
 	uint32_t slots;             /* tasks at once (0: one per core) */
+	uint32_t queue;             /* tasks accepted beyond the running ones */
 	uint64_t memory_mib;        /* WebAssembly memory limit per task */
 	uint32_t heartbeat_ms;
 	uint32_t retry_max_ms;      /* cap of the reconnection backoff */

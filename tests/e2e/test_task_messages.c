@@ -319,7 +319,7 @@ TEST_SLOW(rule_tasks_execute_beyond_slots_and_queue_refused_no_free_slot, 60)
 {
 	struct fake_node f;
 	/* One slot and one queue place. */
-	pid_t w = worker_of_fake(&f, "1", NULL, NULL);
+	pid_t w = worker_of_fake(&f, "1", "--queue", "1");
 	struct fake_answer a;
 	struct fake_task t[4];
 	for (int i = 0; i < 4; i++)
