@@ -244,6 +244,83 @@ void wg__dispatch_flush_aborts(struct wg_manager *m)
 	free(ab);
 }
 
+/* ---- TasksPing: does the worker still know what we think it runs? ---- */
+
+/* Every heartbeat deadline, the attempts given to a worker at least that long ago. */
+#define RECONCILE_MAX 1024
+
+struct ping_ctx {
+	struct wg_manager *m;
+	struct wg_peer *peer;
+};
+
+static void on_tasks_pong(struct wg_rpc *rpc, int status, const wg_frame *a, void *cb_user)
+{
+	struct ping_ctx *ctx = cb_user;
+	struct wg_manager *m = ctx->m;
+	struct wg_peer *peer = ctx->peer;
+	free(ctx);
+	(void)rpc;
+	if (status || !wstate(peer))
+		return; /* closed or timed out: the heartbeat and close handler deal with it */
+	if (a->body_case == WASMGRID__FRAME__BODY_NOT_MINE) {
+		if (peer->lost_cb)
+			peer->lost_cb(peer, "it answered NotMine to TasksPing");
+		return;
+	}
+	if (a->body_case != WASMGRID__FRAME__BODY_TASKS_PONG)
+		return;
+	size_t unknown = 0;
+	const Wasmgrid__TasksPong *pong = a->tasks_pong;
+	for (size_t i = 0; i < pong->n_tasks; i++) {
+		if (pong->tasks[i]->state != WASMGRID__TASK_STATE__TASK_STATE_UNKNOWN)
+			continue;
+		/* It never got it, or lost it: give the task to someone, no failure counted. */
+		bool applied = false;
+		int rc = wg_jobs_refused(m->jobs, peer->id_hex, pong->tasks[i]->task_id, &applied);
+		if (rc) {
+			wg__manager_fatal(m, "requeueing a task the worker does not know", rc);
+			return;
+		}
+		unknown += applied;
+	}
+	if (unknown) {
+		wg_warn(peer->rel.short_id, "the worker does not know %zu of our task(s): queued again",
+			unknown);
+		wg__dispatch_kick(m);
+	}
+}
+
+static void reconcile(struct wg_manager *m)
+{
+	uint64_t before = wg_unix_ms() - m->opts->heartbeat_ms;
+	for (struct wg_peer *p = m->peers; p; p = p->next) {
+		if (!p->rel.partner || !wstate(p))
+			continue;
+		uint64_t *ids = NULL;
+		size_t n = 0;
+		int rc = wg_jobs_worker_in_flight(m->jobs, p->id_hex, before, RECONCILE_MAX, &ids, &n);
+		if (rc) {
+			wg__manager_fatal(m, "listing a worker's tasks", rc);
+			return;
+		}
+		if (n) {
+			Wasmgrid__TasksPing tp = WASMGRID__TASKS_PING__INIT;
+			tp.n_task_ids = n;
+			tp.task_ids = ids;
+			wg_frame f = WASMGRID__FRAME__INIT;
+			f.body_case = WASMGRID__FRAME__BODY_TASKS_PING;
+			f.tasks_ping = &tp;
+			struct ping_ctx *ctx = wg_malloc(sizeof *ctx);
+			ctx->m = m;
+			ctx->peer = p;
+			if (wg_rpc_request(p->rpc, &f, EXECUTE_DEADLINE_MS, on_tasks_pong, ctx))
+				free(ctx);
+		}
+		free(ids);
+	}
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct wg_manager *m = t->data;
@@ -272,6 +349,9 @@ static void on_tick(uv_timer_t *t)
 			wg_jobs_worker_set_cap(m->jobs, p->id_hex, cap);
 		}
 	}
+	uint32_t every = m->opts->heartbeat_ms / TICK_MS;
+	if (++m->ticks % (every ? every : 1) == 0)
+		reconcile(m);
 	wg__api_wake_waiters(m, false);
 	wg__dispatch_flush_aborts(m);
 	wg__dispatch_kick(m);

@@ -202,6 +202,11 @@ int wg_jobs_refused(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
  * lost and their tasks are queued again without a failure. *n_lost may be NULL. */
 int wg_jobs_worker_lost(struct wg_jobs *j, const char *node_id, size_t *n_lost);
 
+/* Up to `max` attempts in flight on the worker that were assigned before `before_ms`, to ask
+ * it about them with TasksPing. *out (NULL when *n is 0) is freed by the caller. */
+int wg_jobs_worker_in_flight(struct wg_jobs *j, const char *node_id, uint64_t before_ms,
+			     size_t max, uint64_t **out, size_t *n);
+
 /* Attempts in flight past their deadline (started + timeout + 5 s + 10 %, or assigned +
  * start grace + that when never started) are aborted: each counts a TimedOut failure and is
  * queued for abort. *n_overdue may be NULL. */

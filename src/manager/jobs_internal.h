@@ -94,6 +94,8 @@
 			      " VALUES(?1, ?2)")                                                   \
 	X(WORKER_IN_FLIGHT, "SELECT id, task_id FROM attempts WHERE worker = ?1"                   \
 			    " AND state <= 2")                                                     \
+	X(WORKER_IN_FLIGHT_BEFORE, "SELECT id FROM attempts WHERE worker = ?1 AND state <= 2"      \
+				   " AND assigned_ms < ?2 ORDER BY id LIMIT ?3")                   \
 	X(OVERDUE, "SELECT id, task_id, worker FROM attempts WHERE state <= 2"                     \
 		   " AND deadline_ms < ?1")                                                        \
 	X(ALL_IN_FLIGHT, "SELECT DISTINCT task_id FROM attempts WHERE state <= 2")                 \

@@ -32,6 +32,7 @@ struct wg_manager {
 	/* The job core (dispatch.c owns it). */
 	struct wg_jobs *jobs;
 	uv_timer_t tick_timer;     /* overdue attempts and worker rates, four times a second */
+	uint32_t ticks;
 	/* Runs once per loop iteration, after every callback of that iteration: commits the
 	 * iteration's events in one transaction, then acknowledges them, then schedules. */
 	uv_prepare_t flush;

@@ -641,3 +641,34 @@ int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
 	free(fl.v);
 	return rc;
 }
+
+int wg_jobs_worker_in_flight(struct wg_jobs *j, const char *node_id, uint64_t before_ms,
+			     size_t max, uint64_t **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	struct wg__worker *w = wg__worker_find(j, node_id);
+	if (!w || !w->running || !max)
+		return 0;
+	uint64_t *ids = wg_calloc(max, sizeof *ids);
+	size_t count = 0;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_WORKER_IN_FLIGHT_BEFORE);
+	sqlite3_bind_int64(st, 1, w->db_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)before_ms);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	int rc;
+	while ((rc = wg_store_step(j->store, st)) == 1 && count < max)
+		ids[count++] = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc < 0) {
+		free(ids);
+		return rc;
+	}
+	if (!count) {
+		free(ids);
+		ids = NULL;
+	}
+	*out = ids;
+	*n = count;
+	return 0;
+}

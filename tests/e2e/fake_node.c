@@ -98,6 +98,31 @@ static void on_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, voi
 		wg_rpc_answer_ack(rpc, id);
 		m->answered = true;
 		break;
+	case WASMGRID__FRAME__BODY_TASKS_PING: {
+		/* The fake keeps no tasks: it knows none of them (a worker that lost them). */
+		size_t n = req->tasks_ping->n_task_ids;
+		Wasmgrid__TaskStatus *st = calloc(n ? n : 1, sizeof *st);
+		Wasmgrid__TaskStatus **stp = calloc(n ? n : 1, sizeof *stp);
+		for (size_t i = 0; i < n; i++) {
+			wasmgrid__task_status__init(&st[i]);
+			st[i].task_id = req->tasks_ping->task_ids[i];
+			st[i].state = WASMGRID__TASK_STATE__TASK_STATE_UNKNOWN;
+			stp[i] = &st[i];
+		}
+		m->n_tasks = n;
+		m->first_task = n ? req->tasks_ping->task_ids[0] : 0;
+		Wasmgrid__TasksPong pong = WASMGRID__TASKS_PONG__INIT;
+		pong.n_tasks = n;
+		pong.tasks = stp;
+		wg_frame fr = WASMGRID__FRAME__INIT;
+		fr.body_case = WASMGRID__FRAME__BODY_TASKS_PONG;
+		fr.tasks_pong = &pong;
+		wg_rpc_answer(rpc, id, &fr);
+		m->answered = true;
+		free(st);
+		free(stp);
+		break;
+	}
 	default:
 		wg_rpc_answer_refused(rpc, id, "the test does not answer this");
 		m->answered = true;

@@ -688,3 +688,57 @@ TEST_SLOW(rule_task_completed_counts_only_for_the_attempt_the_manager_gave, 90)
 	fake_free(&f);
 	wg_test_stop(m.pid, SIGTERM, 10000);
 }
+
+static bool never(struct fake_node *f, void *arg)
+{
+	(void)f;
+	(void)arg;
+	return false;
+}
+
+TEST_SLOW(rule_tasks_ping_unknown_answer_makes_the_manager_requeue_the_task, 90)
+{
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, NULL);
+	struct fake_node f;
+	fake_init(&f, WG_NODE_WORKER);
+	fake_connect(&f, m.port);
+	CHECK(fake_attach_to_manager(&f));
+	const char *args[] = {"41"};
+	char *job = e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, 1),
+			       NULL);
+	struct fake_msg *te = fake_wait_msg(&f, BODY(TASKS_EXECUTE), 0, 0, 15000);
+	CHECK_MSG(te, "the manager never sent TasksExecute");
+	uint64_t attempt = te->first_task;
+	/* The test takes the task and then says nothing about it: the manager asks... */
+	struct fake_msg *ping = fake_wait_msg(&f, BODY(TASKS_PING), 0, 0, 20000);
+	CHECK_MSG(ping, "the manager never asked about its task with TasksPing");
+	CHECK_EQ(ping->first_task, attempt);
+	/* ... hears Unknown, and hands the task out again as a new attempt, with no failure
+	 * counted against it. */
+	struct fake_msg *second = NULL;
+	for (int waited = 0; !second && waited < 20000; waited += 100) {
+		for (size_t k = 0; k < f.n_msgs; k++)
+			if (f.msgs[k]->kind == BODY(TASKS_EXECUTE) && f.msgs[k]->first_task != attempt)
+				second = f.msgs[k];
+		if (!second)
+			fake_run_until(&f, never, NULL, 100);
+	}
+	CHECK_MSG(second, "the task was not handed out again");
+	CHECK(wg_test_wait_log("manager", "does not know 1 of our task(s)", 5000));
+	struct fake_answer a;
+	fake_send_completed(&f, second->first_task, "42\n", &a);
+	CHECK_EQ(a.kind, BODY(ACK));
+	const char *ctx[] = {m.api, job};
+	CHECK(fake_run_until(&f, job_has_completed, ctx, 10000));
+	size_t n;
+	struct e2e_result *r = e2e_results(m.api, job, &n);
+	CHECK_EQ(n, 1);
+	CHECK_STREQ(r[0].result, "42\n");
+	/* An attempt the worker never had does not count as one. */
+	CHECK_EQ(r[0].attempts, 1);
+	e2e_results_free(r, n);
+	free(job);
+	fake_free(&f);
+	wg_test_stop(m.pid, SIGTERM, 10000);
+}
