@@ -16,17 +16,6 @@
 
 static void peer_lost(struct wg_peer *peer, const char *why);
 
-static void unlink_peer(struct wg_manager *m, struct wg_peer *p)
-{
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		m->peers = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	p->prev = p->next = NULL;
-}
-
 /* The relationship with a worker ended, whatever the reason: stop its heartbeat (and,
  * with the job core, send its tasks back to the queue). */
 static void worker_gone(struct wg_manager *m, struct wg_peer *peer, const char *why)
@@ -142,7 +131,7 @@ static void rpc_close(struct wg_rpc *rpc, int status, void *user)
 	wg_debug(peer->rel.short_id, "connection closed: %s", status ? wg_strerror(status) : "ok");
 	wg__dispatch_peer_closed(m, peer);
 	peer->rpc = NULL;
-	unlink_peer(m, peer);
+	wg_peer_list_remove(&m->peers, peer);
 	free(peer->data);
 	wg_peer_free(peer);
 }
@@ -169,10 +158,7 @@ static void on_accept(struct wg_listener *l, struct wg_link *link, const struct 
 	struct wg_manager *m = listener_user;
 	struct wg_peer *peer = wg_peer_new(m, NULL);
 	peer->rpc = wg_rpc_accept(m->loop, link, &handlers, peer, cbs, user);
-	peer->next = m->peers;
-	if (m->peers)
-		m->peers->prev = peer;
-	m->peers = peer;
+	wg_peer_list_add(&m->peers, peer);
 }
 
 static void stop_cb(struct wg_rpc *rpc, int status, const wg_frame *answer, void *cb_user)

@@ -35,6 +35,26 @@ void wg_peer_opened(struct wg_peer *peer)
 	snprintf(peer->addr, sizeof peer->addr, "%s", wg_link_peer_addr(link));
 }
 
+void wg_peer_list_add(struct wg_peer **head, struct wg_peer *peer)
+{
+	peer->prev = NULL;
+	peer->next = *head;
+	if (*head)
+		(*head)->prev = peer;
+	*head = peer;
+}
+
+void wg_peer_list_remove(struct wg_peer **head, struct wg_peer *peer)
+{
+	if (peer->prev)
+		peer->prev->next = peer->next;
+	else if (*head == peer)
+		*head = peer->next;
+	if (peer->next)
+		peer->next->prev = peer->prev;
+	peer->prev = peer->next = NULL;
+}
+
 static void timer_closed(uv_handle_t *h)
 {
 	free(h);

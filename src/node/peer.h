@@ -33,6 +33,10 @@ struct wg_peer {
 struct wg_peer *wg_peer_new(void *owner, struct wg_rpc *rpc);
 /* The connection proved the peer's key: record it. */
 void wg_peer_opened(struct wg_peer *peer);
+/* A daemon's list of peers (head pointer): adds at the front, removes from anywhere. */
+void wg_peer_list_add(struct wg_peer **head, struct wg_peer *peer);
+void wg_peer_list_remove(struct wg_peer **head, struct wg_peer *peer);
+
 /* Pings every interval_ms; lost when a ping is unanswered for deadline_ms. */
 void wg_peer_start_heartbeat(struct wg_peer *peer, uv_loop_t *loop, uint32_t interval_ms,
 			     uint32_t deadline_ms, wg_peer_lost_cb lost);

@@ -237,16 +237,6 @@ static void rpc_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, vo
 	}
 }
 
-static void unlink_incoming(struct wg_worker *w, struct wg_peer *p)
-{
-	if (p->prev)
-		p->prev->next = p->next;
-	else if (w->incoming == p)
-		w->incoming = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-}
-
 static void rpc_close(struct wg_rpc *rpc, int status, void *user)
 {
 	struct wg_peer *peer = user;
@@ -262,7 +252,7 @@ static void rpc_close(struct wg_rpc *rpc, int status, void *user)
 		w->mgr = NULL;
 		schedule_retry(w);
 	} else {
-		unlink_incoming(w, peer);
+		wg_peer_list_remove(&w->incoming, peer);
 	}
 	wg_peer_free(peer);
 }
@@ -306,10 +296,7 @@ static void on_accept(struct wg_listener *l, struct wg_link *link, const struct 
 	struct wg_worker *w = listener_user;
 	struct wg_peer *peer = wg_peer_new(w, NULL);
 	peer->rpc = wg_rpc_accept(w->loop, link, &handlers, peer, cbs, user);
-	peer->next = w->incoming;
-	if (w->incoming)
-		w->incoming->prev = peer;
-	w->incoming = peer;
+	wg_peer_list_add(&w->incoming, peer);
 }
 
 static void bye_done(struct wg_rpc *rpc, int status, const wg_frame *answer, void *cb_user)
