@@ -152,6 +152,36 @@ static void write_json(struct wg_json_writer *w, const struct wg_json *v)
 	}
 }
 
+/* The arguments the job commands share: [JOB] [--json] [--api A]. Returns 0, or the exit
+ * status of a usage error (already reported). `json` NULL: --json is not an option here;
+ * `required`: JOB must be given (else *has_id says whether it was). */
+static int job_command_args(const char *cmd, int argc, char **argv, bool required,
+			    const char **api, int *json, uint64_t *id, bool *has_id)
+{
+	const char *job = NULL;
+	*api = WG_DEFAULT_API_ADDR;
+	for (int i = 1; i < argc; i++) {
+		int r;
+		if (json && !strcmp(argv[i], "--json"))
+			*json = 1;
+		else if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", api)) != 0) {
+			if (r < 0)
+				return 2;
+		} else if (argv[i][0] == '-' || job)
+			return wg_usage_error(cmd, "unexpected '%s'", argv[i]);
+		else
+			job = argv[i];
+	}
+	if (has_id)
+		*has_id = job != NULL;
+	if (!job) {
+		if (required)
+			return wg_usage_error(cmd, "which job? give its id: wasmgrid %s JOB", cmd);
+		return 0;
+	}
+	return parse_job_id(cmd, job, id) ? 2 : 0;
+}
+
 /* ---- wait ---- */
 
 struct job_counts {
@@ -272,23 +302,10 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 
 int wg_cmd_wait(int argc, char **argv)
 {
-	const char *cmd = "wait", *api = WG_DEFAULT_API_ADDR, *job = NULL;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", &api)) != 0) {
-			if (r < 0)
-				return 2;
-		} else if (argv[i][0] == '-' || job)
-			return wg_usage_error(cmd, "unexpected '%s'", argv[i]);
-		else
-			job = argv[i];
-	}
+	const char *cmd = "wait", *api;
 	uint64_t id;
-	if (!job)
-		return wg_usage_error(cmd, "which job? give its id: wasmgrid wait JOB");
-	if (parse_job_id(cmd, job, &id))
-		return 2;
-	return wait_job(cmd, api, id);
+	int rc = job_command_args(cmd, argc, argv, true, &api, NULL, &id, NULL);
+	return rc ? rc : wait_job(cmd, api, id);
 }
 
 /* ---- status ---- */
@@ -324,27 +341,16 @@ static void print_job_detail(const struct wg_json *job)
 
 int wg_cmd_status(int argc, char **argv)
 {
-	const char *cmd = "status", *api = WG_DEFAULT_API_ADDR, *job = NULL;
+	const char *cmd = "status", *api;
 	int json = 0;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (!strcmp(argv[i], "--json"))
-			json = 1;
-		else if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", &api)) != 0) {
-			if (r < 0)
-				return 2;
-		} else if (argv[i][0] == '-' || job)
-			return wg_usage_error(cmd, "unexpected '%s'", argv[i]);
-		else
-			job = argv[i];
-	}
 	uint64_t id = 0;
+	bool has_id;
+	int rc = job_command_args(cmd, argc, argv, false, &api, &json, &id, &has_id);
+	if (rc)
+		return rc;
 	char path[64] = "/v1/jobs";
-	if (job) {
-		if (parse_job_id(cmd, job, &id))
-			return 2;
+	if (has_id)
 		snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
-	}
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
 	int status = job_call(cmd, api, "GET", path, id, false, &body, &doc);
@@ -353,7 +359,7 @@ int wg_cmd_status(int argc, char **argv)
 	if (json) {
 		fwrite(body.data, 1, body.len, stdout);
 		putchar('\n');
-	} else if (job) {
+	} else if (has_id) {
 		print_job_detail(doc);
 	} else {
 		const struct wg_json *jobs = wg_json_get(doc, "jobs"), *j;
@@ -421,26 +427,12 @@ static void print_result_text(const struct wg_json *r)
 
 int wg_cmd_results(int argc, char **argv)
 {
-	const char *cmd = "results", *api = WG_DEFAULT_API_ADDR, *job = NULL;
+	const char *cmd = "results", *api;
 	int json = 0;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (!strcmp(argv[i], "--json"))
-			json = 1;
-		else if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", &api)) != 0) {
-			if (r < 0)
-				return 2;
-		} else if (argv[i][0] == '-' || job)
-			return wg_usage_error(cmd, "unexpected '%s'", argv[i]);
-		else
-			job = argv[i];
-	}
 	uint64_t id;
-	if (!job)
-		return wg_usage_error(cmd, "which job? give its id: wasmgrid results JOB");
-	if (parse_job_id(cmd, job, &id))
-		return 2;
-	int status = 0;
+	int status = job_command_args(cmd, argc, argv, true, &api, &json, &id, NULL);
+	if (status)
+		return status;
 	uint64_t from = 0;
 	struct wg_buf line = {0};
 	for (;;) {
@@ -489,22 +481,11 @@ int wg_cmd_results(int argc, char **argv)
 
 int wg_cmd_cancel(int argc, char **argv)
 {
-	const char *cmd = "cancel", *api = WG_DEFAULT_API_ADDR, *job = NULL;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", &api)) != 0) {
-			if (r < 0)
-				return 2;
-		} else if (argv[i][0] == '-' || job)
-			return wg_usage_error(cmd, "unexpected '%s'", argv[i]);
-		else
-			job = argv[i];
-	}
+	const char *cmd = "cancel", *api;
 	uint64_t id;
-	if (!job)
-		return wg_usage_error(cmd, "which job? give its id: wasmgrid cancel JOB");
-	if (parse_job_id(cmd, job, &id))
-		return 2;
+	int rc = job_command_args(cmd, argc, argv, true, &api, NULL, &id, NULL);
+	if (rc)
+		return rc;
 	char path[64];
 	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
 	struct wg_buf body = {0};
