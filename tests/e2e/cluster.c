@@ -267,12 +267,14 @@ int e2e_children(pid_t pid)
 		size_t len = fread(buf, 1, sizeof buf - 1, f);
 		fclose(f);
 		buf[len] = 0;
-		/* pid (comm) state ppid: comm may hold spaces, so look after the last ')'. */
-		char *close = strrchr(buf, ')');
+		/* pid (comm) state ppid: comm may hold spaces, so look after the last ')'. Only
+		 * forks of the worker count (comm "wasmgrid"): not its compilers (wasm2c, cc). */
+		char *open_paren = strchr(buf, '('), *close = strrchr(buf, ')');
 		int ppid = 0;
 		char state;
-		if (close && sscanf(close + 1, " %c %d", &state, &ppid) == 2 && ppid == pid &&
-		    state != 'Z')
+		if (open_paren && close && close - open_paren - 1 == 8 &&
+		    !strncmp(open_paren + 1, "wasmgrid", 8) &&
+		    sscanf(close + 1, " %c %d", &state, &ppid) == 2 && ppid == pid && state != 'Z')
 			n++;
 	}
 	if (d)

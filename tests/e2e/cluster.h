@@ -60,5 +60,5 @@ void e2e_results_free(struct e2e_result *r, size_t n);
 /* A field of `wasmgrid status JOB --json` as an integer ("tasks", or a count under
  * "counts": "completed", "running"...), -1 if absent. */
 long e2e_job_count(const char *api, const char *job, const char *name);
-/* Child processes of pid (the sandboxes of a worker). */
+/* Sandboxes of a worker: its children that are forks of it (not its compilers). */
 int e2e_children(pid_t pid);
