@@ -489,13 +489,16 @@ void wg__api_wake_waiters(struct wg_manager *m, bool all)
 	struct job_waiter **pp = &m->waiters;
 	while (*pp) {
 		struct job_waiter *w = *pp;
-		struct wg_job_info ji;
-		int rc = wg_jobs_status(m->jobs, w->job_id, &ji);
-		if (!all && rc == 0 && ji.state == WG_JOB_RUNNING && now < w->deadline) {
+		enum wg_job_state state;
+		int rc = wg_jobs_state(m->jobs, w->job_id, &state);
+		if (!all && rc == 0 && state == WG_JOB_RUNNING && now < w->deadline) {
 			pp = &w->next;
 			continue;
 		}
 		*pp = w->next;
+		struct wg_job_info ji;
+		if (rc == 0)
+			rc = wg_jobs_status(m->jobs, w->job_id, &ji);
 		if (rc == WG_ENOTFOUND)
 			respond_unknown_job(w->req, w->job_id);
 		else if (rc)

@@ -147,8 +147,21 @@ static void send_assignments(struct wg_manager *m, struct wg_peer *peer,
 	free(limits);
 }
 
-/* Hands out queued tasks to attached workers with room, one batch per worker per round. */
-static void schedule(struct wg_manager *m)
+/* Assignments made this turn, sent once they are committed. */
+struct batch {
+	struct wg_peer *peer;
+	struct wg_assignment *as;
+	size_t n;
+};
+
+struct batches {
+	struct batch *v;
+	size_t n, cap;
+};
+
+/* Assigns queued tasks to attached workers with room, one batch per worker per round, into
+ * `out`; the caller commits, then sends them. */
+static void schedule(struct wg_manager *m, struct batches *out)
 {
 	size_t n = 0;
 	for (struct wg_peer *p = m->peers; p; p = p->next)
@@ -187,8 +200,11 @@ static void schedule(struct wg_manager *m)
 		}
 		free_slots[chosen] -= (uint32_t)n_as < free_slots[chosen] ? (uint32_t)n_as
 									   : free_slots[chosen];
-		send_assignments(m, peers[chosen], as, n_as);
-		wg_assignments_free(as, n_as);
+		if (out->n == out->cap) {
+			out->cap = out->cap ? out->cap * 2 : 8;
+			out->v = wg_realloc(out->v, out->cap * sizeof out->v[0]);
+		}
+		out->v[out->n++] = (struct batch){peers[chosen], as, n_as};
 	}
 	free(peers);
 	free(ids);
@@ -435,18 +451,35 @@ static void commit_events(struct wg_manager *m)
 		m->tasks_finished = false;
 		wg__dispatch_flush_aborts(m);
 		wg__api_wake_waiters(m, false);
-		m->kick_armed = true;
 	}
 }
 
+/* Once per loop turn, after every callback of the turn: the turn's reports and the
+ * assignments they make room for go into one transaction; once it is committed, the
+ * reports are acknowledged and the assignments sent. */
 static void on_flush(uv_prepare_t *h)
 {
 	struct wg_manager *m = h->data;
-	commit_events(m);
-	if (m->kick_armed && !m->stopping) {
+	struct batches b = {0};
+	if ((m->kick_armed || m->tasks_finished) && !m->stopping) {
 		m->kick_armed = false;
-		schedule(m);
+		if (!m->txn_open) {
+			int rc = wg_jobs_begin(m->jobs);
+			if (rc) {
+				wg__manager_fatal(m, "starting a transaction", rc);
+				return;
+			}
+			m->txn_open = true;
+		}
+		schedule(m, &b);
 	}
+	commit_events(m);
+	for (size_t i = 0; i < b.n; i++) {
+		if (!m->stopping)
+			send_assignments(m, b.v[i].peer, b.v[i].as, b.v[i].n);
+		wg_assignments_free(b.v[i].as, b.v[i].n);
+	}
+	free(b.v);
 	if (!m->txn_open && !m->kick_armed)
 		uv_prepare_stop(&m->flush);
 }

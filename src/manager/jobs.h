@@ -236,6 +236,9 @@ struct wg_job_info {
 	uint64_t counts[WG_TASK_STATE_COUNT]; /* tasks per enum wg_task_state */
 };
 
+/* Only the state of a job: cheap, unlike wg_jobs_status, which counts its tasks.
+ * WG_ENOTFOUND for an unknown job. */
+int wg_jobs_state(struct wg_jobs *j, uint64_t job_id, enum wg_job_state *state);
 /* WG_ENOTFOUND for an unknown job. */
 int wg_jobs_status(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out);
 /* Every job, newest first; *out freed by the caller with free(). */

@@ -40,6 +40,20 @@ static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out
 	return rc;
 }
 
+int wg_jobs_state(struct wg_jobs *j, uint64_t job_id, enum wg_job_state *state)
+{
+	int rc = wg_store_check(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_STATE);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)job_id);
+	rc = wg_store_step(j->store, st);
+	if (rc == 1)
+		*state = (enum wg_job_state)sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return rc == 1 ? 0 : rc < 0 ? rc : WG_ENOTFOUND;
+}
+
 int wg_jobs_status(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
 {
 	int rc = wg_store_check(j->store);
