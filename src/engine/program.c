@@ -46,25 +46,49 @@ enum stage { STAGE_WASM2C = 1, STAGE_CC };
 #define WG__STR2(x) #x
 #define WG__STR(x) WG__STR2(x)
 
-/* The entry point compiled into every program, between the sandbox (struct
- * wg_program_host, sandbox.h) and the code wasm2c generates. Part of the cache key. */
+/* The entry points compiled into every program, between the runner (struct
+ * wg_program_host, sandbox.h) and the code wasm2c generates. Part of the cache key.
+ * wg_program_run makes a fresh instance for every task and frees it afterwards, whether
+ * _start returned, trapped or was unwound by the WASI layer (proc_exit, output limit)
+ * with a longjmp to the same point a trap uses. wasm-rt's free releases only the
+ * accessible part of a memory, so the whole 8 GiB reservation is unmapped here. */
 static const char shim_source[] =
 	"#include <stdint.h>\n"
+	"#include <string.h>\n"
+	"#include <sys/mman.h>\n"
 	"#include \"prog.h\"\n"
 	"#include \"wasm-rt-impl.h\"\n"
 	"struct wg_program_host { " WG__STR(WG_PROGRAM_HOST_FIELDS) " };\n"
-	"__attribute__((visibility(\"default\"))) int wg_program_main(struct wg_program_host *h);\n"
-	"int wg_program_main(struct wg_program_host *h)\n"
+	"#define WG_UNWOUND 0x10000\n"
+	"__attribute__((visibility(\"default\"))) int wg_program_setup(void);\n"
+	"__attribute__((visibility(\"default\"))) int wg_program_run(struct wg_program_host *h);\n"
+	"int wg_program_setup(void)\n"
 	"{\n"
-	"	static Z_prog_instance_t instance;\n"
 	"	wasm_rt_init();\n"
 	"	Z_prog_init_module();\n"
-	"	h->enter_sandbox(h->ctx);\n"
+	"	return 0;\n"
+	"}\n"
+	"static void wg_unwind(void)\n"
+	"{\n"
+	"	WASM_RT_LONGJMP(wasm_rt_jmp_buf, WG_UNWOUND);\n"
+	"}\n"
+	"static Z_prog_instance_t instance;\n"
+	"int wg_program_run(struct wg_program_host *h)\n"
+	"{\n"
+	"	int rc = 0;\n"
+	"	memset(&instance, 0, sizeof instance);\n"
+	"	h->unwind = wg_unwind;\n"
+	"	h->set_memory(h, 0);\n"
 	"	int trap = wasm_rt_impl_try();\n"
+	"	if (trap == WG_UNWOUND) {\n"
+	"		rc = 3;\n"
+	"		goto out;\n"
+	"	}\n"
 	"	if (trap) {\n"
 	"		h->trap = trap;\n"
 	"		h->trap_text = wasm_rt_strerror((wasm_rt_trap_t)trap);\n"
-	"		return 1;\n"
+	"		rc = 1;\n"
+	"		goto out;\n"
 	"	}\n"
 	"#ifdef WG_NO_WASI\n"
 	"	Z_prog_instantiate(&instance);\n"
@@ -73,13 +97,21 @@ static const char shim_source[] =
 	"			   (struct Z_wasi_snapshot_preview1_instance_t *)h->wasi);\n"
 	"#endif\n"
 	"	wasm_rt_memory_t *m = Z_progZ_memory(&instance);\n"
-	"	if (m->pages > h->max_pages)\n"
-	"		return 2;\n"
+	"	if (m->pages > h->max_pages) {\n"
+	"		rc = 2;\n"
+	"		goto out;\n"
+	"	}\n"
 	"	if (m->max_pages > h->max_pages)\n"
 	"		m->max_pages = h->max_pages;\n"
-	"	h->set_memory(h->wasi, m);\n"
+	"	h->set_memory(h, m);\n"
 	"	Z_progZ__start(&instance);\n"
-	"	return 0;\n"
+	"out:;\n"
+	"	uint8_t *data = Z_progZ_memory(&instance)->data;\n"
+	"	h->set_memory(h, 0);\n"
+	"	Z_prog_free(&instance);\n"
+	"	if (data)\n"
+	"		munmap(data, 0x200000000ul);\n"
+	"	return rc;\n"
 	"}\n";
 
 /* ---- set-up ---- */
