@@ -1,7 +1,6 @@
-/* Tasks and their sandboxed children (see engine.h). Programs are prepared in program.c;
- * this file queues tasks behind their program, forks one child per task, watches it
- * (its exit through a pidfd, its output through three pipes, its wall clock through a
- * timer) and turns what it saw into one outcome. */
+/* Tasks (see engine.h). Programs are prepared in program.c and tasks run in runner
+ * processes (runner.c); this file queues tasks behind their program, hands them to
+ * runners and turns what a runner reported, or how it died, into one outcome. */
 #include "engine/engine.h"
 
 #include <errno.h>
@@ -10,59 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/internal.h"
-#include "engine/sandbox.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/hex.h"
 #include "util/log.h"
 #include "wasmgrid.pb-c.h"
-
-enum task_state {
-	TASK_WAITING,  /* for its program */
-	TASK_STARTING, /* program ready; the timer (at 0) will fork the child */
-	TASK_RUNNING,  /* child alive or its pipes still open */
-	TASK_DONE,     /* callback made; handles closing */
-};
-
-struct wg__task {
-	struct wg_engine *engine;
-	uint64_t id;
-	struct wg__program *program;
-	uint8_t *argument; /* with a NUL after argument_len */
-	size_t argument_len;
-	uint32_t timeout_ms;
-	uint64_t memory_bytes, result_bytes, seed;
-	wg_engine_started_cb started;
-	wg_engine_done_cb done;
-	void *user;
-	enum task_state state;
-	int aborted, timed_out, output_over;
-	/* A failure decided before the child ran (program failed). */
-	int early_kind;
-	char *early_detail;
-
-	pid_t pid;
-	int pidfd;
-	int exited, wait_status;
-	struct rusage usage;
-	uv_timer_t timer;
-	uv_poll_t exit_poll;
-	uv_pipe_t out_pipe, err_pipe, status_pipe;
-	int open_streams;
-	int open_handles; /* the task is freed when this reaches 0 after DONE */
-	struct wg_buf out, err;
-	struct wg_child_status status;
-	size_t status_len;
-
-	struct wg__task *next;	       /* in engine->tasks */
-	struct wg__task *next_waiting; /* in program->waiting */
-};
 
 static uint64_t now_unix_ms(void)
 {
@@ -80,6 +35,8 @@ void wg_engine_hash_hex(const uint8_t *data, size_t len, char out[65])
 
 /* ---- engine lifetime ---- */
 
+static void on_kick(uv_timer_t *h);
+
 int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct wg_engine **out)
 {
 	if (!o || !o->data_dir)
@@ -94,8 +51,10 @@ int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct 
 		o->default_result_bytes ? o->default_result_bytes : WG_ENGINE_DEFAULT_RESULT_BYTES;
 	e->max_program_bytes = o->max_program_bytes ? o->max_program_bytes : 64ull << 20;
 	e->download_timeout_ms = o->download_timeout_ms ? o->download_timeout_ms : 60000;
+	e->runner_idle_ms = o->runner_idle_ms ? o->runner_idle_ms : 30000;
 	e->wasm2c = wg_strdup(o->wasm2c ? o->wasm2c : "wasm2c");
 	e->cc = wg_strdup(o->cc ? o->cc : "cc");
+	e->runq_tail = &e->runq;
 	int rc = wg__program_dirs_init(e, o->data_dir);
 	if (rc) {
 		free(e->wasm2c);
@@ -105,6 +64,9 @@ int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct 
 		free(e);
 		return rc;
 	}
+	uv_timer_init(loop, &e->kick);
+	e->kick.data = e;
+	e->pending++; /* the kick timer, released when it is closed */
 	*out = e;
 	return 0;
 }
@@ -118,6 +80,7 @@ static void engine_destroy(struct wg_engine *e)
 	}
 	for (size_t i = 0; i < e->n_fetchers; i++)
 		free(e->fetchers[i].scheme);
+	wg_sandbox_filter_free(&e->filter);
 	free(e->wasm2c);
 	free(e->cc);
 	free(e->programs_dir);
@@ -131,7 +94,18 @@ void wg__engine_release(struct wg_engine *e)
 		engine_destroy(e);
 }
 
-static void task_close_all(struct wg__task *t);
+static void task_free(struct wg__task *t)
+{
+	wg_buf_free(&t->out);
+	free(t->argument);
+	free(t->early_detail);
+	free(t);
+}
+
+static void on_kick_closed(uv_handle_t *h)
+{
+	wg__engine_release(h->data);
+}
 
 void wg_engine_free(struct wg_engine *e)
 {
@@ -139,22 +113,15 @@ void wg_engine_free(struct wg_engine *e)
 		return;
 	e->closing = 1;
 	e->pending++; /* held while we tear down, so nothing frees e under us */
-	for (struct wg__task *t = e->tasks; t; t = t->next) {
-		if (t->state == TASK_RUNNING && t->pid > 0 && !t->exited)
-			kill(t->pid, SIGKILL);
-	}
+	for (struct wg__program *p = e->programs; p; p = p->next)
+		wg__runners_stop(p);
 	while (e->tasks) {
 		struct wg__task *t = e->tasks;
 		e->tasks = t->next;
-		t->next = NULL;
-		if (t->state == TASK_RUNNING && t->pid > 0 && !t->exited) {
-			/* Killed just above: this reaps it at once. */
-			waitpid(t->pid, NULL, 0);
-			t->exited = 1;
-		}
-		t->state = TASK_DONE;
-		task_close_all(t);
+		task_free(t);
 	}
+	e->runq = NULL;
+	uv_close((uv_handle_t *)&e->kick, on_kick_closed);
 	for (struct wg__program *p = e->programs; p; p = p->next)
 		wg__program_cancel(p);
 	wg__engine_release(e);
@@ -196,72 +163,37 @@ int wg_engine_has_program(struct wg_engine *e, const char *hash_hex)
 
 /* ---- task lifetime ---- */
 
-static void task_handle_closed(uv_handle_t *h)
-{
-	struct wg__task *t = h->data;
-	if (h == (uv_handle_t *)&t->exit_poll && t->pidfd >= 0) {
-		close(t->pidfd);
-		t->pidfd = -1;
-	}
-	if (--t->open_handles > 0)
-		return;
-	struct wg_engine *e = t->engine;
-	wg_buf_free(&t->out);
-	wg_buf_free(&t->err);
-	free(t->argument);
-	free(t->early_detail);
-	free(t);
-	wg__engine_release(e);
-}
-
-static void close_handle(struct wg__task *t, uv_handle_t *h)
-{
-	if (h->data == t && !uv_is_closing(h))
-		uv_close(h, task_handle_closed);
-}
-
-static void task_close_all(struct wg__task *t)
-{
-	/* Handles not yet initialised have data == NULL and are skipped. */
-	close_handle(t, (uv_handle_t *)&t->out_pipe);
-	close_handle(t, (uv_handle_t *)&t->err_pipe);
-	close_handle(t, (uv_handle_t *)&t->status_pipe);
-	close_handle(t, (uv_handle_t *)&t->exit_poll);
-	close_handle(t, (uv_handle_t *)&t->timer);
-}
-
 static void unlink_task(struct wg__task *t)
 {
-	for (struct wg__task **pp = &t->engine->tasks; *pp; pp = &(*pp)->next) {
-		if (*pp == t) {
-			*pp = t->next;
-			return;
-		}
-	}
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		t->engine->tasks = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
 }
 
-/* Delivers the outcome and starts closing the task. */
-static void task_finish(struct wg__task *t, int kind, const char *detail)
+/* Delivers the outcome and frees the task. */
+static void task_finish(struct wg__task *t, int kind, const char *detail, const uint8_t *tail,
+			size_t tail_len, uint64_t cpu_ns)
 {
-	if (t->state == TASK_DONE)
-		return;
-	t->state = TASK_DONE;
+	struct wg_engine *e = t->engine;
 	unlink_task(t);
-	size_t tail = t->err.len > WG_ENGINE_STDERR_TAIL_BYTES ? WG_ENGINE_STDERR_TAIL_BYTES
-							       : t->err.len;
+	if (t->state == WG__TASK_RUNNING)
+		e->stats.tasks_running--;
 	struct wg_engine_outcome o = {
 		.error_kind = kind,
 		.detail = detail ? detail : "",
 		.result = t->out.data,
 		.result_len = t->out.len,
-		.stderr_tail = t->err.data ? t->err.data + t->err.len - tail : NULL,
-		.stderr_tail_len = tail,
-		.cpu_ms = (uint64_t)(t->usage.ru_utime.tv_sec + t->usage.ru_stime.tv_sec) * 1000u +
-			  (uint64_t)(t->usage.ru_utime.tv_usec + t->usage.ru_stime.tv_usec) / 1000u,
+		.stderr_tail = tail_len ? tail : NULL,
+		.stderr_tail_len = tail_len,
+		.cpu_ms = cpu_ns / 1000000u,
 	};
-	if (!t->engine->closing)
+	if (!e->closing)
 		t->done(t->user, t->id, &o);
-	task_close_all(t);
+	task_free(t);
 }
 
 static const char *signal_name(int sig)
@@ -270,53 +202,68 @@ static const char *signal_name(int sig)
 	return s ? s : "?";
 }
 
-/* Everything about the child is known: its exit and all three pipes. Decide. */
-static void task_conclude(struct wg__task *t)
+/* What the engine itself decided about a task, before any report: abort, timeout, flood.
+ * Returns the kind, or 0. */
+static int decided_kind(const struct wg__task *t, char *detail, size_t len)
+{
+	if (t->aborted) {
+		snprintf(detail, len, "aborted");
+		return WASMGRID__ERROR_KIND__ABORTED;
+	}
+	if (t->timed_out) {
+		snprintf(detail, len, "timed out after %u ms", t->timeout_ms);
+		return WASMGRID__ERROR_KIND__TIMED_OUT;
+	}
+	if (t->output_over) {
+		snprintf(detail, len, "output exceeds the result limit of %llu bytes",
+			 (unsigned long long)t->result_bytes);
+		return WASMGRID__ERROR_KIND__RESOURCE_LIMIT;
+	}
+	return 0;
+}
+
+void wg__task_ended(struct wg__task *t, const struct wg_runner_end *st, const uint8_t *tail,
+		    size_t tail_len, uint64_t cpu_ns)
 {
 	char detail[300];
-	int kind = 0;
 	detail[0] = 0;
-	const struct wg_child_status *st = t->status_len == sizeof t->status ? &t->status : NULL;
-	if (t->aborted) {
-		kind = WASMGRID__ERROR_KIND__ABORTED;
-		snprintf(detail, sizeof detail, "aborted");
-	} else if (t->timed_out) {
-		kind = WASMGRID__ERROR_KIND__TIMED_OUT;
-		snprintf(detail, sizeof detail, "timed out after %u ms", t->timeout_ms);
-	} else if (t->output_over) {
-		kind = WASMGRID__ERROR_KIND__RESOURCE_LIMIT;
-		snprintf(detail, sizeof detail, "output exceeds the result limit of %llu bytes",
-			 (unsigned long long)t->result_bytes);
-	} else if (st) {
-		char text[sizeof st->detail + 1];
-		memcpy(text, st->detail, sizeof st->detail);
-		text[sizeof st->detail] = 0;
-		switch (st->report) {
-		case WG_CHILD_EXIT:
-			if (st->code != 0) {
-				kind = WASMGRID__ERROR_KIND__RUNNING_ERROR;
-				snprintf(detail, sizeof detail, "exit status %u", st->code);
-			}
-			break;
-		case WG_CHILD_TRAP:
+	int kind = decided_kind(t, detail, sizeof detail);
+	char text[sizeof st->detail + 1];
+	memcpy(text, st->detail, sizeof st->detail);
+	text[sizeof st->detail] = 0;
+	if (kind)
+		;
+	else if (st->report == WG_CHILD_EXIT) {
+		if (st->code != 0) {
 			kind = WASMGRID__ERROR_KIND__RUNNING_ERROR;
-			snprintf(detail, sizeof detail, "trap: %s", text);
-			break;
-		case WG_CHILD_LIMIT:
-			kind = WASMGRID__ERROR_KIND__RESOURCE_LIMIT;
-			snprintf(detail, sizeof detail, "%s", text);
-			break;
-		case WG_CHILD_INVALID:
-			kind = WASMGRID__ERROR_KIND__INVALID_PROGRAM;
-			snprintf(detail, sizeof detail, "%s", text);
-			break;
-		default:
-			kind = WASMGRID__ERROR_KIND__RUNNING_ERROR;
-			snprintf(detail, sizeof detail, "sandbox failure: %s", text);
-			break;
+			snprintf(detail, sizeof detail, "exit status %u", st->code);
 		}
-	} else if (WIFSIGNALED(t->wait_status)) {
-		int sig = WTERMSIG(t->wait_status);
+	} else if (st->report == WG_CHILD_TRAP) {
+		kind = WASMGRID__ERROR_KIND__RUNNING_ERROR;
+		snprintf(detail, sizeof detail, "trap: %s", text);
+	} else if (st->report == WG_CHILD_LIMIT) {
+		kind = WASMGRID__ERROR_KIND__RESOURCE_LIMIT;
+		snprintf(detail, sizeof detail, "%s", text);
+	} else if (st->report == WG_CHILD_INVALID) {
+		kind = WASMGRID__ERROR_KIND__INVALID_PROGRAM;
+		snprintf(detail, sizeof detail, "%s", text);
+	} else {
+		kind = WASMGRID__ERROR_KIND__RUNNING_ERROR;
+		snprintf(detail, sizeof detail, "sandbox failure: %s", text);
+	}
+	t->runner = NULL;
+	task_finish(t, kind, detail, tail, tail_len, cpu_ns);
+}
+
+void wg__task_runner_died(struct wg__task *t, int ws, uint64_t cpu_ns)
+{
+	char detail[300];
+	detail[0] = 0;
+	int kind = decided_kind(t, detail, sizeof detail);
+	if (kind) {
+		;
+	} else if (WIFSIGNALED(ws)) {
+		int sig = WTERMSIG(ws);
 		if (sig == SIGXCPU || sig == SIGKILL) {
 			/* A SIGKILL we did not send: the CPU hard limit or the OOM killer. */
 			kind = WASMGRID__ERROR_KIND__RESOURCE_LIMIT;
@@ -333,188 +280,57 @@ static void task_conclude(struct wg__task *t)
 	} else {
 		kind = WASMGRID__ERROR_KIND__RUNNING_ERROR;
 		snprintf(detail, sizeof detail, "sandbox exited with status %d and no report",
-			 WEXITSTATUS(t->wait_status));
+			 WEXITSTATUS(ws));
 	}
-	t->engine->stats.tasks_running--;
-	task_finish(t, kind, detail);
+	t->runner = NULL;
+	task_finish(t, kind, detail, NULL, 0, cpu_ns);
 }
 
-static void maybe_conclude(struct wg__task *t)
-{
-	if (t->state == TASK_RUNNING && t->exited && t->open_streams == 0)
-		task_conclude(t);
-}
-
-static void kill_child(struct wg__task *t)
-{
-	if (t->pid > 0 && !t->exited)
-		kill(t->pid, SIGKILL);
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	static char slab[65536];
-	buf->base = slab;
-	buf->len = sizeof slab;
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct wg__task *t = s->data;
-	if (nread < 0) {
-		uv_read_stop(s);
-		t->open_streams--;
-		maybe_conclude(t);
-		return;
-	}
-	if (s == (uv_stream_t *)&t->out_pipe) {
-		if (t->output_over)
-			return;
-		if (t->out.len + (size_t)nread > t->result_bytes) {
-			t->output_over = 1;
-			kill_child(t);
-			return;
-		}
-		wg_buf_append(&t->out, buf->base, (size_t)nread);
-	} else if (s == (uv_stream_t *)&t->err_pipe) {
-		wg_buf_append(&t->err, buf->base, (size_t)nread);
-		if (t->err.len > 4 * WG_ENGINE_STDERR_TAIL_BYTES)
-			wg_buf_consume(&t->err, t->err.len - WG_ENGINE_STDERR_TAIL_BYTES);
-	} else {
-		size_t room = sizeof t->status - t->status_len;
-		size_t n = (size_t)nread < room ? (size_t)nread : room;
-		memcpy((uint8_t *)&t->status + t->status_len, buf->base, n);
-		t->status_len += n;
-	}
-}
-
-static void on_exit_readable(uv_poll_t *h, int status, int events)
-{
-	struct wg__task *t = h->data;
-	int ws;
-	pid_t r = wait4(t->pid, &ws, WNOHANG, &t->usage);
-	if (r == 0)
-		return;
-	t->exited = 1;
-	t->wait_status = r == t->pid ? ws : 0;
-	uv_poll_stop(h);
-	uv_timer_stop(&t->timer);
-	maybe_conclude(t);
-}
-
-static int open_pipe(struct wg__task *t, uv_pipe_t *p, int fd)
-{
-	uv_pipe_init(t->engine->loop, p, 0);
-	p->data = t;
-	t->open_handles++;
-	int rc = uv_pipe_open(p, fd);
-	if (rc) {
-		close(fd);
-		return rc;
-	}
-	t->open_streams++;
-	return uv_read_start((uv_stream_t *)p, on_alloc, on_read);
-}
-
-static void on_timer(uv_timer_t *h);
-
+/* Hands a task to a runner; the started callback says the runner has it. */
 static void task_launch(struct wg__task *t)
 {
 	struct wg_engine *e = t->engine;
-	uv_file fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
 	char why[200];
-	for (int i = 0; i < 3; i++) {
-		if (uv_pipe(fds[i], 0, 0)) {
-			snprintf(why, sizeof why, "cannot create pipes: %s", strerror(errno));
-			goto fail;
-		}
+	if (wg__runner_start_task(t, why, sizeof why)) {
+		task_finish(t, WASMGRID__ERROR_KIND__RESOURCE_LIMIT, why, NULL, 0, 0);
+		return;
 	}
-	struct wg_sandbox_params params = {
-		.so_path = t->program->so_path,
-		.argument = t->argument,
-		.argument_len = t->argument_len,
-		.memory_bytes = t->memory_bytes,
-		.result_bytes = t->result_bytes,
-		.timeout_ms = t->timeout_ms,
-		.seed = t->seed,
-		.out_fd = fds[0][1],
-		.err_fd = fds[1][1],
-		.status_fd = fds[2][1],
-	};
-	pid_t pid = fork();
-	if (pid < 0) {
-		snprintf(why, sizeof why, "cannot fork: %s", strerror(errno));
-		goto fail;
-	}
-	if (pid == 0)
-		wg_sandbox_child(&params);
-	t->pid = pid;
-	for (int i = 0; i < 3; i++) {
-		close(fds[i][1]);
-		fds[i][1] = -1;
-	}
+	t->state = WG__TASK_RUNNING;
 	e->stats.tasks_run++;
 	e->stats.tasks_running++;
-	t->state = TASK_RUNNING;
-	t->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (t->pidfd < 0) {
-		/* Without a pidfd we cannot watch the child without blocking: give up on it. */
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		t->exited = 1;
-		for (int i = 0; i < 3; i++)
-			close(fds[i][0]);
-		e->stats.tasks_running--;
-		t->state = TASK_STARTING;
-		task_finish(t, WASMGRID__ERROR_KIND__RESOURCE_LIMIT, "cannot watch the child");
-		return;
-	}
-	uv_poll_init(e->loop, &t->exit_poll, t->pidfd);
-	t->exit_poll.data = t;
-	t->open_handles++;
-	uv_poll_start(&t->exit_poll, UV_READABLE, on_exit_readable);
-	int broken = open_pipe(t, &t->out_pipe, fds[0][0]);
-	broken |= open_pipe(t, &t->err_pipe, fds[1][0]);
-	broken |= open_pipe(t, &t->status_pipe, fds[2][0]);
-	if (broken) {
-		/* Without all its pipes the task cannot be judged: end it; it is reaped as usual
-		 * and, with no status report, counts as a sandbox failure. */
-		kill_child(t);
-	}
-	if (t->timeout_ms)
-		uv_timer_start(&t->timer, on_timer, t->timeout_ms, 0);
 	if (t->started)
 		t->started(t->user, t->id, now_unix_ms());
-	return;
-fail:
-	for (int i = 0; i < 3; i++)
-		for (int j = 0; j < 2; j++)
-			if (fds[i][j] >= 0)
-				close(fds[i][j]);
-	task_finish(t, WASMGRID__ERROR_KIND__RESOURCE_LIMIT, why);
 }
 
-/* The task's one timer: at 0 it starts a task whose program is ready or delivers an
- * abort or early failure; while the child runs it is the wall-clock timeout. */
-static void on_timer(uv_timer_t *h)
+/* Starts or ends every queued task. Callbacks may submit (queued for the next kick),
+ * abort or free the engine. */
+static void on_kick(uv_timer_t *h)
 {
-	struct wg__task *t = h->data;
-	if (t->state == TASK_RUNNING) {
-		t->timed_out = 1;
-		kill_child(t);
-		return;
+	struct wg_engine *e = h->data;
+	while (e->runq && !e->closing) {
+		struct wg__task *t = e->runq;
+		e->runq = t->next_queued;
+		if (!e->runq)
+			e->runq_tail = &e->runq;
+		t->next_queued = NULL;
+		if (t->aborted)
+			task_finish(t, WASMGRID__ERROR_KIND__ABORTED, "aborted", NULL, 0, 0);
+		else if (t->early_kind)
+			task_finish(t, t->early_kind, t->early_detail, NULL, 0, 0);
+		else
+			task_launch(t);
 	}
-	if (t->aborted)
-		task_finish(t, WASMGRID__ERROR_KIND__ABORTED, "aborted");
-	else if (t->early_kind)
-		task_finish(t, t->early_kind, t->early_detail);
-	else if (t->state == TASK_STARTING)
-		task_launch(t);
 }
 
-static void schedule(struct wg__task *t)
+static void enqueue(struct wg__task *t)
 {
-	uv_timer_start(&t->timer, on_timer, 0, 0);
+	struct wg_engine *e = t->engine;
+	t->state = WG__TASK_QUEUED;
+	t->next_queued = NULL;
+	*e->runq_tail = t;
+	e->runq_tail = &t->next_queued;
+	if (!uv_is_active((uv_handle_t *)&e->kick))
+		uv_timer_start(&e->kick, on_kick, 0, 0);
 }
 
 int wg_engine_submit(struct wg_engine *e, const struct wg_engine_task *d,
@@ -543,12 +359,9 @@ int wg_engine_submit(struct wg_engine *e, const struct wg_engine_task *d,
 	t->started = started;
 	t->done = done;
 	t->user = user;
-	t->pidfd = -1;
-	uv_timer_init(e->loop, &t->timer);
-	t->timer.data = t;
-	t->open_handles = 1;
-	e->pending++;
 	t->next = e->tasks;
+	if (e->tasks)
+		e->tasks->prev = t;
 	e->tasks = t;
 
 	char hash[65];
@@ -569,12 +382,11 @@ int wg_engine_submit(struct wg_engine *e, const struct wg_engine_task *d,
 	}
 	t->program = p;
 	if (p->state == WG__PROGRAM_READY) {
-		t->state = TASK_STARTING;
-		schedule(t);
+		enqueue(t);
 	} else {
-		t->state = TASK_WAITING;
+		t->state = WG__TASK_WAITING;
 		*p->waiting_tail = t;
-		p->waiting_tail = &t->next_waiting;
+		p->waiting_tail = &t->next_queued;
 	}
 	if (fresh)
 		wg__program_start(p);
@@ -584,9 +396,9 @@ int wg_engine_submit(struct wg_engine *e, const struct wg_engine_task *d,
 static void remove_waiting(struct wg__task *t)
 {
 	struct wg__program *p = t->program;
-	for (struct wg__task **pp = &p->waiting; *pp; pp = &(*pp)->next_waiting) {
+	for (struct wg__task **pp = &p->waiting; *pp; pp = &(*pp)->next_queued) {
 		if (*pp == t) {
-			*pp = t->next_waiting;
+			*pp = t->next_queued;
 			if (!*pp)
 				p->waiting_tail = pp;
 			return;
@@ -597,19 +409,18 @@ static void remove_waiting(struct wg__task *t)
 int wg_engine_abort(struct wg_engine *e, uint64_t task_id)
 {
 	for (struct wg__task *t = e->tasks; t; t = t->next) {
-		if (t->id != task_id || t->state == TASK_DONE)
+		if (t->id != task_id)
 			continue;
 		if (t->aborted)
 			return 0;
 		t->aborted = 1;
-		if (t->state == TASK_RUNNING) {
-			kill_child(t);
-		} else {
-			if (t->state == TASK_WAITING)
-				remove_waiting(t);
-			t->state = TASK_STARTING;
-			schedule(t);
+		if (t->state == WG__TASK_RUNNING) {
+			wg__runner_kill(t->runner);
+		} else if (t->state == WG__TASK_WAITING) {
+			remove_waiting(t);
+			enqueue(t);
 		}
+		/* A queued task ends as aborted when the kick reaches it. */
 		return 0;
 	}
 	return WG_ENOTFOUND;
@@ -624,10 +435,8 @@ void wg__program_ready(struct wg__program *p)
 	p->waiting = NULL;
 	p->waiting_tail = &p->waiting;
 	while (t) {
-		struct wg__task *next = t->next_waiting;
-		t->next_waiting = NULL;
-		t->state = TASK_STARTING;
-		schedule(t);
+		struct wg__task *next = t->next_queued;
+		enqueue(t);
 		t = next;
 	}
 }
@@ -640,13 +449,11 @@ void wg__program_failed(struct wg__program *p, int kind, const char *detail)
 	wg_warn(NULL, "program %.16s: %s", p->hash, detail);
 	struct wg__task *t = p->waiting;
 	while (t) {
-		struct wg__task *next = t->next_waiting;
-		t->next_waiting = NULL;
+		struct wg__task *next = t->next_queued;
 		t->program = NULL;
 		t->early_kind = kind;
 		t->early_detail = wg_strdup(detail);
-		t->state = TASK_STARTING;
-		schedule(t);
+		enqueue(t);
 		t = next;
 	}
 	for (struct wg__program **pp = &e->programs; *pp; pp = &(*pp)->next) {

@@ -3,9 +3,11 @@
  * A task names its program by addresses and hash. The engine fetches the program (once),
  * checks its BLAKE2b-256 hash before anything else touches it, compiles it with wasm2c and
  * the system C compiler into a shared object (once per program and toolchain, cached in
- * the data directory), and runs each task in a forked child with a seccomp filter and
- * resource limits. Nothing blocks the loop: downloads and cache checks run on libuv's
- * thread pool, compilers are child processes, and task children report through pipes.
+ * the data directory), and runs tasks in runners: sandboxed processes (seccomp filter,
+ * resource limits) that each run many tasks of one program, one at a time, every task in
+ * a fresh WebAssembly instance. Nothing blocks the loop: downloads and cache checks run
+ * on libuv's thread pool, compilers are child processes, and runners report through
+ * pipes. The host process must ignore SIGPIPE (wasmgrid's main does).
  *
  * Everything here is called from the loop's thread. See docs/engine.md. */
 #ifndef WG_ENGINE_ENGINE_H
@@ -28,6 +30,7 @@ struct wg_engine_options {
 	uint32_t download_timeout_ms;  /* 0 means 60 s */
 	const char *wasm2c;            /* NULL: "wasm2c" from PATH */
 	const char *cc;                /* NULL: "cc" from PATH */
+	uint32_t runner_idle_ms;       /* an idle runner exits after this; 0 means 30 s */
 };
 
 /* Everything is copied by wg_engine_submit. */
@@ -55,10 +58,10 @@ struct wg_engine_outcome {
 	size_t result_len;
 	const uint8_t *stderr_tail;    /* the last 4 KiB of stderr */
 	size_t stderr_tail_len;
-	uint64_t cpu_ms;               /* CPU time the child used (0 if it never ran) */
+	uint64_t cpu_ms;               /* CPU time the task used (0 if it never ran) */
 };
 
-/* The child started running (Unix time in milliseconds). Not called for tasks that end
+/* A runner accepted the task (Unix time in milliseconds). Not called for tasks that end
  * before running (download or compilation failure, abort while waiting). */
 typedef void (*wg_engine_started_cb)(void *user, uint64_t task_id, uint64_t unix_ms);
 /* The task ended. The outcome and its buffers are valid during the callback only. Called
@@ -78,7 +81,7 @@ typedef void (*wg_engine_fetch_fn)(void *user, const char *address, const char *
 
 /* Creates an engine on `loop`; copies the options. Returns 0 or a negative wg_err. */
 int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct wg_engine **out);
-/* Kills running children and compilers and drops every task without calling its
+/* Kills runners and compilers and drops every task without calling its
  * callbacks. Memory is released as handles close: run the loop afterwards (as for any
  * libuv handle) before closing it. */
 void wg_engine_free(struct wg_engine *e);
@@ -100,8 +103,9 @@ struct wg_engine_stats {
 	uint64_t cache_hits;     /* programs found compiled in the cache */
 	uint64_t cache_rejected; /* cache entries that failed verification and were rebuilt */
 	uint64_t downloads;      /* programs fetched from an address */
-	uint64_t tasks_run;      /* children forked */
-	uint64_t tasks_running;  /* children alive now */
+	uint64_t tasks_run;      /* tasks handed to a runner */
+	uint64_t tasks_running;  /* tasks running now */
+	uint64_t runners_started; /* runner processes forked */
 };
 void wg_engine_get_stats(const struct wg_engine *e, struct wg_engine_stats *out);
 

@@ -1,16 +1,19 @@
-/* Shared between engine.c (tasks and children) and program.c (fetching, verifying and
- * compiling programs). Not for use outside src/engine/. */
+/* Shared between engine.c (tasks), runner.c (runner processes) and program.c (fetching,
+ * verifying and compiling programs). Not for use outside src/engine/. */
 #ifndef WG_ENGINE_INTERNAL_H
 #define WG_ENGINE_INTERNAL_H
 #include <stdint.h>
 #include <sys/types.h>
+#include <linux/filter.h>
 #include <uv.h>
 
 #include "engine/engine.h"
+#include "engine/sandbox.h"
 #include "engine/wasi.h"
 #include "util/buf.h"
 
 struct wg__task;
+struct wg__runner;
 
 enum wg__program_state {
 	WG__PROGRAM_PREPARING, /* cache check or download on the thread pool */
@@ -34,6 +37,7 @@ struct wg__program {
 	char **addresses; /* copied from the first task that named the program */
 	size_t n_addresses;
 	char *wasm_path, *so_path, *sum_path, *build_dir;
+	struct wg__runner *runners; /* its runner processes, busy or idle (engine.c) */
 	struct wg__task *waiting; /* tasks waiting for READY, in submission order */
 	struct wg__task **waiting_tail;
 	/* The step running on the thread pool, its outcome, and data for it. */
@@ -63,12 +67,87 @@ struct wg_engine {
 	size_t n_fetchers;
 	struct wg__program *programs;
 	struct wg__task *tasks;
+	/* Tasks whose program is ready (or that end early), started by the kick timer on the
+	 * next loop iteration: callbacks never run inside wg_engine_submit. */
+	struct wg__task *runq, **runq_tail;
+	uv_timer_t kick;
+	uint32_t runner_idle_ms;
+	struct sock_fprog filter; /* built once, before the first runner */
 	struct wg_engine_stats stats;
 	int closing;
 	/* Handles, works and children still outstanding; the engine is freed at zero. */
 	unsigned pending;
 	uint64_t build_counter;
 };
+
+enum wg__task_state {
+	WG__TASK_WAITING, /* for its program */
+	WG__TASK_QUEUED,  /* in engine->runq: to start, or to end early */
+	WG__TASK_RUNNING, /* sent to a runner */
+};
+
+/* A submitted task, from wg_engine_submit until its done callback (then freed). */
+struct wg__task {
+	struct wg_engine *engine;
+	uint64_t id;
+	struct wg__program *program;
+	uint8_t *argument; /* with a NUL after argument_len */
+	size_t argument_len;
+	uint32_t timeout_ms;
+	uint64_t memory_bytes, result_bytes, seed;
+	wg_engine_started_cb started;
+	wg_engine_done_cb done;
+	void *user;
+	enum wg__task_state state;
+	int aborted, timed_out, output_over;
+	/* A failure decided before the task ran (program failed). */
+	int early_kind;
+	char *early_detail;
+	struct wg__runner *runner; /* while RUNNING */
+	struct wg_buf out;         /* stdout so far */
+	struct wg__task *next, *prev;  /* in engine->tasks */
+	struct wg__task *next_queued;  /* in program->waiting or engine->runq */
+};
+
+/* A runner process (sandbox.h) as the engine sees it. It serves one program and tasks
+ * whose memory limit is at most memory_bytes, one at a time. Freed once its process is
+ * reaped and its handles are closed. */
+struct wg__runner {
+	struct wg_engine *engine;
+	struct wg__program *program;
+	pid_t pid;
+	int pidfd;
+	uint64_t memory_bytes;
+	struct wg__task *task; /* the task it runs; NULL when idle */
+	int killed;            /* SIGKILL sent: it takes no more tasks, its frames are ignored */
+	int exited;
+	uint64_t cpu_ns_seen;  /* its CPU time at the end of its last task */
+	uv_pipe_t request, reply;
+	uv_poll_t exit_poll;
+	uv_timer_t timer;      /* the task's timeout while busy, the idle expiry while idle */
+	uv_write_t write_req;
+	int writing;           /* write_req in flight, from pending */
+	struct wg_buf pending; /* the part of a request that did not fit in the pipe */
+	struct wg_buf in;      /* reply bytes not yet parsed */
+	int open_handles;
+	struct wg__runner *next; /* in program->runners */
+};
+
+/* runner.c */
+/* Hands t (whose program is ready) to an idle runner or a new one. Returns 0, or fails
+ * with a reason (no runner could be started). */
+int wg__runner_start_task(struct wg__task *t, char *why, size_t why_len);
+/* Kills the task's runner; its outcome follows when the runner is reaped. */
+void wg__runner_kill(struct wg__runner *r);
+/* Kills and reaps every runner of p at once and closes their handles (wg_engine_free). */
+void wg__runners_stop(struct wg__program *p);
+
+/* engine.c, called by runner.c */
+/* The runner reported the task's end (an END frame). */
+void wg__task_ended(struct wg__task *t, const struct wg_runner_end *end, const uint8_t *tail,
+		    size_t tail_len, uint64_t cpu_ns);
+/* The runner died while running the task (wait status as from waitpid). */
+void wg__task_runner_died(struct wg__task *t, int wait_status, uint64_t cpu_ns);
 
 /* program.c */
 int wg__program_dirs_init(struct wg_engine *e, const char *data_dir);

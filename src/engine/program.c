@@ -46,25 +46,111 @@ enum stage { STAGE_WASM2C = 1, STAGE_CC };
 #define WG__STR2(x) #x
 #define WG__STR(x) WG__STR2(x)
 
-/* The entry point compiled into every program, between the sandbox (struct
- * wg_program_host, sandbox.h) and the code wasm2c generates. Part of the cache key. */
+/* The entry points compiled into every program, between the runner (struct
+ * wg_program_host, sandbox.h) and the code wasm2c generates. Part of the cache key.
+ * wg_program_run makes a fresh instance for every task and frees it afterwards, whether
+ * _start returned, trapped or was unwound by the WASI layer (proc_exit, output limit)
+ * with a longjmp to the same point a trap uses.
+ *
+ * The shim also replaces wasm-rt's memory allocation (it includes wasm-rt-impl.c with
+ * those two functions renamed): a runner keeps ONE 8 GiB reservation for its instances
+ * instead of mapping and unmapping one per task, which dominated a trivial task's cost
+ * (page-table set-up and teardown over the whole reservation). On free the memory is
+ * wiped: the first 256 KiB by memset (usually resident and cheaper than faulting again),
+ * the rest by MADV_DONTNEED (zero-filled on next touch); on allocation everything past
+ * the new initial size is made inaccessible again. So a new instance sees exactly what
+ * a fresh mapping would show: zeros, and faults (traps) beyond its size. */
 static const char shim_source[] =
 	"#include <stdint.h>\n"
+	"#include <stdlib.h>\n"
+	"#include <string.h>\n"
+	"#include <sys/mman.h>\n"
+	"#define wasm_rt_allocate_memory wg__rt_allocate_memory_replaced\n"
+	"#define wasm_rt_free_memory wg__rt_free_memory_replaced\n"
+	"#include \"wasm-rt-impl.c\"\n"
+	"#undef wasm_rt_allocate_memory\n"
+	"#undef wasm_rt_free_memory\n"
 	"#include \"prog.h\"\n"
-	"#include \"wasm-rt-impl.h\"\n"
-	"struct wg_program_host { " WG__STR(WG_PROGRAM_HOST_FIELDS) " };\n"
-	"__attribute__((visibility(\"default\"))) int wg_program_main(struct wg_program_host *h);\n"
-	"int wg_program_main(struct wg_program_host *h)\n"
+	"#define WG_RESERVE 0x200000000ul\n"
+	"#define WG_ZEROED (256u << 10)\n"
+	"void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t max);\n"
+	"void wasm_rt_free_memory(wasm_rt_memory_t *m);\n"
+	"static uint8_t *wg_pool;\n"
+	"static uint64_t wg_pool_rw;\n"
+	"static int wg_pool_busy;\n"
+	"void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t max)\n"
 	"{\n"
-	"	static Z_prog_instance_t instance;\n"
+	"	uint64_t bytes = (uint64_t)initial * 65536u;\n"
+	"	if (wg_pool_busy) {\n"
+	"		wg__rt_allocate_memory_replaced(m, initial, max);\n"
+	"		return;\n"
+	"	}\n"
+	"	if (!wg_pool) {\n"
+	"		void *p = mmap(0, WG_RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);\n"
+	"		if (p == MAP_FAILED)\n"
+	"			abort();\n"
+	"		wg_pool = p;\n"
+	"	}\n"
+	"	if (wg_pool_rw > bytes) {\n"
+	"		mprotect(wg_pool + bytes, wg_pool_rw - bytes, PROT_NONE);\n"
+	"		madvise(wg_pool + bytes, wg_pool_rw - bytes, MADV_DONTNEED);\n"
+	"	} else if (wg_pool_rw < bytes &&\n"
+	"		   mprotect(wg_pool + wg_pool_rw, bytes - wg_pool_rw, PROT_READ | PROT_WRITE)) {\n"
+	"		abort();\n"
+	"	}\n"
+	"	wg_pool_rw = bytes;\n"
+	"	wg_pool_busy = 1;\n"
+	"	m->data = wg_pool;\n"
+	"	m->size = (uint32_t)bytes;\n"
+	"	m->pages = initial;\n"
+	"	m->max_pages = max;\n"
+	"}\n"
+	"void wasm_rt_free_memory(wasm_rt_memory_t *m)\n"
+	"{\n"
+	"	if (!m->data)\n"
+	"		return;\n"
+	"	if (m->data != wg_pool) {\n"
+	"		munmap(m->data, WG_RESERVE);\n"
+	"		return;\n"
+	"	}\n"
+	"	uint64_t size = m->size, zeroed = size < WG_ZEROED ? size : WG_ZEROED;\n"
+	"	memset(wg_pool, 0, zeroed);\n"
+	"	if (size > zeroed)\n"
+	"		madvise(wg_pool + zeroed, size - zeroed, MADV_DONTNEED);\n"
+	"	wg_pool_rw = size;\n"
+	"	wg_pool_busy = 0;\n"
+	"}\n"
+	"struct wg_program_host { " WG__STR(WG_PROGRAM_HOST_FIELDS) " };\n"
+	"#define WG_UNWOUND 0x10000\n"
+	"__attribute__((visibility(\"default\"))) int wg_program_setup(void);\n"
+	"__attribute__((visibility(\"default\"))) int wg_program_run(struct wg_program_host *h);\n"
+	"int wg_program_setup(void)\n"
+	"{\n"
 	"	wasm_rt_init();\n"
 	"	Z_prog_init_module();\n"
-	"	h->enter_sandbox(h->ctx);\n"
+	"	return 0;\n"
+	"}\n"
+	"static void wg_unwind(void)\n"
+	"{\n"
+	"	WASM_RT_LONGJMP(wasm_rt_jmp_buf, WG_UNWOUND);\n"
+	"}\n"
+	"static Z_prog_instance_t instance;\n"
+	"int wg_program_run(struct wg_program_host *h)\n"
+	"{\n"
+	"	int rc = 0;\n"
+	"	memset(&instance, 0, sizeof instance);\n"
+	"	h->unwind = wg_unwind;\n"
+	"	h->set_memory(h, 0);\n"
 	"	int trap = wasm_rt_impl_try();\n"
+	"	if (trap == WG_UNWOUND) {\n"
+	"		rc = 3;\n"
+	"		goto out;\n"
+	"	}\n"
 	"	if (trap) {\n"
 	"		h->trap = trap;\n"
 	"		h->trap_text = wasm_rt_strerror((wasm_rt_trap_t)trap);\n"
-	"		return 1;\n"
+	"		rc = 1;\n"
+	"		goto out;\n"
 	"	}\n"
 	"#ifdef WG_NO_WASI\n"
 	"	Z_prog_instantiate(&instance);\n"
@@ -73,13 +159,18 @@ static const char shim_source[] =
 	"			   (struct Z_wasi_snapshot_preview1_instance_t *)h->wasi);\n"
 	"#endif\n"
 	"	wasm_rt_memory_t *m = Z_progZ_memory(&instance);\n"
-	"	if (m->pages > h->max_pages)\n"
-	"		return 2;\n"
+	"	if (m->pages > h->max_pages) {\n"
+	"		rc = 2;\n"
+	"		goto out;\n"
+	"	}\n"
 	"	if (m->max_pages > h->max_pages)\n"
 	"		m->max_pages = h->max_pages;\n"
-	"	h->set_memory(h->wasi, m);\n"
+	"	h->set_memory(h, m);\n"
 	"	Z_progZ__start(&instance);\n"
-	"	return 0;\n"
+	"out:\n"
+	"	h->set_memory(h, 0);\n"
+	"	Z_prog_free(&instance);\n"
+	"	return rc;\n"
 	"}\n";
 
 /* ---- set-up ---- */
@@ -604,9 +695,9 @@ static void start_cc(struct wg__program *p)
 	char *so = wg_path_join(p->build_dir, "prog.so");
 	char *include = wg_asprintf("-I%s", WG__RT_DIR);
 	int rc = wg_write_file_atomic(shim, shim_source, sizeof shim_source - 1, 0600);
+	/* The shim includes wasm-rt-impl.c itself. */
 	char *args[] = {e->cc, WG__CC_FLAGS, include, no_wasi ? "-DWG_NO_WASI" : "-DWG_WASI",
-			"-o", so, prog, shim,
-			WG__RT_DIR "/wasm-rt-impl.c", "-lm", NULL};
+			"-o", so, prog, shim, "-lm", NULL};
 	p->proc_stage = STAGE_CC;
 	if (!rc)
 		rc = spawn(p, args);

@@ -9,9 +9,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 /* WASI errno values (wasi_snapshot_preview1). */
 enum {
@@ -73,60 +71,91 @@ static int get_u32(struct wg_wasi *w, u32 ptr, u32 *v)
 	return 0;
 }
 
-static void write_all(struct wg_wasi *w, int fd, const uint8_t *p, size_t n)
+/* Ends the instance: the runner reports `report` for the task. */
+__attribute__((noreturn)) static void end_task(struct wg_wasi *w, uint32_t report, uint32_t code,
+					       const char *detail)
+{
+	w->end_report = report;
+	w->end_code = code;
+	snprintf(w->end_detail, sizeof w->end_detail, "%s", detail ? detail : "");
+	w->unwind();
+	__builtin_unreachable();
+}
+
+static void append_stdout(struct wg_wasi *w, const uint8_t *p, size_t n)
 {
 	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			/* The parent stopped listening: it has killed or is about to kill us. */
-			wg_wasi_finish(w, WG_CHILD_INTERNAL, 0, "output pipe closed");
+		size_t room = w->out_cap - w->out_len;
+		size_t k = n < room ? n : room;
+		memcpy(w->out + w->out_len, p, k);
+		w->out_len += k;
 		p += k;
-		n -= (size_t)k;
+		n -= k;
+		if (w->out_len == w->out_cap)
+			w->flush(w);
 	}
 }
 
-void wg_wasi_init(struct wg_wasi *w, const uint8_t *argument, size_t argument_len,
-		  uint64_t output_limit, uint64_t seed, int out_fd, int err_fd, int status_fd)
+static void append_stderr(struct wg_wasi *w, const uint8_t *p, size_t n)
 {
-	memset(w, 0, sizeof *w);
+	if (n > WG_WASI_TAIL_BYTES) {
+		w->err_total += n - WG_WASI_TAIL_BYTES;
+		p += n - WG_WASI_TAIL_BYTES;
+		n = WG_WASI_TAIL_BYTES;
+	}
+	while (n > 0) {
+		size_t at = (size_t)(w->err_total % WG_WASI_TAIL_BYTES);
+		size_t k = WG_WASI_TAIL_BYTES - at;
+		if (k > n)
+			k = n;
+		memcpy(w->err_ring + at, p, k);
+		w->err_total += k;
+		p += k;
+		n -= k;
+	}
+}
+
+size_t wg_wasi_stderr_tail(const struct wg_wasi *w, uint8_t *dst)
+{
+	if (w->err_total <= WG_WASI_TAIL_BYTES) {
+		memcpy(dst, w->err_ring, (size_t)w->err_total);
+		return (size_t)w->err_total;
+	}
+	size_t at = (size_t)(w->err_total % WG_WASI_TAIL_BYTES);
+	memcpy(dst, w->err_ring + at, WG_WASI_TAIL_BYTES - at);
+	memcpy(dst + WG_WASI_TAIL_BYTES - at, w->err_ring, at);
+	return WG_WASI_TAIL_BYTES;
+}
+
+void wg_wasi_reset(struct wg_wasi *w, const uint8_t *argument, size_t argument_len,
+		   uint64_t output_limit, uint64_t seed)
+{
+	w->memory = NULL;
 	w->input = argument;
 	w->input_len = argument_len;
+	w->input_pos = 0;
 	w->argv0 = "program";
-	/* The engine keeps a NUL after the argument, so it can serve as a C string. */
+	/* The runner keeps a NUL after the argument, so it can serve as a C string. */
 	w->argv1 = wg_wasi_argument_is_text(argument, argument_len) ? (const char *)argument
 								      : NULL;
 	w->output_limit = output_limit;
-	w->out_fd = out_fd;
-	w->err_fd = err_fd;
-	w->status_fd = status_fd;
-	/* The key is a hash of the seed, so nearby seeds give unrelated streams. */
+	w->output_written = 0;
+	w->out_len = 0;
+	w->err_total = 0;
+	w->unwind = NULL;
+	w->end_report = 0;
+	w->end_code = 0;
+	w->end_detail[0] = 0;
+	/* The key is a hash of the seed, so nearby seeds give unrelated streams; the stream
+	 * restarts for every task, so the same seed gives the same bytes in any runner. */
 	uint8_t seed_le[8];
 	for (int i = 0; i < 8; i++)
 		seed_le[i] = (uint8_t)(seed >> (8 * i));
 	static const char domain[] = "wasmgrid random_get v1";
 	crypto_generichash(w->rng_key, sizeof w->rng_key, seed_le, sizeof seed_le,
 			   (const uint8_t *)domain, sizeof domain - 1);
-}
-
-void wg_wasi_finish(struct wg_wasi *w, enum wg_child_report report, uint32_t code,
-		    const char *detail)
-{
-	struct wg_child_status st;
-	memset(&st, 0, sizeof st);
-	st.report = report;
-	st.code = code;
-	if (detail)
-		snprintf(st.detail, sizeof st.detail, "%s", detail);
-	/* One write below PIPE_BUF is atomic: the parent reads all of it or nothing. */
-	ssize_t k;
-	do
-		k = write(w->status_fd, &st, sizeof st);
-	while (k < 0 && errno == EINTR);
-	syscall(SYS_exit_group, 0);
-	for (;;)
-		;
+	w->rng_block_index = 0;
+	w->rng_avail = 0;
 }
 
 int wg_wasi_argument_is_text(const uint8_t *s, size_t len)
@@ -269,7 +298,7 @@ WASI_FN(u32, sched_yield)
 
 WASI_FN(void, proc_exit, u32 code)
 {
-	wg_wasi_finish(w, WG_CHILD_EXIT, code, NULL);
+	end_task(w, WG_CHILD_EXIT, code, NULL);
 }
 
 WASI_FN(u32, proc_raise, u32 sig)
@@ -366,11 +395,13 @@ WASI_FN(u32, fd_write, u32 fd, u32 iovs, u32 iovs_len, u32 nwritten_ptr)
 				snprintf(why, sizeof why,
 					 "output exceeds the result limit of %llu bytes",
 					 (unsigned long long)w->output_limit);
-				wg_wasi_finish(w, WG_CHILD_LIMIT, 0, why);
+				end_task(w, WG_CHILD_LIMIT, 0, why);
 			}
 			w->output_written += len;
+			append_stdout(w, src, len);
+		} else {
+			append_stderr(w, src, len);
 		}
-		write_all(w, fd == 1 ? w->out_fd : w->err_fd, src, len);
 		total += len;
 	}
 	if (put_u32(w, nwritten_ptr, (u32)total))

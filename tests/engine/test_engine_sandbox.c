@@ -1,6 +1,6 @@
 /* The seccomp filter, tested directly: WebAssembly code cannot make system calls, so these
  * tests put a hand-written "compiled program" in the cache that calls the kernel itself
- * once the sandbox is entered, as a bug in the runtime or the WASI layer might. */
+ * in a task, inside the sandbox, as a bug in the runtime or the WASI layer might. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +15,15 @@ static const char program_template[] =
 	"#include <stdint.h>\n"
 	"#include <sys/socket.h>\n"
 	"#include <unistd.h>\n"
-	"struct host { void *wasi; uint32_t max_pages; void (*enter_sandbox)(void *);\n"
-	"	       void *ctx; };\n"
-	"int wg_program_main(struct host *h);\n"
-	"int wg_program_main(struct host *h)\n"
+	"struct host { void *wasi; };\n"
+	"int wg_program_setup(void);\n"
+	"int wg_program_run(struct host *h);\n"
+	"int wg_program_setup(void)\n"
 	"{\n"
-	"	h->enter_sandbox(h->ctx);\n"
+	"	return 0;\n"
+	"}\n"
+	"int wg_program_run(struct host *h)\n"
+	"{\n"
 	"	%s;\n"
 	"	return 0;\n"
 	"}\n";
