@@ -1,8 +1,11 @@
 /* Runners: one process serving many tasks of a program, each in a fresh instance. These
  * tests run several tasks through one engine, in turn, and check both each outcome and,
  * through the statistics, which runner process served it. */
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine_helpers.h"
 #include "harness/test.h"
@@ -15,13 +18,19 @@ struct seq {
 	uint64_t next_id;
 };
 
-static void seq_open(struct seq *s)
+static void seq_open_idle(struct seq *s, uint32_t runner_idle_ms)
 {
 	memset(s, 0, sizeof *s);
 	uv_loop_init(&s->loop);
-	struct wg_engine_options o = {.data_dir = test_shared_data_dir()};
+	struct wg_engine_options o = {.data_dir = test_shared_data_dir(),
+				      .runner_idle_ms = runner_idle_ms};
 	CHECK(wg_engine_create(&s->loop, &o, &s->engine) == 0);
 	s->next_id = 1;
+}
+
+static void seq_open(struct seq *s)
+{
+	seq_open_idle(s, 0);
 }
 
 static void seq_close(struct seq *s)
@@ -268,4 +277,61 @@ TEST_SLOW(runner_for_a_larger_memory_limit_is_a_separate_process, 120)
 	test_result_free(&r);
 	CHECK_EQ(runners_started(&s), 2);
 	seq_close(&s);
+}
+
+/* Live (not zombie) child processes of this test process. */
+static int live_children(void)
+{
+	DIR *d = opendir("/proc");
+	int n = 0;
+	struct dirent *ent;
+	while (d && (ent = readdir(d))) {
+		char path[300], buf[512];
+		snprintf(path, sizeof path, "/proc/%s/stat", ent->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[len] = 0;
+		char *close_paren = strrchr(buf, ')');
+		int ppid = 0;
+		char state;
+		if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 &&
+		    ppid == getpid() && state != 'Z')
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void on_wait(uv_timer_t *h)
+{
+}
+
+TEST_SLOW(runner_idle_past_its_expiry_exits_and_a_new_one_serves_later_tasks, 120)
+{
+	struct seq s;
+	seq_open_idle(&s, 200);
+	struct task_result r;
+	seq_run(&s, "t_state", NULL, 20000, 0, 0, &r);
+	CHECK_EQ(r.kind, 0);
+	test_result_free(&r);
+	CHECK_EQ(live_children(), 1); /* the idle runner */
+	/* Keep the loop running past the expiry, so the killed runner is also reaped. */
+	uv_timer_t wait;
+	uv_timer_init(&s.loop, &wait);
+	uv_timer_start(&wait, on_wait, 1000, 0);
+	uv_run(&s.loop, UV_RUN_DEFAULT);
+	CHECK_EQ(live_children(), 0);
+	seq_run(&s, "t_state", NULL, 20000, 0, 0, &r);
+	CHECK_EQ(r.kind, 0);
+	CHECK_STREQ((char *)r.out.data, "1 clean\n");
+	test_result_free(&r);
+	CHECK_EQ(runners_started(&s), 2);
+	CHECK_EQ(live_children(), 1);
+	uv_close((uv_handle_t *)&wait, NULL);
+	seq_close(&s);
+	CHECK_EQ(live_children(), 0); /* wg_engine_free ended the idle runner */
 }
