@@ -1,16 +1,38 @@
 #include "manager/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
 
+/* WAL pages after which the checkpointer copies the log into the database file. */
+#define CHECKPOINT_PAGES 1000
+
+/* Checkpoints run on their own thread with their own connection: a checkpoint ends with an
+ * fsync of the database file (tens of milliseconds on some disks), which must not stall
+ * the event loop that answers workers and users. The main connection never checkpoints. */
+struct checkpointer {
+	pthread_t thread;
+	sqlite3 *db;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int wanted, stop, running;
+};
+
 struct wg_store {
 	sqlite3 *db;
 	char *path;
+	int lock_fd;        /* PATH.lock, flock()ed: one manager per database */
+	struct checkpointer ckpt;
 	sqlite3_stmt **stmts;
 	size_t n_stmts;
 	sqlite3_stmt *begin, *commit, *rollback;
@@ -39,6 +61,106 @@ static int query_int(sqlite3 *db, const char *sql, int *value)
 	return rc;
 }
 
+static void *checkpoint_main(void *arg)
+{
+	struct checkpointer *c = arg;
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->wanted && !c->stop) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			pthread_cond_timedwait(&c->cv, &c->mu, &until);
+			/* Once a second anyway, so a quiet manager's log is folded in too. */
+			if (!c->stop)
+				c->wanted = 1;
+		}
+		if (c->stop)
+			break;
+		c->wanted = 0;
+		pthread_mutex_unlock(&c->mu);
+		int log = 0, done = 0;
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* Called by SQLite after each commit of the main connection with the log's size. */
+static int on_wal_commit(void *user, sqlite3 *db, const char *name, int pages)
+{
+	struct checkpointer *c = user;
+	(void)db;
+	(void)name;
+	if (pages >= CHECKPOINT_PAGES && c->running) {
+		pthread_mutex_lock(&c->mu);
+		c->wanted = 1;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+	return SQLITE_OK;
+}
+
+static int checkpointer_start(struct wg_store *s)
+{
+	struct checkpointer *c = &s->ckpt;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(s->path, &c->db, flags, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_busy_timeout(c->db, 5000);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&c->thread, NULL, checkpoint_main, c) != 0) {
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->cv);
+		return -1;
+	}
+	c->running = 1;
+	sqlite3_wal_autocheckpoint(s->db, 0);
+	sqlite3_wal_hook(s->db, on_wal_commit, c);
+	return 0;
+}
+
+static void checkpointer_stop(struct wg_store *s)
+{
+	struct checkpointer *c = &s->ckpt;
+	if (c->running) {
+		pthread_mutex_lock(&c->mu);
+		c->stop = 1;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->thread, NULL);
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->cv);
+		c->running = 0;
+	}
+	sqlite3_close(c->db);
+	c->db = NULL;
+}
+
+/* One process owns the database: a second manager on the same data directory would hand
+ * out the same tasks twice. Waits up to a second for a predecessor to exit. */
+static int lock_database(struct wg_store *s, char **reason)
+{
+	char *lock_path = wg_asprintf("%s.lock", s->path);
+	s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lock_path);
+	if (s->lock_fd < 0) {
+		*reason = wg_asprintf("unable to open its lock file: %s", strerror(errno));
+		return -1;
+	}
+	for (int tries = 0; flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0; tries++) {
+		if (errno != EWOULDBLOCK || tries >= 20) {
+			*reason = wg_strdup("database is locked: another manager uses this data "
+					    "directory");
+			return -1;
+		}
+		usleep(50000);
+	}
+	return 0;
+}
+
 int wg_store_open(const char *path, const char *schema_sql, int version,
 		  const char *const *stmts, size_t n, struct wg_store **out, char **why)
 {
@@ -46,8 +168,11 @@ int wg_store_open(const char *path, const char *schema_sql, int version,
 	char *reason = NULL;
 	int rc = WG_EDB, have = 0;
 	s->path = wg_strdup(path);
+	s->lock_fd = -1;
 	if (why)
 		*why = NULL;
+	if (lock_database(s, &reason))
+		goto out;
 
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
@@ -55,14 +180,7 @@ int wg_store_open(const char *path, const char *schema_sql, int version,
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 0);
-	/* One process owns the database: a second manager on the same data directory would
-	 * hand out the same tasks twice. Exclusive locking (taken at the first read and kept)
-	 * makes the second one fail at open, after a short wait for a predecessor to exit. */
 	sqlite3_busy_timeout(s->db, 1000);
-	if (exec_sql(s->db, "PRAGMA locking_mode=EXCLUSIVE") != SQLITE_OK) {
-		reason = wg_strdup(sqlite3_errmsg(s->db));
-		goto out;
-	}
 	/* The first statement that reads the file is where a corrupted or foreign file shows. */
 	if (query_int(s->db, "PRAGMA user_version", &have) != SQLITE_OK) {
 		reason = wg_strdup(sqlite3_errmsg(s->db));
@@ -113,6 +231,10 @@ int wg_store_open(const char *path, const char *schema_sql, int version,
 		reason = wg_strdup(sqlite3_errmsg(s->db));
 		goto out;
 	}
+	if (checkpointer_start(s)) {
+		reason = wg_strdup("cannot start the checkpoint thread");
+		goto out;
+	}
 	rc = 0;
 out:
 	if (rc < 0) {
@@ -136,12 +258,15 @@ void wg_store_close(struct wg_store *s)
 		return;
 	if (s->depth > 0 && !s->broken)
 		exec_sql(s->db, "ROLLBACK");
+	checkpointer_stop(s);
 	for (size_t i = 0; i < s->n_stmts; i++)
 		sqlite3_finalize(s->stmts[i]);
 	sqlite3_finalize(s->begin);
 	sqlite3_finalize(s->commit);
 	sqlite3_finalize(s->rollback);
 	sqlite3_close(s->db);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s->stmts);
 	free(s->path);
 	free(s);
