@@ -8,7 +8,8 @@
  *	it with GET /v1/jobs/ID?wait (the manager answers when the job ends), then fetches every
  *	result. Prints "N SECONDS": from the submission to the last result fetched.
  *   wasmgrid_client API PROGRAM.wasm latency N WARMUP
- *	WARMUP untimed, then N timed one-task jobs in sequence: submit, wait, fetch the result.
+ *	WARMUP untimed, then N timed one-task jobs in sequence: submit, then one
+ *	GET /v1/jobs/ID/results?wait that the manager answers with the result when the job ends.
  *	Prints each round trip in milliseconds, one per line.
  *
  * Every result is checked (the argument plus one); a wrong or missing one fails the run.
@@ -187,8 +188,20 @@ int main(int argc, char **argv)
 		for (long i = 0; i < warmup + n; i++) {
 			double t0 = now_s();
 			uint64_t id = submit(hash, i, 1);
-			wait_job(id);
-			check_results(id, i, 1);
+			/* One request waits for the end of the job and brings its result. */
+			char path[96];
+			snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "/results?wait=60000", id);
+			struct wg_json *r = call("GET", path, NULL, NULL, 0);
+			const char *state = wg_json_as_str(wg_json_get(r, "state"), NULL);
+			const char *text = wg_json_as_str(
+				wg_json_get(wg_json_at(wg_json_get(r, "results"), 0), "result"), NULL);
+			if (!state || strcmp(state, "completed") || !text ||
+			    strtol(text, NULL, 10) != i + 1) {
+				fprintf(stderr, "wasmgrid_client: job %" PRIu64 " for %ld: %s %s\n", id,
+					i, state ? state : "?", text ? text : "?");
+				return 1;
+			}
+			wg_json_free(r);
 			double ms = (now_s() - t0) * 1e3;
 			if (i >= warmup)
 				printf("%.3f\n", ms);

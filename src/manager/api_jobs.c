@@ -461,8 +461,13 @@ struct job_waiter {
 	struct wg_http_request *req;
 	uint64_t job_id;
 	uint64_t deadline; /* uv_now() scale */
+	bool results;      /* answer with the results page, not the job's status */
+	uint32_t from, limit;
 	struct job_waiter *next;
 };
+
+static void respond_results(struct wg_manager *m, struct wg_http_request *req, uint64_t id,
+			    uint32_t from, uint32_t limit);
 
 static void unlink_waiter(struct wg_manager *m, struct job_waiter *w)
 {
@@ -496,6 +501,11 @@ void wg__api_wake_waiters(struct wg_manager *m, bool all)
 			continue;
 		}
 		*pp = w->next;
+		if (w->results && rc == 0) {
+			respond_results(m, w->req, w->job_id, w->from, w->limit);
+			free(w);
+			continue;
+		}
 		struct wg_job_info ji;
 		if (rc == 0)
 			rc = wg_jobs_status(m->jobs, w->job_id, &ji);
@@ -509,35 +519,46 @@ void wg__api_wake_waiters(struct wg_manager *m, bool all)
 	}
 }
 
+/* With ?wait=MS on a running job: holds the request (returns 1, or 2 after answering a
+ * malformed wait with 400); 0 when it is to be answered now. */
+static int hold_while_running(struct wg_manager *m, struct wg_http_request *req, uint64_t id,
+			      bool results, uint32_t from, uint32_t limit)
+{
+	const char *wait = wg_http_query(req, "wait");
+	if (!wait || m->stopping)
+		return 0;
+	char *end;
+	unsigned long long ms = strtoull(wait, &end, 10);
+	if (*end || end == wait) {
+		wg_http_respond_error(req, 400, "wait must be a number of milliseconds, not '%s'",
+				      wait);
+		return 2;
+	}
+	enum wg_job_state state;
+	if (ms == 0 || wg_jobs_state(m->jobs, id, &state) != 0 || state != WG_JOB_RUNNING)
+		return 0;
+	struct job_waiter *w = wg_calloc(1, sizeof *w);
+	w->m = m;
+	w->req = req;
+	w->job_id = id;
+	w->deadline = uv_now(m->loop) + (ms > WAIT_MAX_MS ? WAIT_MAX_MS : ms);
+	w->results = results;
+	w->from = from;
+	w->limit = limit;
+	w->next = m->waiters;
+	m->waiters = w;
+	wg_http_set_abort_cb(req, waiter_gone, w);
+	return 1;
+}
+
 void wg__api_get_job(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
 	uint64_t id;
-	if (job_id_param(req, &id))
+	if (job_id_param(req, &id) || hold_while_running(m, req, id, false, 0, 0))
 		return;
 	struct wg_job_info ji;
 	int rc = wg_jobs_status(m->jobs, id, &ji);
-	const char *wait = wg_http_query(req, "wait");
-	if (rc == 0 && wait && ji.state == WG_JOB_RUNNING && !m->stopping) {
-		char *end;
-		unsigned long long ms = strtoull(wait, &end, 10);
-		if (*end || end == wait) {
-			wg_http_respond_error(req, 400, "wait must be a number of milliseconds, "
-					      "not '%s'", wait);
-			return;
-		}
-		if (ms > 0) {
-			struct job_waiter *w = wg_calloc(1, sizeof *w);
-			w->m = m;
-			w->req = req;
-			w->job_id = id;
-			w->deadline = uv_now(m->loop) + (ms > WAIT_MAX_MS ? WAIT_MAX_MS : ms);
-			w->next = m->waiters;
-			m->waiters = w;
-			wg_http_set_abort_cb(req, waiter_gone, w);
-			return;
-		}
-	}
 	if (rc == WG_ENOTFOUND)
 		respond_unknown_job(req, id);
 	else if (rc)
@@ -639,6 +660,13 @@ void wg__api_job_results(struct wg_http_request *req, void *user)
 		return;
 	if (limit == 0)
 		limit = API_RESULTS_DEFAULT;
+	if (!hold_while_running(m, req, id, true, from, limit))
+		respond_results(m, req, id, from, limit);
+}
+
+static void respond_results(struct wg_manager *m, struct wg_http_request *req, uint64_t id,
+			    uint32_t from, uint32_t limit)
+{
 	struct wg_job_info ji;
 	int rc = wg_jobs_status(m->jobs, id, &ji);
 	if (rc == WG_ENOTFOUND) {
