@@ -352,3 +352,29 @@ TEST_SLOW(e2e_redundancy_3_outvotes_a_worker_returning_wrong_results, 240)
 	free_args(args, N);
 	cluster_stop(&c);
 }
+
+TEST_SLOW(e2e_results_wait_answers_the_moment_the_job_ends, 120)
+{
+	struct cluster c;
+	cluster_start(&c, 1, "1");
+	const char *args[] = {"400"};
+	char *job = e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, 1),
+			       NULL);
+	char path[128];
+	struct wg_buf body = {0};
+	/* A malformed wait is refused. */
+	snprintf(path, sizeof path, "/v1/jobs/%s/results?wait=soon", job);
+	CHECK_EQ(wg_test_http_get(c.m.api_port, path, &body), 400);
+	/* Held until the job ends, then answered with its results. */
+	snprintf(path, sizeof path, "/v1/jobs/%s/results?wait=60000", job);
+	CHECK_EQ(wg_test_http_get(c.m.api_port, path, &body), 200);
+	CHECK_CONTAINS((char *)body.data, "\"state\":\"completed\"");
+	CHECK_CONTAINS((char *)body.data, "slept 400");
+	/* A finished job is answered at once. */
+	snprintf(path, sizeof path, "/v1/jobs/%s?wait=60000", job);
+	CHECK_EQ(wg_test_http_get(c.m.api_port, path, &body), 200);
+	CHECK_CONTAINS((char *)body.data, "\"completed\":1");
+	wg_buf_free(&body);
+	free(job);
+	cluster_stop(&c);
+}
