@@ -12,6 +12,7 @@
 
 #include "http/http_internal.h"
 #include "util/alloc.h"
+#include "util/hex.h"
 #include "util/err.h"
 #include "util/json.h"
 
@@ -46,17 +47,6 @@ static int is_tchar(unsigned char c)
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes n bytes into a new string; '+' means space when `plus`. NULL for a bad
  * escape or an encoded NUL. */
 static char *pct_decode(const char *s, size_t n, int plus)
@@ -65,8 +55,8 @@ static char *pct_decode(const char *s, size_t n, int plus)
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < n ? wg_hex_digit(s[i + 1]) : -1;
+			int lo = i + 2 < n ? wg_hex_digit(s[i + 2]) : -1;
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 				free(out);
 				return NULL;

@@ -14,7 +14,7 @@ void wg_hex_encode(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-static int nibble(char c)
+int wg_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -30,7 +30,7 @@ int wg_hex_decode(const char *in, uint8_t *out, size_t n)
 	if (strlen(in) != 2 * n)
 		return WG_EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		int hi = nibble(in[2 * i]), lo = nibble(in[2 * i + 1]);
+		int hi = wg_hex_digit(in[2 * i]), lo = wg_hex_digit(in[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return WG_EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);
