@@ -65,7 +65,10 @@ $(BUILD)/examples/%.wasm: tests/programs/%.c
 	@mkdir -p $(dir $@)
 	clang --target=wasm32-wasi -O2 -o $@ $<
 
+JOBS    := -j$(shell nproc 2>/dev/null || echo 2)
+
 test: deps
+	$(MAKE) $(JOBS) all
 	$(MAKE) test-fast
 	$(MAKE) test-asan
 
@@ -73,11 +76,12 @@ test-fast: all
 	$(BUILD)/wasmgrid-tests
 
 test-asan:
-	$(MAKE) BUILD=build/asan SANFLAGS="$(SAN)" OPT=-O1 all
+	$(MAKE) $(JOBS) BUILD=build/asan SANFLAGS="$(SAN)" OPT=-O1 all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		build/asan/wasmgrid-tests
 
-demo: deps all
+demo: deps
+	$(MAKE) $(JOBS) all
 	./tools/demo.sh $(BUILD)
 
 bench: deps all
