@@ -239,14 +239,14 @@ int wg_manager_run(const struct wg_manager_options *o)
 	rc = wg_listener_start(m.loop, o->listen, &m.id, NULL, on_accept, &m, &m.listener, &port);
 	if (rc) {
 		fprintf(stderr, "wasmgrid manager: cannot listen on %s: %s\n", o->listen,
-			wg_strerror(rc));
+			wg_listen_error(rc));
 		goto out;
 	}
 	int api_port = 0;
 	rc = wg__manager_api_start(&m, &api_port);
 	if (rc) {
 		fprintf(stderr, "wasmgrid manager: cannot serve the API on %s: %s\n", o->api,
-			wg_strerror(rc));
+			wg_listen_error(rc));
 		goto out;
 	}
 	if (o->port_file && wg_write_port_file(o->port_file, port)) {

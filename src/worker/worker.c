@@ -423,7 +423,7 @@ int wg_worker_run(const struct wg_worker_options *o)
 				       &port);
 		if (rc) {
 			fprintf(stderr, "wasmgrid worker: cannot listen on %s: %s\n", o->listen,
-				wg_strerror(rc));
+				wg_listen_error(rc));
 			goto out;
 		}
 		if (o->port_file && wg_write_port_file(o->port_file, port)) {
