@@ -26,6 +26,15 @@
 #define API_MEMORY_MIB_MAX 4096u
 
 /* A job-core failure that is not the client's fault: a database error stops the manager. */
+bool wg__api_core_down(struct wg_manager *m, struct wg_http_request *req)
+{
+	if (m->jobs)
+		return false;
+	wg_http_respond_error(req, 503, "the manager's job store failed (is its disk full?) and "
+			      "is being reopened: try again in a few seconds");
+	return true;
+}
+
 static void respond_core_error(struct wg_manager *m, struct wg_http_request *req,
 			       const char *what, int rc)
 {
@@ -63,6 +72,8 @@ static void respond_unknown_job(struct wg_http_request *req, uint64_t id)
 void wg__api_post_program(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
+	if (wg__api_core_down(m, req))
+		return;
 	size_t len = 0;
 	const uint8_t *body = wg_http_body(req, &len);
 	static const uint8_t magic[4] = {0, 'a', 's', 'm'}, version[4] = {1, 0, 0, 0};
@@ -359,6 +370,8 @@ static int parse_program(struct wg_manager *m, const struct wg_json *doc, struct
 void wg__api_post_job(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
+	if (wg__api_core_down(m, req))
+		return;
 	struct job_request jr = {0};
 	struct wg_json *doc = NULL;
 	char err[256] = "";
@@ -430,6 +443,8 @@ out:
 void wg__api_list_jobs(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
+	if (wg__api_core_down(m, req))
+		return;
 	struct wg_job_info *jobs = NULL;
 	size_t n = 0;
 	int rc = wg_jobs_list(m->jobs, &jobs, &n);
@@ -492,6 +507,15 @@ void wg__api_wake_waiters(struct wg_manager *m, bool all)
 {
 	uint64_t now = uv_now(m->loop);
 	struct job_waiter **pp = &m->waiters;
+	if (!m->jobs) {
+		while (*pp) {
+			struct job_waiter *w = *pp;
+			*pp = w->next;
+			wg__api_core_down(m, w->req);
+			free(w);
+		}
+		return;
+	}
 	while (*pp) {
 		struct job_waiter *w = *pp;
 		enum wg_job_state state;
@@ -554,6 +578,8 @@ static int hold_while_running(struct wg_manager *m, struct wg_http_request *req,
 void wg__api_get_job(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
+	if (wg__api_core_down(m, req))
+		return;
 	uint64_t id;
 	if (job_id_param(req, &id) || hold_while_running(m, req, id, false, 0, 0))
 		return;
@@ -570,6 +596,8 @@ void wg__api_get_job(struct wg_http_request *req, void *user)
 void wg__api_cancel_job(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
+	if (wg__api_core_down(m, req))
+		return;
 	uint64_t id;
 	if (job_id_param(req, &id))
 		return;
@@ -652,6 +680,8 @@ static int query_u32(struct wg_http_request *req, const char *name, uint32_t dfl
 void wg__api_job_results(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
+	if (wg__api_core_down(m, req))
+		return;
 	uint64_t id;
 	uint32_t from, limit;
 	if (job_id_param(req, &id) ||
@@ -709,6 +739,8 @@ static void respond_results(struct wg_manager *m, struct wg_http_request *req, u
 
 int wg__api_jobs_metrics(struct wg_manager *m, struct wg_buf *out)
 {
+	if (!m->jobs)
+		return 0;
 	struct wg_jobs_metrics jm;
 	int rc = wg_jobs_metrics(m->jobs, &jm);
 	if (rc)

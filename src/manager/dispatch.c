@@ -233,6 +233,8 @@ static struct wg_peer *attached_peer(struct wg_manager *m, const char *id_hex)
 
 void wg__dispatch_flush_aborts(struct wg_manager *m)
 {
+	if (!m->jobs)
+		return;
 	struct wg_jobs_abort *ab = NULL;
 	size_t n = 0;
 	wg_jobs_take_aborts(m->jobs, &ab, &n);
@@ -340,6 +342,8 @@ static void reconcile(struct wg_manager *m)
 static void on_tick(uv_timer_t *t)
 {
 	struct wg_manager *m = t->data;
+	if (!m->jobs)
+		return;
 	size_t overdue = 0;
 	int rc = wg_jobs_tick(m->jobs, wg_unix_ms(), &overdue);
 	if (rc) {
@@ -389,6 +393,11 @@ void wg__dispatch_worker_attached(struct wg_manager *m, struct wg_peer *peer)
 void wg__dispatch_worker_gone(struct wg_manager *m, struct wg_peer *peer)
 {
 	size_t lost = 0;
+	if (!m->jobs) {
+		free(peer->data);
+		peer->data = NULL;
+		return;
+	}
 	int rc = wg_jobs_worker_lost(m->jobs, peer->id_hex, &lost);
 	if (rc) {
 		wg__manager_fatal(m, "giving back a lost worker's tasks", rc);
@@ -435,7 +444,7 @@ static void answer_program_fetch(struct wg_manager *m, struct wg_peer *peer, uin
  * before its worker may forget it. */
 static void commit_events(struct wg_manager *m)
 {
-	if (!m->txn_open)
+	if (!m->txn_open || !m->jobs)
 		return;
 	m->txn_open = false;
 	int rc = wg_jobs_commit(m->jobs);
@@ -461,6 +470,10 @@ static void on_flush(uv_prepare_t *h)
 {
 	struct wg_manager *m = h->data;
 	struct batches b = {0};
+	if (!m->jobs) {
+		uv_prepare_stop(&m->flush);
+		return;
+	}
 	if ((m->kick_armed || m->tasks_finished) && !m->stopping) {
 		m->kick_armed = false;
 		if (!m->txn_open) {
@@ -554,18 +567,35 @@ void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t i
 
 /* ---- life cycle ---- */
 
-int wg__dispatch_start(struct wg_manager *m)
+int wg__dispatch_open(struct wg_manager *m, bool first)
 {
 	char *path = wg_path_join(m->opts->data_dir, "manager.db");
 	char *why = NULL;
 	int rc = wg_jobs_open(path, NULL, &m->jobs, &why);
-	if (rc) {
+	if (rc && first)
 		fprintf(stderr, "wasmgrid manager: %s\n", why ? why : wg_strerror(rc));
-		free(why);
-		free(path);
-		return rc;
-	}
+	free(why);
 	free(path);
+	return rc;
+}
+
+void wg__dispatch_close_core(struct wg_manager *m)
+{
+	/* The failed transaction is gone: nothing it held was acknowledged. */
+	m->txn_open = false;
+	m->n_acks = 0;
+	m->tasks_finished = false;
+	m->kick_armed = false;
+	wg__api_wake_waiters(m, true);
+	wg_jobs_close(m->jobs);
+	m->jobs = NULL;
+}
+
+int wg__dispatch_start(struct wg_manager *m)
+{
+	int rc = wg__dispatch_open(m, true);
+	if (rc)
+		return rc;
 	uv_timer_init(m->loop, &m->tick_timer);
 	uv_prepare_init(m->loop, &m->flush);
 	m->tick_timer.data = m->flush.data = m;
@@ -575,7 +605,7 @@ int wg__dispatch_start(struct wg_manager *m)
 
 void wg__dispatch_stop(struct wg_manager *m)
 {
-	if (!m->jobs || uv_is_closing((uv_handle_t *)&m->tick_timer))
+	if (!m->tick_timer.data || uv_is_closing((uv_handle_t *)&m->tick_timer))
 		return;
 	/* What was received is stored (and acknowledged) before we go. */
 	commit_events(m);

@@ -52,7 +52,8 @@ static void answer_manager_request(struct wg_manager *m, struct wg_peer *peer, u
 	if (m->opts->max_slots && specs.slots > m->opts->max_slots)
 		specs.slots = m->opts->max_slots;
 	bool was_partner = peer->rel.partner;
-	bool accepted = wg_rel_answer_manager_request(&m->rel, &peer->rel, &specs);
+	/* No worker joins while the job store is down: it could not be given tasks. */
+	bool accepted = m->jobs && wg_rel_answer_manager_request(&m->rel, &peer->rel, &specs);
 	Wasmgrid__ManagerAnswer a = WASMGRID__MANAGER_ANSWER__INIT;
 	a.accepted = accepted;
 	wg_frame f = WASMGRID__FRAME__INIT;
@@ -60,7 +61,8 @@ static void answer_manager_request(struct wg_manager *m, struct wg_peer *peer, u
 	f.manager_answer = &a;
 	wg_rpc_answer(peer->rpc, id, &f);
 	if (!accepted) {
-		const char *why = peer->rel.known_type != WG_NODE_WORKER
+		const char *why = !m->jobs ? "the job store is down"
+				  : peer->rel.known_type != WG_NODE_WORKER
 					  ? "it is not known as a worker"
 				  : !wg_authz_allows(m->authz, peer->rel.id)
 					  ? "it is not in the --workers list"
@@ -176,6 +178,8 @@ static void manager_stop(struct wg_manager *m)
 		return;
 	m->stopping = 1;
 	wg__dispatch_stop(m);
+	uv_timer_stop(&m->reopen_timer);
+	uv_close((uv_handle_t *)&m->reopen_timer, NULL);
 	uv_signal_stop(&m->sigint);
 	uv_signal_stop(&m->sigterm);
 	uv_close((uv_handle_t *)&m->sigint, NULL);
@@ -206,12 +210,52 @@ static void on_signal(uv_signal_t *s, int signum)
 	manager_stop(m);
 }
 
+#define REOPEN_MS 2000
+
+static void try_reopen(uv_timer_t *t)
+{
+	struct wg_manager *m = t->data;
+	if (m->stopping || m->jobs)
+		return;
+	if (wg__dispatch_open(m, false) == 0) {
+		wg_info(NULL, "the job store is back: taking workers and jobs again");
+		m->core_failed = false;
+		wg__dispatch_kick(m);
+	} else {
+		uv_timer_start(&m->reopen_timer, try_reopen, REOPEN_MS, 0);
+	}
+}
+
+/* Runs on the next loop turn after the failure, when no caller is inside the core. */
+static void close_failed_core(uv_timer_t *t)
+{
+	struct wg_manager *m = t->data;
+	if (m->stopping || !m->jobs)
+		return;
+	/* Let every worker go: each keeps its unacknowledged reports and sends them again
+	 * when it attaches once the store is back. */
+	for (struct wg_peer *p = m->peers; p; p = p->next) {
+		if (!p->rel.partner)
+			continue;
+		wg_rel_end(&m->rel, &p->rel);
+		wg_peer_stop_heartbeat(p);
+		free(p->data);
+		p->data = NULL;
+		wg_peer_send_bye(p, NULL, NULL);
+		wg_rpc_close(p->rpc);
+	}
+	wg__dispatch_close_core(m);
+	uv_timer_start(&m->reopen_timer, try_reopen, REOPEN_MS, 0);
+}
+
 void wg__manager_fatal(struct wg_manager *m, const char *what, int rc)
 {
-	wg_error(NULL, "%s: %s; stopping (a restart resumes from the last commit)", what,
-		 wg_strerror(rc));
-	m->exit_status = 1;
-	manager_stop(m);
+	if (m->core_failed || m->stopping)
+		return;
+	wg_error(NULL, "%s: %s; the job store is closed and reopened every %d s until it works "
+		 "again (is the disk full?)", what, wg_strerror(rc), REOPEN_MS / 1000);
+	m->core_failed = true;
+	uv_timer_start(&m->reopen_timer, close_failed_core, 0, 0);
 }
 
 int wg_manager_run(const struct wg_manager_options *o)
@@ -233,6 +277,10 @@ int wg_manager_run(const struct wg_manager_options *o)
 		goto out;
 	}
 	wg_rel_init(&m.rel, WG_NODE_MANAGER, m.authz);
+	/* A file over RLIMIT_FSIZE is an error to handle (EFBIG), not a reason to die. */
+	signal(SIGXFSZ, SIG_IGN);
+	uv_timer_init(m.loop, &m.reopen_timer);
+	m.reopen_timer.data = &m;
 	if (wg__dispatch_start(&m))
 		goto out;
 	int port = 0;
@@ -274,6 +322,8 @@ out:
 		m.listener = NULL;
 		wg__manager_api_stop(&m);
 		wg__dispatch_stop(&m);
+		if (m.reopen_timer.data && !uv_is_closing((uv_handle_t *)&m.reopen_timer))
+			uv_close((uv_handle_t *)&m.reopen_timer, NULL);
 		uv_run(m.loop, UV_RUN_DEFAULT);
 	}
 	uv_loop_close(m.loop);

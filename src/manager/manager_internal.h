@@ -42,6 +42,10 @@ struct wg_manager {
 	struct pending_ack *acks;  /* answers owed once the transaction commits */
 	size_t n_acks, cap_acks;
 	struct job_waiter *waiters; /* GET /v1/jobs/ID?wait=MS requests held open */
+	/* The job store failed (a full disk, an I/O error): it is closed (jobs NULL) and
+	 * reopened every few seconds; meanwhile the API answers 503 and no worker attaches. */
+	bool core_failed;
+	uv_timer_t reopen_timer;
 };
 
 /* An Ack owed to a worker for a report, sent once the report is committed. */
@@ -52,6 +56,10 @@ struct pending_ack {
 
 /* Dispatch (dispatch.c): the job core driven by node events. */
 int wg__dispatch_start(struct wg_manager *m);
+/* Opens the job store (`first`: at start-up, reporting failures on stderr). */
+int wg__dispatch_open(struct wg_manager *m, bool first);
+/* Closes a failed job store: what was not committed is dropped, waiters answered. */
+void wg__dispatch_close_core(struct wg_manager *m);
 void wg__dispatch_stop(struct wg_manager *m);
 /* Something changed (a job arrived, a slot freed): hand out tasks soon. */
 void wg__dispatch_kick(struct wg_manager *m);
@@ -67,8 +75,12 @@ void wg__api_wake_waiters(struct wg_manager *m, bool all);
 /* TaskStarted, TaskError, TaskCompleted and ProgramFetch from one of our workers. */
 void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t id,
 			  const wg_frame *req);
-/* The job core failed to store something: stop with an error (a restart recovers). */
+/* The job core failed to store something: the store is closed and reopened until it works
+ * again (what was committed survives; workers are let go and re-send what was not). */
 void wg__manager_fatal(struct wg_manager *m, const char *what, int rc);
+/* Answers 503 when the job store is down (returns true); false when it is up. */
+struct wg_http_request;
+bool wg__api_core_down(struct wg_manager *m, struct wg_http_request *req);
 
 /* The HTTP API (api.c). */
 int wg__manager_api_start(struct wg_manager *m, int *bound_port);

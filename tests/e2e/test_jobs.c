@@ -378,3 +378,62 @@ TEST_SLOW(e2e_results_wait_answers_the_moment_the_job_ends, 120)
 	free(job);
 	cluster_stop(&c);
 }
+
+static void set_file_size_limit(pid_t pid, const char *limit)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "prlimit --pid %d --fsize=%s", (int)pid, limit);
+	CHECK_MSG(system(cmd) == 0, "%s failed", cmd);
+}
+
+TEST_SLOW(e2e_full_disk_keeps_the_manager_running_and_loses_nothing, 180)
+{
+	struct cluster c;
+	cluster_start(&c, 1, "1");
+	const char *args[] = {"1", "2"};
+	char *job1 = e2e_submit(c.m.api, e2e_program("increment"), e2e_args_file("args", args, 2),
+				NULL);
+	CHECK_EQ(e2e_wait(c.m.api, job1), 0);
+	/* The disk is full, as far as the manager can tell: no file of its may grow. */
+	set_file_size_limit(c.m.pid, "1:unlimited");
+	struct wg_buf out = {0}, err = {0};
+	const char *argv[] = {"submit", e2e_program("increment"), "--arg", "5", "--api", c.m.api,
+			      NULL};
+	CHECK_EQ(wg_test_runv(&out, &err, argv), 1);
+	CHECK_CONTAINS(wg_buf_cstr(&err), "the manager");
+	/* Still running (its log cannot grow either: it is asked, not read), and saying why
+	 * it cannot take jobs. */
+	bool says_why = false;
+	for (int waited = 0; !says_why && waited < 10000; waited += 200) {
+		CHECK_EQ(kill(c.m.pid, 0), 0);
+		err.len = 0;
+		says_why = wg_test_run(NULL, &err, "status", job1, "--api", c.m.api, NULL) == 1 &&
+			   strstr(wg_buf_cstr(&err), "disk full");
+		if (!says_why)
+			usleep(200000);
+	}
+	CHECK_MSG(says_why, "status said: %s", wg_buf_cstr(&err));
+	/* Space again: the store reopens, the worker comes back, nothing committed is lost. */
+	set_file_size_limit(c.m.pid, "unlimited");
+	CHECK(wg_test_wait_log("manager", "the job store is back", 20000));
+	size_t n;
+	struct e2e_result *r = e2e_results(c.m.api, job1, &n);
+	CHECK_EQ(n, 2);
+	CHECK_STREQ(r[0].result, "2\n");
+	CHECK_STREQ(r[1].result, "3\n");
+	e2e_results_free(r, n);
+	CHECK(e2e_wait_workers(c.m.api_port, "attached", 1, 20000));
+	const char *args2[] = {"41"};
+	char *job2 = e2e_submit(c.m.api, e2e_program("increment"),
+				e2e_args_file("args2", args2, 1), NULL);
+	CHECK_EQ(e2e_wait(c.m.api, job2), 0);
+	r = e2e_results(c.m.api, job2, &n);
+	CHECK_EQ(n, 1);
+	CHECK_STREQ(r[0].result, "42\n");
+	e2e_results_free(r, n);
+	wg_buf_free(&out);
+	wg_buf_free(&err);
+	free(job1);
+	free(job2);
+	cluster_stop(&c);
+}
