@@ -51,8 +51,10 @@ if "$W" help | grep -q '^  wasmgrid submit'; then
 	"$W" results "$JOB" --api "$API" | head -n 12
 fi
 
-step "stopping: workers and manager leave with ManagerBye"
-for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+step "stopping: the workers leave with ManagerBye, then the manager stops"
+for p in "${pids[@]:1}"; do kill -TERM "$p" 2>/dev/null || true; done
+for p in "${pids[@]:1}"; do wait "$p" 2>/dev/null || true; done
+kill -TERM "${pids[0]}" 2>/dev/null || true
 wait 2>/dev/null || true
 pids=()
-grep -h "ManagerBye" "$DIR"/*.log | head -n 4
+grep -h "ManagerBye\|stopped" "$DIR"/manager.log | tail -n 4
