@@ -32,6 +32,7 @@ int wg_cmd_run(int argc, char **argv);
 	X("results", wg_cmd_results, "results JOB [--json] [--api A]  one line per task")        \
 	X("cancel", wg_cmd_cancel, "cancel JOB [--api A]            cancel a job's remaining tasks") \
 	X("run", wg_cmd_run,                                                               \
-	  "run PROGRAM [ARG | --arg-file F] [--timeout S] [--memory MIB]   run one task here")
+	  "run PROGRAM [ARG | --arg-file F] [--timeout S] [--memory MIB] [--seed N]\n"            \
+	  "                   [--data DIR]     run one task here, in the same sandbox as a worker")
 
 #endif
