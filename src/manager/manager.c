@@ -54,12 +54,7 @@ static void answer_manager_request(struct wg_manager *m, struct wg_peer *peer, u
 	bool was_partner = peer->rel.partner;
 	/* No worker joins while the job store is down: it could not be given tasks. */
 	bool accepted = m->jobs && wg_rel_answer_manager_request(&m->rel, &peer->rel, &specs);
-	Wasmgrid__ManagerAnswer a = WASMGRID__MANAGER_ANSWER__INIT;
-	a.accepted = accepted;
-	wg_frame f = WASMGRID__FRAME__INIT;
-	f.body_case = WASMGRID__FRAME__BODY_MANAGER_ANSWER;
-	f.manager_answer = &a;
-	wg_rpc_answer(peer->rpc, id, &f);
+	wg_peer_answer_manager(peer, id, accepted);
 	if (!accepted) {
 		const char *why = !m->jobs ? "the job store is down"
 				  : peer->rel.known_type != WG_NODE_WORKER

@@ -167,3 +167,13 @@ int wg_peer_answer_ping(struct wg_peer *peer, uint64_t id, const struct wg_rel *
 	f.manager_pong = &pong;
 	return wg_rpc_answer(peer->rpc, id, &f);
 }
+
+int wg_peer_answer_manager(struct wg_peer *peer, uint64_t id, bool accepted)
+{
+	Wasmgrid__ManagerAnswer a = WASMGRID__MANAGER_ANSWER__INIT;
+	a.accepted = accepted;
+	wg_frame f = WASMGRID__FRAME__INIT;
+	f.body_case = WASMGRID__FRAME__BODY_MANAGER_ANSWER;
+	f.manager_answer = &a;
+	return wg_rpc_answer(peer->rpc, id, &f);
+}

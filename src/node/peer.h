@@ -51,6 +51,7 @@ int wg_peer_send_bye(struct wg_peer *peer, wg_rpc_answer_cb cb, void *cb_user);
 /* Answers for the common requests every node handles the same way. */
 int wg_peer_answer_node_type(struct wg_peer *peer, uint64_t id, enum wg_node_type self);
 int wg_peer_answer_ping(struct wg_peer *peer, uint64_t id, const struct wg_rel *rel);
+int wg_peer_answer_manager(struct wg_peer *peer, uint64_t id, bool accepted);
 
 /* Unix time in milliseconds. */
 uint64_t wg_unix_ms(void);

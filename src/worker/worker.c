@@ -190,12 +190,8 @@ static void rpc_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, vo
 	case WASMGRID__FRAME__BODY_MANAGER_REQUEST: {
 		/* "if A is a worker, send false" */
 		struct wg_specs none = {0};
-		Wasmgrid__ManagerAnswer a = WASMGRID__MANAGER_ANSWER__INIT;
-		a.accepted = wg_rel_answer_manager_request(&w->rel, &peer->rel, &none);
-		wg_frame f = WASMGRID__FRAME__INIT;
-		f.body_case = WASMGRID__FRAME__BODY_MANAGER_ANSWER;
-		f.manager_answer = &a;
-		wg_rpc_answer(rpc, id, &f);
+		wg_peer_answer_manager(peer, id,
+				       wg_rel_answer_manager_request(&w->rel, &peer->rel, &none));
 		break;
 	}
 	case WASMGRID__FRAME__BODY_MANAGER_BYE: {
