@@ -12,7 +12,7 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Itests -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(EXTRA_WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Itests -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lpthread -ldl -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -24,7 +24,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(PROTO_O)
 TEST_SRC := $(shell find tests -name '*.c' -not -path 'tests/programs/*' | sort)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test test-fast test-asan demo bench examples clean format
+.PHONY: all deps test test-fast test-asan test-fuzz fuzz fuzz-build demo bench examples clean format
 all: $(BUILD)/wasmgrid $(BUILD)/wasmgrid-tests examples
 
 deps:
@@ -71,6 +71,7 @@ test: deps
 	$(MAKE) $(JOBS) all
 	$(MAKE) test-fast
 	$(MAKE) test-asan
+	$(MAKE) test-fuzz
 
 test-fast: all
 	$(BUILD)/wasmgrid-tests
@@ -79,6 +80,33 @@ test-asan:
 	$(MAKE) $(JOBS) BUILD=build/asan SANFLAGS="$(SAN)" OPT=-O1 all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		build/asan/wasmgrid-tests
+
+# Fuzzing (docs/testing.md): the libFuzzer targets in fuzz/ are built with clang into
+# build/fuzz/, against the library compiled with coverage and ASan+UBSan. `make fuzz` runs
+# each for FUZZ_SECONDS (300); `make test` runs each for 20 s, so CI catches regressions.
+# clang warns where gcc does not about libseccomp's own initializer macros.
+FUZZ_BUILD   := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 300
+
+fuzz-build:
+	$(MAKE) $(JOBS) BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 \
+		SANFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+		EXTRA_WARN=-Wno-missing-field-initializers fuzz-bins
+
+FUZZ_COMMON := $(BUILD)/obj/fuzz/loopback.o $(BUILD)/obj/fuzz/proto_util.o
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz-bin/%)
+.SECONDARY: $(FUZZ_TARGETS:%=$(BUILD)/obj/fuzz/%.o) $(FUZZ_COMMON)
+$(BUILD)/fuzz-bin/%: $(BUILD)/obj/fuzz/%.o $(FUZZ_COMMON) $(BUILD)/libwasmgrid.a
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS)
+
+fuzz: deps fuzz-build
+	./tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+test-fuzz: fuzz-build
+	./tools/fuzz.sh $(FUZZ_BUILD) 20 $(FUZZ_TARGETS)
 
 demo: deps
 	$(MAKE) $(JOBS) all

@@ -21,6 +21,7 @@
 #include "util/fs.h"
 #include "util/hex.h"
 #include "util/json.h"
+#include "util/lines.h"
 #include "util/utf8.h"
 
 #define PROGRAM_MAX (64u * 1024 * 1024)
@@ -537,7 +538,12 @@ static void arg_push(struct arg_list *a, char *s, size_t len)
 	a->lens[a->n++] = len;
 }
 
-/* One argument per line; "\r\n" endings are accepted, and a last line needs no newline. */
+static void arg_line(char *line, size_t len, void *user)
+{
+	arg_push(user, line, len);
+}
+
+/* One argument per line (util/lines.h says how lines are cut). */
 static int read_args_file(const char *cmd, const char *path, struct arg_list *a)
 {
 	size_t len = 0;
@@ -549,17 +555,7 @@ static int read_args_file(const char *cmd, const char *path, struct arg_list *a)
 			rc == WG_ETOOBIG ? "larger than 512 MiB" : wg_strerror(rc));
 		return 1;
 	}
-	char *p = (char *)a->file, *end = p + len;
-	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		char *stop = nl ? nl : end;
-		size_t n = (size_t)(stop - p);
-		if (n > 0 && p[n - 1] == '\r')
-			n--;
-		p[n] = 0;
-		arg_push(a, p, n);
-		p = nl ? nl + 1 : end;
-	}
+	wg_split_lines((char *)a->file, len, arg_line, a);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/hex.h"
+#include "util/lines.h"
 
 TEST(util_strerror_covers_every_code)
 {
@@ -51,4 +52,23 @@ TEST(util_read_file_refuses_over_limit)
 	CHECK_EQ(wg_read_file(path, 4, &data, &len), WG_ETOOBIG);
 	CHECK_EQ(wg_read_file("/nonexistent/x", 4, &data, &len), WG_ENOTFOUND);
 	free(path);
+}
+
+static void collect_line(char *line, size_t len, void *user)
+{
+	struct wg_buf *b = user;
+	wg_buf_appendf(b, "[%.*s]", (int)len, line);
+}
+
+TEST(util_split_lines_accepts_crlf_and_a_last_line_without_newline)
+{
+	char text[] = "a\r\n\nb c\rd\nlast";
+	struct wg_buf out = {0};
+	CHECK_EQ(wg_split_lines(text, sizeof text - 1, collect_line, &out), 4);
+	CHECK_STREQ(wg_buf_cstr(&out), "[a][][b c\rd][last]");
+	wg_buf_free(&out);
+	char ends[] = "x\n";
+	CHECK_EQ(wg_split_lines(ends, sizeof ends - 1, collect_line, &out), 1);
+	CHECK_EQ(wg_split_lines(ends, 0, collect_line, &out), 0);
+	wg_buf_free(&out);
 }
