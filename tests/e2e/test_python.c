@@ -1,0 +1,102 @@
+/* The Python client (python/wasmgrid) against a real manager and a real worker: the
+ * unittest suite in tests/python/test_client.py, run by the system's python3. */
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "e2e/cluster.h"
+#include "harness/proc.h"
+#include "harness/test.h"
+
+/* The source tree's directory holding tests/python: found upwards from the binary's
+ * directory (build/ or build/asan/). */
+static const char *source_root(void)
+{
+	static char root[PATH_MAX];
+	char probe[PATH_MAX + 32];
+	if (!realpath(wg_test_bindir(), root))
+		return NULL;
+	for (;;) {
+		snprintf(probe, sizeof probe, "%s/tests/python/test_client.py", root);
+		if (access(probe, R_OK) == 0)
+			return root;
+		char *slash = strrchr(root, '/');
+		if (!slash || slash == root)
+			return NULL;
+		*slash = 0;
+	}
+}
+
+/* A loopback port that nothing listens on (bound, then released). */
+static int unused_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+TEST_SLOW(python_client_submits_waits_streams_cancels_and_lists_workers, 240)
+{
+	const char *root = source_root();
+	CHECK_MSG(root, "tests/python/test_client.py not found above %s", wg_test_bindir());
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, NULL);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", m.port);
+	pid_t w = e2e_worker_start("w1", addr, "--slots", "2", NULL);
+	CHECK_MSG(e2e_wait_workers(m.api_port, "attached", 1, 20000), "worker did not attach");
+
+	char script[PATH_MAX + 32], programs[PATH_MAX + 16], port[16];
+	snprintf(script, sizeof script, "%s/tests/python/test_client.py", root);
+	snprintf(programs, sizeof programs, "%s/examples", wg_test_bindir());
+	snprintf(port, sizeof port, "%d", unused_port());
+	const char *log = wg_test_path("python.log");
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		FILE *out = fopen(log, "w");
+		if (!out)
+			_exit(127);
+		dup2(fileno(out), 1);
+		dup2(fileno(out), 2);
+		setenv("WG_API", m.api, 1);
+		setenv("WG_PROGRAMS", programs, 1);
+		setenv("WG_UNUSED_PORT", port, 1);
+		/* The sanitizers' options are for our binaries, not for the interpreter. */
+		unsetenv("LD_PRELOAD");
+		execlp("python3", "python3", script, (char *)NULL);
+		_exit(127);
+	}
+	int status = 0;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	char *text = NULL;
+	size_t cap = 0;
+	FILE *f = fopen(log, "r");
+	if (f) {
+		text = calloc(1, 1 << 20);
+		cap = fread(text, 1, (1 << 20) - 1, f);
+		fclose(f);
+	}
+	(void)cap;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "%s\n", text ? text : "(no output)");
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the Python client's tests failed (exit %d)",
+		  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	/* Every test of the file ran (a test renamed away from test_* would not). */
+	CHECK_CONTAINS(text, "Ran 9 tests");
+	CHECK_CONTAINS(text, "\nOK");
+	free(text);
+	wg_test_stop(w, SIGTERM, 10000);
+	wg_test_stop(m.pid, SIGTERM, 10000);
+}
