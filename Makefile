@@ -18,8 +18,12 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 PROTO_C := $(BUILD)/gen/wasmgrid.pb-c.c
 PROTO_O := $(BUILD)/obj/gen/wasmgrid.pb-c.o
+# The dashboard's files (src/manager/dashboard/) are built into the binary as byte arrays.
+DASH_FILES := $(sort $(wildcard src/manager/dashboard/*))
+DASH_C  := $(BUILD)/gen/dashboard_assets.c
+DASH_O  := $(BUILD)/obj/gen/dashboard_assets.o
 LIB_SRC := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(PROTO_O)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(PROTO_O) $(DASH_O)
 # tests/programs/ holds WebAssembly test programs (built below), not test code.
 TEST_SRC := $(shell find tests -name '*.c' -not -path 'tests/programs/*' | sort)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
@@ -38,6 +42,14 @@ $(PROTO_C): proto/wasmgrid.proto
 $(PROTO_O): $(PROTO_C)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -c $< -o $@
+
+$(DASH_C): $(DASH_FILES) tools/embed.sh
+	@mkdir -p $(dir $@)
+	./tools/embed.sh wg_dashboard_assets $(DASH_FILES) > $@.tmp && mv $@.tmp $@
+
+$(DASH_O): $(DASH_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c $(PROTO_C)
 	@mkdir -p $(dir $@)

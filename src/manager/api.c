@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "http/server.h"
+#include "manager/dashboard.h"
 #include "manager/manager_internal.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -100,6 +101,8 @@ static const struct wg_http_route routes[] = {
 	{"GET", "/v1/jobs/{id}", wg__api_get_job, 0},
 	{"DELETE", "/v1/jobs/{id}", wg__api_cancel_job, 0},
 	{"GET", "/v1/jobs/{id}/results", wg__api_job_results, 0},
+	{"GET", "/", wg__dashboard_index, 0},
+	{"GET", "/ui/{*}", wg__dashboard_asset, 0},
 };
 
 int wg__manager_api_start(struct wg_manager *m, int *bound_port)

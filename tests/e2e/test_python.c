@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "e2e/cluster.h"
@@ -60,43 +59,22 @@ TEST_SLOW(python_client_submits_waits_streams_cancels_and_lists_workers, 240)
 	snprintf(script, sizeof script, "%s/tests/python/test_client.py", root);
 	snprintf(programs, sizeof programs, "%s/examples", wg_test_bindir());
 	snprintf(port, sizeof port, "%d", unused_port());
-	const char *log = wg_test_path("python.log");
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		FILE *out = fopen(log, "w");
-		if (!out)
-			_exit(127);
-		dup2(fileno(out), 1);
-		dup2(fileno(out), 2);
-		setenv("WG_API", m.api, 1);
-		setenv("WG_PROGRAMS", programs, 1);
-		setenv("WG_UNUSED_PORT", port, 1);
-		/* The sanitizers' options are for our binaries, not for the interpreter. */
-		unsetenv("LD_PRELOAD");
-		execlp("python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	int status = 0;
-	CHECK(waitpid(pid, &status, 0) == pid);
-	char *text = NULL;
-	size_t cap = 0;
-	FILE *f = fopen(log, "r");
-	if (f) {
-		text = calloc(1, 1 << 20);
-		cap = fread(text, 1, (1 << 20) - 1, f);
-		fclose(f);
-	}
-	(void)cap;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fprintf(stderr, "%s\n", text ? text : "(no output)");
-	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "the Python client's tests failed (exit %d)",
-		  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	setenv("WG_API", m.api, 1);
+	setenv("WG_PROGRAMS", programs, 1);
+	setenv("WG_UNUSED_PORT", port, 1);
+	struct wg_buf out = {0}, err = {0};
+	const char *argv[] = {"python3", script, NULL};
+	int status = wg_test_run_program(&out, &err, argv);
+	const char *text = wg_buf_cstr(&err); /* unittest reports on stderr */
+	wg_buf_cstr(&out);
+	if (status != 0)
+		fprintf(stderr, "%s\n%s\n", wg_buf_cstr(&out), text);
+	CHECK_MSG(status == 0, "the Python client's tests failed (exit %d)", status);
 	/* Every test of the file ran (a test renamed away from test_* would not). */
 	CHECK_CONTAINS(text, "Ran 9 tests");
 	CHECK_CONTAINS(text, "\nOK");
-	free(text);
+	wg_buf_free(&out);
+	wg_buf_free(&err);
 	wg_test_stop(w, SIGTERM, 10000);
 	wg_test_stop(m.pid, SIGTERM, 10000);
 }

@@ -137,6 +137,11 @@ int wg_test_runv(struct wg_buf *out, struct wg_buf *err, const char *const *args
 		argv[n++] = *args;
 	}
 	argv[n] = NULL;
+	return wg_test_run_program(out, err, argv);
+}
+
+int wg_test_run_program(struct wg_buf *out, struct wg_buf *err, const char *const *argv)
+{
 	char errpath[4200];
 	snprintf(errpath, sizeof errpath, "%s/.run-stderr", wg_test_tmpdir());
 	int pipefd[2];
@@ -151,7 +156,7 @@ int wg_test_runv(struct wg_buf *out, struct wg_buf *err, const char *const *args
 		dup2(pipefd[1], 1);
 		dup2(efd, 2);
 		close(pipefd[0]);
-		execv(argv[0], (char **)argv);
+		execvp(argv[0], (char **)argv);
 		_exit(127);
 	}
 	close(pipefd[1]);

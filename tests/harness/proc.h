@@ -27,6 +27,9 @@ int wg_test_wait_port(const char *path, int timeout_ms);
 int wg_test_run(struct wg_buf *out, struct wg_buf *err, ...) __attribute__((sentinel));
 /* The same with an argument vector (NULL-terminated, without the program name). */
 int wg_test_runv(struct wg_buf *out, struct wg_buf *err, const char *const *args);
+/* Runs any program (argv[0] found on PATH; NULL-terminated) the same way: stdout into out,
+ * stderr into err (either may be NULL); its exit status, 127 if it cannot be run. */
+int wg_test_run_program(struct wg_buf *out, struct wg_buf *err, const char *const *argv);
 /* Sends sig and waits for the process to exit (up to timeout_ms, then SIGKILL). Returns its
  * wait status. */
 int wg_test_stop(pid_t pid, int sig, int timeout_ms);
