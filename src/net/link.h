@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "node/identity.h"
+#include "net/keypair.h"
 
 #define WG_LINK_MAX_FRAME_DEFAULT (16u * 1024 * 1024)
 

@@ -13,28 +13,6 @@
  * operator can read and copy it with ordinary tools. */
 #define KEY_FILE "node.key"
 
-static void fill_names(struct wg_identity *id)
-{
-	wg_hex_encode(id->public_key, 32, id->id_hex);
-	wg_node_id_short(id->public_key, id->short_id);
-}
-
-void wg_node_id_short(const uint8_t key[32], char out[9])
-{
-	char hex[65];
-	wg_hex_encode(key, 32, hex);
-	memcpy(out, hex, 8);
-	out[8] = 0;
-}
-
-void wg_identity_generate(struct wg_identity *id)
-{
-	if (sodium_init() < 0)
-		abort();
-	crypto_sign_keypair(id->public_key, id->secret_key);
-	fill_names(id);
-}
-
 int wg_identity_load_or_create(struct wg_identity *id, const char *data_dir)
 {
 	if (sodium_init() < 0)
@@ -65,8 +43,7 @@ int wg_identity_load_or_create(struct wg_identity *id, const char *data_dir)
 		rc = WG_EINVAL;
 		goto out;
 	}
-	crypto_sign_ed25519_sk_to_pk(id->public_key, id->secret_key);
-	fill_names(id);
+	wg_identity_from_secret(id);
 out:
 	if (data)
 		sodium_memzero(data, len);
