@@ -91,15 +91,22 @@ static void on_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, voi
 	case WASMGRID__FRAME__BODY_TASKS_EXECUTE:
 		m->n_tasks = req->tasks_execute->n_tasks;
 		m->first_task = m->n_tasks ? req->tasks_execute->tasks[0]->task_id : 0;
+		for (size_t i = 0; i < m->n_tasks && i < 64; i++)
+			m->ids[i] = req->tasks_execute->tasks[i]->task_id;
 		wg_rpc_answer_ack(rpc, id);
 		m->answered = true;
 		break;
 	case WASMGRID__FRAME__BODY_TASKS_ABORT:
+		m->n_tasks = req->tasks_abort->n_task_ids;
+		m->first_task = m->n_tasks ? req->tasks_abort->task_ids[0] : 0;
+		memcpy(m->ids, req->tasks_abort->task_ids,
+		       (m->n_tasks < 64 ? m->n_tasks : 64) * sizeof m->ids[0]);
 		wg_rpc_answer_ack(rpc, id);
 		m->answered = true;
 		break;
 	case WASMGRID__FRAME__BODY_TASKS_PING: {
-		/* The fake keeps no tasks: it knows none of them (a worker that lost them). */
+		/* The fake keeps no tasks: it knows none of them (a worker that lost them), unless
+		 * told to say they are running. */
 		size_t n = req->tasks_ping->n_task_ids;
 		Wasmgrid__TaskStatus *st = calloc(n ? n : 1, sizeof *st);
 		Wasmgrid__TaskStatus **stp = calloc(n ? n : 1, sizeof *stp);
@@ -107,10 +114,15 @@ static void on_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, voi
 			wasmgrid__task_status__init(&st[i]);
 			st[i].task_id = req->tasks_ping->task_ids[i];
 			st[i].state = WASMGRID__TASK_STATE__TASK_STATE_UNKNOWN;
+			if (f->pong_started) {
+				st[i].state = WASMGRID__TASK_STATE__STARTED;
+				st[i].started_at_ms = (uint64_t)time(NULL) * 1000;
+			}
 			stp[i] = &st[i];
 		}
 		m->n_tasks = n;
 		m->first_task = n ? req->tasks_ping->task_ids[0] : 0;
+		memcpy(m->ids, req->tasks_ping->task_ids, (n < 64 ? n : 64) * sizeof m->ids[0]);
 		Wasmgrid__TasksPong pong = WASMGRID__TASKS_PONG__INIT;
 		pong.n_tasks = n;
 		pong.tasks = stp;
@@ -546,4 +558,36 @@ void fake_send_bye(struct fake_node *f, struct fake_answer *a)
 	fr.body_case = WASMGRID__FRAME__BODY_MANAGER_BYE;
 	fr.manager_bye = &bye;
 	fake_call(f, &fr, a, CALL_TIMEOUT_MS);
+}
+
+void fake_send_node_type(struct fake_node *f, enum wg_node_type type, struct fake_answer *a)
+{
+	Wasmgrid__NodeTypeRequest nt = WASMGRID__NODE_TYPE_REQUEST__INIT;
+	nt.node_type = (Wasmgrid__NodeType)type;
+	wg_frame fr = WASMGRID__FRAME__INIT;
+	fr.body_case = WASMGRID__FRAME__BODY_NODE_TYPE_REQUEST;
+	fr.node_type_request = &nt;
+	fake_call(f, &fr, a, CALL_TIMEOUT_MS);
+}
+
+void fake_send_ping(struct fake_node *f, struct fake_answer *a)
+{
+	Wasmgrid__ManagerPing ping = WASMGRID__MANAGER_PING__INIT;
+	wg_frame fr = WASMGRID__FRAME__INIT;
+	fr.body_case = WASMGRID__FRAME__BODY_MANAGER_PING;
+	fr.manager_ping = &ping;
+	fake_call(f, &fr, a, CALL_TIMEOUT_MS);
+}
+
+bool fake_mentions(struct fake_node *f, wg_body_case kind, uint64_t task_id, size_t from)
+{
+	for (size_t i = from; i < f->n_msgs; i++) {
+		const struct fake_msg *m = f->msgs[i];
+		if (m->kind != kind)
+			continue;
+		for (size_t k = 0; k < m->n_tasks && k < 64; k++)
+			if (m->ids[k] == task_id)
+				return true;
+	}
+	return false;
 }

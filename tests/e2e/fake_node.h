@@ -32,8 +32,9 @@ struct fake_msg {
 	char *detail;         /* TaskError */
 	struct wg_buf result; /* TaskCompleted */
 	struct wg_buf stderr_tail; /* TaskError */
-	size_t n_tasks;       /* TasksExecute: how many tasks */
-	uint64_t first_task;  /* TasksExecute: the first task's id */
+	size_t n_tasks;       /* TasksExecute, TasksPing, TasksAbort: how many tasks */
+	uint64_t first_task;  /* TasksExecute, TasksPing, TasksAbort: the first task's id */
+	uint64_t ids[64];     /* ... and the first 64 task ids */
 };
 
 /* One entry of a TasksRefused or TasksPong answer. */
@@ -60,6 +61,9 @@ struct fake_node {
 	struct wg_identity id;
 	enum wg_node_type type;     /* what we say we are */
 	bool hold_final_reports;    /* leave TaskError/TaskCompleted unanswered (fake_ack later) */
+	/* Answer TasksPing with STARTED (since now) for every task asked about, as a worker
+	 * still running them would, instead of Unknown (a worker that lost them). */
+	bool pong_started;
 	struct wg_listener *listener;
 	int port;
 	struct wg_rpc *rpc;         /* the current connection, NULL when none */
@@ -140,5 +144,11 @@ void fake_send_completed(struct fake_node *f, uint64_t task_id, const char *resu
 bool fake_attach_to_manager(struct fake_node *f);
 /* Sends ManagerBye and waits for its answer. */
 void fake_send_bye(struct fake_node *f, struct fake_answer *a);
+/* Sends NodeTypeRequest saying we are `type` (which may differ from f->type) and waits. */
+void fake_send_node_type(struct fake_node *f, enum wg_node_type type, struct fake_answer *a);
+/* Sends ManagerPing and waits for its answer. */
+void fake_send_ping(struct fake_node *f, struct fake_answer *a);
+/* Whether a recorded request of this kind at index >= from names task_id among its ids. */
+bool fake_mentions(struct fake_node *f, wg_body_case kind, uint64_t task_id, size_t from);
 
 #endif
