@@ -50,8 +50,13 @@ struct wg_http_options {
 	size_t max_body;        /* 0: 1 MiB. Routes may allow more (program uploads). */
 	size_t max_header;      /* 0: 16 KiB for request line and headers together */
 	uint32_t request_ms;    /* 0: 30000. Deadline to receive a request / write a reply. */
+	uint32_t head_ms;       /* 0: 5000. Deadline to receive the head (request line and
+				 * headers), from its first byte; never later than request_ms. */
 	uint32_t idle_ms;       /* 0: 60000. Idle keep-alive connections close after this. */
-	unsigned max_connections; /* 0: 256. Connections past this are closed at once. */
+	unsigned max_connections; /* 0: 256. When full, a new connection takes the place of
+				   * the longest-waiting one that is not being answered. */
+	unsigned max_per_client;  /* 0: 32. Connections from one client address past this are
+				   * closed at once. */
 };
 
 /* Listens on "HOST:PORT" (an IPv4 or bracketed IPv6 literal, or a name; port 0 picks a free
