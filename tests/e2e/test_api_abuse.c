@@ -108,6 +108,21 @@ TEST_SLOW(e2e_api_answers_others_under_300_half_open_connections, 90)
 	}
 	took = now_ms() - t0;
 	CHECK_MSG(took < 15000, "the half-open connections lasted %lld ms", took);
+	/* The same from ten addresses (30 each, within the per-address limit) fills the
+	 * manager: then the newcomer takes the place of the longest waiting. */
+	for (int i = 0; i < HALF_OPEN; i++) {
+		char ip[32];
+		snprintf(ip, sizeof ip, "127.0.1.%d", 1 + i % 10);
+		fds[i] = raw_connect_from(ip, m.api_port);
+		send_partial_head(fds[i]);
+	}
+	t0 = now_ms();
+	status = get_jobs_from("127.0.0.2", m.api_port, 3000);
+	took = now_ms() - t0;
+	fprintf(stderr, "    the same from 10 addresses: %d in %lld ms\n", status, took);
+	CHECK_EQ(status, 200);
+	for (int i = 0; i < HALF_OPEN; i++)
+		close(fds[i]);
 	wg_test_stop(m.pid, SIGTERM, 5000);
 }
 

@@ -497,7 +497,7 @@ TEST(http_connections_from_one_address_are_limited)
 	}
 	close(fds[1]);
 	close(fds[2]);
-	fixture_wait_counts(&f, 0, 3);
+	fixture_wait_counts(&f, 3, 3);
 	wg_buf_free(&out);
 	fixture_stop(&f);
 }
