@@ -23,6 +23,13 @@
 #define JOB_BODY_MAX (64u * 1024 * 1024)
 #define MAX_TASKS 1000000
 #define PEAK_BOUND_KIB (512L * 1024)
+/* Under AddressSanitizer (the manager is built like this binary) freed memory is held in
+ * quarantine and every block has red zones: the memory bounds are the production build's. */
+#ifdef __SANITIZE_ADDRESS__
+#define MEMORY_BOUNDS 0
+#else
+#define MEMORY_BOUNDS 1
+#endif
 
 static long long now_ms(void)
 {
@@ -173,9 +180,9 @@ TEST_SLOW(e2e_maximal_job_body_is_refused_early_and_memory_is_given_back, 120)
 		"%ld MiB after\n", n, status, start >> 10, peak >> 10, after >> 10);
 	CHECK_EQ(status, 400);
 	CHECK_CONTAINS((char *)resp.data, "1000000");
-	CHECK_MSG(peak < PEAK_BOUND_KIB, "peak RSS %ld MiB", peak >> 10);
-	CHECK_MSG(after < start + 32 * 1024, "RSS %ld MiB after, %ld MiB before", after >> 10,
-		  start >> 10);
+	CHECK_MSG(!MEMORY_BOUNDS || peak < PEAK_BOUND_KIB, "peak RSS %ld MiB", peak >> 10);
+	CHECK_MSG(!MEMORY_BOUNDS || after < start + 32 * 1024, "RSS %ld MiB after, %ld MiB before",
+		  after >> 10, start >> 10);
 	/* The manager still works. */
 	CHECK_EQ(post_args(&m, 3, "x", 0, &resp), 201);
 	wg_buf_free(&resp);
@@ -200,7 +207,7 @@ TEST_SLOW(e2e_million_task_job_body_is_accepted_within_the_memory_bound, 180)
 		after >> 10);
 	CHECK_EQ(status, 201);
 	CHECK_STREQ((char *)resp.data, "{\"id\":1,\"tasks\":1000000}");
-	CHECK_MSG(peak < PEAK_BOUND_KIB, "peak RSS %ld MiB", peak >> 10);
+	CHECK_MSG(!MEMORY_BOUNDS || peak < PEAK_BOUND_KIB, "peak RSS %ld MiB", peak >> 10);
 	/* One more is one too many, and says so. */
 	CHECK_EQ(post_args(&m, MAX_TASKS + 1, "", 0, &resp), 400);
 	CHECK_CONTAINS((char *)resp.data, "1000000");
