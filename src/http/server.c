@@ -106,7 +106,8 @@ static void conn_arm_timer(struct wg__http_conn *c)
 		if (c->timing) {
 			/* The head has its own, shorter deadline; the body the request's. */
 			uint64_t now = uv_now(c->server->loop);
-			uint64_t deadline = c->request_start + (c->pending ? o->request_ms : o->head_ms);
+			uint32_t limit = c->pending ? o->request_ms : o->head_ms;
+			uint64_t deadline = c->request_start + limit;
 			ms = deadline > now ? deadline - now : 0;
 		} else {
 			ms = o->idle_ms;
