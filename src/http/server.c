@@ -48,8 +48,12 @@ struct wg__http_conn {
 	struct wg_http_request *current;
 	int timing; /* request_start is set: a request has begun arriving */
 	uint64_t request_start;
+	/* When the connection last began to wait for a request (accepted, or its last answer
+	 * written), in server->ticks: the longest waiting makes room when the server is full. */
+	uint64_t waiting_since;
 	int close_after_write;
 	char peer[64];
+	char host[INET6_ADDRSTRLEN]; /* the client address without the port */
 };
 
 struct wg_http_server {
@@ -63,6 +67,7 @@ struct wg_http_server {
 	struct wg__http_conn *conns;
 	unsigned nlive;  /* connections not closing */
 	unsigned nconns; /* connections not yet freed */
+	uint64_t ticks;  /* counts connection events, to order them */
 	int closing;
 };
 
@@ -99,8 +104,10 @@ static void conn_arm_timer(struct wg__http_conn *c)
 	switch (c->state) {
 	case CONN_READING:
 		if (c->timing) {
+			/* The head has its own, shorter deadline; the body the request's. */
 			uint64_t now = uv_now(c->server->loop);
-			uint64_t deadline = c->request_start + o->request_ms;
+			uint32_t limit = c->pending ? o->request_ms : o->head_ms;
+			uint64_t deadline = c->request_start + limit;
 			ms = deadline > now ? deadline - now : 0;
 		} else {
 			ms = o->idle_ms;
@@ -160,6 +167,7 @@ static void on_write(uv_write_t *w, int status)
 		return;
 	}
 	c->state = CONN_READING;
+	c->waiting_since = ++c->server->ticks;
 	conn_read_start(c);
 	conn_process(c);
 }
@@ -497,7 +505,8 @@ static void on_timer(uv_timer_t *t)
 {
 	struct wg__http_conn *c = t->data;
 	if (c->state == CONN_READING && c->timing)
-		conn_fail(c, 408, "request not received in time");
+		conn_fail(c, 408, c->pending ? "request body not received in time"
+					     : "request head not received in time");
 	else
 		conn_close(c);
 }
@@ -546,26 +555,71 @@ static void conn_close(struct wg__http_conn *c)
 	}
 }
 
-static void peer_name(uv_tcp_t *tcp, char *out, size_t n)
+/* The client's "HOST:PORT" into c->peer and its address alone into c->host. */
+static void peer_name(struct wg__http_conn *c)
 {
 	struct sockaddr_storage ss;
 	int len = sizeof ss;
-	char host[INET6_ADDRSTRLEN] = "?";
+	char *host = c->host, *out = c->peer;
+	size_t n = sizeof c->peer;
 	int port = 0;
 	snprintf(out, n, "?");
-	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len))
+	snprintf(host, sizeof c->host, "?");
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
 		return;
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		uv_ip4_name(a, host, sizeof host);
+		uv_ip4_name(a, host, sizeof c->host);
 		port = ntohs(a->sin_port);
 		snprintf(out, n, "%s:%d", host, port);
 	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		uv_ip6_name(a, host, sizeof host);
+		uv_ip6_name(a, host, sizeof c->host);
 		port = ntohs(a->sin6_port);
 		snprintf(out, n, "[%s]:%d", host, port);
 	}
+}
+
+/* The connection that makes room for a new one on a full server: one lingering after its
+ * last answer, else the one waiting longest for a request (idle, or its head or body
+ * still arriving). A connection whose request is being handled or answered is never
+ * taken. NULL when there is none. */
+static struct wg__http_conn *room_victim(struct wg_http_server *s, struct wg__http_conn *except)
+{
+	struct wg__http_conn *best = NULL;
+	for (struct wg__http_conn *c = s->conns; c; c = c->next) {
+		if (c == except || (c->state != CONN_READING && c->state != CONN_LINGER))
+			continue;
+		if (!best || (c->state == CONN_LINGER && best->state != CONN_LINGER) ||
+		    (c->state == best->state && c->waiting_since < best->waiting_since))
+			best = c;
+	}
+	return best;
+}
+
+/* Whether the new connection c (already counted) may stay: at most max_per_client from
+ * one address, and at most max_connections in all, making room if needed. */
+static int admit(struct wg_http_server *s, struct wg__http_conn *c)
+{
+	unsigned same = 0;
+	for (struct wg__http_conn *o = s->conns; o; o = o->next)
+		if (o != c && !strcmp(o->host, c->host))
+			same++;
+	if (same >= s->opts.max_per_client) {
+		wg_debug(NULL, "http: %u connections from %s already, refusing %s", same, c->host,
+			 c->peer);
+		return 0;
+	}
+	if (s->nlive <= s->opts.max_connections)
+		return 1;
+	struct wg__http_conn *victim = room_victim(s, c);
+	if (!victim) {
+		wg_warn(NULL, "http: %u connections all busy, refusing %s", s->nlive - 1, c->peer);
+		return 0;
+	}
+	wg_debug(NULL, "http: full, closing %s for %s", victim->peer, c->peer);
+	conn_close(victim);
+	return 1;
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -590,9 +644,9 @@ static void on_connection(uv_stream_t *listener, int status)
 		conn_close(c);
 		return;
 	}
-	peer_name(&c->tcp, c->peer, sizeof c->peer);
-	if (s->nlive > s->opts.max_connections) {
-		wg_warn(NULL, "http: too many connections, refusing %s", c->peer);
+	peer_name(c);
+	c->waiting_since = ++s->ticks;
+	if (!admit(s, c)) {
 		conn_close(c);
 		return;
 	}
@@ -636,6 +690,12 @@ int wg_http_server_start(uv_loop_t *loop, const char *host_port, const struct wg
 		s->opts.idle_ms = 60000;
 	if (!s->opts.max_connections)
 		s->opts.max_connections = 256;
+	if (!s->opts.max_per_client)
+		s->opts.max_per_client = 32;
+	if (!s->opts.head_ms)
+		s->opts.head_ms = 5000;
+	if (s->opts.head_ms > s->opts.request_ms)
+		s->opts.head_ms = s->opts.request_ms;
 	uv_tcp_init(loop, &s->listener);
 	s->listener.data = s;
 	s->listener_open = 1;

@@ -14,9 +14,14 @@
  * requests wait in the buffer until the previous response is written. Errors in the request
  * itself get a JSON error and the connection closes: 400 malformed, 408 too slow,
  * 411 no length, 413 body over the route's limit, 431 header block too large, 505 version.
- * Each connection has deadlines: a request must arrive completely within request_ms of its
- * first byte (slowloris), an idle keep-alive connection closes after idle_ms, and a response
- * must be written within request_ms. While a handler holds a request there is no deadline.
+ * Each connection has deadlines: a request's head must arrive within head_ms of its first
+ * byte and the whole request within request_ms (slowloris), an idle keep-alive connection
+ * closes after idle_ms, and a response must be written within request_ms. While a handler
+ * holds a request there is no deadline. One client address may hold max_per_client
+ * connections; further ones are closed at once. When max_connections are open, a new
+ * connection takes the place of the one waiting longest for a request (lingering after an
+ * error, idle, or still sending its head or body); only when every connection has a request
+ * being handled or answered is the newcomer closed instead.
  *
  * Responding and ownership: the handler receives a request owned by the server and must
  * answer it exactly once with wg_http_respond*(), either during the call or later from the
@@ -50,8 +55,12 @@ struct wg_http_options {
 	size_t max_body;        /* 0: 1 MiB. Routes may allow more (program uploads). */
 	size_t max_header;      /* 0: 16 KiB for request line and headers together */
 	uint32_t request_ms;    /* 0: 30000. Deadline to receive a request / write a reply. */
+	uint32_t head_ms;       /* 0: 5000. Deadline to receive the head (request line and
+				 * headers), from its first byte; never later than request_ms. */
 	uint32_t idle_ms;       /* 0: 60000. Idle keep-alive connections close after this. */
-	unsigned max_connections; /* 0: 256. Connections past this are closed at once. */
+	unsigned max_connections; /* 0: 256. When full, see above. */
+	unsigned max_per_client;  /* 0: 32. Connections from one client address past this are
+				   * closed at once. */
 };
 
 /* Listens on "HOST:PORT" (an IPv4 or bracketed IPv6 literal, or a name; port 0 picks a free

@@ -4,6 +4,7 @@
  * that names the field and what to send instead; a database error is 500 and stops the
  * manager (a restart recovers from the last commit). See docs/api.md. */
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,13 @@ static void respond_job(struct wg_http_request *req, int status, const struct wg
 }
 
 /* ---- POST /v1/jobs ---- */
+
+/* JSON values a job body may hold besides its arguments (the other fields, with room to
+ * spare): the parser stops a body of millions of values before building its tree. */
+#define API_JOB_VALUES_SLACK 1000
+/* After a body this large the freed heap is given back to the system: without it the
+ * ~50 MiB of small blocks of a large tree stay resident (docs/PERFORMANCE.md). */
+#define API_TRIM_BODY_BYTES (1u << 20)
 
 /* What a job submission asks for, parsed and checked. Pointers into the request's JSON
  * tree (valid while it lives); decoded base64 arguments are owned here. */
@@ -378,8 +386,16 @@ void wg__api_post_job(struct wg_http_request *req, void *user)
 	int status = 400;
 	size_t len = 0;
 	const char *body = (const char *)wg_http_body(req, &len);
-	struct wg_json_limits lim = {.max_bytes = WG__API_JOB_BODY_MAX};
-	if (wg_json_parse(body, len, &lim, &doc, err, sizeof err) != 0) {
+	struct wg_json_limits lim = {.max_bytes = WG__API_JOB_BODY_MAX,
+				     .max_values = WG_JOBS_MAX_TASKS + API_JOB_VALUES_SLACK};
+	int parse_rc = wg_json_parse(body, len, &lim, &doc, err, sizeof err);
+	if (parse_rc == WG_ETOOBIG) {
+		wg_http_respond_error(req, 400, "the body holds too many JSON values (%s): a job "
+				      "has at most %d tasks, one argument each", err,
+				      WG_JOBS_MAX_TASKS);
+		goto out;
+	}
+	if (parse_rc != 0) {
 		wg_http_respond_error(req, 400, "the body is not valid JSON (%s): send an object "
 				      "such as {\"program\":HASH,\"arguments\":[\"1\",\"2\"]}", err);
 		goto out;
@@ -436,6 +452,8 @@ void wg__api_post_job(struct wg_http_request *req, void *user)
 out:
 	job_request_free(&jr);
 	wg_json_free(doc);
+	if (len >= API_TRIM_BODY_BYTES)
+		malloc_trim(0);
 }
 
 /* ---- GET /v1/jobs, GET /v1/jobs/ID, DELETE /v1/jobs/ID ---- */

@@ -252,40 +252,57 @@ void wg_jw_kv_null(struct wg_json_writer *w, const char *key)
 
 /* ---- Parser ---- */
 
+/* A node is kept small (32 bytes), and a string's bytes follow its node in the same
+ * allocation, because a document may hold millions of values. */
 struct wg_json {
 	enum wg_json_type type;
 	bool boolean;
-	/* Numbers: `number` always; when the literal is an integer that fits, `is_int` is set
-	 * and `magnitude`/`negative` hold it exactly (doubles lose precision past 2^53). */
-	double number;
+	/* Numbers: when the literal is an integer that fits, `is_int` is set and
+	 * `magnitude`/`negative` hold it exactly (doubles lose precision past 2^53). */
 	bool is_int, negative;
-	uint64_t magnitude;
-	/* Strings: NUL-terminated, `len` bytes (may contain NUL). Arrays and objects: `count`
-	 * items, and for objects `keys[i]` names `items[i]`. */
-	char *str;
-	size_t len;
-	struct wg_json **items;
-	char **keys;
-	size_t count;
+	union {
+		struct {
+			double number;
+			uint64_t magnitude;
+		} num;
+		/* NUL-terminated, `len` bytes (may contain NUL), right after the node. */
+		struct {
+			char *str;
+			size_t len;
+		} str;
+		/* `count` items; for objects `keys[i]` (owned) names `items[i]`. */
+		struct {
+			struct wg_json **items;
+			char **keys;
+			size_t count;
+		} box;
+	} u;
 };
 
 struct json_parser {
 	const uint8_t *p, *start, *end;
 	int depth, max_depth;
+	size_t values, max_values; /* max_values 0: no limit */
+	struct wg_buf scratch;     /* the string being decoded */
 	char *err;
 	size_t err_len;
 	int rc;
 };
 
-static int jp_fail(struct json_parser *jp, const char *why)
+static int jp_fail_rc(struct json_parser *jp, int rc, const char *why)
 {
 	if (jp->rc == 0) {
-		jp->rc = WG_EPROTO;
+		jp->rc = rc;
 		if (jp->err && jp->err_len)
 			snprintf(jp->err, jp->err_len, "%s at byte %zu", why,
 				 (size_t)(jp->p - jp->start));
 	}
-	return WG_EPROTO;
+	return rc;
+}
+
+static int jp_fail(struct json_parser *jp, const char *why)
+{
+	return jp_fail_rc(jp, WG_EPROTO, why);
 }
 
 static void jp_skip_ws(struct json_parser *jp)
@@ -342,10 +359,11 @@ static void put_utf8(struct wg_buf *b, uint32_t cp)
 	wg_buf_append(b, u, n);
 }
 
-/* Parses a string whose opening quote is at jp->p into a new buffer. */
-static int jp_string(struct json_parser *jp, char **out, size_t *out_len)
+/* Decodes the string whose opening quote is at jp->p into jp->scratch (NUL-terminated). */
+static int jp_string(struct json_parser *jp)
 {
-	struct wg_buf b = {0};
+	struct wg_buf *bp = &jp->scratch;
+	bp->len = 0;
 	jp->p++;
 	for (;;) {
 		if (jp->p >= jp->end)
@@ -367,7 +385,7 @@ static int jp_string(struct json_parser *jp, char **out, size_t *out_len)
 				jp_fail(jp, "invalid UTF-8");
 				goto fail;
 			}
-			wg_buf_append(&b, jp->p, n);
+			wg_buf_append(bp, jp->p, n);
 			jp->p += n;
 			continue;
 		}
@@ -378,7 +396,7 @@ static int jp_string(struct json_parser *jp, char **out, size_t *out_len)
 		const char *simple = strchr("\"\\/bfnrt", c);
 		if (simple && c) {
 			static const char repl[] = "\"\\/\b\f\n\r\t";
-			wg_buf_append(&b, &repl[simple - "\"\\/bfnrt"], 1);
+			wg_buf_append(bp, &repl[simple - "\"\\/bfnrt"], 1);
 			continue;
 		}
 		if (c != 'u') {
@@ -408,16 +426,13 @@ static int jp_string(struct json_parser *jp, char **out, size_t *out_len)
 			jp->p += 6;
 			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 		}
-		put_utf8(&b, cp);
+		put_utf8(bp, cp);
 	}
-	*out_len = b.len;
-	wg_buf_cstr(&b);
-	*out = (char *)b.data;
+	wg_buf_cstr(bp);
 	return 0;
 bad_end:
 	jp_fail(jp, "unterminated string");
 fail:
-	wg_buf_free(&b);
 	return WG_EPROTO;
 }
 
@@ -470,10 +485,10 @@ static int jp_number(struct json_parser *jp, struct wg_json *v)
 	memcpy(tmp, s, n);
 	tmp[n] = 0;
 	v->type = WG_JSON_NUMBER;
-	v->number = strtod(tmp, NULL);
+	v->u.num.number = strtod(tmp, NULL);
 	v->is_int = is_int && !overflow;
 	v->negative = negative;
-	v->magnitude = mag;
+	v->u.num.magnitude = mag;
 	return 0;
 }
 
@@ -499,8 +514,11 @@ static int jp_container(struct json_parser *jp, struct wg_json *v, bool object)
 			jp_skip_ws(jp);
 			if (jp->p >= jp->end || *jp->p != '"')
 				return jp_fail(jp, "expected a key");
-			if (jp_string(jp, &key, &key_len))
+			if (jp_string(jp))
 				return WG_EPROTO;
+			key_len = jp->scratch.len;
+			key = wg_malloc(key_len + 1);
+			memcpy(key, jp->scratch.data, key_len + 1);
 			jp_skip_ws(jp);
 			if (jp->p >= jp->end || *jp->p != ':') {
 				free(key);
@@ -515,16 +533,16 @@ static int jp_container(struct json_parser *jp, struct wg_json *v, bool object)
 			free(key);
 			return rc;
 		}
-		if (v->count == cap) {
+		if (v->u.box.count == cap) {
 			cap = cap ? cap * 2 : 4;
-			v->items = wg_realloc(v->items, cap * sizeof *v->items);
+			v->u.box.items = wg_realloc(v->u.box.items, cap * sizeof(struct wg_json *));
 			if (object)
-				v->keys = wg_realloc(v->keys, cap * sizeof *v->keys);
+				v->u.box.keys = wg_realloc(v->u.box.keys, cap * sizeof(char *));
 		}
-		v->items[v->count] = item;
+		v->u.box.items[v->u.box.count] = item;
 		if (object)
-			v->keys[v->count] = key;
-		v->count++;
+			v->u.box.keys[v->u.box.count] = key;
+		v->u.box.count++;
 		jp_skip_ws(jp);
 		if (jp->p >= jp->end)
 			return jp_fail(jp, "unterminated container");
@@ -548,6 +566,25 @@ static int jp_value(struct json_parser *jp, struct wg_json **out)
 	jp_skip_ws(jp);
 	if (jp->p >= jp->end)
 		return jp_fail(jp, "unexpected end of input");
+	/* Counted before anything is built, so a hostile document stops here. */
+	if (jp->max_values && ++jp->values > jp->max_values) {
+		char why[64];
+		snprintf(why, sizeof why, "more than %zu values", jp->max_values);
+		return jp_fail_rc(jp, WG_ETOOBIG, why);
+	}
+	if (*jp->p == '"') {
+		if (jp_string(jp))
+			return WG_EPROTO;
+		size_t len = jp->scratch.len;
+		struct wg_json *s = wg_malloc(sizeof *s + len + 1);
+		memset(s, 0, sizeof *s);
+		s->type = WG_JSON_STRING;
+		s->u.str.str = (char *)(s + 1);
+		s->u.str.len = len;
+		memcpy(s->u.str.str, jp->scratch.data, len + 1);
+		*out = s;
+		return 0;
+	}
 	struct wg_json *v = wg_calloc(1, sizeof *v);
 	*out = v;
 	switch (*jp->p) {
@@ -557,9 +594,6 @@ static int jp_value(struct json_parser *jp, struct wg_json **out)
 	case '[':
 		v->type = WG_JSON_ARRAY;
 		return jp_container(jp, v, false);
-	case '"':
-		v->type = WG_JSON_STRING;
-		return jp_string(jp, &v->str, &v->len);
 	case 't':
 		v->type = WG_JSON_BOOL;
 		v->boolean = true;
@@ -583,6 +617,7 @@ int wg_json_parse(const char *text, size_t len, const struct wg_json_limits *lim
 		.start = (const uint8_t *)text,
 		.end = (const uint8_t *)text + len,
 		.max_depth = limits && limits->max_depth > 0 ? limits->max_depth : 64,
+		.max_values = limits ? limits->max_values : 0,
 		.err = err,
 		.err_len = err_len,
 	};
@@ -601,6 +636,7 @@ int wg_json_parse(const char *text, size_t len, const struct wg_json_limits *lim
 		if (jp.p != jp.end)
 			rc = jp_fail(&jp, "trailing characters");
 	}
+	wg_buf_free(&jp.scratch);
 	if (rc) {
 		wg_json_free(v);
 		return rc;
@@ -613,14 +649,15 @@ void wg_json_free(struct wg_json *v)
 {
 	if (!v)
 		return;
-	for (size_t i = 0; i < v->count; i++) {
-		wg_json_free(v->items[i]);
-		if (v->keys)
-			free(v->keys[i]);
+	if (v->type == WG_JSON_ARRAY || v->type == WG_JSON_OBJECT) {
+		for (size_t i = 0; i < v->u.box.count; i++) {
+			wg_json_free(v->u.box.items[i]);
+			if (v->u.box.keys)
+				free(v->u.box.keys[i]);
+		}
+		free(v->u.box.items);
+		free(v->u.box.keys);
 	}
-	free(v->items);
-	free(v->keys);
-	free(v->str);
 	free(v);
 }
 
@@ -633,9 +670,9 @@ const struct wg_json *wg_json_get(const struct wg_json *v, const char *key)
 {
 	if (!v || v->type != WG_JSON_OBJECT)
 		return NULL;
-	for (size_t i = v->count; i-- > 0;)
-		if (!strcmp(v->keys[i], key))
-			return v->items[i];
+	for (size_t i = v->u.box.count; i-- > 0;)
+		if (!strcmp(v->u.box.keys[i], key))
+			return v->u.box.items[i];
 	return NULL;
 }
 
@@ -643,19 +680,19 @@ size_t wg_json_len(const struct wg_json *v)
 {
 	if (!v || (v->type != WG_JSON_ARRAY && v->type != WG_JSON_OBJECT))
 		return 0;
-	return v->count;
+	return v->u.box.count;
 }
 
 const struct wg_json *wg_json_at(const struct wg_json *v, size_t i)
 {
-	return i < wg_json_len(v) ? v->items[i] : NULL;
+	return i < wg_json_len(v) ? v->u.box.items[i] : NULL;
 }
 
 const char *wg_json_key_at(const struct wg_json *v, size_t i)
 {
-	if (!v || v->type != WG_JSON_OBJECT || i >= v->count)
+	if (!v || v->type != WG_JSON_OBJECT || i >= v->u.box.count)
 		return NULL;
-	return v->keys[i];
+	return v->u.box.keys[i];
 }
 
 const char *wg_json_as_str(const struct wg_json *v, size_t *len)
@@ -663,15 +700,15 @@ const char *wg_json_as_str(const struct wg_json *v, size_t *len)
 	if (!v || v->type != WG_JSON_STRING)
 		return NULL;
 	if (len)
-		*len = v->len;
-	return v->str;
+		*len = v->u.str.len;
+	return v->u.str.str;
 }
 
 int wg_json_as_u64(const struct wg_json *v, uint64_t *out)
 {
-	if (!v || v->type != WG_JSON_NUMBER || !v->is_int || (v->negative && v->magnitude))
+	if (!v || v->type != WG_JSON_NUMBER || !v->is_int || (v->negative && v->u.num.magnitude))
 		return WG_EINVAL;
-	*out = v->magnitude;
+	*out = v->u.num.magnitude;
 	return 0;
 }
 
@@ -679,24 +716,24 @@ int wg_json_as_i64(const struct wg_json *v, int64_t *out)
 {
 	if (!v || v->type != WG_JSON_NUMBER || !v->is_int)
 		return WG_EINVAL;
+	uint64_t mag = v->u.num.magnitude;
 	if (v->negative) {
-		if (v->magnitude > (uint64_t)INT64_MAX + 1)
+		if (mag > (uint64_t)INT64_MAX + 1)
 			return WG_EINVAL;
-		*out = v->magnitude == (uint64_t)INT64_MAX + 1 ? INT64_MIN
-							       : -(int64_t)v->magnitude;
+		*out = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
 	} else {
-		if (v->magnitude > (uint64_t)INT64_MAX)
+		if (mag > (uint64_t)INT64_MAX)
 			return WG_EINVAL;
-		*out = (int64_t)v->magnitude;
+		*out = (int64_t)mag;
 	}
 	return 0;
 }
 
 int wg_json_as_double(const struct wg_json *v, double *out)
 {
-	if (!v || v->type != WG_JSON_NUMBER || !isfinite(v->number))
+	if (!v || v->type != WG_JSON_NUMBER || !isfinite(v->u.num.number))
 		return WG_EINVAL;
-	*out = v->number;
+	*out = v->u.num.number;
 	return 0;
 }
 

@@ -94,12 +94,17 @@ struct wg_json;
 struct wg_json_limits {
 	size_t max_bytes; /* 0: 16 MiB. Longer input is refused with WG_ETOOBIG. */
 	int max_depth;    /* 0: 64 nested arrays/objects. Deeper input is WG_EPROTO. */
+	/* 0: no limit. Values in the whole document (every array element, member value and
+	 * the root count one); the parse stops with WG_ETOOBIG at the first value past it,
+	 * before building more. A tree costs ~50 bytes per small value. */
+	size_t max_values;
 };
 
 /* Parses `len` bytes of `text` (need not be NUL-terminated). On success *out receives a new
- * tree owned by the caller. Returns 0, WG_ETOOBIG (over max_bytes) or WG_EPROTO (malformed
- * or too deep); then, if `err` is not NULL, a short reason with the byte offset is written
- * into it (err_len bytes at most). `limits` may be NULL for the defaults. */
+ * tree owned by the caller. Returns 0, WG_ETOOBIG (over max_bytes or max_values) or
+ * WG_EPROTO (malformed or too deep); then, if `err` is not NULL, a short reason with the
+ * byte offset is written into it (err_len bytes at most: "more than 1000 values at byte
+ * 2998"). `limits` may be NULL for the defaults. */
 int wg_json_parse(const char *text, size_t len, const struct wg_json_limits *limits,
 		  struct wg_json **out, char *err, size_t err_len);
 void wg_json_free(struct wg_json *v);

@@ -89,6 +89,12 @@ static void on_defer(struct wg_http_request *req, void *user)
 	}
 	wg_http_set_abort_cb(req, on_abort, f);
 	f->held[f->nheld++] = req;
+	__atomic_add_fetch(&f->held_total, 1, __ATOMIC_SEQ_CST);
+}
+
+int fixture_held(struct http_fixture *f)
+{
+	return __atomic_load_n(&f->held_total, __ATOMIC_SEQ_CST);
 }
 
 static void release_all(struct http_fixture *f)
@@ -153,14 +159,31 @@ void fixture_start(struct http_fixture *f)
 
 void fixture_start_limited(struct http_fixture *f, unsigned max_connections)
 {
+	struct wg_http_options o = {.max_connections = max_connections};
+	fixture_start_opts(f, &o);
+}
+
+void fixture_start_opts(struct http_fixture *f, const struct wg_http_options *o)
+{
 	memset(f, 0, sizeof *f);
 	CHECK_EQ(uv_loop_init(&f->loop), 0);
 	uv_async_init(&f->loop, &f->stop, on_stop);
 	f->stop.data = f;
 	struct wg_http_options opts = {
 		.max_body = 1000, .max_header = 2048, .request_ms = 300, .idle_ms = 5000,
-		.max_connections = max_connections,
 	};
+	if (o->max_body)
+		opts.max_body = o->max_body;
+	if (o->max_header)
+		opts.max_header = o->max_header;
+	if (o->request_ms)
+		opts.request_ms = o->request_ms;
+	if (o->head_ms)
+		opts.head_ms = o->head_ms;
+	if (o->idle_ms)
+		opts.idle_ms = o->idle_ms;
+	opts.max_connections = o->max_connections;
+	opts.max_per_client = o->max_per_client;
 	CHECK_EQ(wg_http_server_start(&f->loop, "127.0.0.1:0", routes,
 				      sizeof routes / sizeof routes[0], &opts, f, &f->server,
 				      &f->port),
@@ -202,11 +225,23 @@ void fixture_wait_counts(struct http_fixture *f, int held, int aborted)
 
 int raw_connect(struct http_fixture *f)
 {
+	return raw_connect_from(NULL, f->port);
+}
+
+int raw_connect_from(const char *src_ip, int port)
+{
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	CHECK(fd >= 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+	if (src_ip) {
+		struct sockaddr_in src = {.sin_family = AF_INET};
+		CHECK_EQ(inet_pton(AF_INET, src_ip, &src.sin_addr), 1);
+		CHECK_MSG(bind(fd, (struct sockaddr *)&src, sizeof src) == 0, "bind %s: %s",
+			  src_ip, strerror(errno));
+	}
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CHECK_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	CHECK_MSG(connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s",
+		  strerror(errno));
 	return fd;
 }
 

@@ -21,6 +21,8 @@ struct http_fixture {
 	struct wg_http_request *held[FIXTURE_MAX_HELD];
 	int nheld;
 	int aborted;
+	/* Requests held so far, readable from the test thread (fixture_held). */
+	int held_total;
 };
 
 /* Starts the server on 127.0.0.1:0 with small limits (body 1000 bytes, /upload 100000,
@@ -28,16 +30,23 @@ struct http_fixture {
 void fixture_start(struct http_fixture *f);
 /* The same with a limit on simultaneous connections. */
 void fixture_start_limited(struct http_fixture *f, unsigned max_connections);
+/* The same with options: non-zero fields of `o` replace the defaults above. */
+void fixture_start_opts(struct http_fixture *f, const struct wg_http_options *o);
 /* Stops the server, joins the thread, and checks that every handle closed and (under
  * LeakSanitizer) that nothing leaked. */
 void fixture_stop(struct http_fixture *f);
 /* A GET through the real client; returns the status, body in *out (caller frees). */
 long fixture_get(struct http_fixture *f, const char *path, struct wg_buf *out);
+/* How many requests GET /defer has held since the start (read without a request). */
+int fixture_held(struct http_fixture *f);
 /* Polls GET /stats until its "held" and "aborted" counts are as given. */
 void fixture_wait_counts(struct http_fixture *f, int held, int aborted);
 
 /* A blocking TCP connection to the fixture. */
 int raw_connect(struct http_fixture *f);
+/* A blocking TCP connection to 127.0.0.1:PORT from the local address `src_ip` (another
+ * loopback address such as "127.0.0.2" plays another client), or from any when NULL. */
+int raw_connect_from(const char *src_ip, int port);
 void raw_send(int fd, const void *data, size_t len);
 void raw_send_str(int fd, const char *s);
 /* Reads one response (head and Content-Length body) using `carry` for bytes already read

@@ -176,6 +176,49 @@ TEST(json_parser_enforces_depth_and_size_limits)
 	wg_buf_free(&deep);
 }
 
+TEST(json_parser_enforces_a_value_count_limit_while_parsing)
+{
+	/* Four values: the array and its three elements; members count by their values. */
+	const char *arr = "[1, \"two\", []]", *obj = "{\"a\": 1, \"b\": [], \"c\": {}}";
+	struct wg_json_limits lim = {.max_values = 4};
+	struct wg_json *v = NULL;
+	char err[128];
+	CHECK_EQ(wg_json_parse(arr, strlen(arr), &lim, &v, err, sizeof err), 0);
+	CHECK_EQ(wg_json_len(v), 3);
+	wg_json_free(v);
+	CHECK_EQ(wg_json_parse(obj, strlen(obj), &lim, &v, err, sizeof err), 0);
+	wg_json_free(v);
+	lim.max_values = 3;
+	CHECK_EQ(wg_json_parse(arr, strlen(arr), &lim, &v, err, sizeof err), WG_ETOOBIG);
+	CHECK(v == NULL);
+	CHECK_CONTAINS(err, "more than 3 values");
+	CHECK_EQ(wg_json_parse(obj, strlen(obj), &lim, &v, err, sizeof err), WG_ETOOBIG);
+	/* It stops where the limit is passed, not at the end of the document. */
+	struct wg_buf big = {0};
+	wg_buf_append_str(&big, "[");
+	for (int i = 0; i < 100000; i++)
+		wg_buf_append_str(&big, "\"\",");
+	wg_buf_append_str(&big, "\"\"]");
+	lim.max_values = 1000;
+	CHECK_EQ(wg_json_parse((char *)big.data, big.len, &lim, &v, err, sizeof err), WG_ETOOBIG);
+	CHECK_CONTAINS(err, "more than 1000 values at byte 2998");
+	/* 0 is no limit; strings keep their bytes (NUL included) in the compact tree. */
+	lim.max_values = 0;
+	CHECK_EQ(wg_json_parse((char *)big.data, big.len, &lim, &v, err, sizeof err), 0);
+	CHECK_EQ(wg_json_len(v), 100001);
+	wg_json_free(v);
+	const char *nul = "[\"a\\u0000b\", \"\", \"\\u00e9t\\u00e9\"]";
+	CHECK_EQ(wg_json_parse(nul, strlen(nul), NULL, &v, err, sizeof err), 0);
+	size_t len = 0;
+	CHECK(memcmp(wg_json_as_str(wg_json_at(v, 0), &len), "a\0b", 4) == 0);
+	CHECK_EQ(len, 3);
+	CHECK_STREQ(wg_json_as_str(wg_json_at(v, 1), &len), "");
+	CHECK_EQ(len, 0);
+	CHECK_STREQ(wg_json_as_str(wg_json_at(v, 2), NULL), "\xc3\xa9t\xc3\xa9");
+	wg_json_free(v);
+	wg_buf_free(&big);
+}
+
 TEST(json_base64_round_trips_and_rejects_garbage)
 {
 	uint8_t data[256];

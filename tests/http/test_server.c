@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness/test.h"
@@ -412,20 +413,139 @@ TEST(http_large_upload_within_the_route_limit_arrives_whole)
 	fixture_stop(&f);
 }
 
-TEST(http_connections_over_the_limit_are_closed_at_once)
+/* Milliseconds on the monotonic clock. */
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends without failing the test: the server may have closed the connection already. */
+static void send_quietly(int fd, const char *s)
+{
+	(void)!send(fd, s, strlen(s), MSG_NOSIGNAL);
+}
+
+/* Sends a whole GET /hello and reads until the server closes: the bytes it answered. */
+static size_t hello_answer_len(int fd)
+{
+	struct wg_buf carry = {0};
+	send_quietly(fd, "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+	raw_read_until_eof(fd, &carry);
+	size_t n = carry.len;
+	wg_buf_free(&carry);
+	return n;
+}
+
+TEST(http_slow_head_gets_408_at_the_head_deadline_not_the_request_deadline)
+{
+	struct http_fixture f;
+	struct wg_http_options o = {.request_ms = 20000, .head_ms = 300};
+	fixture_start_opts(&f, &o);
+	/* A head that never ends is cut at head_ms (before the fix: at request_ms, 20 s). */
+	long long t0 = now_ms();
+	const char *partial = "GET /hello HTTP/1.1\r\nHost: exa";
+	expect_error_and_close(&f, partial, strlen(partial), 408);
+	long long took = now_ms() - t0;
+	CHECK_MSG(took < 5000, "the slow head was cut after %lld ms", took);
+	/* The body has the longer request deadline: a body slower than head_ms is fine. */
+	int fd = raw_connect(&f);
+	struct wg_buf carry = {0}, body = {0};
+	raw_send_str(fd, "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+	usleep(900000);
+	raw_send_str(fd, "defghij");
+	CHECK_EQ(raw_read_response(fd, &carry, NULL, &body), 200);
+	CHECK_STREQ((char *)body.data, "abcdefghij");
+	close(fd);
+	wg_buf_free(&carry);
+	wg_buf_free(&body);
+	fixture_stop(&f);
+}
+
+TEST(http_connections_from_one_address_are_limited)
+{
+	struct http_fixture f;
+	struct wg_http_options o = {.max_per_client = 3, .request_ms = 20000};
+	fixture_start_opts(&f, &o);
+	/* 127.0.0.3 holds three requests (deferred: no deadline runs out under the test). */
+	int fds[3];
+	for (int i = 0; i < 3; i++) {
+		fds[i] = raw_connect_from("127.0.0.3", f.port);
+		raw_send_str(fds[i], "GET /defer HTTP/1.1\r\n\r\n");
+	}
+	while (fixture_held(&f) < 3)
+		usleep(10000);
+	/* Its fourth connection is closed unanswered; another address is served. */
+	int extra = raw_connect_from("127.0.0.3", f.port);
+	CHECK_EQ(hello_answer_len(extra), 0);
+	close(extra);
+	struct wg_buf out = {0};
+	CHECK_EQ(fixture_get(&f, "/hello", &out), 200);
+	int other = raw_connect_from("127.0.0.4", f.port);
+	CHECK(hello_answer_len(other) > 0);
+	close(other);
+	/* A connection closed is a slot for the same address again. */
+	close(fds[0]);
+	for (;;) {
+		int fd = raw_connect_from("127.0.0.3", f.port);
+		size_t n = hello_answer_len(fd);
+		close(fd);
+		if (n > 0)
+			break;
+		usleep(10000);
+	}
+	close(fds[1]);
+	close(fds[2]);
+	fixture_wait_counts(&f, 3, 3);
+	wg_buf_free(&out);
+	fixture_stop(&f);
+}
+
+TEST(http_full_server_closes_the_longest_waiting_connection_for_a_new_one)
+{
+	struct http_fixture f;
+	struct wg_http_options o = {.max_connections = 3, .request_ms = 20000,
+				    .head_ms = 20000};
+	fixture_start_opts(&f, &o);
+	/* Three connections each with part of a head, oldest first. */
+	int fds[3];
+	for (int i = 0; i < 3; i++) {
+		fds[i] = raw_connect(&f);
+		raw_send_str(fds[i], "GET /hello HTTP/1.1\r\nHost: x\r\n");
+	}
+	/* A new client is served (before the fix: closed at once), */
+	struct wg_buf out = {0};
+	CHECK_EQ(fixture_get(&f, "/hello", &out), 200);
+	/* in the place of the oldest, closed unanswered, */
+	struct wg_buf carry = {0};
+	raw_read_until_eof(fds[0], &carry);
+	CHECK_EQ(carry.len, 0);
+	close(fds[0]);
+	/* while the others still complete their requests. */
+	raw_send_str(fds[2], "\r\n");
+	CHECK_EQ(raw_read_response(fds[2], &carry, NULL, NULL), 200);
+	close(fds[1]);
+	close(fds[2]);
+	wg_buf_free(&carry);
+	wg_buf_free(&out);
+	fixture_stop(&f);
+}
+
+TEST(http_full_server_of_requests_being_answered_refuses_new_connections)
 {
 	struct http_fixture f;
 	fixture_start_limited(&f, 2);
-	struct wg_buf carry = {0};
 	int fds[2];
 	for (int i = 0; i < 2; i++) {
 		fds[i] = raw_connect(&f);
-		raw_send_str(fds[i], "GET /hello HTTP/1.1\r\n\r\n");
-		CHECK_EQ(raw_read_response(fds[i], &carry, NULL, NULL), 200);
+		raw_send_str(fds[i], "GET /defer HTTP/1.1\r\n\r\n");
 	}
+	while (fixture_held(&f) < 2)
+		usleep(10000);
+	/* Requests a handler holds are never closed for room: the newcomer is. */
 	int extra = raw_connect(&f);
-	raw_read_until_eof(extra, &carry);
-	CHECK_EQ(carry.len, 0);
+	CHECK_EQ(hello_answer_len(extra), 0);
 	close(extra);
 	/* A slot freed is a slot for the next client. */
 	close(fds[0]);
@@ -436,6 +556,5 @@ TEST(http_connections_over_the_limit_are_closed_at_once)
 	CHECK_EQ(status, 200);
 	close(fds[1]);
 	wg_buf_free(&out);
-	wg_buf_free(&carry);
 	fixture_stop(&f);
 }
