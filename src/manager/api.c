@@ -5,6 +5,7 @@
 
 #include "http/server.h"
 #include "manager/dashboard.h"
+#include "manager/job_body.h"
 #include "manager/manager_internal.h"
 #include "util/buf.h"
 #include "util/err.h"

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http/server.h"
+#include "manager/job_body.h"
 #include "manager/jobs.h"
 #include "manager/manager_internal.h"
 #include "util/alloc.h"
@@ -21,10 +22,6 @@
 /* Results per page of GET /v1/jobs/ID/results: default and ceiling. */
 #define API_RESULTS_DEFAULT 1000
 #define API_RESULTS_MAX 10000
-/* Largest result limit a job may ask for: results travel in one frame (16 MiB). */
-#define API_RESULT_LIMIT_MAX (15u * 1024 * 1024)
-/* wasm32 memories cannot exceed 4 GiB. */
-#define API_MEMORY_MIB_MAX 4096u
 
 /* A job-core failure that is not the client's fault: a database error stops the manager. */
 bool wg__api_core_down(struct wg_manager *m, struct wg_http_request *req)
@@ -151,285 +148,50 @@ static void respond_job(struct wg_http_request *req, int status, const struct wg
 
 /* ---- POST /v1/jobs ---- */
 
-/* JSON values a job body may hold besides its arguments (the other fields, with room to
- * spare): the parser stops a body of millions of values before building its tree. */
-#define API_JOB_VALUES_SLACK 1000
 /* After a body this large the freed heap is given back to the system: without it the
  * ~50 MiB of small blocks of a large tree stay resident (docs/PERFORMANCE.md). */
 #define API_TRIM_BODY_BYTES (1u << 20)
-
-/* What a job submission asks for, parsed and checked. Pointers into the request's JSON
- * tree (valid while it lives); decoded base64 arguments are owned here. */
-struct job_request {
-	char hash[65];
-	const char *address; /* NULL: a stored program */
-	struct wg_job_options opts;
-	struct wg_jobs_arg *args;
-	size_t n_args;
-	uint8_t **decoded; /* n_args entries when arguments_base64 was used */
-};
-
-static void job_request_free(struct job_request *jr)
-{
-	if (jr->decoded)
-		for (size_t i = 0; i < jr->n_args; i++)
-			free(jr->decoded[i]);
-	free(jr->decoded);
-	free(jr->args);
-}
-
-/* Reads an optional unsigned option within [min, max]. Returns 0 (absent or valid) or -1
- * with the message in err. */
-static int opt_u64(const struct wg_json *doc, const char *key, uint64_t min, uint64_t max,
-		   bool *present, uint64_t *out, char *err, size_t err_len)
-{
-	const struct wg_json *v = wg_json_get(doc, key);
-	*present = false;
-	if (!v)
-		return 0;
-	if (wg_json_as_u64(v, out) != 0 || *out < min || *out > max) {
-		snprintf(err, err_len, "'%s' must be an integer from %" PRIu64 " to %" PRIu64, key,
-			 min, max);
-		return -1;
-	}
-	*present = true;
-	return 0;
-}
-
-static bool hex_hash(const char *s, size_t len, char out[65])
-{
-	if (!s || len != 64)
-		return false;
-	for (size_t i = 0; i < 64; i++) {
-		char c = s[i];
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-		out[i] = c;
-	}
-	out[64] = 0;
-	return true;
-}
-
-static int parse_options(const struct wg_json *doc, struct wg_job_options *o, char *err,
-			 size_t err_len)
-{
-	uint64_t v;
-	bool has;
-	if (opt_u64(doc, "timeout_ms", 1, 24u * 3600 * 1000, &has, &v, err, err_len))
-		return -1;
-	if (has)
-		o->timeout_ms = (uint32_t)v;
-	if (opt_u64(doc, "memory_mib", 1, API_MEMORY_MIB_MAX, &has, &v, err, err_len))
-		return -1;
-	if (has)
-		o->memory_bytes = v << 20;
-	if (opt_u64(doc, "result_limit", 0, API_RESULT_LIMIT_MAX, &has, &v, err, err_len))
-		return -1;
-	if (has)
-		o->result_bytes = v;
-	if (opt_u64(doc, "max_failures", 0, 1000, &has, &v, err, err_len))
-		return -1;
-	if (has)
-		o->max_failures = (uint32_t)v;
-	if (opt_u64(doc, "redundancy", 1, WG_JOBS_MAX_REDUNDANCY, &has, &v, err, err_len))
-		return -1;
-	if (has)
-		o->redundancy = (uint32_t)v;
-	if (opt_u64(doc, "quorum", 0, o->redundancy, &has, &v, err, err_len))
-		return -1;
-	if (has)
-		o->quorum = (uint32_t)v;
-	const struct wg_json *p = wg_json_get(doc, "priority");
-	if (p) {
-		int64_t pv;
-		if (wg_json_as_i64(p, &pv) != 0 || pv < INT32_MIN || pv > INT32_MAX) {
-			snprintf(err, err_len, "'priority' must be an integer from %d to %d",
-				 INT32_MIN, INT32_MAX);
-			return -1;
-		}
-		o->priority = (int32_t)pv;
-	}
-	return 0;
-}
-
-static int parse_arguments(const struct wg_json *doc, struct job_request *jr, char *err,
-			   size_t err_len)
-{
-	const struct wg_json *text = wg_json_get(doc, "arguments");
-	const struct wg_json *b64 = wg_json_get(doc, "arguments_base64");
-	if (text && b64) {
-		snprintf(err, err_len, "give 'arguments' or 'arguments_base64', not both");
-		return -1;
-	}
-	const struct wg_json *arr = text ? text : b64;
-	const char *name = text ? "arguments" : "arguments_base64";
-	if (!arr) {
-		snprintf(err, err_len,
-			 "'arguments' is missing: give an array of strings, one per task");
-		return -1;
-	}
-	if (wg_json_type(arr) != WG_JSON_ARRAY) {
-		snprintf(err, err_len, "'%s' must be an array of strings, one per task", name);
-		return -1;
-	}
-	size_t n = wg_json_len(arr);
-	if (n > WG_JOBS_MAX_TASKS) {
-		snprintf(err, err_len, "%zu arguments is too many: a job has at most %d tasks", n,
-			 WG_JOBS_MAX_TASKS);
-		return -1;
-	}
-	jr->n_args = n;
-	jr->args = wg_calloc(n ? n : 1, sizeof *jr->args);
-	if (b64)
-		jr->decoded = wg_calloc(n ? n : 1, sizeof *jr->decoded);
-	for (size_t i = 0; i < n; i++) {
-		size_t len = 0;
-		const char *s = wg_json_as_str(wg_json_at(arr, i), &len);
-		if (!s) {
-			snprintf(err, err_len, "'%s[%zu]' is not a string", name, i);
-			return -1;
-		}
-		if (b64) {
-			if (wg_base64_decode(s, len, &jr->decoded[i], &len) != 0) {
-				snprintf(err, err_len,
-					 "'arguments_base64[%zu]' is not valid base64 (standard "
-					 "alphabet, padded)", i);
-				return -1;
-			}
-			s = (const char *)jr->decoded[i];
-		}
-		if (len > WG_JOBS_MAX_ARG_BYTES) {
-			snprintf(err, err_len, "'%s[%zu]' is %zu bytes: an argument may have at "
-				 "most %u", name, i, len, WG_JOBS_MAX_ARG_BYTES);
-			return -1;
-		}
-		jr->args[i].data = (const uint8_t *)s;
-		jr->args[i].len = len;
-	}
-	return 0;
-}
-
-/* Checks the program fields: `program` (a stored hash) or `address` plus `hash`. Like the
- * other parse_ functions, returns 0 or -1 with a message for the user in err and the HTTP
- * status in *status; a job-core failure is -1 with *core_rc set. */
-static int parse_program(struct wg_manager *m, const struct wg_json *doc, struct job_request *jr,
-			 char *err, size_t err_len, int *status, int *core_rc)
-{
-	size_t len = 0;
-	const struct wg_json *prog = wg_json_get(doc, "program");
-	const struct wg_json *addr = wg_json_get(doc, "address");
-	const struct wg_json *hash = wg_json_get(doc, "hash");
-	*status = 400;
-	if (prog && addr) {
-		snprintf(err, err_len, "give 'program' (a stored hash) or 'address', not both");
-		return -1;
-	}
-	if (prog) {
-		const char *s = wg_json_as_str(prog, &len);
-		if (!hex_hash(s, len, jr->hash)) {
-			snprintf(err, err_len, "'program' must be a program hash (64 hex digits) "
-				 "as POST /v1/programs returns it");
-			return -1;
-		}
-		uint8_t probe;
-		size_t n;
-		uint64_t total;
-		int rc = wg_jobs_program_read(m->jobs, jr->hash, 0, &probe, 1, &n, &total);
-		if (rc == WG_ENOTFOUND) {
-			*status = 404;
-			snprintf(err, err_len, "no program %s is stored here: upload it first "
-				 "with POST /v1/programs", jr->hash);
-			return -1;
-		}
-		if (rc) {
-			*core_rc = rc;
-			return -1;
-		}
-		return 0;
-	}
-	if (!addr) {
-		snprintf(err, err_len, "say which program to run: 'program' (a hash from POST "
-			 "/v1/programs) or 'address' (an https://, http:// or file:// URL) with "
-			 "'hash'");
-		return -1;
-	}
-	const char *a = wg_json_as_str(addr, &len);
-	if (!a || strlen(a) != len || len > 4096 ||
-	    (strncmp(a, "https://", 8) && strncmp(a, "http://", 7) && strncmp(a, "file://", 7))) {
-		snprintf(err, err_len, "'address' must be an https://, http:// or file:// URL");
-		return -1;
-	}
-	jr->address = a;
-	if (!hash) {
-		snprintf(err, err_len, "'hash' is required with 'address': give the program's "
-			 "BLAKE2b-256 hash (64 hex digits) so workers can check what they fetch");
-		return -1;
-	}
-	const char *h = wg_json_as_str(hash, &len);
-	if (!hex_hash(h, len, jr->hash)) {
-		snprintf(err, err_len, "'hash' must be 64 hex digits (the program's BLAKE2b-256)");
-		return -1;
-	}
-	return 0;
-}
 
 void wg__api_post_job(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
 	if (wg__api_core_down(m, req))
 		return;
-	struct job_request jr = {0};
-	struct wg_json *doc = NULL;
+	struct wg_job_body jb;
 	char err[256] = "";
-	int status = 400;
 	size_t len = 0;
 	const char *body = (const char *)wg_http_body(req, &len);
-	struct wg_json_limits lim = {.max_bytes = WG__API_JOB_BODY_MAX,
-				     .max_values = WG_JOBS_MAX_TASKS + API_JOB_VALUES_SLACK};
-	int parse_rc = wg_json_parse(body, len, &lim, &doc, err, sizeof err);
-	if (parse_rc == WG_ETOOBIG) {
-		wg_http_respond_error(req, 400, "the body holds too many JSON values (%s): a job "
-				      "has at most %d tasks, one argument each", err,
-				      WG_JOBS_MAX_TASKS);
+	if (wg__job_body_parse(body, len, &jb, err, sizeof err) != 0) {
+		wg_http_respond_error(req, 400, "%s", err);
 		goto out;
 	}
-	if (parse_rc != 0) {
-		wg_http_respond_error(req, 400, "the body is not valid JSON (%s): send an object "
-				      "such as {\"program\":HASH,\"arguments\":[\"1\",\"2\"]}", err);
-		goto out;
-	}
-	if (wg_json_type(doc) != WG_JSON_OBJECT) {
-		wg_http_respond_error(req, 400, "the body must be a JSON object such as "
-				      "{\"program\":HASH,\"arguments\":[\"1\",\"2\"]}");
-		goto out;
-	}
-	wg_job_options_init(&jr.opts);
-	int core_rc = 0;
-	int bad = parse_program(m, doc, &jr, err, sizeof err, &status, &core_rc);
-	if (!bad)
-		bad = parse_options(doc, &jr.opts, err, sizeof err);
-	if (!bad)
-		bad = parse_arguments(doc, &jr, err, sizeof err);
-	if (core_rc) {
-		respond_core_error(m, req, "looking up a program", core_rc);
-		goto out;
-	}
-	if (bad) {
-		wg_http_respond_error(req, status, "%s", err);
-		goto out;
+	if (!jb.address) {
+		/* A stored program must be stored here. */
+		uint8_t probe;
+		size_t n;
+		uint64_t total;
+		int rc = wg_jobs_program_read(m->jobs, jb.hash, 0, &probe, 1, &n, &total);
+		if (rc == WG_ENOTFOUND) {
+			wg_http_respond_error(req, 404, "no program %s is stored here: upload it "
+					      "first with POST /v1/programs", jb.hash);
+			goto out;
+		}
+		if (rc) {
+			respond_core_error(m, req, "looking up a program", rc);
+			goto out;
+		}
 	}
 	char stored[128 + 80];
 	const char *addresses[1];
-	if (jr.address) {
-		addresses[0] = jr.address;
+	if (jb.address) {
+		addresses[0] = jb.address;
 	} else {
-		snprintf(stored, sizeof stored, "wasmgrid://%s/%s", m->id.id_hex, jr.hash);
+		snprintf(stored, sizeof stored, "wasmgrid://%s/%s", m->id.id_hex, jb.hash);
 		addresses[0] = stored;
 	}
 	uint64_t job_id = 0;
-	int rc = wg_jobs_submit(m->jobs, jr.hash, addresses, 1, &jr.opts, jr.args, jr.n_args, &job_id);
+	int rc = wg_jobs_submit(m->jobs, jb.hash, addresses, 1, &jb.opts, jb.args, jb.n_args,
+				&job_id);
 	if (rc == WG_EINVAL) {
 		wg_http_respond_error(req, 400, "the job core refused these options or arguments: "
 				      "check the limits in docs/api.md");
@@ -445,13 +207,12 @@ void wg__api_post_job(struct wg_http_request *req, void *user)
 	wg_jw_init(&w, &out);
 	wg_jw_object_begin(&w);
 	wg_jw_kv_uint(&w, "id", job_id);
-	wg_jw_kv_uint(&w, "tasks", jr.n_args);
+	wg_jw_kv_uint(&w, "tasks", jb.n_args);
 	wg_jw_object_end(&w);
 	wg_http_respond_json(req, 201, out.data, out.len);
 	wg_buf_free(&out);
 out:
-	job_request_free(&jr);
-	wg_json_free(doc);
+	wg__job_body_free(&jb);
 	if (len >= API_TRIM_BODY_BYTES)
 		malloc_trim(0);
 }
