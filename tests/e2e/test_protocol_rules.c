@@ -251,6 +251,8 @@ TEST_SLOW(rule_task_started_the_manager_tracks_the_timeout_itself, 90)
 	const struct job_ctx ctx = {m.api, job, "failed"};
 	CHECK_MSG(fake_run_until(&f, job_in_state, (void *)&ctx, 30000),
 		  "the manager never gave up on a task past its timeout");
+	/* The abort follows the commit that failed the task. */
+	CHECK_MSG(fake_wait_msg(&f, BODY(TASKS_ABORT), 0, 0, 10000), "no TasksAbort came");
 	CHECK(fake_mentions(&f, BODY(TASKS_ABORT), attempt, 0));
 	size_t n;
 	struct e2e_result *r = e2e_results(m.api, job, &n);
