@@ -17,14 +17,14 @@ static void never_called(struct wg_http_request *req, void *user)
 }
 
 static const struct wg_http_route routes[] = {
-	{"GET", "/v1/jobs", never_called, 0},
-	{"POST", "/v1/jobs", never_called, 64u << 20},
-	{"GET", "/v1/jobs/{id}", never_called, 0},
-	{"DELETE", "/v1/jobs/{id}", never_called, 0},
-	{"GET", "/v1/jobs/{id}/results", never_called, 0},
-	{"POST", "/v1/programs", never_called, 64u << 20},
-	{"GET", "/static/{*}", never_called, 0},
-	{"GET", "/metrics", never_called, 0},
+	{"GET", "/v1/jobs", never_called, 0, false},
+	{"POST", "/v1/jobs", never_called, 64u << 20, false},
+	{"GET", "/v1/jobs/{id}", never_called, 0, false},
+	{"DELETE", "/v1/jobs/{id}", never_called, 0, false},
+	{"GET", "/v1/jobs/{id}/results", never_called, 0, false},
+	{"POST", "/v1/programs", never_called, 64u << 20, false},
+	{"GET", "/static/{*}", never_called, 0, false},
+	{"GET", "/metrics", never_called, 0, false},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)

@@ -74,6 +74,9 @@ def main():
            '"redundancy":2,"quorum":2,"max_failures":3,"priority":5,"memory_mb":64}' % ("cd" * 32, H))
     heads = {
         "get": "GET /v1/jobs?wait=100&state=running HTTP/1.1\r\nHost: x\r\n\r\n",
+        "bearer": "GET /v1/jobs/7 HTTP/1.1\r\nAuthorization: Bearer fuzz-token-0123456789\r\n\r\n"
+                  "POST /v1/jobs HTTP/1.1\r\nAuthorization: bearer  fuzz-token-0123456789\r\n"
+                  "Content-Length: 2\r\n\r\n{}",
         "get_param": "GET /v1/jobs/ab%20cd/results?limit=10&after=5 HTTP/1.0\r\n\r\n",
         "post": "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 "Content-Length: %d\r\n\r\n%s" % (len(job), job),

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/client.h"
 #include "cli/commands.h"
 
 struct command {
@@ -18,11 +19,23 @@ static const struct command commands[] = {
 #undef WG__CMD
 };
 
+/* Commands that do not talk to a manager's API, so take no API token. */
+static int is_local(const char *name)
+{
+	static const char *const local[] = {"id", "manager", "worker", "run"};
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+		if (!strcmp(name, local[i]))
+			return 1;
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: wasmgrid COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  wasmgrid %s\n", commands[i].usage);
+	fprintf(out, "\nCommands that talk to a manager take --api HOST:PORT and, when its API has a\n"
+		     "token, --token-file F (or WASMGRID_TOKEN_FILE, or WASMGRID_TOKEN).\n");
 }
 
 int main(int argc, char **argv)
@@ -36,9 +49,14 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		int cargc = argc - 1, rc;
+		if (!is_local(argv[1]) && (rc = wg_cli_take_token(argv[1], &cargc, argv + 1)))
+			return rc;
+		return commands[i].run(cargc, argv + 1);
+	}
 	fprintf(stderr, "wasmgrid: unknown command '%s' (try 'wasmgrid help')\n", argv[1]);
 	return 2;
 }

@@ -153,11 +153,17 @@ class Job:
 
 class Client:
     """A connection to one manager's API ("HOST:PORT"; default: the WASMGRID_API environment
-    variable, else 127.0.0.1:5741). `timeout` is the socket timeout in seconds for requests
-    that are not long-polls."""
+    variable, else 127.0.0.1:5741). `token` is the API's token when the manager has one
+    (--api-token-file); without it, the first line of the file WASMGRID_TOKEN_FILE names,
+    else WASMGRID_TOKEN. `timeout` is the socket timeout in seconds for requests that are not
+    long-polls."""
 
-    def __init__(self, api=None, timeout=30.0):
+    def __init__(self, api=None, timeout=30.0, token=None):
         self.api = api or os.environ.get("WASMGRID_API") or DEFAULT_API
+        if token is None and os.environ.get("WASMGRID_TOKEN_FILE"):
+            with open(os.environ["WASMGRID_TOKEN_FILE"]) as f:
+                token = f.readline().strip()
+        self._token = token or os.environ.get("WASMGRID_TOKEN") or None
         host, sep, port = self.api.rpartition(":")
         if not sep or not port.isdigit():
             raise ValueError("the API address must be HOST:PORT, not %r" % self.api)
@@ -249,6 +255,8 @@ class Client:
         conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout + hold)
         try:
             headers = {"Content-Type": content_type} if body is not None else {}
+            if self._token:
+                headers["Authorization"] = "Bearer " + self._token
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()

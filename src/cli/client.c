@@ -2,8 +2,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "http/client.h"
+#include "util/fs.h"
 #include "util/err.h"
 #include "util/json.h"
 
@@ -38,4 +40,33 @@ int wg_cli_get_json(const char *cmd, const char *api, const char *path, struct w
 		    struct wg_json **doc)
 {
 	return wg_cli_call_json(cmd, api, "GET", path, NULL, NULL, 0, body, doc);
+}
+
+int wg_cli_take_token(const char *cmd, int *argc, char **argv)
+{
+	const char *file = getenv("WASMGRID_TOKEN_FILE");
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--token-file") != 0)
+			continue;
+		if (i + 1 >= *argc) {
+			fprintf(stderr, "wasmgrid %s: --token-file needs a file\n", cmd);
+			return 2;
+		}
+		file = argv[i + 1];
+		memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 2 + 1) * sizeof *argv);
+		*argc -= 2;
+		i--;
+	}
+	if (file) {
+		char *token = NULL, why[512];
+		if (wg_read_secret_file(file, &token, why, sizeof why)) {
+			fprintf(stderr, "wasmgrid %s: %s\n", cmd, why);
+			return 2;
+		}
+		wg_http_client_set_token(token);
+		free(token);
+	} else if (getenv("WASMGRID_TOKEN") && *getenv("WASMGRID_TOKEN")) {
+		wg_http_client_set_token(getenv("WASMGRID_TOKEN"));
+	}
+	return 0;
 }

@@ -17,4 +17,10 @@ int wg_cli_call_json(const char *cmd, const char *api, const char *method, const
 int wg_cli_get_json(const char *cmd, const char *api, const char *path, struct wg_buf *body,
 		    struct wg_json **doc);
 
+/* The API token of a client command: from `--token-file F` anywhere on its command line
+ * (removed from argv, so the command's own parser does not see it), else the file named by
+ * WASMGRID_TOKEN_FILE, else WASMGRID_TOKEN itself; every later request carries it. Returns
+ * 0, or 2 (a usage error, reported on stderr). */
+int wg_cli_take_token(const char *cmd, int *argc, char **argv);
+
 #endif

@@ -29,9 +29,12 @@ int wg_cmd_manager(int argc, char **argv)
 		    (r = wg_opt_value(cmd, argc, argv, &i, "--data", &o.data_dir)) ||
 		    (r = wg_opt_value(cmd, argc, argv, &i, "--workers", &o.workers)) ||
 		    (r = wg_opt_value(cmd, argc, argv, &i, "--port-file", &o.port_file)) ||
-		    (r = wg_opt_value(cmd, argc, argv, &i, "--api-port-file", &o.api_port_file))) {
+		    (r = wg_opt_value(cmd, argc, argv, &i, "--api-port-file", &o.api_port_file)) ||
+		    (r = wg_opt_value(cmd, argc, argv, &i, "--api-token-file", &o.api_token_file))) {
 			if (r < 0)
 				return 2;
+		} else if (!strcmp(argv[i], "--api-insecure")) {
+			o.api_insecure = true;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--heartbeat-ms", &v))) {
 			if (r < 0 || wg_opt_uint(cmd, "--heartbeat-ms", v, 30, 3600000, &n))
 				return 2;

@@ -18,7 +18,8 @@ int wg_cmd_run(int argc, char **argv);
 #define WG_EXTRA_COMMANDS(X)                                                               \
 	X("manager", wg_cmd_manager,                                                       \
 	  "manager [--listen A] [--api A] [--data DIR] [--workers open|FILE] [--port-file F]\n" \
-	  "                   [--api-port-file F] [--heartbeat-ms MS] [--max-slots N]")                 \
+	  "                   [--api-port-file F] [--heartbeat-ms MS] [--max-slots N]\n"              \
+	  "                   [--api-token-file F] [--api-insecure]")                                  \
 	X("worker", wg_cmd_worker,                                                         \
 	  "worker [--manager [ID@]A]... [--slots N] [--queue N] [--memory MIB] [--data DIR]\n"          \
 	  "                   [--managers open|FILE] [--listen A] [--port-file F] [--heartbeat-ms MS]") \

@@ -18,6 +18,8 @@
 #define TOTAL_TIMEOUT_S 600L
 
 static _Thread_local char last_error[512];
+/* The bearer token every request carries (wg_http_client_set_token), or NULL. */
+static char *bearer_header;
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void curl_init_once(void)
@@ -73,6 +75,8 @@ int wg_http_request(const char *addr, const char *method, const char *path,
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, response);
 	/* No "Expect: 100-continue" round trip: the manager is near and answers at once. */
 	headers = curl_slist_append(headers, "Expect:");
+	if (bearer_header)
+		headers = curl_slist_append(headers, bearer_header);
 	if (content_type) {
 		ctype = wg_asprintf("Content-Type: %s", content_type);
 		headers = curl_slist_append(headers, ctype);
@@ -138,4 +142,10 @@ char *wg_http_error_text(long status, const struct wg_buf *response)
 	if (!text)
 		text = wg_asprintf("HTTP %ld %s", status, wg_http_reason((int)status));
 	return text;
+}
+
+void wg_http_client_set_token(const char *token)
+{
+	free(bearer_header);
+	bearer_header = token ? wg_asprintf("Authorization: Bearer %s", token) : NULL;
 }

@@ -18,6 +18,10 @@ int wg_http_request(const char *addr, const char *method, const char *path,
 		    const char *content_type, const void *body, size_t len, long *status,
 		    struct wg_buf *response);
 
+/* Makes every later request carry "Authorization: Bearer TOKEN" (copied; NULL: none). For
+ * a command-line process, which talks to one API with one token; not thread-safe. */
+void wg_http_client_set_token(const char *token);
+
 /* The message for the last failed wg_http_request() of this thread ("" if none). */
 const char *wg_http_client_error(void);
 

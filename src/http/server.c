@@ -83,8 +83,10 @@ static void conn_process(struct wg__http_conn *c);
 
 static void server_maybe_free(struct wg_http_server *s)
 {
-	if (s->closing && !s->listener_open && s->nconns == 0)
+	if (s->closing && !s->listener_open && s->nconns == 0) {
+		free((char *)s->opts.bearer_token);
 		free(s);
+	}
 }
 
 /* ---- Writing ---- */
@@ -232,6 +234,8 @@ static void build_response(struct wg_buf *out, int status, const char *content_t
 		wg_buf_appendf(out, "Content-Type: %s\r\n", content_type);
 	if (allow && allow[0])
 		wg_buf_appendf(out, "Allow: %s\r\n", allow);
+	if (status == 401)
+		wg_buf_append_str(out, "WWW-Authenticate: Bearer realm=\"wasmgrid\"\r\n");
 	wg_buf_appendf(out, "Content-Length: %zu\r\nConnection: %s\r\n\r\n", len,
 		       keep_alive ? "keep-alive" : "close");
 	/* The answer to HEAD has the length of the body it does not carry. */
@@ -355,6 +359,32 @@ void wg_http_set_abort_cb(struct wg_http_request *req, wg_http_abort_cb cb, void
 
 /* ---- Reading and dispatch ---- */
 
+/* Compares in time that depends only on the lengths, so that the answer's timing does not
+ * tell how much of a guessed token was right. */
+static bool same_secret(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = la != lb;
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* Whether the request may be answered: no token is set, its route is open, or it carries
+ * the token. */
+static bool authorized(const struct wg_http_server *s, const struct wg_http_request *req)
+{
+	if (!s->opts.bearer_token || (req->route && req->route->open && !req->route_status))
+		return true;
+	const char *h = wg_http_header(req, "authorization");
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return same_secret(h, s->opts.bearer_token);
+}
+
 static void dispatch(struct wg__http_conn *c, struct wg_http_request *req)
 {
 	struct wg_http_server *s = c->server;
@@ -445,6 +475,11 @@ static void conn_process(struct wg__http_conn *c)
 			req->user = c->server->user;
 			req->conn = c;
 			c->pending = req;
+			if (!authorized(c->server, req)) {
+				conn_fail(c, 401, "this API needs its token: send the header "
+					  "'Authorization: Bearer TOKEN' (wasmgrid --token-file F)");
+				return;
+			}
 			c->body_len = r.body_len;
 			/* The limit was checked against Content-Length before anything of the
 			 * body is stored, so this reservation is bounded. */
@@ -680,6 +715,7 @@ int wg_http_server_start(uv_loop_t *loop, const char *host_port, const struct wg
 	s->user = user;
 	if (opts)
 		s->opts = *opts;
+	s->opts.bearer_token = opts && opts->bearer_token ? wg_strdup(opts->bearer_token) : NULL;
 	if (!s->opts.max_body)
 		s->opts.max_body = 1u << 20;
 	if (!s->opts.max_header)

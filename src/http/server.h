@@ -32,6 +32,7 @@
  * a leak. */
 #ifndef WG_HTTP_SERVER_H
 #define WG_HTTP_SERVER_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -49,6 +50,8 @@ struct wg_http_route {
 	const char *pattern; /* "/v1/jobs/{id}", "/files/{*}" */
 	wg_http_handler_cb handler;
 	size_t max_body; /* 0: the server's max_body */
+	/* Answered without the server's bearer token (a page that asks for the token). */
+	bool open;
 };
 
 struct wg_http_options {
@@ -61,6 +64,11 @@ struct wg_http_options {
 	unsigned max_connections; /* 0: 256. When full, see above. */
 	unsigned max_per_client;  /* 0: 32. Connections from one client address past this are
 				   * closed at once. */
+	/* NULL: none. Otherwise every request but those of open routes must carry the header
+	 * "Authorization: Bearer TOKEN", or it is answered 401 (with WWW-Authenticate) before
+	 * its body is read, and its connection closes; unknown paths are 401 too, so that a
+	 * client without the token learns nothing. Copied. */
+	const char *bearer_token;
 };
 
 /* Listens on "HOST:PORT" (an IPv4 or bracketed IPv6 literal, or a name; port 0 picks a free

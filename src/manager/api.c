@@ -94,22 +94,23 @@ static void get_metrics(struct wg_http_request *req, void *user)
 }
 
 static const struct wg_http_route routes[] = {
-	{"GET", "/v1/workers", get_workers, 0},
-	{"GET", "/metrics", get_metrics, 0},
-	{"POST", "/v1/programs", wg__api_post_program, WG__API_PROGRAM_MAX},
-	{"POST", "/v1/jobs", wg__api_post_job, WG__API_JOB_BODY_MAX},
-	{"GET", "/v1/jobs", wg__api_list_jobs, 0},
-	{"GET", "/v1/jobs/{id}", wg__api_get_job, 0},
-	{"DELETE", "/v1/jobs/{id}", wg__api_cancel_job, 0},
-	{"GET", "/v1/jobs/{id}/results", wg__api_job_results, 0},
-	{"GET", "/", wg__dashboard_index, 0},
-	{"GET", "/ui/{*}", wg__dashboard_asset, 0},
+	{"GET", "/v1/workers", get_workers, 0, false},
+	{"GET", "/metrics", get_metrics, 0, false},
+	{"POST", "/v1/programs", wg__api_post_program, WG__API_PROGRAM_MAX, false},
+	{"POST", "/v1/jobs", wg__api_post_job, WG__API_JOB_BODY_MAX, false},
+	{"GET", "/v1/jobs", wg__api_list_jobs, 0, false},
+	{"GET", "/v1/jobs/{id}", wg__api_get_job, 0, false},
+	{"DELETE", "/v1/jobs/{id}", wg__api_cancel_job, 0, false},
+	{"GET", "/v1/jobs/{id}/results", wg__api_job_results, 0, false},
+	{"GET", "/", wg__dashboard_index, 0, true},
+	{"GET", "/ui/{*}", wg__dashboard_asset, 0, true},
 };
 
 int wg__manager_api_start(struct wg_manager *m, int *bound_port)
 {
+	struct wg_http_options opts = {.bearer_token = m->api_token};
 	return wg_http_server_start(m->loop, m->opts->api, routes, sizeof routes / sizeof routes[0],
-				    NULL, m, &m->http, bound_port);
+				    &opts, m, &m->http, bound_port);
 }
 
 void wg__manager_api_stop(struct wg_manager *m)

@@ -2,6 +2,9 @@
  * PROTOCOL.md (through node/relation.c), heartbeats, and shutting down with ManagerBye. */
 #include "manager/manager.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +13,10 @@
 #include "cli/options.h"
 #include "manager/jobs.h"
 #include "manager/manager_internal.h"
+#include "net/addr.h"
 #include "util/alloc.h"
 #include "util/err.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 static void peer_lost(struct wg_peer *peer, const char *why);
@@ -253,6 +258,51 @@ void wg__manager_fatal(struct wg_manager *m, const char *what, int rc)
 	uv_timer_start(&m->reopen_timer, close_failed_core, 0, 0);
 }
 
+/* Whether every address "HOST:PORT" names is a loopback address (unreachable from other
+ * machines): an API without a token may listen only there. */
+static bool loopback_only(const char *host_port)
+{
+	char host[256];
+	int port;
+	if (wg_addr_split(host_port, host, sizeof host, &port) < 0)
+		return false;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return false;
+	bool all = res != NULL;
+	for (struct addrinfo *a = res; a; a = a->ai_next) {
+		if (a->ai_family == AF_INET)
+			all &= (ntohl(((struct sockaddr_in *)a->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+		else if (a->ai_family == AF_INET6)
+			all &= IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr);
+		else
+			all = false;
+	}
+	freeaddrinfo(res);
+	return all;
+}
+
+/* The API's token, or the refusal to open an API to the network without one. */
+static int api_access(struct wg_manager *m)
+{
+	const struct wg_manager_options *o = m->opts;
+	char why[512];
+	if (o->api_token_file) {
+		if (wg_read_secret_file(o->api_token_file, &m->api_token, why, sizeof why)) {
+			fprintf(stderr, "wasmgrid manager: --api-token-file: %s\n", why);
+			return -1;
+		}
+		return 0;
+	}
+	if (!o->api_insecure && !loopback_only(o->api)) {
+		fprintf(stderr, "wasmgrid manager: --api %s is reachable from other machines, and "
+			"the API has no token: give --api-token-file FILE (docs/api.md), or "
+			"--api-insecure if anyone who can reach it may run jobs\n", o->api);
+		return -1;
+	}
+	return 0;
+}
+
 int wg_manager_run(const struct wg_manager_options *o)
 {
 	struct wg_manager m = {0};
@@ -286,6 +336,10 @@ int wg_manager_run(const struct wg_manager_options *o)
 		goto out;
 	}
 	int api_port = 0;
+	if (api_access(&m)) {
+		status = 2;
+		goto out;
+	}
 	rc = wg__manager_api_start(&m, &api_port);
 	if (rc) {
 		fprintf(stderr, "wasmgrid manager: cannot serve the API on %s: %s\n", o->api,
@@ -325,5 +379,6 @@ out:
 	wg_jobs_close(m.jobs);
 	free(m.acks);
 	wg_authz_free(m.authz);
+	free(m.api_token);
 	return status;
 }

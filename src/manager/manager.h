@@ -2,6 +2,7 @@
  * API, and (with the job core) hands out tasks and collects results. */
 #ifndef WG_MANAGER_MANAGER_H
 #define WG_MANAGER_MANAGER_H
+#include <stdbool.h>
 #include <stdint.h>
 
 struct wg_manager_options {
@@ -13,6 +14,10 @@ struct wg_manager_options {
 	const char *api_port_file; /* written with the API port once bound, or NULL */
 	uint32_t heartbeat_ms;     /* a relationship ends after this long without a pong */
 	uint32_t max_slots;        /* cap on the slots a worker may claim (0: no cap) */
+	/* A file holding the API's bearer token (docs/api.md), or NULL: then the API listens
+	 * on a loopback address only, unless api_insecure says otherwise. */
+	const char *api_token_file;
+	bool api_insecure;
 };
 
 /* Runs the manager until SIGINT or SIGTERM. Returns the process exit status. */

@@ -25,6 +25,7 @@ struct wg_manager {
 	struct wg_rel rel;
 	struct wg_listener *listener;
 	struct wg_http_server *http;
+	char *api_token; /* from --api-token-file, or NULL */
 	struct wg_peer *peers; /* every connected peer, partner or not */
 	uv_signal_t sigint, sigterm;
 	int stopping;

@@ -126,3 +126,39 @@ char *wg_path_join(const char *dir, const char *name)
 	size_t n = strlen(dir);
 	return wg_asprintf("%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
 }
+
+int wg_read_secret_file(const char *path, char **out, char *why, size_t why_len)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	*out = NULL;
+	int rc = wg_read_file(path, 4096, &data, &len);
+	if (rc) {
+		snprintf(why, why_len, "cannot read %s: %s", path,
+			 rc == WG_ETOOBIG ? "larger than a token file (4 KiB)" : wg_strerror(rc));
+		return rc;
+	}
+	char *s = (char *)data, *nl = memchr(s, '\n', len);
+	if (nl)
+		*nl = 0;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = 0;
+	rc = 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] == 0x7f)
+			rc = WG_EINVAL;
+	if (rc || n < WG_SECRET_MIN) {
+		snprintf(why, why_len, "%s must hold a token of at least %d printable characters "
+			 "without spaces on its first line (e.g. from 'head -c 24 /dev/urandom | "
+			 "base64')", path, WG_SECRET_MIN);
+		rc = WG_EINVAL;
+	} else {
+		*out = wg_strdup(s);
+	}
+	explicit_bzero(data, len);
+	free(data);
+	return rc;
+}

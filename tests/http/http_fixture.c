@@ -122,18 +122,18 @@ static void on_stats(struct wg_http_request *req, void *user)
 }
 
 static const struct wg_http_route routes[] = {
-	{"GET", "/hello", on_hello, 0},
-	{"HEAD", "/hello", on_hello, 0},
-	{"GET", "/v1/jobs/{id}", on_job, 0},
-	{"GET", "/v1/jobs/{id}/results", on_results, 0},
-	{"GET", "/files/{*}", on_files, 0},
-	{"POST", "/echo", on_echo, 0},
-	{"PUT", "/echo", on_echo, 0},
-	{"POST", "/upload", on_echo, 100000},
-	{"POST", "/big", on_big, 8u << 20},
-	{"GET", "/defer", on_defer, 0},
-	{"POST", "/release", on_release, 0},
-	{"GET", "/stats", on_stats, 0},
+	{"GET", "/hello", on_hello, 0, false},
+	{"HEAD", "/hello", on_hello, 0, false},
+	{"GET", "/v1/jobs/{id}", on_job, 0, false},
+	{"GET", "/v1/jobs/{id}/results", on_results, 0, false},
+	{"GET", "/files/{*}", on_files, 0, false},
+	{"POST", "/echo", on_echo, 0, false},
+	{"PUT", "/echo", on_echo, 0, false},
+	{"POST", "/upload", on_echo, 100000, false},
+	{"POST", "/big", on_big, 8u << 20, false},
+	{"GET", "/defer", on_defer, 0, false},
+	{"POST", "/release", on_release, 0, false},
+	{"GET", "/stats", on_stats, 0, false},
 };
 
 static void on_stop(uv_async_t *a)

@@ -24,12 +24,32 @@ const ago = (ms) => {
   return s < 1 ? 'just now' : s < 120 ? Math.round(s) + ' s ago' : Math.round(s / 60) + ' min ago';
 };
 
+// The API's token, when the manager has one (--api-token-file): asked for once, kept in
+// this browser's local storage, sent with every request.
+const TOKEN_KEY = 'wasmgrid-token';
+class Unauthorized extends Error {}
+
 async function getJSON(path) {
-  const r = await fetch(path, { cache: 'no-store' });
+  const token = localStorage.getItem(TOKEN_KEY);
+  const headers = token ? { Authorization: 'Bearer ' + token } : {};
+  const r = await fetch(path, { cache: 'no-store', headers });
   const body = await r.json().catch(() => ({}));
+  if (r.status === 401) throw new Unauthorized(token ? 'the token was refused' : 'this manager needs its API token');
   if (!r.ok) throw new Error(body.error || r.status + ' ' + r.statusText);
   return body;
 }
+
+function askToken(why) {
+  const form = $('#token-form');
+  form.hidden = false;
+  $('#token-why').textContent = why + ': ';
+}
+
+$('#token-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  localStorage.setItem(TOKEN_KEY, $('#token').value.trim());
+  $('#token-form').hidden = true;
+});
 
 function finishedOf(job) {
   const c = job.counts || {};
@@ -199,7 +219,12 @@ async function tick() {
     $('#status').textContent = 'live · ' + new Date(now).toLocaleTimeString();
     $('#status').className = 'status';
   } catch (e) {
-    $('#status').textContent = 'manager unreachable: ' + e.message;
+    if (e instanceof Unauthorized) {
+      askToken(e.message);
+      $('#status').textContent = 'waiting for the API token';
+    } else {
+      $('#status').textContent = 'manager unreachable: ' + e.message;
+    }
     $('#status').className = 'status down';
   }
   setTimeout(tick, POLL_MS);
