@@ -28,7 +28,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(PROTO_O) $(DASH_O)
 TEST_SRC := $(shell find tests -name '*.c' -not -path 'tests/programs/*' | sort)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test test-fast test-asan test-fuzz fuzz fuzz-build demo bench examples clean format
+.PHONY: all deps lint test test-fast test-asan test-fuzz fuzz fuzz-build demo bench examples clean format
 all: $(BUILD)/wasmgrid $(BUILD)/wasmgrid-tests examples
 
 deps:
@@ -79,7 +79,11 @@ $(BUILD)/examples/%.wasm: tests/programs/%.c
 
 JOBS    := -j$(shell nproc 2>/dev/null || echo 2)
 
-test: deps
+# Checks of the source itself (docs/layers.md): no include reaches up a layer.
+lint:
+	./tools/check-layers.sh
+
+test: deps lint
 	$(MAKE) $(JOBS) all
 	$(MAKE) test-fast
 	$(MAKE) test-asan

@@ -10,11 +10,6 @@
 /* Prints "wasmgrid CMD: MESSAGE (try 'wasmgrid help')" on stderr and returns 2, the exit
  * status of usage errors. */
 int wg_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Why listening on an address failed, in words a user can act on. */
-const char *wg_listen_error(int rc);
-/* Writes "PORT\n" atomically to path (for --port-file). Returns 0 or a negative wg_err. */
-int wg_write_port_file(const char *path, int port);
-
 
 /* Matches argv[*i] against "--name VALUE" or "--name=VALUE". On a match, *value points to
  * the value, *i is advanced past it, and 1 is returned; a missing value is a usage error

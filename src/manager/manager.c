@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/options.h"
 #include "manager/jobs.h"
 #include "manager/manager_internal.h"
 #include "net/addr.h"
+#include "node/daemon.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/fs.h"

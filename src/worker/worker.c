@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/options.h"
 #include "node/authz.h"
+#include "node/daemon.h"
 #include "node/identity.h"
 #include "node/peer.h"
 #include "node/relation.h"

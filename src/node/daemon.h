@@ -1,0 +1,11 @@
+/* What the two daemons (manager/, worker/) share about starting up: they are on the same
+ * layer and never include each other, so it lives here. */
+#ifndef WG_NODE_DAEMON_H
+#define WG_NODE_DAEMON_H
+
+/* Why listening on an address failed, in words a user can act on. */
+const char *wg_listen_error(int rc);
+/* Writes "PORT\n" atomically to path (for --port-file). Returns 0 or a negative wg_err. */
+int wg_write_port_file(const char *path, int port);
+
+#endif
