@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/utf8.h"
+
 /* WASI errno values (wasi_snapshot_preview1). */
 enum {
 	WASI_ESUCCESS = 0,
@@ -160,39 +162,7 @@ void wg_wasi_reset(struct wg_wasi *w, const uint8_t *argument, size_t argument_l
 
 int wg_wasi_argument_is_text(const uint8_t *s, size_t len)
 {
-	size_t i = 0;
-	while (i < len) {
-		uint8_t c = s[i];
-		size_t n;
-		uint32_t cp;
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1, cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (i + n >= len)
-			return 0;
-		for (size_t j = 1; j <= n; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		/* Reject overlong forms, surrogates and values past U+10FFFF. */
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return 0;
-		i += n + 1;
-	}
-	return 1;
+	return !memchr(s, 0, len) && wg_utf8_valid(s, len);
 }
 
 /* ---- arguments and environment ---- */

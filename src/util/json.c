@@ -10,6 +10,7 @@
 
 #include "util/alloc.h"
 #include "util/err.h"
+#include "util/utf8.h"
 
 /* ---- Writer ---- */
 
@@ -77,36 +78,6 @@ void wg_jw_key(struct wg_json_writer *w, const char *key)
 	w->after_key = true;
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 if it is not valid:
- * overlong forms, surrogates and code points past U+10FFFF are all invalid. */
-static size_t utf8_seq_len(const uint8_t *p, size_t n)
-{
-	uint8_t c = p[0];
-	size_t len;
-	uint32_t cp, min;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xe0) == 0xc0) {
-		len = 2, cp = c & 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3, cp = c & 0x0f, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		len = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 void wg_json_escape(struct wg_buf *out, const void *s, size_t n)
 {
 	const uint8_t *p = s;
@@ -139,7 +110,7 @@ void wg_json_escape(struct wg_buf *out, const void *s, size_t n)
 			i++;
 			continue;
 		}
-		size_t len = utf8_seq_len(p + i, n - i);
+		size_t len = wg_utf8_seq_len(p + i, n - i);
 		if (len == 0) {
 			wg_buf_append(out, "\\ufffd", 6);
 			i++;
@@ -378,7 +349,7 @@ static int jp_string(struct json_parser *jp)
 			goto fail;
 		}
 		if (c != '\\') {
-			size_t n = utf8_seq_len(jp->p, (size_t)(jp->end - jp->p));
+			size_t n = wg_utf8_seq_len(jp->p, (size_t)(jp->end - jp->p));
 			if (n == 0) {
 				if (jp->end - jp->p < 4 && (c & 0xc0) == 0xc0)
 					goto bad_end;
