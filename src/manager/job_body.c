@@ -10,6 +10,7 @@
 
 #include "util/alloc.h"
 #include "util/err.h"
+#include "util/hex.h"
 
 /* Largest result limit a job may ask for: results travel in one frame (16 MiB). */
 #define API_RESULT_LIMIT_MAX (15u * 1024 * 1024)
@@ -38,19 +39,13 @@ static int opt_u64(const struct wg_json *doc, const char *key, uint64_t min, uin
 	return 0;
 }
 
+/* A program hash as given (64 hex digits, either case), written lower-case into out. */
 static bool hex_hash(const char *s, size_t len, char out[65])
 {
-	if (!s || len != 64)
+	uint8_t raw[32];
+	if (!s || len != 64 || wg_hex_decode(s, raw, sizeof raw) != 0)
 		return false;
-	for (size_t i = 0; i < 64; i++) {
-		char c = s[i];
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-		out[i] = c;
-	}
-	out[64] = 0;
+	wg_hex_encode(raw, sizeof raw, out);
 	return true;
 }
 
