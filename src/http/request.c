@@ -11,9 +11,10 @@
 #include <uv.h>
 
 #include "http/http_internal.h"
+#include "util/addr.h"
 #include "util/alloc.h"
-#include "util/hex.h"
 #include "util/err.h"
+#include "util/hex.h"
 #include "util/json.h"
 
 void wg__http_request_free(struct wg_http_request *req)
@@ -324,38 +325,14 @@ fail:
 int wg__http_resolve(const char *host_port, struct sockaddr_storage *out)
 {
 	char host[256];
-	const char *colon;
+	int port;
 	memset(out, 0, sizeof *out);
-	if (!host_port)
+	if (wg_addr_split(host_port, host, sizeof host, &port) != 0)
 		return WG_EINVAL;
-	if (host_port[0] == '[') {
-		const char *close = strchr(host_port, ']');
-		if (!close || close[1] != ':')
-			return WG_EINVAL;
-		colon = close + 1;
-		if ((size_t)(close - host_port - 1) >= sizeof host)
-			return WG_EINVAL;
-		memcpy(host, host_port + 1, (size_t)(close - host_port - 1));
-		host[close - host_port - 1] = 0;
-	} else {
-		colon = strrchr(host_port, ':');
-		if (!colon || (size_t)(colon - host_port) >= sizeof host)
-			return WG_EINVAL;
-		memcpy(host, host_port, (size_t)(colon - host_port));
-		host[colon - host_port] = 0;
-	}
-	const char *ps = colon + 1;
-	if (!*ps || strlen(ps) > 5 || strspn(ps, "0123456789") != strlen(ps))
-		return WG_EINVAL;
-	int port = atoi(ps);
-	if (port > 65535)
-		return WG_EINVAL;
-	if (uv_ip4_addr(host, port, (struct sockaddr_in *)out) == 0)
-		return 0;
-	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)out) == 0)
+	if (wg_addr_literal(host, port, out) == 0)
 		return 0;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	if (!host[0] || getaddrinfo(host, NULL, &hints, &res) || !res)
+	if (getaddrinfo(host, NULL, &hints, &res) || !res)
 		return WG_EINVAL;
 	memcpy(out, res->ai_addr, res->ai_addrlen);
 	if (out->ss_family == AF_INET)

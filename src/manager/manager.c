@@ -12,7 +12,7 @@
 
 #include "manager/jobs.h"
 #include "manager/manager_internal.h"
-#include "net/addr.h"
+#include "util/addr.h"
 #include "node/daemon.h"
 #include "util/alloc.h"
 #include "util/err.h"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/addr.h"
+#include "util/addr.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/err.h"

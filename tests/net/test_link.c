@@ -12,7 +12,7 @@
 #include <uv.h>
 
 #include "harness/test.h"
-#include "net/addr.h"
+#include "util/addr.h"
 #include "net/link.h"
 #include "node/identity.h"
 #include "util/alloc.h"

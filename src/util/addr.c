@@ -1,10 +1,9 @@
-#include "net/addr.h"
+#include "util/addr.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <uv.h>
 
 #include "util/err.h"
 
@@ -55,12 +54,20 @@ int wg_addr_split(const char *host_port, char *host, size_t host_cap, int *port)
 
 int wg_addr_literal(const char *host, int port, struct sockaddr_storage *out)
 {
+	struct sockaddr_in *in = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
 	memset(out, 0, sizeof *out);
-	if (uv_ip4_addr(host, port, (struct sockaddr_in *)out) == 0)
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
 		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return 0;
+	}
 	memset(out, 0, sizeof *out);
-	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)out) == 0)
-		return 0;
 	return WG_EINVAL;
 }
 

@@ -1,7 +1,8 @@
 /* "HOST:PORT" addresses as users write them: "127.0.0.1:5740", "[::1]:5740" (IPv6 literals
- * in brackets), or "example.org:5740" (a name, resolved elsewhere). */
-#ifndef WG_NET_ADDR_H
-#define WG_NET_ADDR_H
+ * in brackets), or "example.org:5740" (a name, resolved elsewhere). The one parser of them:
+ * the secure link, the HTTP server and client, and the daemons use it. */
+#ifndef WG_UTIL_ADDR_H
+#define WG_UTIL_ADDR_H
 #include <stddef.h>
 #include <sys/socket.h>
 
