@@ -65,8 +65,10 @@ int wg_cli_take_token(const char *cmd, int *argc, char **argv)
 		}
 		wg_http_client_set_token(token);
 		free(token);
-	} else if (getenv("WASMGRID_TOKEN") && *getenv("WASMGRID_TOKEN")) {
-		wg_http_client_set_token(getenv("WASMGRID_TOKEN"));
+	} else {
+		const char *token = getenv("WASMGRID_TOKEN");
+		if (token && *token)
+			wg_http_client_set_token(token);
 	}
 	return 0;
 }
