@@ -310,6 +310,14 @@ struct wg_http_request *wg__http_parse_head(const struct wg_http_route *routes, 
 						      allow_len ? ", " : "", routes[i].method);
 		}
 	}
+	/* HEAD is answered like GET, without the body (RFC 9110 9.3.2), unless a route of its
+	 * own takes it. */
+	for (size_t i = 0; !req->route && !strcmp(method, "HEAD") && i < nroutes; i++) {
+		if (strcmp(routes[i].method, "GET") != 0)
+			continue;
+		if (route_match(routes[i].pattern, req->path, req) == 1)
+			req->route = &routes[i];
+	}
 	if (!req->route)
 		req->route_status = allow_len ? 405 : 404;
 	size_t limit = req->route && req->route->max_body ? req->route->max_body : default_max_body;

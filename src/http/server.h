@@ -6,7 +6,8 @@
  * decoded, read with wg_http_param(req, "id")). A pattern whose last segment is "{*}" matches
  * that prefix and anything below it; the rest (decoded) is the parameter "*". The first matching route
  * wins. A path no route matches gets 404; a path that matches only with other methods gets
- * 405 with an Allow header. Both carry a JSON error body.
+ * 405 with an Allow header. Both carry a JSON error body. HEAD is answered by the GET route
+ * of a path when no HEAD route takes it (the same answer, without its body).
  *
  * Protocol: HTTP/1.0 and 1.1, keep-alive (1.1 default, "Connection: close" honoured),
  * request bodies by Content-Length only (Transfer-Encoding: 411), "Expect: 100-continue"

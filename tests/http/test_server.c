@@ -558,3 +558,29 @@ TEST(http_full_server_of_requests_being_answered_refuses_new_connections)
 	wg_buf_free(&out);
 	fixture_stop(&f);
 }
+
+TEST(http_head_without_a_route_of_its_own_is_answered_like_get)
+{
+	struct http_fixture f;
+	fixture_start(&f);
+	/* /stats has only a GET route: HEAD gets its status and length, not 405, no body. */
+	int fd = raw_connect(&f);
+	struct wg_buf carry = {0};
+	raw_send_str(fd, "HEAD /stats HTTP/1.1\r\nConnection: close\r\n\r\n");
+	raw_read_until_eof(fd, &carry);
+	const char *all = wg_buf_cstr(&carry);
+	CHECK(strncmp(all, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	CHECK_CONTAINS(all, "\r\nContent-Length: ");
+	CHECK_EQ(strstr(all, "\r\n\r\n") + 4 - all, (long long)carry.len);
+	close(fd);
+	wg_buf_free(&carry);
+	/* A path with no GET route either is still 404 or 405. */
+	struct wg_buf out = {0};
+	long status = 0;
+	CHECK_EQ(wg_http_request(f.addr, "HEAD", "/echo", NULL, NULL, 0, &status, &out), 0);
+	CHECK_EQ(status, 405);
+	CHECK_EQ(wg_http_request(f.addr, "HEAD", "/nothing", NULL, NULL, 0, &status, &out), 0);
+	CHECK_EQ(status, 404);
+	wg_buf_free(&out);
+	fixture_stop(&f);
+}
