@@ -197,6 +197,65 @@ static int parse_program(const struct wg_json *doc, struct wg_job_body *jr, char
 }
 
 
+/* Every field a job body may have (docs/api.md): any other is refused, so that a misspelt
+ * option ("timeot_ms") is not silently ignored. */
+static const char *const known_fields[] = {
+	"program",    "address",    "hash",         "arguments",  "arguments_base64", "timeout_ms",
+	"memory_mib", "result_limit", "priority", "max_failures", "redundancy",       "quorum",
+};
+
+/* Edit distance of a and b, or 3 when it is more than 2 (all that is needed here). */
+static size_t small_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64 || (la > lb ? la - lb : lb - la) > 2)
+		return 3;
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb] > 3 ? 3 : row[lb];
+}
+
+static int check_fields(const struct wg_json *doc, char *err, size_t err_len)
+{
+	size_t n_known = sizeof known_fields / sizeof known_fields[0];
+	for (size_t i = 0; i < wg_json_len(doc); i++) {
+		const char *key = wg_json_key_at(doc, i);
+		const char *closest = NULL;
+		size_t best = 3;
+		bool known = false;
+		for (size_t k = 0; k < n_known && !known; k++) {
+			known = !strcmp(key, known_fields[k]);
+			size_t d = small_distance(key, known_fields[k]);
+			if (d < best)
+				best = d, closest = known_fields[k];
+		}
+		if (known)
+			continue;
+		if (closest)
+			snprintf(err, err_len, "unknown field '%.64s': did you mean '%s'?", key, closest);
+		else
+			snprintf(err, err_len, "unknown field '%.64s' (docs/api.md lists the fields of "
+				 "a job)", key);
+		return -1;
+	}
+	return 0;
+}
+
 void wg__job_body_free(struct wg_job_body *jb)
 {
 	if (jb->decoded)
@@ -232,7 +291,7 @@ int wg__job_body_parse(const char *body, size_t len, struct wg_job_body *jb, cha
 			 "{\"program\":HASH,\"arguments\":[\"1\",\"2\"]}");
 		return -1;
 	}
-	if (parse_program(jb->doc, jb, err, err_len) || parse_options(jb->doc, &jb->opts, err, err_len) ||
+	if (check_fields(jb->doc, err, err_len) || parse_program(jb->doc, jb, err, err_len) || parse_options(jb->doc, &jb->opts, err, err_len) ||
 	    parse_arguments(jb->doc, jb, err, err_len))
 		return -1;
 	return 0;
