@@ -25,6 +25,7 @@ struct wg_http_request {
 	const struct wg_http_route *route;
 	int route_status; /* 404 or 405 when no route takes it; answered after the body */
 	char allow[96];   /* methods for the Allow header of a 405 */
+	struct wg_buf extra_headers; /* "Name: value\r\n" lines added by the handler */
 	char *head;       /* the header block, NUL-split in place; header kv point here */
 	const char *method;
 	char *path; /* without the query, still encoded */

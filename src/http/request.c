@@ -32,6 +32,7 @@ void wg__http_request_free(struct wg_http_request *req)
 	free(req->head);
 	free(req->path);
 	free(req->body);
+	wg_buf_free(&req->extra_headers);
 	free(req);
 }
 

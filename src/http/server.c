@@ -226,7 +226,7 @@ const char *wg_http_reason(int status)
 /* Builds a whole response into `out`. */
 static void build_response(struct wg_buf *out, int status, const char *content_type,
 			   const void *body, size_t len, int keep_alive, const char *allow,
-			   int head_only)
+			   const struct wg_buf *extra, int head_only)
 {
 	wg_buf_reserve(out, len + 256);
 	wg_buf_appendf(out, "HTTP/1.1 %d %s\r\n", status, wg_http_reason(status));
@@ -236,6 +236,8 @@ static void build_response(struct wg_buf *out, int status, const char *content_t
 		wg_buf_appendf(out, "Allow: %s\r\n", allow);
 	if (status == 401)
 		wg_buf_append_str(out, "WWW-Authenticate: Bearer realm=\"wasmgrid\"\r\n");
+	if (extra && extra->len)
+		wg_buf_append(out, extra->data, extra->len);
 	wg_buf_appendf(out, "Content-Length: %zu\r\nConnection: %s\r\n\r\n", len,
 		       keep_alive ? "keep-alive" : "close");
 	/* The answer to HEAD has the length of the body it does not carry. */
@@ -251,13 +253,21 @@ static void conn_fail(struct wg__http_conn *c, int status, const char *message)
 	wg__http_request_free(c->pending);
 	c->pending = NULL;
 	wg__http_error_body(&body, message);
-	build_response(&out, status, "application/json", body.data, body.len, 0, NULL, 0);
+	build_response(&out, status, "application/json", body.data, body.len, 0, NULL, NULL, 0);
 	wg_buf_free(&body);
 	c->close_after_write = 1;
 	conn_write(c, &out, 1);
 }
 
 /* ---- Answers ---- */
+
+void wg_http_add_header(struct wg_http_request *req, const char *name, const char *value)
+{
+	/* A CR or LF would let a value end the head: such a header is dropped. */
+	if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+		return;
+	wg_buf_appendf(&req->extra_headers, "%s: %s\r\n", name, value);
+}
 
 void wg_http_respond(struct wg_http_request *req, int status, const char *content_type,
 		     const void *body, size_t len)
@@ -266,7 +276,8 @@ void wg_http_respond(struct wg_http_request *req, int status, const char *conten
 	if (c) {
 		struct wg_buf out = {0};
 		build_response(&out, status, content_type, body, len, req->keep_alive,
-			       status == 405 ? req->allow : NULL, !strcmp(req->method, "HEAD"));
+			       status == 405 ? req->allow : NULL, &req->extra_headers,
+			       !strcmp(req->method, "HEAD"));
 		c->current = NULL;
 		c->close_after_write = !req->keep_alive;
 		conn_write(c, &out, 1);

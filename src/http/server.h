@@ -107,6 +107,10 @@ void wg_http_set_abort_cb(struct wg_http_request *req, wg_http_abort_cb cb, void
 
 /* ---- Answers (each frees the request) ---- */
 
+/* Adds a header to the answer still to be sent ("Location", "/v1/jobs/7"); a name or value
+ * holding CR or LF is dropped. */
+void wg_http_add_header(struct wg_http_request *req, const char *name, const char *value);
+
 /* Sends status, Content-Type (NULL: none) and `len` bytes of body (copied). */
 void wg_http_respond(struct wg_http_request *req, int status, const char *content_type,
 		     const void *body, size_t len);

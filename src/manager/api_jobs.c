@@ -209,6 +209,9 @@ void wg__api_post_job(struct wg_http_request *req, void *user)
 	wg_jw_kv_uint(&w, "id", job_id);
 	wg_jw_kv_uint(&w, "tasks", jb.n_args);
 	wg_jw_object_end(&w);
+	char location[64];
+	snprintf(location, sizeof location, "/v1/jobs/%" PRIu64, job_id);
+	wg_http_add_header(req, "Location", location);
 	wg_http_respond_json(req, 201, out.data, out.len);
 	wg_buf_free(&out);
 out:

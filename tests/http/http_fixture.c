@@ -61,6 +61,14 @@ static void on_echo(struct wg_http_request *req, void *user)
 	wg_http_respond(req, 200, ct ? ct : "application/octet-stream", body, len);
 }
 
+/* Answers 201 with a Location header, and tries one that would split the head. */
+static void on_created(struct wg_http_request *req, void *user)
+{
+	wg_http_add_header(req, "Location", "/things/1");
+	wg_http_add_header(req, "X-Evil", "a\r\nSet-Cookie: b");
+	wg_http_respond_json(req, 201, "{}", 2);
+}
+
 /* Answers "LENGTH SUM" for a large body, to check it arrived whole without echoing it. */
 static void on_big(struct wg_http_request *req, void *user)
 {
@@ -128,6 +136,7 @@ static const struct wg_http_route routes[] = {
 	{"GET", "/v1/jobs/{id}/results", on_results, 0, false},
 	{"GET", "/files/{*}", on_files, 0, false},
 	{"POST", "/echo", on_echo, 0, false},
+	{"POST", "/created", on_created, 0, false},
 	{"PUT", "/echo", on_echo, 0, false},
 	{"POST", "/upload", on_echo, 100000, false},
 	{"POST", "/big", on_big, 8u << 20, false},

@@ -584,3 +584,21 @@ TEST(http_head_without_a_route_of_its_own_is_answered_like_get)
 	wg_buf_free(&out);
 	fixture_stop(&f);
 }
+
+TEST(http_handler_headers_are_sent_and_cannot_split_the_head)
+{
+	struct http_fixture f;
+	fixture_start(&f);
+	int fd = raw_connect(&f);
+	struct wg_buf carry = {0};
+	raw_send_str(fd, "POST /created HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	raw_read_until_eof(fd, &carry);
+	const char *all = wg_buf_cstr(&carry);
+	CHECK(strncmp(all, "HTTP/1.1 201 Created\r\n", 22) == 0);
+	CHECK_CONTAINS(all, "\r\nLocation: /things/1\r\n");
+	CHECK(!strstr(all, "Set-Cookie"));
+	CHECK(!strstr(all, "X-Evil"));
+	close(fd);
+	wg_buf_free(&carry);
+	fixture_stop(&f);
+}
