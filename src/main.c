@@ -5,6 +5,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "util/version.h"
 
 struct command {
 	const char *name;
@@ -31,7 +32,8 @@ static int is_local(const char *name)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: wasmgrid COMMAND [OPTIONS]\n\ncommands:\n");
+	fprintf(out, "usage: wasmgrid COMMAND [OPTIONS]     (wasmgrid --version: the version)\n\n"
+		     "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  wasmgrid %s\n", commands[i].usage);
 	fprintf(out, "\nCommands that talk to a manager take --api HOST:PORT and, when its API has a\n"
@@ -44,6 +46,10 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("wasmgrid %s\n", WG_VERSION);
+		return 0;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
