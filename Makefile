@@ -28,7 +28,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(PROTO_O) $(DASH_O)
 TEST_SRC := $(shell find tests -name '*.c' -not -path 'tests/programs/*' | sort)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps lint test test-fast test-asan test-fuzz fuzz fuzz-build demo bench examples clean format
+.PHONY: all deps install lint test test-fast test-asan test-fuzz fuzz fuzz-build demo bench examples clean format
 all: $(BUILD)/wasmgrid $(BUILD)/wasmgrid-tests examples
 
 deps:
@@ -96,6 +96,24 @@ test-asan:
 	$(MAKE) $(JOBS) BUILD=build/asan SANFLAGS="$(SAN)" OPT=-O1 all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		build/asan/wasmgrid-tests
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, its manual page (made from the
+# binary's own usage lines), the systemd units and defaults of dist/, the Python client and
+# the documentation (docs/install.md).
+PREFIX  ?= /usr/local
+PYTHON  ?= $(shell command -v /usr/bin/python3 || command -v python3)
+PY_SITE  = $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_path('purelib', vars={'base': '$(PREFIX)'}))")
+install: $(BUILD)/wasmgrid
+	install -D -m 755 $(BUILD)/wasmgrid $(DESTDIR)$(PREFIX)/bin/wasmgrid
+	@mkdir -p $(DESTDIR)$(PREFIX)/share/man/man1
+	$(BUILD)/wasmgrid help --man > $(DESTDIR)$(PREFIX)/share/man/man1/wasmgrid.1
+	install -D -m 644 python/wasmgrid/__init__.py $(DESTDIR)$(PY_SITE)/wasmgrid/__init__.py
+	install -d $(DESTDIR)$(PREFIX)/share/doc/wasmgrid
+	install -m 644 README.md LICENSE docs/*.md $(DESTDIR)$(PREFIX)/share/doc/wasmgrid/
+	for f in $(wildcard dist/*.service); do \
+		install -D -m 644 $$f $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$f) || exit 1; done
+	for f in $(wildcard dist/default/*); do [ -e $(DESTDIR)/etc/default/$$(basename $$f) ] || \
+		install -D -m 644 $$f $(DESTDIR)/etc/default/$$(basename $$f) || exit 1; done
 
 # Fuzzing (docs/testing.md): the libFuzzer targets in fuzz/ are built with clang into
 # build/fuzz/, against the library compiled with coverage and ASan+UBSan. `make fuzz` runs

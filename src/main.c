@@ -30,6 +30,68 @@ static int is_local(const char *name)
 	return 0;
 }
 
+/* Writes text for roff: a leading '.' or "'" and every backslash escaped. */
+static void roff(FILE *out, const char *text)
+{
+	int bol = 1;
+	for (const char *p = text; *p; p++) {
+		if (bol && (*p == '.' || *p == '\''))
+			fputs("\\&", out);
+		if (*p == '\\')
+			fputs("\\e", out);
+		else if (*p == '-')
+			fputs("\\-", out);
+		else
+			fputc(*p, out);
+		bol = *p == '\n';
+	}
+}
+
+/* The manual page, wasmgrid(1), made from the same usage lines as `wasmgrid help`, so the
+ * two cannot disagree (`make install` writes it). */
+static void man_page(FILE *out)
+{
+	fprintf(out, ".TH WASMGRID 1 \"\" \"wasmgrid %s\" \"User Commands\"\n", WG_VERSION);
+	fputs(".SH NAME\nwasmgrid \\- run WebAssembly programs over a network of machines\n"
+	      ".SH SYNOPSIS\n.B wasmgrid\n.I COMMAND\n[\\fIOPTIONS\\fR]\n"
+	      ".SH DESCRIPTION\nA manager stores jobs (a WebAssembly program and one argument per "
+	      "task) and hands their tasks to the workers attached to it; each worker runs them "
+	      "sandboxed and reports their results, which the manager commits before it "
+	      "acknowledges them.\n.SH COMMANDS\n", out);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		fputs(".TP\n.B ", out);
+		const char *u = commands[i].usage;
+		const char *nl = strchr(u, '\n');
+		const char *line_end = nl ? nl : u + strlen(u);
+		/* The usage line, then its continuation lines, each as is. */
+		char first[512];
+		snprintf(first, sizeof first, "wasmgrid %.*s", (int)(line_end - u), u);
+		roff(out, first);
+		fputc('\n', out);
+		while (nl) {
+			const char *next = nl + 1;
+			nl = strchr(next, '\n');
+			line_end = nl ? nl : next + strlen(next);
+			fputs(".br\n", out);
+			char more[512];
+			snprintf(more, sizeof more, "%.*s", (int)(line_end - next), next);
+			const char *t = more;
+			while (*t == ' ')
+				t++;
+			roff(out, t);
+			fputc('\n', out);
+		}
+	}
+	fputs(".SH ENVIRONMENT\n.TP\n.B WASMGRID_TOKEN_FILE\n"
+	      "A file whose first line is the manager API's token (as \\-\\-token-file).\n"
+	      ".TP\n.B WASMGRID_TOKEN\nThe token itself.\n"
+	      ".SH EXIT STATUS\n0 success, 1 failure (reported on standard error), 2 a usage "
+	      "error; wasmgrid run also 3 to 6 by the kind of the task's failure.\n"
+	      ".SH SEE ALSO\nThe documentation in docs/ of the source tree: api.md (the HTTP API and "
+	      "the client commands), engine.md (the program ABI and the sandbox), deploy.md "
+	      "(several machines), dashboard.md, python.md.\n", out);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: wasmgrid COMMAND [OPTIONS]     (wasmgrid --version: the version)\n\n"
@@ -49,6 +111,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("wasmgrid %s\n", WG_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "help") && argc > 2 && !strcmp(argv[2], "--man")) {
+		man_page(stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {

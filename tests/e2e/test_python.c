@@ -13,25 +13,6 @@
 #include "harness/proc.h"
 #include "harness/test.h"
 
-/* The source tree's directory holding tests/python: found upwards from the binary's
- * directory (build/ or build/asan/). */
-static const char *source_root(void)
-{
-	static char root[PATH_MAX];
-	char probe[PATH_MAX + 32];
-	if (!realpath(wg_test_bindir(), root))
-		return NULL;
-	for (;;) {
-		snprintf(probe, sizeof probe, "%s/tests/python/test_client.py", root);
-		if (access(probe, R_OK) == 0)
-			return root;
-		char *slash = strrchr(root, '/');
-		if (!slash || slash == root)
-			return NULL;
-		*slash = 0;
-	}
-}
-
 /* A loopback port that nothing listens on (bound, then released). */
 static int unused_port(void)
 {
@@ -46,8 +27,8 @@ static int unused_port(void)
 
 TEST_SLOW(python_client_submits_waits_streams_cancels_and_lists_workers, 240)
 {
-	const char *root = source_root();
-	CHECK_MSG(root, "tests/python/test_client.py not found above %s", wg_test_bindir());
+	const char *root = wg_test_source_root();
+	CHECK_MSG(root, "the source tree was not found above %s", wg_test_bindir());
 	struct e2e_manager m;
 	e2e_manager_start(&m, "manager", 0, NULL);
 	char addr[64];

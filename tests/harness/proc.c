@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,23 @@
 #include "http/client.h"
 #include "util/alloc.h"
 #include "util/fs.h"
+
+const char *wg_test_source_root(void)
+{
+	static char root[PATH_MAX];
+	char probe[PATH_MAX + 32];
+	if (!realpath(wg_test_bindir(), root))
+		return NULL;
+	for (;;) {
+		snprintf(probe, sizeof probe, "%s/tests/harness/proc.c", root);
+		if (access(probe, R_OK) == 0)
+			return root;
+		char *slash = strrchr(root, '/');
+		if (!slash || slash == root)
+			return NULL;
+		*slash = 0;
+	}
+}
 
 const char *wg_test_wasmgrid(void)
 {

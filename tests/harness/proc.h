@@ -9,6 +9,9 @@
 
 #include "util/buf.h"
 
+/* The source tree the binary under test was built from (found upwards from its directory,
+ * build/ or build/asan/, by its Makefile and tests/), or NULL. */
+const char *wg_test_source_root(void);
 /* Path of the wasmgrid binary under test. */
 const char *wg_test_wasmgrid(void);
 /* A path inside the test's temporary directory (a new string in a static ring, valid for

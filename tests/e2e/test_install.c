@@ -1,0 +1,93 @@
+/* make install into a DESTDIR: every file where it belongs, and the installed binary and
+ * Python client work from there. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/proc.h"
+#include "harness/test.h"
+#include "util/fs.h"
+#include "util/version.h"
+
+static void check_file(const char *dest, const char *rel)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s%s", dest, rel);
+	CHECK_MSG(access(path, R_OK) == 0, "make install did not install %s", rel);
+}
+
+TEST_SLOW(install_puts_the_binary_manual_units_python_client_and_docs_in_place, 120)
+{
+	const char *root = wg_test_source_root();
+	CHECK_MSG(root, "the source tree was not found above %s", wg_test_bindir());
+	const char *dest = wg_test_path("dest");
+	char destdir[PATH_MAX + 16], build[PATH_MAX + 16];
+	snprintf(destdir, sizeof destdir, "DESTDIR=%s", dest);
+	snprintf(build, sizeof build, "BUILD=%s", wg_test_bindir());
+	const char *argv[] = {"make", "-s", "-C", root, "install", destdir, "PREFIX=/usr", build,
+			      "PYTHON=python3", NULL};
+	struct wg_buf out = {0}, err = {0};
+	CHECK_MSG(wg_test_run_program(&out, &err, argv) == 0, "make install: %s",
+		  wg_buf_cstr(&err));
+
+	check_file(dest, "/usr/bin/wasmgrid");
+	check_file(dest, "/usr/share/man/man1/wasmgrid.1");
+	check_file(dest, "/usr/share/doc/wasmgrid/README.md");
+	check_file(dest, "/usr/share/doc/wasmgrid/LICENSE");
+	check_file(dest, "/usr/share/doc/wasmgrid/api.md");
+
+	/* The installed binary runs, and its manual page is the one made from its usage. */
+	char bin[PATH_MAX + 32], man[PATH_MAX + 64];
+	snprintf(bin, sizeof bin, "%s/usr/bin/wasmgrid", dest);
+	const char *version[] = {bin, "--version", NULL};
+	out.len = 0;
+	CHECK_EQ(wg_test_run_program(&out, &err, version), 0);
+	CHECK_STREQ(wg_buf_cstr(&out), "wasmgrid " WG_VERSION "\n");
+	snprintf(man, sizeof man, "%s/usr/share/man/man1/wasmgrid.1", dest);
+	uint8_t *page = NULL;
+	size_t len = 0;
+	CHECK_EQ(wg_read_file(man, 1 << 20, &page, &len), 0);
+	CHECK_CONTAINS((char *)page, ".TH WASMGRID 1");
+	CHECK_CONTAINS((char *)page, "wasmgrid submit");
+	CHECK_CONTAINS((char *)page, "api\\-token\\-file");
+	free(page);
+
+	/* Every systemd unit and default file of dist/ is installed. */
+	char pattern[PATH_MAX + 32];
+	snprintf(pattern, sizeof pattern, "cd %s/dist 2>/dev/null && ls *.service default/* 2>/dev/null",
+		 root);
+	const char *list[] = {"sh", "-c", pattern, NULL};
+	out.len = 0;
+	wg_test_run_program(&out, NULL, list);
+	char *names = strdup(wg_buf_cstr(&out)), *save = NULL;
+	for (char *n = strtok_r(names, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
+		char rel[PATH_MAX];
+		if (!strncmp(n, "default/", 8))
+			snprintf(rel, sizeof rel, "/etc/default/%s", n + 8);
+		else
+			snprintf(rel, sizeof rel, "/usr/lib/systemd/system/%s", n);
+		check_file(dest, rel);
+	}
+	free(names);
+
+	/* The Python client is importable from where it was installed. */
+	char find[PATH_MAX + 64];
+	snprintf(find, sizeof find, "find %s -path '*/wasmgrid/__init__.py' | head -1", dest);
+	const char *locate[] = {"sh", "-c", find, NULL};
+	out.len = 0;
+	CHECK_EQ(wg_test_run_program(&out, NULL, locate), 0);
+	char *init = strdup(wg_buf_cstr(&out));
+	CHECK_MSG(init[0], "the Python client was not installed");
+	*strrchr(init, '/') = 0; /* .../wasmgrid */
+	*strrchr(init, '/') = 0; /* the site directory */
+	setenv("PYTHONPATH", init, 1);
+	const char *py[] = {"python3", "-c", "import wasmgrid; print(wasmgrid.__file__)", NULL};
+	out.len = 0;
+	CHECK_EQ(wg_test_run_program(&out, &err, py), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&out), dest);
+	free(init);
+	wg_buf_free(&out);
+	wg_buf_free(&err);
+}
