@@ -16,6 +16,15 @@
 
 /* WAL pages after which the checkpointer copies the log into the database file. */
 #define CHECKPOINT_PAGES 1000
+/* After a complete checkpoint the next commit starts the log again from its beginning; the
+ * file is then cut back to this size, so it never keeps the size of its largest burst. */
+#define LOG_KEEP_BYTES 8388608 /* 8 MiB */
+/* Under a steady load a passive checkpoint never finds the log fully copied (new commits
+ * land while it runs), so the log is never started again and grows without end. Past this
+ * many pages (16 MiB) the main connection, right after a commit, copies what is left and
+ * empties the log itself (TRUNCATE): a short wait, since the checkpointer has already
+ * copied nearly everything. */
+#define LOG_HARD_PAGES 4096
 
 /* Checkpoints run on their own thread with their own connection: a checkpoint ends with an
  * fsync of the database file (tens of milliseconds on some disks), which must not stall
@@ -26,6 +35,8 @@ struct checkpointer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int wanted, stop, running;
+	int warned; /* a failure was logged; not again until a checkpoint works */
+	unsigned long long checkpoints, incomplete; /* for tests and logs */
 };
 
 struct wg_store {
@@ -40,6 +51,9 @@ struct wg_store {
 	int broken; /* a database error happened: every call now fails */
 	unsigned long long commits;
 };
+
+#define WG__STR2(x) #x
+#define WG__STR(x) WG__STR2(x)
 
 static int exec_sql(sqlite3 *db, const char *sql)
 {
@@ -61,6 +75,32 @@ static int query_int(sqlite3 *db, const char *sql, int *value)
 	return rc;
 }
 
+/* Copies the log into the database. PASSIVE: it never waits for the main connection, which
+ * must not stall; pages a reader still needs are left for the next time. */
+static void checkpoint_once(struct checkpointer *c)
+{
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		if (!c->warned)
+			wg_warn(NULL, "database checkpoint failed: %s", sqlite3_errmsg(c->db));
+		c->warned = 1;
+		return;
+	}
+	/* -1 means this connection does not see a WAL database: the log would grow forever. */
+	if (log < 0 || done < 0) {
+		if (!c->warned)
+			wg_warn(NULL, "database checkpoint did nothing: the log is not in WAL mode for "
+				"the checkpointer");
+		c->warned = 1;
+		return;
+	}
+	c->warned = 0;
+	c->checkpoints++;
+	if (done < log)
+		c->incomplete++;
+}
+
 static void *checkpoint_main(void *arg)
 {
 	struct checkpointer *c = arg;
@@ -79,8 +119,7 @@ static void *checkpoint_main(void *arg)
 			break;
 		c->wanted = 0;
 		pthread_mutex_unlock(&c->mu);
-		int log = 0, done = 0;
-		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		checkpoint_once(c);
 		pthread_mutex_lock(&c->mu);
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -91,8 +130,13 @@ static void *checkpoint_main(void *arg)
 static int on_wal_commit(void *user, sqlite3 *db, const char *name, int pages)
 {
 	struct checkpointer *c = user;
-	(void)db;
-	(void)name;
+	if (pages >= LOG_HARD_PAGES) {
+		int log = 0, done = 0;
+		int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			wg_warn(NULL, "database checkpoint (truncate) failed: %s", sqlite3_errmsg(db));
+		return SQLITE_OK;
+	}
 	if (pages >= CHECKPOINT_PAGES && c->running) {
 		pthread_mutex_lock(&c->mu);
 		c->wanted = 1;
@@ -109,6 +153,16 @@ static int checkpointer_start(struct wg_store *s)
 	if (sqlite3_open_v2(s->path, &c->db, flags, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_busy_timeout(c->db, 5000);
+	/* A connection learns that the database is in WAL mode when it first reads it; until
+	 * then a checkpoint is a no-op that reports log = done = -1. */
+	int mode_ok = 0;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		mode_ok = !sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	if (!mode_ok)
+		return -1;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	if (pthread_create(&c->thread, NULL, checkpoint_main, c) != 0) {
@@ -195,6 +249,7 @@ int wg_store_open(const char *path, const char *schema_sql, int version,
 	if (exec_sql(s->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
 	    exec_sql(s->db, "PRAGMA synchronous=NORMAL") != SQLITE_OK ||
 	    exec_sql(s->db, "PRAGMA foreign_keys=OFF") != SQLITE_OK ||
+	    exec_sql(s->db, "PRAGMA journal_size_limit=" WG__STR(LOG_KEEP_BYTES)) != SQLITE_OK ||
 	    exec_sql(s->db, "PRAGMA cache_size=-16384") != SQLITE_OK) {
 		reason = wg_strdup(sqlite3_errmsg(s->db));
 		goto out;
