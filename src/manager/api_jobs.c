@@ -1,8 +1,8 @@
 /* The manager's HTTP routes about programs and jobs: the user's side of the job core
  * (manager/jobs.h). Every handler answers at once; the job core commits before it returns,
  * so an answer always describes durable state. Validation errors are 400 with a message
- * that names the field and what to send instead; a database error is 500 and stops the
- * manager (a restart recovers from the last commit). See docs/api.md. */
+ * that names the field and what to send instead; a database error is 500, after which the
+ * manager closes its job store and reopens it (503 meanwhile). See docs/api.md. */
 #include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 #define API_RESULTS_DEFAULT 1000
 #define API_RESULTS_MAX 10000
 
-/* A job-core failure that is not the client's fault: a database error stops the manager. */
+/* Answers 503 when the job store is down (being reopened after a database error). */
 bool wg__api_core_down(struct wg_manager *m, struct wg_http_request *req)
 {
 	if (m->jobs)
@@ -33,6 +33,8 @@ bool wg__api_core_down(struct wg_manager *m, struct wg_http_request *req)
 	return true;
 }
 
+/* A job-core failure that is not the client's fault: 500, and a database error makes the
+ * manager close and reopen its store. */
 static void respond_core_error(struct wg_manager *m, struct wg_http_request *req,
 			       const char *what, int rc)
 {
