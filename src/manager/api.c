@@ -66,6 +66,9 @@ static void get_workers(struct wg_http_request *req, void *user)
 static void get_metrics(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
+	/* With the store down the peers' gauges are still worth having. */
+	if (m->jobs && !wg__api_core_ready(m, req, get_metrics))
+		return;
 	struct wg_buf out = {0};
 	size_t connected = 0, attached = 0;
 	for (struct wg_peer *p = m->peers; p; p = p->next) {

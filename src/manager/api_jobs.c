@@ -24,13 +24,55 @@
 #define API_RESULTS_MAX 10000
 
 /* Answers 503 when the job store is down (being reopened after a database error). */
-bool wg__api_core_down(struct wg_manager *m, struct wg_http_request *req)
+static bool core_down(struct wg_manager *m, struct wg_http_request *req)
 {
 	if (m->jobs)
 		return false;
 	wg_http_respond_error(req, 503, "the manager's job store failed (is its disk full?) and "
 			      "is being reopened: try again in a few seconds");
 	return true;
+}
+
+/* A request put aside until the open transaction is committed. */
+struct deferred_request {
+	struct wg_http_request *req;
+	wg_http_handler_cb handler;
+	struct deferred_request *next;
+};
+
+bool wg__api_core_ready(struct wg_manager *m, struct wg_http_request *req,
+			wg_http_handler_cb handler)
+{
+	if (core_down(m, req))
+		return false;
+	if (!m->txn_open)
+		return true;
+	/* The loop's transaction holds reports not yet committed: what the store shows now
+	 * may still be rolled back (a kill, a full disk), so the answer waits for the commit,
+	 * at the end of this loop turn. */
+	struct deferred_request *d = wg_calloc(1, sizeof *d);
+	d->req = req;
+	d->handler = handler;
+	if (!m->deferred_tail)
+		m->deferred_tail = &m->deferred;
+	*m->deferred_tail = d;
+	m->deferred_tail = &d->next;
+	return false;
+}
+
+void wg__api_run_deferred(struct wg_manager *m)
+{
+	struct deferred_request *d = m->deferred;
+	m->deferred = NULL;
+	m->deferred_tail = &m->deferred;
+	while (d) {
+		struct deferred_request *next = d->next;
+		/* A handler may put its request aside again (the store reopened a transaction);
+		 * it is then queued behind the others. */
+		d->handler(d->req, m);
+		free(d);
+		d = next;
+	}
 }
 
 /* A job-core failure that is not the client's fault: 500, and a database error makes the
@@ -72,7 +114,7 @@ static void respond_unknown_job(struct wg_http_request *req, uint64_t id)
 void wg__api_post_program(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
-	if (wg__api_core_down(m, req))
+	if (!wg__api_core_ready(m, req, wg__api_post_program))
 		return;
 	size_t len = 0;
 	const uint8_t *body = wg_http_body(req, &len);
@@ -157,7 +199,7 @@ static void respond_job(struct wg_http_request *req, int status, const struct wg
 void wg__api_post_job(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
-	if (wg__api_core_down(m, req))
+	if (!wg__api_core_ready(m, req, wg__api_post_job))
 		return;
 	struct wg_job_body jb;
 	char err[256] = "";
@@ -227,7 +269,7 @@ out:
 void wg__api_list_jobs(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
-	if (wg__api_core_down(m, req))
+	if (!wg__api_core_ready(m, req, wg__api_list_jobs))
 		return;
 	struct wg_job_info *jobs = NULL;
 	size_t n = 0;
@@ -291,11 +333,15 @@ void wg__api_wake_waiters(struct wg_manager *m, bool all)
 {
 	uint64_t now = uv_now(m->loop);
 	struct job_waiter **pp = &m->waiters;
+	/* Not while a transaction is open (a timer between a report and its commit): the
+	 * commit wakes them. */
+	if (m->txn_open && m->jobs)
+		return;
 	if (!m->jobs) {
 		while (*pp) {
 			struct job_waiter *w = *pp;
 			*pp = w->next;
-			wg__api_core_down(m, w->req);
+			core_down(m, w->req);
 			free(w);
 		}
 		return;
@@ -362,7 +408,7 @@ static int hold_while_running(struct wg_manager *m, struct wg_http_request *req,
 void wg__api_get_job(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
-	if (wg__api_core_down(m, req))
+	if (!wg__api_core_ready(m, req, wg__api_get_job))
 		return;
 	uint64_t id;
 	if (job_id_param(req, &id) || hold_while_running(m, req, id, false, 0, 0))
@@ -380,7 +426,7 @@ void wg__api_get_job(struct wg_http_request *req, void *user)
 void wg__api_cancel_job(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
-	if (wg__api_core_down(m, req))
+	if (!wg__api_core_ready(m, req, wg__api_cancel_job))
 		return;
 	uint64_t id;
 	if (job_id_param(req, &id))
@@ -464,7 +510,7 @@ static int query_u32(struct wg_http_request *req, const char *name, uint32_t dfl
 void wg__api_job_results(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
-	if (wg__api_core_down(m, req))
+	if (!wg__api_core_ready(m, req, wg__api_job_results))
 		return;
 	uint64_t id;
 	uint32_t from, limit;

@@ -461,6 +461,8 @@ static void commit_events(struct wg_manager *m)
 		wg__dispatch_flush_aborts(m);
 		wg__api_wake_waiters(m, false);
 	}
+	/* The API requests of this turn now read, and write, committed state. */
+	wg__api_run_deferred(m);
 }
 
 /* Once per loop turn, after every callback of the turn: the turn's reports and the
@@ -589,6 +591,7 @@ void wg__dispatch_close_core(struct wg_manager *m)
 	wg__api_wake_waiters(m, true);
 	wg_jobs_close(m->jobs);
 	m->jobs = NULL;
+	wg__api_run_deferred(m); /* they answer 503 */
 }
 
 int wg__dispatch_start(struct wg_manager *m)

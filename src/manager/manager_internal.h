@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "http/server.h"
 #include "manager/manager.h"
 #include "net/link.h"
 #include "node/authz.h"
@@ -43,6 +44,9 @@ struct wg_manager {
 	struct pending_ack *acks;  /* answers owed once the transaction commits */
 	size_t n_acks, cap_acks;
 	struct job_waiter *waiters; /* GET /v1/jobs/ID?wait=MS requests held open */
+	/* API requests that came while a transaction was open, run once it is committed, so
+	 * that every answer describes committed state (first to come first). */
+	struct deferred_request *deferred, **deferred_tail;
 	/* The job store failed (a full disk, an I/O error): it is closed (jobs NULL) and
 	 * reopened every few seconds; meanwhile the API answers 503 and no worker attaches. */
 	bool core_failed;
@@ -81,7 +85,14 @@ void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t i
 void wg__manager_fatal(struct wg_manager *m, const char *what, int rc);
 /* Answers 503 when the job store is down (returns true); false when it is up. */
 struct wg_http_request;
-bool wg__api_core_down(struct wg_manager *m, struct wg_http_request *req);
+/* Whether a job route may read or change the job store now: false when it has answered
+ * 503 (the store is down) or has put the request aside, to run `handler` again once the
+ * open transaction is committed (wg__api_run_deferred). */
+bool wg__api_core_ready(struct wg_manager *m, struct wg_http_request *req,
+			wg_http_handler_cb handler);
+/* Runs the requests put aside by wg__api_core_ready (after a commit, or once the store is
+ * closed, when they answer 503). */
+void wg__api_run_deferred(struct wg_manager *m);
 
 /* The HTTP API (api.c). */
 int wg__manager_api_start(struct wg_manager *m, int *bound_port);
