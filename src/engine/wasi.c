@@ -22,6 +22,7 @@ enum {
 	WASI_EIO = 29,
 	WASI_ENOSYS = 52,
 	WASI_ENOTDIR = 54,
+	WASI_ENOTSOCK = 57,
 	WASI_ENOTSUP = 58,
 	WASI_ESPIPE = 70,
 };
@@ -469,13 +470,14 @@ WASI_FN(u32, fd_prestat_dir_name, u32 fd, u32 path, u32 path_len)
 
 #define FD_ONLY_ERROR(fd) (is_stdio(fd) ? WASI_EINVAL : WASI_EBADF)
 
+/* A pipe can be neither advised about nor allocated (POSIX: ESPIPE). */
 WASI_FN(u32, fd_advise, u32 fd, u64 offset, u64 len, u32 advice)
 {
-	return FD_ONLY_ERROR(fd);
+	return is_stdio(fd) ? WASI_ESPIPE : WASI_EBADF;
 }
 WASI_FN(u32, fd_allocate, u32 fd, u64 offset, u64 len)
 {
-	return FD_ONLY_ERROR(fd);
+	return is_stdio(fd) ? WASI_ESPIPE : WASI_EBADF;
 }
 WASI_FN(u32, fd_datasync, u32 fd)
 {
@@ -562,22 +564,24 @@ WASI_FN(u32, path_unlink_file, u32 fd, u32 path, u32 path_len)
 
 /* ---- sockets: none ---- */
 
+/* Descriptors 0-2 are pipes, not sockets (ENOTSOCK, as the specification says for a
+ * descriptor that is not a socket); there are no others. */
 WASI_FN(u32, sock_accept, u32 fd, u32 flags, u32 fd_ptr)
 {
-	return is_stdio(fd) ? WASI_ENOTSUP : WASI_EBADF;
+	return is_stdio(fd) ? WASI_ENOTSOCK : WASI_EBADF;
 }
 WASI_FN(u32, sock_recv, u32 fd, u32 ri_data, u32 ri_len, u32 ri_flags, u32 ro_len_ptr,
 	u32 ro_flags_ptr)
 {
-	return is_stdio(fd) ? WASI_ENOTSUP : WASI_EBADF;
+	return is_stdio(fd) ? WASI_ENOTSOCK : WASI_EBADF;
 }
 WASI_FN(u32, sock_send, u32 fd, u32 si_data, u32 si_len, u32 si_flags, u32 so_len_ptr)
 {
-	return is_stdio(fd) ? WASI_ENOTSUP : WASI_EBADF;
+	return is_stdio(fd) ? WASI_ENOTSOCK : WASI_EBADF;
 }
 WASI_FN(u32, sock_shutdown, u32 fd, u32 how)
 {
-	return is_stdio(fd) ? WASI_ENOTSUP : WASI_EBADF;
+	return is_stdio(fd) ? WASI_ENOTSOCK : WASI_EBADF;
 }
 
 /* The names above, for the compiler's check of a program's imports. */

@@ -227,3 +227,16 @@ TEST_SLOW(engine_initial_memory_over_the_limit_is_a_resource_limit, 120)
 	test_result_free(&r);
 	free(path);
 }
+
+TEST_SLOW(engine_wasi_errors_are_those_of_the_specification, 120)
+{
+	struct task_result r;
+	run_program("t_errno", NULL, &r);
+	CHECK_MSG(r.kind == 0, "kind %d: %s", r.kind, r.detail);
+	/* WASI errno values: 8 badf, 28 inval, 54 notdir, 57 notsock, 70 spipe. */
+	CHECK_STREQ((char *)r.out.data,
+		    "sock_shutdown1:57 sock_accept0:57 sock_recv0:57 sock_send1:57 "
+		    "sock_shutdown9:8 fd_seek1:70 fd_advise1:70 fd_allocate1:70 fd_sync1:28 "
+		    "fd_advise9:8 path_open1:54 prestat3:8 \n");
+	test_result_free(&r);
+}
