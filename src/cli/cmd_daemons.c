@@ -97,6 +97,14 @@ int wg_cmd_worker(int argc, char **argv)
 			if (r < 0 || wg_opt_uint(cmd, "--heartbeat-ms", v, 30, 3600000, &n))
 				goto out;
 			o.heartbeat_ms = (uint32_t)n;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--compile-cpu", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--compile-cpu", v, 1, 86400, &n))
+				goto out;
+			o.compile_cpu_s = (uint32_t)n;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--compile-memory", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--compile-memory", v, 64, 1048576, &n))
+				goto out;
+			o.compile_memory_mib = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--retry-max-ms", &v))) {
 			if (r < 0 || wg_opt_uint(cmd, "--retry-max-ms", v, 10, 600000, &n))
 				goto out;

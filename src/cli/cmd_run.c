@@ -76,7 +76,7 @@ int wg_cmd_run(int argc, char **argv)
 {
 	const char *program = NULL, *arg = NULL, *arg_file = NULL, *data = WG_DEFAULT_DATA_DIR;
 	double timeout_s = 0;
-	uint64_t memory_mib = 0, seed = 0;
+	uint64_t memory_mib = 0, seed = 0, compile_cpu = 0, compile_memory = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int has_value = i + 1 < argc;
@@ -95,6 +95,15 @@ int wg_cmd_run(int argc, char **argv)
 		} else if (!strcmp(a, "--seed") && has_value) {
 			if (parse_u64(argv[++i], &seed))
 				return wg_usage_error("run", "bad --seed '%s'", argv[i]);
+		} else if (!strcmp(a, "--compile-cpu") && has_value) {
+			if (parse_u64(argv[++i], &compile_cpu) || !compile_cpu || compile_cpu > 86400)
+				return wg_usage_error("run", "bad --compile-cpu '%s' (s, 1-86400)",
+						      argv[i]);
+		} else if (!strcmp(a, "--compile-memory") && has_value) {
+			if (parse_u64(argv[++i], &compile_memory) || compile_memory < 64 ||
+			    compile_memory > 1048576)
+				return wg_usage_error("run", "bad --compile-memory '%s' (MiB, 64 or "
+						      "more)", argv[i]);
 		} else if (!strcmp(a, "--data") && has_value) {
 			data = argv[++i];
 		} else if (a[0] == '-' && a[1] == '-') {
@@ -139,7 +148,9 @@ int wg_cmd_run(int argc, char **argv)
 	wg_log_set_level(WG_LOG_ERROR);
 	uv_loop_init(&loop);
 	loop_ready = 1;
-	struct wg_engine_options options = {.data_dir = data};
+	struct wg_engine_options options = {.data_dir = data,
+					    .compile_cpu_s = (uint32_t)compile_cpu,
+					    .compile_memory_mib = (uint32_t)compile_memory};
 	rc = wg_engine_create(&loop, &options, &engine);
 	if (rc) {
 		fprintf(stderr, "wasmgrid run: cannot use the data directory %s: %s\n", data,

@@ -22,7 +22,8 @@ int wg_cmd_run(int argc, char **argv);
 	  "                   [--api-token-file F] [--api-insecure]")                                  \
 	X("worker", wg_cmd_worker,                                                         \
 	  "worker [--manager [ID@]A]... [--slots N] [--queue N] [--memory MIB] [--data DIR]\n"          \
-	  "                   [--managers open|FILE] [--listen A] [--port-file F] [--heartbeat-ms MS]") \
+	  "                   [--managers open|FILE] [--listen A] [--port-file F] [--heartbeat-ms MS]\n" \
+	  "                   [--compile-cpu S] [--compile-memory MIB]")                               \
 	X("workers", wg_cmd_workers, "workers [--json] [--api A]       list the manager's workers") \
 	X("submit", wg_cmd_submit,                                                         \
 	  "submit PROGRAM.wasm|URL [--hash H] [--arg A]... [--args-file F] [--timeout S]\n"  \
@@ -34,6 +35,7 @@ int wg_cmd_run(int argc, char **argv);
 	X("cancel", wg_cmd_cancel, "cancel JOB [--api A]            cancel a job's remaining tasks") \
 	X("run", wg_cmd_run,                                                               \
 	  "run PROGRAM [ARG | --arg-file F] [--timeout S] [--memory MIB] [--seed N]\n"            \
-	  "                   [--data DIR]     run one task here, in the same sandbox as a worker")
+	  "                   [--data DIR] [--compile-cpu S] [--compile-memory MIB]\n"                 \
+	  "                   run one task here, in the same sandbox as a worker")
 
 #endif

@@ -54,11 +54,15 @@ int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct 
 	e->runner_idle_ms = o->runner_idle_ms ? o->runner_idle_ms : 30000;
 	e->wasm2c = wg_strdup(o->wasm2c ? o->wasm2c : "wasm2c");
 	e->cc = wg_strdup(o->cc ? o->cc : "cc");
+	e->compile_cpu_s = o->compile_cpu_s ? o->compile_cpu_s : WG_ENGINE_COMPILE_CPU_S;
+	e->compile_memory_mib =
+		o->compile_memory_mib ? o->compile_memory_mib : WG_ENGINE_COMPILE_MEMORY_MIB;
 	e->runq_tail = &e->runq;
 	int rc = wg__program_dirs_init(e, o->data_dir);
 	if (rc) {
 		free(e->wasm2c);
 		free(e->cc);
+		free(e->prlimit);
 		free(e->programs_dir);
 		free(e->cache_dir);
 		free(e);
@@ -83,6 +87,7 @@ static void engine_destroy(struct wg_engine *e)
 	wg_sandbox_filter_free(&e->filter);
 	free(e->wasm2c);
 	free(e->cc);
+	free(e->prlimit);
 	free(e->programs_dir);
 	free(e->cache_dir);
 	free(e);
@@ -417,8 +422,11 @@ int wg_engine_abort(struct wg_engine *e, uint64_t task_id)
 		if (t->state == WG__TASK_RUNNING) {
 			wg__runner_kill(t->runner);
 		} else if (t->state == WG__TASK_WAITING) {
+			struct wg__program *p = t->program;
 			remove_waiting(t);
 			enqueue(t);
+			if (p && !p->waiting)
+				wg__program_unwanted(p);
 		}
 		/* A queued task ends as aborted when the kick reaches it. */
 		return 0;

@@ -31,7 +31,15 @@ struct wg_engine_options {
 	const char *wasm2c;            /* NULL: "wasm2c" from PATH */
 	const char *cc;                /* NULL: "cc" from PATH */
 	uint32_t runner_idle_ms;       /* an idle runner exits after this; 0 means 30 s */
+	/* Limits of each compiler process of an untrusted module (wasm2c, cc and what cc
+	 * runs): CPU seconds (0: WG_ENGINE_COMPILE_CPU_S) and address space in MiB (0:
+	 * WG_ENGINE_COMPILE_MEMORY_MIB). Past either the program is InvalidProgram. */
+	uint32_t compile_cpu_s;
+	uint32_t compile_memory_mib;
 };
+
+#define WG_ENGINE_COMPILE_CPU_S 60
+#define WG_ENGINE_COMPILE_MEMORY_MIB 2048
 
 /* Everything is copied by wg_engine_submit. */
 struct wg_engine_task {

@@ -53,6 +53,8 @@ struct wg__program {
 	int proc_busy;
 	int proc_stage;   /* which compiler; negative once it failed */
 	int spawn_failed; /* the compiler could not even be started */
+	int term_signal;  /* the signal that ended the compiler, or 0 */
+	int unwanted;     /* stopped because no task needs the program any more */
 	struct wg__program *next;
 };
 
@@ -61,6 +63,8 @@ struct wg_engine {
 	char *programs_dir; /* DATA/programs: verified .wasm files by hash */
 	char *cache_dir;    /* DATA/cache/TOOLCHAINKEY: compiled programs by hash */
 	char *wasm2c, *cc;
+	char *prlimit; /* util-linux's prlimit, which starts the compilers within their limits */
+	uint32_t compile_cpu_s, compile_memory_mib;
 	uint64_t default_memory_bytes, default_result_bytes, max_program_bytes;
 	uint32_t download_timeout_ms;
 	struct wg__fetcher fetchers[8];
@@ -154,6 +158,8 @@ int wg__program_dirs_init(struct wg_engine *e, const char *data_dir);
 /* Starts preparing p (state PREPARING). Ends in wg__program_ready or wg__program_failed. */
 void wg__program_start(struct wg__program *p);
 void wg__program_cancel(struct wg__program *p);
+/* Stops the program's compilation when no task waits for it any more. */
+void wg__program_unwanted(struct wg__program *p);
 void wg__program_free(struct wg__program *p);
 
 /* fetch.c: reads a program from a path, file:// or http(s):// address, refusing more than

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -226,6 +227,10 @@ int wg__program_dirs_init(struct wg_engine *e, const char *data_dir)
 	describe_file(&key, WG__RT_DIR "/wasm-rt-impl.c");
 	free(wasm2c);
 	free(cc);
+	e->prlimit = find_executable("prlimit");
+	if (!e->prlimit)
+		wg_warn(NULL, "prlimit (util-linux) is missing: compilers run without CPU and "
+			"memory limits");
 	char digest[65];
 	wg_engine_hash_hex(key.data, key.len, digest);
 	wg_buf_free(&key);
@@ -562,13 +567,35 @@ static void on_proc_closed(uv_handle_t *h);
 /* Runs args[0] with its output going to the build directory's log. Returns 0 when the
  * outcome will arrive through on_proc_closed (even if the program could not be started),
  * or WG_EIO if the log cannot be created. */
-static int spawn(struct wg__program *p, char **args)
+static int spawn(struct wg__program *p, char **cmd)
 {
+	struct wg_engine *e = p->engine;
 	char *log = wg_path_join(p->build_dir, "log");
 	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	free(log);
 	if (fd < 0)
 		return WG_EIO;
+	/* A module is untrusted and so is the cost of compiling it: each compiler process
+	 * (and each one cc starts, which inherits them) runs under CPU-time and address-space
+	 * limits, in a session of its own so that a cancel kills the whole pipeline. */
+	char cpu[40], as[48];
+	char *args[24];
+	size_t n = 0;
+	/* Soft limit first (SIGXCPU, which cc reports as such), the hard one a second later. */
+	snprintf(cpu, sizeof cpu, "--cpu=%u:%u", e->compile_cpu_s, e->compile_cpu_s + 1);
+	snprintf(as, sizeof as, "--as=%llu", (unsigned long long)e->compile_memory_mib << 20);
+	/* A compiler that is missing is reported as such: spawned directly, its start fails. */
+	char *found = find_executable(cmd[0]);
+	if (e->prlimit && found) {
+		args[n++] = e->prlimit;
+		args[n++] = cpu;
+		args[n++] = as;
+		args[n++] = "--";
+	}
+	free(found);
+	for (size_t i = 0; cmd[i] && n < sizeof args / sizeof args[0] - 1; i++)
+		args[n++] = cmd[i];
+	args[n] = NULL;
 	uv_stdio_container_t stdio[3] = {
 		{.flags = UV_IGNORE},
 		{.flags = UV_INHERIT_FD, .data.fd = fd},
@@ -580,9 +607,11 @@ static int spawn(struct wg__program *p, char **args)
 		.args = args,
 		.stdio_count = 3,
 		.stdio = stdio,
+		.flags = UV_PROCESS_DETACHED, /* setsid(): its own process group */
 	};
 	p->proc.data = p;
 	p->spawn_failed = 0;
+	p->term_signal = 0;
 	int rc = uv_spawn(p->engine->loop, &p->proc, &o);
 	close(fd);
 	p->proc_busy = 1;
@@ -597,11 +626,41 @@ static int spawn(struct wg__program *p, char **args)
 	return 0;
 }
 
+/* Whether the build log says a limit was hit (cc reports its children's fate there). */
+static int log_mentions(struct wg__program *p, const char *const *needles)
+{
+	char *log = wg_path_join(p->build_dir, "log");
+	uint8_t *text = NULL;
+	size_t len = 0;
+	int found = 0;
+	if (wg_read_file(log, 1 << 20, &text, &len) == 0)
+		for (const char *const *n = needles; *n && !found; n++)
+			found = strstr((char *)text, *n) != NULL;
+	free(text);
+	free(log);
+	return found;
+}
+
 static void compile_failed(struct wg__program *p, const char *what)
 {
-	char *line = first_log_line(p);
-	char *detail = wg_asprintf("%s: %s", what, line);
-	free(line);
+	struct wg_engine *e = p->engine;
+	static const char *const cpu_words[] = {"CPU time limit", NULL};
+	static const char *const memory_words[] = {"out of memory", "memory exhausted",
+						   "bad_alloc", "Cannot allocate memory", NULL};
+	char *detail;
+	if (p->unwanted) {
+		detail = wg_strdup("compilation stopped: no task needs the program any more");
+	} else if (p->term_signal == SIGXCPU || log_mentions(p, cpu_words)) {
+		detail = wg_asprintf("%s: compilation exceeded its CPU limit of %u s (the worker's "
+				     "--compile-cpu)", what, e->compile_cpu_s);
+	} else if (log_mentions(p, memory_words)) {
+		detail = wg_asprintf("%s: compilation exceeded its memory limit of %u MiB (the "
+				     "worker's --compile-memory)", what, e->compile_memory_mib);
+	} else {
+		char *line = first_log_line(p);
+		detail = wg_asprintf("%s: %s", what, line);
+		free(line);
+	}
 	remove_build_dir(p->build_dir);
 	wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM, detail);
 	free(detail);
@@ -762,13 +821,25 @@ static void on_proc_exit(uv_process_t *proc, int64_t exit_status, int term_signa
 	/* The sign of proc_stage carries success into the close callback. */
 	if (exit_status != 0 || term_signal != 0)
 		p->proc_stage = -p->proc_stage;
+	p->term_signal = term_signal;
+	/* What it started (cc1, as) may outlive it: the whole group goes. */
+	kill(-p->proc.pid, SIGKILL);
 	uv_close((uv_handle_t *)proc, on_proc_closed);
 }
 
 void wg__program_cancel(struct wg__program *p)
 {
-	if (p->proc_busy)
-		uv_process_kill(&p->proc, SIGKILL);
+	if (p->proc_busy && !p->spawn_failed)
+		kill(-p->proc.pid, SIGKILL);
+}
+
+void wg__program_unwanted(struct wg__program *p)
+{
+	if (p->state != WG__PROGRAM_COMPILING || !p->proc_busy || p->waiting)
+		return;
+	wg_info(NULL, "program %.16s: no task needs it any more, compilation stopped", p->hash);
+	p->unwanted = 1;
+	wg__program_cancel(p);
 }
 
 void wg__program_free(struct wg__program *p)

@@ -399,6 +399,8 @@ int wg_worker_run(const struct wg_worker_options *o)
 	struct wg_engine_options eo = {
 		.data_dir = o->data_dir,
 		.default_memory_bytes = o->memory_mib << 20,
+		.compile_cpu_s = o->compile_cpu_s,
+		.compile_memory_mib = o->compile_memory_mib,
 	};
 	rc = wg_engine_create(w.loop, &eo, &w.engine);
 	if (rc) {
