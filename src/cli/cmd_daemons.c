@@ -54,8 +54,10 @@ int wg_cmd_worker(int argc, char **argv)
 {
 	const char *cmd = "worker";
 	const char **managers = calloc((size_t)argc, sizeof *managers);
+	const char **fetch = calloc((size_t)argc, sizeof *fetch);
 	struct wg_worker_options o = {
 		.managers = managers,
+		.fetch = fetch,
 		.managers_authz = "open",
 		.data_dir = WG_DEFAULT_DATA_DIR,
 		.memory_mib = 4096,
@@ -65,8 +67,11 @@ int wg_cmd_worker(int argc, char **argv)
 		.heartbeat_ms = DEFAULT_HEARTBEAT_MS,
 	};
 	int status = 2;
-	if (!managers)
+	if (!managers || !fetch) {
+		free(managers);
+		free(fetch);
 		return 1;
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		uint64_t n;
@@ -75,6 +80,10 @@ int wg_cmd_worker(int argc, char **argv)
 			if (r < 0)
 				goto out;
 			managers[o.n_managers++] = v;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--fetch", &v))) {
+			if (r < 0)
+				goto out;
+			fetch[o.n_fetch++] = v;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--managers", &o.managers_authz)) ||
 			   (r = wg_opt_value(cmd, argc, argv, &i, "--data", &o.data_dir)) ||
 			   (r = wg_opt_value(cmd, argc, argv, &i, "--listen", &o.listen)) ||
@@ -119,5 +128,6 @@ int wg_cmd_worker(int argc, char **argv)
 	status = wg_worker_run(&o);
 out:
 	free(managers);
+	free(fetch);
 	return status;
 }

@@ -23,7 +23,7 @@ int wg_cmd_run(int argc, char **argv);
 	X("worker", wg_cmd_worker,                                                         \
 	  "worker [--manager [ID@]A]... [--slots N] [--queue N] [--memory MIB] [--data DIR]\n"          \
 	  "                   [--managers open|FILE] [--listen A] [--port-file F] [--heartbeat-ms MS]\n" \
-	  "                   [--compile-cpu S] [--compile-memory MIB]")                               \
+	  "                   [--compile-cpu S] [--compile-memory MIB] [--fetch LIST]...")             \
 	X("workers", wg_cmd_workers, "workers [--json] [--api A]       list the manager's workers") \
 	X("submit", wg_cmd_submit,                                                         \
 	  "submit PROGRAM.wasm|URL [--hash H] [--arg A]... [--args-file F] [--timeout S]\n"  \

@@ -54,6 +54,7 @@ int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct 
 	e->runner_idle_ms = o->runner_idle_ms ? o->runner_idle_ms : 30000;
 	e->wasm2c = wg_strdup(o->wasm2c ? o->wasm2c : "wasm2c");
 	e->cc = wg_strdup(o->cc ? o->cc : "cc");
+	e->policy = o->fetch_policy;
 	e->compile_cpu_s = o->compile_cpu_s ? o->compile_cpu_s : WG_ENGINE_COMPILE_CPU_S;
 	e->compile_memory_mib =
 		o->compile_memory_mib ? o->compile_memory_mib : WG_ENGINE_COMPILE_MEMORY_MIB;

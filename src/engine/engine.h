@@ -12,6 +12,7 @@
  * Everything here is called from the loop's thread. See docs/engine.md. */
 #ifndef WG_ENGINE_ENGINE_H
 #define WG_ENGINE_ENGINE_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -21,6 +22,26 @@
 #define WG_ENGINE_STDERR_TAIL_BYTES 4096
 
 struct wg_engine;
+
+/* What an engine may fetch programs from (docs/engine.md): a worker's --fetch. Built with
+ * wg_fetch_policy_add, freed with wg_fetch_policy_free. */
+struct wg_fetch_policy {
+	bool https, http;     /* URLs of these schemes, to public addresses */
+	bool private_hosts;   /* ... and to loopback, private, link-local, unspecified ones */
+	bool registered;      /* the schemes of wg_engine_set_fetcher (wasmgrid://) */
+	bool any_file;        /* every local file */
+	char **dirs;          /* local files under these directories (canonical paths) */
+	size_t n_dirs;
+};
+
+/* What a worker fetches unless told otherwise: programs from its manager, and https://. */
+#define WG_FETCH_POLICY_DEFAULT "wasmgrid,https"
+
+/* Adds a comma-separated list to a policy: "https", "http", "private", "wasmgrid",
+ * "file:DIR" (files under DIR, which must exist), or "all" (everything). Returns 0, or
+ * WG_EINVAL with the reason in why. */
+int wg_fetch_policy_add(struct wg_fetch_policy *p, const char *spec, char *why, size_t why_len);
+void wg_fetch_policy_free(struct wg_fetch_policy *p);
 
 struct wg_engine_options {
 	const char *data_dir;          /* required: programs/ and cache/ live under it */
@@ -36,6 +57,9 @@ struct wg_engine_options {
 	 * WG_ENGINE_COMPILE_MEMORY_MIB). Past either the program is InvalidProgram. */
 	uint32_t compile_cpu_s;
 	uint32_t compile_memory_mib;
+	/* NULL: any address may be fetched (`wasmgrid run`, the user's own files). Not copied:
+	 * it must outlive the engine. */
+	const struct wg_fetch_policy *fetch_policy;
 };
 
 #define WG_ENGINE_COMPILE_CPU_S 60

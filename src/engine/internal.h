@@ -65,6 +65,7 @@ struct wg_engine {
 	char *wasm2c, *cc;
 	char *prlimit; /* util-linux's prlimit, which starts the compilers within their limits */
 	uint32_t compile_cpu_s, compile_memory_mib;
+	const struct wg_fetch_policy *policy; /* NULL: anything */
 	uint64_t default_memory_bytes, default_result_bytes, max_program_bytes;
 	uint32_t download_timeout_ms;
 	struct wg__fetcher fetchers[8];
@@ -163,9 +164,12 @@ void wg__program_unwanted(struct wg__program *p);
 void wg__program_free(struct wg__program *p);
 
 /* fetch.c: reads a program from a path, file:// or http(s):// address, refusing more than
- * max_bytes. Blocking: call it on the thread pool. On failure, why holds a reason. */
-int wg__fetch(const char *address, uint64_t max_bytes, uint32_t timeout_ms, uint8_t **out,
-	      size_t *len, char *why, size_t why_len);
+ * max_bytes, and what the policy (NULL: none) does not allow. Blocking: call it on the
+ * thread pool. On failure, why holds a reason. */
+int wg__fetch(const struct wg_fetch_policy *policy, const char *address, uint64_t max_bytes,
+	      uint32_t timeout_ms, uint8_t **out, size_t *len, char *why, size_t why_len);
+/* The refusal of the fetch policy, the same whatever was refused and why. */
+#define WG__NOT_ALLOWED "not allowed by this worker's fetch policy (its --fetch)"
 
 /* engine.c */
 void wg__program_ready(struct wg__program *p);

@@ -326,11 +326,13 @@ static void prepare_work(uv_work_t *w)
 		const char *address = p->addresses[i];
 		char why[256];
 		if (has_fetcher(e, address)) {
-			fetcher = 1;
-			continue;
-		}
-		if (wg__fetch(address, e->max_program_bytes, e->download_timeout_ms, &bytes, &len,
-			      why, sizeof why) == 0) {
+			if (!e->policy || e->policy->registered) {
+				fetcher = 1;
+				continue;
+			}
+			snprintf(why, sizeof why, "%s", WG__NOT_ALLOWED);
+		} else if (wg__fetch(e->policy, address, e->max_program_bytes,
+				     e->download_timeout_ms, &bytes, &len, why, sizeof why) == 0) {
 			int ok = hash_matches(p, bytes, len);
 			int stored =
 				ok && wg_write_file_atomic(p->wasm_path, bytes, len, 0600) == 0;

@@ -43,6 +43,7 @@ struct wg_worker {
 	uv_timer_t retry_timer;
 	uint32_t backoff_ms;
 	struct wg_engine *engine;
+	struct wg_fetch_policy fetch_policy; /* the engine's, from --fetch */
 	struct wg_wtasks *tasks;
 	struct wg_listener *listener;
 	struct wg_peer *incoming; /* peers that connected to our --listen address */
@@ -396,7 +397,18 @@ int wg_worker_run(const struct wg_worker_options *o)
 	w.specs.memory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
 	w.specs.slots = o->slots ? o->slots : w.specs.cores;
 	w.specs.wasi_preview1 = true;
+	rc = wg_fetch_policy_add(&w.fetch_policy, WG_FETCH_POLICY_DEFAULT, why, sizeof why);
+	if (o->n_fetch)
+		wg_fetch_policy_free(&w.fetch_policy); /* the operator's list replaces it */
+	for (size_t i = 0; i < o->n_fetch && !rc; i++)
+		rc = wg_fetch_policy_add(&w.fetch_policy, o->fetch[i], why, sizeof why);
+	if (rc) {
+		fprintf(stderr, "wasmgrid worker: %s\n", why);
+		status = 2;
+		goto out;
+	}
 	struct wg_engine_options eo = {
+		.fetch_policy = &w.fetch_policy,
 		.data_dir = o->data_dir,
 		.default_memory_bytes = o->memory_mib << 20,
 		.compile_cpu_s = o->compile_cpu_s,
@@ -455,5 +467,6 @@ out:
 		free(w.addrs[i].host_port);
 	free(w.addrs);
 	wg_authz_free(w.authz);
+	wg_fetch_policy_free(&w.fetch_policy);
 	return status;
 }

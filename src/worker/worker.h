@@ -18,6 +18,9 @@ struct wg_worker_options {
 	uint64_t memory_mib;        /* WebAssembly memory limit per task */
 	uint32_t heartbeat_ms;
 	uint32_t retry_max_ms;      /* cap of the reconnection backoff */
+	/* What programs may be fetched from: --fetch lists (engine.h), none: the default. */
+	const char *const *fetch;
+	size_t n_fetch;
 	uint32_t compile_cpu_s;     /* limits of each compiler process (0: the engine's) */
 	uint32_t compile_memory_mib;
 };

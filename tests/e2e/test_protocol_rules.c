@@ -264,3 +264,43 @@ TEST_SLOW(rule_task_started_the_manager_tracks_the_timeout_itself, 90)
 	fake_free(&f);
 	wg_test_stop(m.pid, SIGTERM, 10000);
 }
+
+/* ---- A worker fetches only what its policy allows (docs/engine.md) ---- */
+
+TEST_SLOW(worker_default_fetch_policy_refuses_local_files_and_says_nothing, 90)
+{
+	struct fake_node mgr;
+	fake_init(&mgr, WG_NODE_MANAGER);
+	fake_listen(&mgr);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", mgr.port);
+	/* Started by hand, without the tests' "--fetch all": the default policy. */
+	pid_t w = wg_test_start("w", "worker", "--manager", addr, "--data", e2e_data("w"),
+				"--heartbeat-ms", E2E_HEARTBEAT_MS, NULL);
+	CHECK_MSG(fake_wait_attached(&mgr, 15000), "the worker never attached to the test");
+	static const char zeros[] =
+		"0000000000000000000000000000000000000000000000000000000000000000";
+	struct fake_task t[] = {{.id = 1, .program = "/etc/shadow", .argument = "x", .hash = zeros},
+				{.id = 2, .program = "/etc/no-such-file", .argument = "x",
+				 .hash = zeros}};
+	struct fake_answer a;
+	fake_execute(&mgr, t, 2, &a);
+	CHECK_EQ(a.kind, BODY(ACK));
+	for (uint64_t id = 1; id <= 2; id++) {
+		struct fake_msg *e = fake_wait_msg(&mgr, BODY(TASK_ERROR), id, 0, 30000);
+		CHECK_MSG(e, "no TaskError for task %llu", (unsigned long long)id);
+		CHECK_EQ(e->error, WASMGRID__ERROR_KIND__DOWNLOAD_ERROR);
+		CHECK_CONTAINS(e->detail, "not allowed by this worker's fetch policy");
+		CHECK(!strstr(e->detail, "No such") && !strstr(e->detail, "hash"));
+	}
+	/* Nothing was copied into its cache. */
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "ls %s/programs | wc -l", e2e_data("w"));
+	const char *argv[] = {"sh", "-c", cmd, NULL};
+	struct wg_buf out = {0};
+	CHECK_EQ(wg_test_run_program(&out, NULL, argv), 0);
+	CHECK_STREQ(wg_buf_cstr(&out), "0\n");
+	wg_buf_free(&out);
+	fake_free(&mgr);
+	wg_test_stop(w, SIGTERM, 10000);
+}

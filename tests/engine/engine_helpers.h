@@ -3,6 +3,7 @@
 #define WG_TEST_ENGINE_HELPERS_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "engine/engine.h"
@@ -31,5 +32,10 @@ void test_run(const char *data_dir, const struct wg_engine_task *t, struct task_
 void test_on_started(void *user, uint64_t task_id, uint64_t unix_ms);
 void test_on_done(void *user, uint64_t task_id, const struct wg_engine_outcome *o);
 void test_result_free(struct task_result *r);
+/* A one-file HTTP server on loopback in a child process; returns its pid, sets *port. */
+pid_t test_serve_http(const uint8_t *body, size_t len, int *port);
+/* Runs one task to its end on a fresh engine with these options. */
+void test_run_with(const struct wg_engine_options *o, const struct wg_engine_task *t,
+		   struct task_result *r);
 
 #endif

@@ -286,43 +286,6 @@ TEST_SLOW(engine_fetcher_supplies_programs_for_its_scheme, 60)
 	free(path);
 }
 
-/* A one-file HTTP server in a child process; returns its pid, sets *port. */
-static pid_t serve_http(const uint8_t *body, size_t len, int *port)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t alen = sizeof a;
-	CHECK(bind(s, (struct sockaddr *)&a, sizeof a) == 0 && listen(s, 8) == 0);
-	CHECK(getsockname(s, (struct sockaddr *)&a, &alen) == 0);
-	*port = ntohs(a.sin_port);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid > 0) {
-		close(s);
-		return pid;
-	}
-	for (;;) {
-		int c = accept(s, NULL, NULL);
-		if (c < 0)
-			_exit(0);
-		char req[4096];
-		size_t got = 0;
-		ssize_t n;
-		while (got < sizeof req - 1 && (n = read(c, req + got, sizeof req - 1 - got)) > 0) {
-			got += (size_t)n;
-			req[got] = 0;
-			if (strstr(req, "\r\n\r\n"))
-				break;
-		}
-		char head[128];
-		int hl = snprintf(head, sizeof head,
-				  "HTTP/1.0 200 OK\r\nContent-Length: %zu\r\n\r\n", len);
-		if (write(c, head, (size_t)hl) < 0 || write(c, body, len) < 0)
-			_exit(1);
-		close(c);
-	}
-}
-
 TEST_SLOW(engine_downloads_over_http_and_checks_the_hash, 60)
 {
 	char *path = test_program_path("t_argv");
@@ -332,7 +295,7 @@ TEST_SLOW(engine_downloads_over_http_and_checks_the_hash, 60)
 	char hash[65];
 	wg_engine_hash_hex(bytes, len, hash);
 	int port;
-	pid_t server = serve_http(bytes, len, &port);
+	pid_t server = test_serve_http(bytes, len, &port);
 	char *url = wg_asprintf("http://127.0.0.1:%d/t_argv.wasm", port);
 	const char *addresses[] = {url};
 	struct wg_engine_task t = test_task(addresses, hash, "web", 3);
