@@ -43,6 +43,17 @@ int wg_cmd_manager(int argc, char **argv)
 			if (r < 0 || wg_opt_uint(cmd, "--max-slots", v, 1, 4096, &n))
 				return 2;
 			o.max_slots = (uint32_t)n;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--keep-finished", &v))) {
+			/* Days, fractions allowed (0.5 is twelve hours). */
+			char *end = NULL;
+			double days = r > 0 ? strtod(v, &end) : -1;
+			if (r < 0 || !end || *end || end == v || !(days > 0) || days > 36500)
+				return wg_usage_error(cmd, "--keep-finished takes a number of days "
+						      "above 0 (0.5 is twelve hours), not '%s'",
+						      r < 0 ? "" : v);
+			o.keep_finished_ms = (uint64_t)(days * 86400000.0);
+			if (!o.keep_finished_ms)
+				o.keep_finished_ms = 1;
 		} else {
 			return wg_usage_error(cmd, "unknown option '%s'", argv[i]);
 		}

@@ -1,4 +1,4 @@
-/* The user's job commands: submit, status, wait, results, cancel. Each is a thin client of
+/* The user's job commands: submit, status, wait, results, cancel, remove. Each is a thin client of
  * the manager's HTTP API (docs/api.md); what they print for people is here, what they
  * print for programs (--json) is the API's own JSON. */
 #include <inttypes.h>
@@ -503,6 +503,27 @@ int wg_cmd_cancel(int argc, char **argv)
 		else
 			printf("job %" PRIu64 " had already %s; nothing to cancel\n", id, state);
 	}
+	wg_json_free(doc);
+	wg_buf_free(&body);
+	return status;
+}
+
+/* ---- remove ---- */
+
+int wg_cmd_remove(int argc, char **argv)
+{
+	const char *cmd = "remove", *api;
+	uint64_t id;
+	int rc = job_command_args(cmd, argc, argv, true, &api, NULL, &id, NULL);
+	if (rc)
+		return rc;
+	char path[80];
+	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?remove=true", id);
+	struct wg_buf body = {0};
+	struct wg_json *doc = NULL;
+	int status = job_call(cmd, api, "DELETE", path, id, false, &body, &doc);
+	if (!status)
+		printf("job %" PRIu64 " removed, with its tasks and results\n", id);
 	wg_json_free(doc);
 	wg_buf_free(&body);
 	return status;

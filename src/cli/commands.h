@@ -12,6 +12,7 @@ int wg_cmd_status(int argc, char **argv);
 int wg_cmd_wait(int argc, char **argv);
 int wg_cmd_results(int argc, char **argv);
 int wg_cmd_cancel(int argc, char **argv);
+int wg_cmd_remove(int argc, char **argv);
 int wg_cmd_run(int argc, char **argv);
 
 /* Every further command: X(name, function, usage line). Add one line per command. */
@@ -19,7 +20,7 @@ int wg_cmd_run(int argc, char **argv);
 	X("manager", wg_cmd_manager,                                                       \
 	  "manager [--listen A] [--api A] [--data DIR] [--workers open|FILE] [--port-file F]\n" \
 	  "                   [--api-port-file F] [--heartbeat-ms MS] [--max-slots N]\n"              \
-	  "                   [--api-token-file F] [--api-insecure]")                                  \
+	  "                   [--api-token-file F] [--api-insecure] [--keep-finished DAYS]")         \
 	X("worker", wg_cmd_worker,                                                         \
 	  "worker [--manager [ID@]A]... [--slots N] [--queue N] [--memory MIB] [--data DIR]\n"          \
 	  "                   [--managers open|FILE] [--listen A] [--port-file F] [--heartbeat-ms MS]\n" \
@@ -33,6 +34,8 @@ int wg_cmd_run(int argc, char **argv);
 	X("wait", wg_cmd_wait, "wait JOB [--api A]              wait for a job, with progress") \
 	X("results", wg_cmd_results, "results JOB [--json] [--api A]  one line per task")        \
 	X("cancel", wg_cmd_cancel, "cancel JOB [--api A]            cancel a job's remaining tasks") \
+	X("remove", wg_cmd_remove,                                                         \
+	  "remove JOB [--api A]            delete a job with its results (cancelled first)") \
 	X("run", wg_cmd_run,                                                               \
 	  "run PROGRAM [ARG | --arg-file F] [--timeout S] [--memory MIB] [--seed N]\n"            \
 	  "                   [--data DIR] [--compile-cpu S] [--compile-memory MIB]\n"                 \

@@ -431,19 +431,37 @@ void wg__api_cancel_job(struct wg_http_request *req, void *user)
 	uint64_t id;
 	if (job_id_param(req, &id))
 		return;
+	bool remove = false;
+	const char *rm = wg_http_query(req, "remove");
+	if (rm && (!strcmp(rm, "true") || !strcmp(rm, "1"))) {
+		remove = true;
+	} else if (rm && strcmp(rm, "false") && strcmp(rm, "0")) {
+		wg_http_respond_error(req, 400, "remove must be true or false, not '%s'", rm);
+		return;
+	}
 	struct wg_job_info ji;
 	int rc = wg_jobs_cancel(m->jobs, id, NULL);
+	if (rc == 0 && remove)
+		rc = wg_jobs_remove(m->jobs, id);
 	if (rc == 0) {
+		/* The job is over at once; its tasks are marked or deleted a slice at a time. */
+		wg__dispatch_sweep(m);
 		wg__dispatch_flush_aborts(m);
 		wg__api_wake_waiters(m, false);
-		rc = wg_jobs_status(m->jobs, id, &ji);
+		if (!remove)
+			rc = wg_jobs_status(m->jobs, id, &ji);
 	}
-	if (rc == WG_ENOTFOUND)
+	if (rc == WG_ENOTFOUND) {
 		respond_unknown_job(req, id);
-	else if (rc)
-		respond_core_error(m, req, "cancelling a job", rc);
-	else
+	} else if (rc) {
+		respond_core_error(m, req, remove ? "removing a job" : "cancelling a job", rc);
+	} else if (remove) {
+		char body[64];
+		int n = snprintf(body, sizeof body, "{\"job\":%" PRIu64 ",\"removed\":true}", id);
+		wg_http_respond_json(req, 200, body, (size_t)n);
+	} else {
 		respond_job(req, 200, &ji);
+	}
 }
 
 /* ---- GET /v1/jobs/ID/results ---- */

@@ -22,6 +22,12 @@
 #define PROGRAM_CHUNK_MAX (1u << 20)
 /* A worker that refused tasks gets none for this long, so a refusal cannot loop. */
 #define REFUSAL_COOLDOWN_MS 2000
+/* Tasks per slice of the work cancels and removals leave (a few milliseconds each). */
+#define SWEEP_ROWS 2000
+/* Finished jobs are looked for under --keep-finished every minute (or a quarter of the
+ * time they are kept, when that is shorter); so many go at a time. */
+#define KEEP_CHECK_MS (60 * 1000)
+#define KEEP_BATCH 64
 
 /* Per-worker dispatch state, hung on wg_peer.data while the worker is attached. */
 struct worker_state {
@@ -339,6 +345,48 @@ static void reconcile(struct wg_manager *m)
 	}
 }
 
+/* ---- work in slices ---- */
+
+static void on_sweep(uv_timer_t *t)
+{
+	struct wg_manager *m = t->data;
+	if (!m->jobs || m->stopping)
+		return;
+	bool more = false;
+	int rc = wg_jobs_sweep(m->jobs, SWEEP_ROWS, &more);
+	if (rc) {
+		wg__manager_fatal(m, "cancelling or removing tasks", rc);
+		return;
+	}
+	/* One slice per loop turn: whatever else came is served in between. */
+	if (more)
+		uv_timer_start(&m->sweep_timer, on_sweep, 0, 0);
+}
+
+void wg__dispatch_sweep(struct wg_manager *m)
+{
+	if (m->sweep_timer.data && !m->stopping && !uv_is_active((uv_handle_t *)&m->sweep_timer))
+		uv_timer_start(&m->sweep_timer, on_sweep, 0, 0);
+}
+
+static void remove_expired(struct wg_manager *m)
+{
+	uint64_t now = wg_unix_ms();
+	if (now < m->opts->keep_finished_ms)
+		return;
+	size_t n = 0;
+	int rc = wg_jobs_remove_finished_before(m->jobs, now - m->opts->keep_finished_ms,
+						KEEP_BATCH, &n);
+	if (rc) {
+		wg__manager_fatal(m, "removing old finished jobs", rc);
+		return;
+	}
+	if (n) {
+		wg_info(NULL, "%zu job(s) finished longer ago than --keep-finished: removed", n);
+		wg__api_wake_waiters(m, false);
+	}
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct wg_manager *m = t->data;
@@ -372,6 +420,16 @@ static void on_tick(uv_timer_t *t)
 	uint32_t every = m->opts->heartbeat_ms / TICK_MS;
 	if (++m->ticks % (every ? every : 1) == 0)
 		reconcile(m);
+	if (m->opts->keep_finished_ms) {
+		uint64_t period = m->opts->keep_finished_ms / 4 < KEEP_CHECK_MS
+					  ? m->opts->keep_finished_ms / 4
+					  : KEEP_CHECK_MS;
+		uint64_t ticks = period / TICK_MS ? period / TICK_MS : 1;
+		if (m->ticks % ticks == 0)
+			remove_expired(m);
+	}
+	/* Resumes work left by a restart or a reopened store (cheap when there is none). */
+	wg__dispatch_sweep(m);
 	wg__api_wake_waiters(m, false);
 	wg__dispatch_flush_aborts(m);
 	wg__dispatch_kick(m);
@@ -600,9 +658,11 @@ int wg__dispatch_start(struct wg_manager *m)
 	if (rc)
 		return rc;
 	uv_timer_init(m->loop, &m->tick_timer);
+	uv_timer_init(m->loop, &m->sweep_timer);
 	uv_prepare_init(m->loop, &m->flush);
-	m->tick_timer.data = m->flush.data = m;
+	m->tick_timer.data = m->sweep_timer.data = m->flush.data = m;
 	uv_timer_start(&m->tick_timer, on_tick, TICK_MS, TICK_MS);
+	wg__dispatch_sweep(m);
 	return 0;
 }
 
@@ -614,7 +674,9 @@ void wg__dispatch_stop(struct wg_manager *m)
 	commit_events(m);
 	wg__api_wake_waiters(m, true);
 	uv_timer_stop(&m->tick_timer);
+	uv_timer_stop(&m->sweep_timer);
 	uv_prepare_stop(&m->flush);
 	uv_close((uv_handle_t *)&m->tick_timer, NULL);
+	uv_close((uv_handle_t *)&m->sweep_timer, NULL);
 	uv_close((uv_handle_t *)&m->flush, NULL);
 }

@@ -17,6 +17,11 @@
 /* Task and attempt rows are the bulk of the data; the partial indexes keep the two hot
  * lookups (queued tasks of a job, attempts in flight) proportional to what they find rather
  * than to the size of the job. */
+/* Jobs whose tasks are still to be cancelled (kind 0) or deleted with their attempts (kind
+ * 1, the job itself already gone): that work is done a slice at a time (wg_jobs_sweep), so
+ * that no call holds the loop for long, and survives a restart. */
+#define SWEEP_TABLE "CREATE TABLE sweep(job_id INTEGER PRIMARY KEY, kind INTEGER NOT NULL)"
+
 static const char schema_sql[] =
 	"CREATE TABLE programs(id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, bytes BLOB,"
 	" size INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
@@ -44,7 +49,13 @@ static const char schema_sql[] =
 	" error_kind INTEGER, error_detail TEXT, error_stderr BLOB);"
 	"CREATE INDEX attempts_task ON attempts(task_id);"
 	"CREATE INDEX attempts_deadline ON attempts(deadline_ms) WHERE state <= 2;"
-	"CREATE INDEX attempts_worker ON attempts(worker) WHERE state <= 2";
+	"CREATE INDEX attempts_worker ON attempts(worker) WHERE state <= 2;"
+	SWEEP_TABLE;
+
+/* Upgrades of older databases: schema_upgrades[v - 1] takes version v to v + 1. */
+static const char *const schema_upgrades[] = {
+	SWEEP_TABLE, /* 1 -> 2: work done in slices (cancels, removals) */
+};
 
 static const char *const stmt_sql[] = {
 #define WG__STMT_SQL(name, sql) sql,
@@ -116,7 +127,8 @@ int wg_jobs_open(const char *path, const struct wg_jobs_options *opts, struct wg
 	j->clock_ms = opts && opts->clock_ms ? opts->clock_ms : real_clock_ms;
 	j->clock_user = opts ? opts->clock_user : NULL;
 	j->start_grace_ms = opts && opts->start_grace_ms ? opts->start_grace_ms : 120000;
-	int rc = wg_store_open(path, schema_sql, WG__JOBS_SCHEMA_VERSION, stmt_sql, WG__S_COUNT,
+	int rc = wg_store_open(path, schema_sql, WG__JOBS_SCHEMA_VERSION, schema_upgrades, stmt_sql,
+			       WG__S_COUNT,
 			       &j->store, why);
 	if (rc < 0)
 		goto out;
@@ -204,6 +216,13 @@ int wg_jobs_program_put(struct wg_jobs *j, const uint8_t *bytes, size_t len, cha
 	sqlite3_bind_int64(st, 3, (int64_t)len);
 	sqlite3_bind_int64(st, 4, (int64_t)wg__jobs_now(j));
 	rc = wg_store_exec_stmt(j->store, st);
+	if (rc == 0 && sqlite3_changes(wg_store_db(j->store)) == 0) {
+		/* Stored already: it is wanted again (see WG__PROGRAM_GRACE_MS). */
+		st = wg__stmt(j, WG__S_PROGRAM_TOUCH);
+		sqlite3_bind_text(st, 1, hash_out, 64, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (int64_t)wg__jobs_now(j));
+		rc = wg_store_exec_stmt(j->store, st);
+	}
 	return wg_store_end(j->store, rc);
 }
 
@@ -402,8 +421,11 @@ int wg_jobs_cancel(struct wg_jobs *j, uint64_t job_id, size_t *n_aborts)
 	free(list);
 	if (rc < 0)
 		goto end;
-	st = wg__stmt(j, WG__S_JOB_CANCEL_TASKS);
+	/* The job is cancelled now; its queued tasks, which may be a million, are marked a
+	 * slice at a time by wg_jobs_sweep (nothing schedules the tasks of a cancelled job). */
+	st = wg__stmt(j, WG__S_SWEEP_ADD);
 	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	sqlite3_bind_int(st, 2, WG__SWEEP_CANCEL);
 	rc = wg_store_exec_stmt(j->store, st);
 	if (rc < 0)
 		goto end;

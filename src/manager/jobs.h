@@ -236,6 +236,18 @@ struct wg_job_info {
 	uint64_t counts[WG_TASK_STATE_COUNT]; /* tasks per enum wg_task_state */
 };
 
+/* Removes a finished job and everything of it: the job at once (it is then unknown,
+ * WG_ENOTFOUND), its tasks, attempts and results by wg_jobs_sweep. WG_EBUSY while it runs
+ * (cancel it first), WG_ENOTFOUND for an unknown job. */
+int wg_jobs_remove(struct wg_jobs *j, uint64_t job_id);
+/* Removes up to `max` jobs that finished before `before_ms` (--keep-finished). */
+int wg_jobs_remove_finished_before(struct wg_jobs *j, uint64_t before_ms, size_t max,
+				   size_t *n_removed);
+/* Does one slice of the work that cancels and removals leave, at most max_rows tasks, in
+ * one transaction; *more says whether work is left. So that no call holds the caller's
+ * loop for long whatever the size of a job; the work survives a restart. */
+int wg_jobs_sweep(struct wg_jobs *j, size_t max_rows, bool *more);
+
 /* Only the state of a job: cheap, unlike wg_jobs_status, which counts its tasks.
  * WG_ENOTFOUND for an unknown job. */
 int wg_jobs_state(struct wg_jobs *j, uint64_t job_id, enum wg_job_state *state);

@@ -8,7 +8,14 @@
 #include "manager/jobs.h"
 #include "manager/store.h"
 
-#define WG__JOBS_SCHEMA_VERSION 1
+#define WG__JOBS_SCHEMA_VERSION 2
+
+/* The kinds of work in the sweep table (jobs.c). */
+enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE };
+
+/* A program no job refers to any more goes with the last job removed, unless it was stored
+ * (or stored again) this recently: it may be for a job about to be submitted. */
+#define WG__PROGRAM_GRACE_MS (60 * 60 * 1000)
 
 /* Attempts with state <= this are in flight. */
 #define WG__IN_FLIGHT WG_ATTEMPT_STARTED
@@ -19,6 +26,7 @@
 		       " VALUES(?1, ?2, ?3, ?4)"                                                   \
 		       " ON CONFLICT(hash) DO UPDATE SET bytes = excluded.bytes,"                  \
 		       " size = excluded.size WHERE programs.bytes IS NULL")                       \
+	X(PROGRAM_TOUCH, "UPDATE programs SET created_ms = ?2 WHERE hash = ?1")                    \
 	X(PROGRAM_NAME, "INSERT OR IGNORE INTO programs(hash, bytes, size, created_ms)"            \
 			" VALUES(?1, NULL, 0, ?2)")                                                \
 	X(PROGRAM_FIND, "SELECT id, size FROM programs WHERE hash = ?1 AND bytes IS NOT NULL")     \
@@ -65,7 +73,7 @@
 	X(TASK_FAILURE, "UPDATE tasks SET failures = failures + 1, error_kind = ?2,"               \
 			" error_detail = ?3, error_stderr = ?4 WHERE id = ?1")                     \
 	X(TASK_RECONCILE_GET, "SELECT t.state, t.failures, t.job_id, j.k, j.quorum,"               \
-			      " j.max_failures FROM tasks t JOIN jobs j ON j.id = t.job_id"        \
+			      " j.max_failures, j.state FROM tasks t JOIN jobs j ON j.id = t.job_id" \
 			      " WHERE t.id = ?1")                                                  \
 	X(TASK_ATTEMPT_COUNTS, "SELECT coalesce(sum(state <= 2), 0),"                              \
 			       " coalesce(sum(state = 3), 0) FROM attempts WHERE task_id = ?1")    \
@@ -83,8 +91,20 @@
 	X(JOB_IN_FLIGHT, "SELECT a.id, a.worker FROM attempts a"                                   \
 			 " JOIN tasks t ON t.id = a.task_id"                                       \
 			 " WHERE a.state <= 2 AND t.job_id = ?1 AND t.state = 1")                  \
-	X(JOB_CANCEL_TASKS, "UPDATE tasks SET state = 4, want = 0"                                 \
-			    " WHERE job_id = ?1 AND state IN (0, 1)")                              \
+	X(SWEEP_ADD, "INSERT OR REPLACE INTO sweep(job_id, kind) VALUES(?1, ?2)")                  \
+	X(SWEEP_NEXT, "SELECT job_id, kind FROM sweep ORDER BY job_id LIMIT 1")                    \
+	X(SWEEP_DONE, "DELETE FROM sweep WHERE job_id = ?1")                                       \
+	X(SWEEP_CANCEL_SLICE, "UPDATE tasks SET state = 4, want = 0 WHERE id IN (SELECT id"        \
+			      " FROM tasks WHERE job_id = ?1 AND state IN (0, 1) LIMIT ?2)")       \
+	X(SWEEP_DELETE_ATTEMPTS, "DELETE FROM attempts WHERE task_id IN (SELECT id FROM tasks"     \
+				 " WHERE job_id = ?1 ORDER BY idx LIMIT ?2)")                      \
+	X(SWEEP_DELETE_TASKS, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks"                \
+			      " WHERE job_id = ?1 ORDER BY idx LIMIT ?2)")                         \
+	X(JOB_DELETE, "DELETE FROM jobs WHERE id = ?1 RETURNING program_hash")                     \
+	X(PROGRAM_FORGET, "DELETE FROM programs WHERE hash = ?1 AND created_ms < ?2"              \
+			  " AND NOT EXISTS(SELECT 1 FROM jobs WHERE program_hash = ?1)")           \
+	X(JOBS_FINISHED_BEFORE, "SELECT id FROM jobs WHERE state != 0 AND finished_ms < ?1"        \
+				" ORDER BY id LIMIT ?2")                                           \
 	X(JOB_CANCEL, "UPDATE jobs SET state = 3, finished_ms = ?2, remaining = 0"                 \
 		      " WHERE id = ?1")                                                            \
 	X(WORKER_UPSERT, "INSERT INTO workers(node_id, first_seen_ms) VALUES(?1, ?2)"              \

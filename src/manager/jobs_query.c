@@ -1,4 +1,5 @@
 /* Read-only queries of the job core, for the HTTP API, the CLI and /metrics. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,12 @@ static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out
 		int s = sqlite3_column_int(st, 0);
 		if (s >= 0 && s < WG_TASK_STATE_COUNT)
 			out->counts[s] = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	if (out->state == WG_JOB_CANCELLED) {
+		/* Tasks wg_jobs_sweep has not reached yet are cancelled all the same. */
+		out->counts[WG_TASK_CANCELLED] += out->counts[WG_TASK_QUEUED] +
+						  out->counts[WG_TASK_RUNNING];
+		out->counts[WG_TASK_QUEUED] = out->counts[WG_TASK_RUNNING] = 0;
 	}
 	return rc;
 }
@@ -102,6 +109,7 @@ int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t 
 	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_STATE);
 	sqlite3_bind_int64(st, 1, (int64_t)job_id);
 	rc = wg_store_step(j->store, st);
+	bool cancelled = rc == 1 && sqlite3_column_int(st, 0) == WG_JOB_CANCELLED;
 	sqlite3_reset(st);
 	if (rc <= 0)
 		return rc < 0 ? rc : WG_ENOTFOUND;
@@ -113,6 +121,8 @@ int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t 
 		struct wg_task_result r = {0};
 		r.index = (uint32_t)sqlite3_column_int64(st, 0);
 		r.state = (enum wg_task_state)sqlite3_column_int(st, 1);
+		if (cancelled && r.state < WG_TASK_COMPLETED)
+			r.state = WG_TASK_CANCELLED; /* as in fill_info */
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
 			r.result = sqlite3_column_blob(st, 2);
 			r.result_len = (size_t)sqlite3_column_bytes(st, 2);

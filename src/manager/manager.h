@@ -18,6 +18,8 @@ struct wg_manager_options {
 	 * on a loopback address only, unless api_insecure says otherwise. */
 	const char *api_token_file;
 	bool api_insecure;
+	/* Finished jobs are removed this long after they finished (0: kept until removed). */
+	uint64_t keep_finished_ms;
 };
 
 /* Runs the manager until SIGINT or SIGTERM. Returns the process exit status. */

@@ -35,6 +35,9 @@ struct wg_manager {
 	struct wg_jobs *jobs;
 	uv_timer_t tick_timer;     /* overdue attempts and worker rates, four times a second */
 	uint32_t ticks;
+	/* Cancels and removals leave work (wg_jobs_sweep) done one slice per loop turn while
+	 * there is some, so that a million-task job never holds the loop. */
+	uv_timer_t sweep_timer;
 	/* Runs once per loop iteration, after every callback of that iteration: commits the
 	 * iteration's events in one transaction, then acknowledges them, then schedules. */
 	uv_prepare_t flush;
@@ -68,6 +71,8 @@ void wg__dispatch_close_core(struct wg_manager *m);
 void wg__dispatch_stop(struct wg_manager *m);
 /* Something changed (a job arrived, a slot freed): hand out tasks soon. */
 void wg__dispatch_kick(struct wg_manager *m);
+/* Cancels and removals left work: do it, a slice per loop turn. */
+void wg__dispatch_sweep(struct wg_manager *m);
 /* Sends TasksAbort for whatever the job core wants aborted. */
 void wg__dispatch_flush_aborts(struct wg_manager *m);
 void wg__dispatch_worker_attached(struct wg_manager *m, struct wg_peer *peer);

@@ -138,8 +138,11 @@ int wg__task_reconcile(struct wg_jobs *j, int64_t task)
 	int64_t failures = sqlite3_column_int64(st, 1), job = sqlite3_column_int64(st, 2);
 	int64_t k = sqlite3_column_int64(st, 3), quorum = sqlite3_column_int64(st, 4);
 	int64_t max_failures = sqlite3_column_int64(st, 5);
+	int job_state = sqlite3_column_int(st, 6);
 	sqlite3_reset(st);
-	if (state >= WG_TASK_COMPLETED)
+	/* A task of a cancelled job may still read queued or running until wg_jobs_sweep
+	 * reaches it: it is over all the same. */
+	if (state >= WG_TASK_COMPLETED || job_state != WG_JOB_RUNNING)
 		return 0;
 
 	st = wg__stmt(j, WG__S_TASK_ATTEMPT_COUNTS);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -216,7 +217,8 @@ static int lock_database(struct wg_store *s, char **reason)
 }
 
 int wg_store_open(const char *path, const char *schema_sql, int version,
-		  const char *const *stmts, size_t n, struct wg_store **out, char **why)
+		  const char *const *upgrades, const char *const *stmts, size_t n,
+		  struct wg_store **out, char **why)
 {
 	struct wg_store *s = wg_calloc(1, sizeof *s);
 	char *reason = NULL;
@@ -264,6 +266,22 @@ int wg_store_open(const char *path, const char *schema_sql, int version,
 			exec_sql(s->db, "ROLLBACK");
 			goto out;
 		}
+	} else if (have < version && have >= 1 && upgrades) {
+		struct wg_buf sql = {0};
+		wg_buf_append_str(&sql, "BEGIN IMMEDIATE;");
+		for (int v = have; v < version; v++)
+			wg_buf_appendf(&sql, "%s;", upgrades[v - 1]);
+		wg_buf_appendf(&sql, "PRAGMA user_version=%d; COMMIT;", version);
+		int erc = exec_sql(s->db, wg_buf_cstr(&sql));
+		wg_buf_free(&sql);
+		if (erc != SQLITE_OK) {
+			reason = wg_asprintf("cannot upgrade the schema from version %d: %s", have,
+					     sqlite3_errmsg(s->db));
+			exec_sql(s->db, "ROLLBACK");
+			goto out;
+		}
+		wg_info(NULL, "database %s upgraded from schema version %d to %d", path, have,
+			version);
 	} else if (have != version) {
 		reason = wg_asprintf("schema version %d, this program knows version %d", have,
 				     version);

@@ -16,13 +16,17 @@
 struct wg_store;
 
 /* Opens (creating if needed) the database at `path`. When the file has no schema yet,
- * `schema_sql` is run in one transaction and the schema version is set to `version`; a file
- * holding another version, a file that is not a database, or a database that cannot be
- * written is refused with WG_EDB. `stmts` (n of them, not copied: they must outlive the
+ * `schema_sql` is run in one transaction and the schema version is set to `version`. A file
+ * of an older version v is brought up to date by running upgrades[v - 1] (from v to v + 1)
+ * and the following ones, in one transaction; a file of another version (newer, or older
+ * than the upgrades reach), a file that is not a database, or a database that cannot be
+ * written is refused with WG_EDB. `upgrades` has version - 1 entries (NULL when version is
+ * 1). `stmts` (n of them, not copied: they must outlive the
  * store) are prepared once, here. On failure *why (when why is not NULL) receives a new
  * string, freed by the caller, naming the file and the reason. */
 int wg_store_open(const char *path, const char *schema_sql, int version,
-		  const char *const *stmts, size_t n, struct wg_store **out, char **why);
+		  const char *const *upgrades, const char *const *stmts, size_t n,
+		  struct wg_store **out, char **why);
 void wg_store_close(struct wg_store *s);
 
 /* Prepared statement number `id`, reset and with its bindings cleared. Owned by the store. */

@@ -1,0 +1,120 @@
+/* Work that cancels and removals leave behind, done a slice at a time so that no call holds
+ * the manager's loop for long whatever the size of a job: the tasks of a cancelled job
+ * marked cancelled, the tasks and attempts of a removed job deleted. What is still to do
+ * is a row of the sweep table, so it survives a restart. */
+#include <stdio.h>
+
+#include "manager/jobs_internal.h"
+#include "util/err.h"
+#include "util/log.h"
+
+int wg_jobs_remove(struct wg_jobs *j, uint64_t job_id)
+{
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_STATE);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	rc = wg_store_step(j->store, st);
+	if (rc <= 0) {
+		rc = rc < 0 ? rc : WG_ENOTFOUND;
+		goto end;
+	}
+	if (sqlite3_column_int(st, 0) == WG_JOB_RUNNING) {
+		rc = WG_EBUSY;
+		goto end;
+	}
+	st = wg__stmt(j, WG__S_JOB_DELETE);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	if (wg_store_step(j->store, st) != 1) {
+		rc = WG_EDB;
+		goto end;
+	}
+	char hash[65];
+	snprintf(hash, sizeof hash, "%s", (const char *)sqlite3_column_text(st, 0));
+	if ((rc = wg_store_step(j->store, st)) < 0)
+		goto end;
+	st = wg__stmt(j, WG__S_PROGRAM_FORGET);
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, (int64_t)(wg__jobs_now(j) - WG__PROGRAM_GRACE_MS));
+	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
+		goto end;
+	/* Its tasks and attempts go a slice at a time (a cancel still pending is replaced). */
+	st = wg__stmt(j, WG__S_SWEEP_ADD);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	sqlite3_bind_int(st, 2, WG__SWEEP_DELETE);
+	rc = wg_store_exec_stmt(j->store, st);
+end:
+	return wg_store_end(j->store, rc);
+}
+
+int wg_jobs_remove_finished_before(struct wg_jobs *j, uint64_t before_ms, size_t max,
+				   size_t *n_removed)
+{
+	int64_t ids[64];
+	size_t n = 0;
+	*n_removed = 0;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOBS_FINISHED_BEFORE);
+	sqlite3_bind_int64(st, 1, (int64_t)before_ms);
+	sqlite3_bind_int64(st, 2, (int64_t)(max < 64 ? max : 64));
+	int rc;
+	while ((rc = wg_store_step(j->store, st)) == 1)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = wg_jobs_remove(j, (uint64_t)ids[i]);
+		if (rc == 0)
+			(*n_removed)++;
+	}
+	return rc < 0 ? rc : 0;
+}
+
+int wg_jobs_sweep(struct wg_jobs *j, size_t max_rows, bool *more)
+{
+	*more = false;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_SWEEP_NEXT);
+	int rc = wg_store_step(j->store, st);
+	if (rc <= 0)
+		return rc;
+	int64_t job = sqlite3_column_int64(st, 0);
+	int kind = sqlite3_column_int(st, 1);
+	sqlite3_reset(st);
+	rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	int changed = 0;
+	if (kind == WG__SWEEP_CANCEL) {
+		st = wg__stmt(j, WG__S_SWEEP_CANCEL_SLICE);
+		sqlite3_bind_int64(st, 1, job);
+		sqlite3_bind_int64(st, 2, (int64_t)max_rows);
+		rc = wg_store_exec_stmt(j->store, st);
+		changed = sqlite3_changes(wg_store_db(j->store));
+	} else {
+		st = wg__stmt(j, WG__S_SWEEP_DELETE_ATTEMPTS);
+		sqlite3_bind_int64(st, 1, job);
+		sqlite3_bind_int64(st, 2, (int64_t)max_rows);
+		rc = wg_store_exec_stmt(j->store, st);
+		if (rc == 0) {
+			st = wg__stmt(j, WG__S_SWEEP_DELETE_TASKS);
+			sqlite3_bind_int64(st, 1, job);
+			sqlite3_bind_int64(st, 2, (int64_t)max_rows);
+			rc = wg_store_exec_stmt(j->store, st);
+			changed = sqlite3_changes(wg_store_db(j->store));
+		}
+	}
+	if (rc == 0 && (size_t)changed < max_rows) {
+		/* This job is done with; another may wait. */
+		st = wg__stmt(j, WG__S_SWEEP_DONE);
+		sqlite3_bind_int64(st, 1, job);
+		rc = wg_store_exec_stmt(j->store, st);
+		if (rc == 0 && kind == WG__SWEEP_DELETE)
+			wg_info(NULL, "job %lld removed", (long long)job);
+	}
+	rc = wg_store_end(j->store, rc);
+	if (rc == 0) {
+		st = wg__stmt(j, WG__S_SWEEP_NEXT);
+		*more = wg_store_step(j->store, st) == 1;
+		sqlite3_reset(st);
+	}
+	return rc;
+}
