@@ -347,26 +347,24 @@ static void reconcile(struct wg_manager *m)
 
 /* ---- work in slices ---- */
 
-static void on_sweep(uv_timer_t *t)
+/* An idle handle, not a 0 ms timer: libuv runs a timer re-armed from its own callback
+ * again in the same turn, which would hold the loop for the whole work. An idle callback
+ * runs once per turn, after the turn's I/O, and keeps the poll from sleeping meanwhile. */
+static void on_sweep(uv_idle_t *h)
 {
-	struct wg_manager *m = t->data;
-	if (!m->jobs || m->stopping)
-		return;
+	struct wg_manager *m = h->data;
 	bool more = false;
-	int rc = wg_jobs_sweep(m->jobs, SWEEP_ROWS, &more);
-	if (rc) {
+	int rc = m->jobs && !m->stopping ? wg_jobs_sweep(m->jobs, SWEEP_ROWS, &more) : 0;
+	if (rc)
 		wg__manager_fatal(m, "cancelling or removing tasks", rc);
-		return;
-	}
-	/* One slice per loop turn: whatever else came is served in between. */
-	if (more)
-		uv_timer_start(&m->sweep_timer, on_sweep, 0, 0);
+	if (!more)
+		uv_idle_stop(h);
 }
 
 void wg__dispatch_sweep(struct wg_manager *m)
 {
-	if (m->sweep_timer.data && !m->stopping && !uv_is_active((uv_handle_t *)&m->sweep_timer))
-		uv_timer_start(&m->sweep_timer, on_sweep, 0, 0);
+	if (m->sweep.data && !m->stopping)
+		uv_idle_start(&m->sweep, on_sweep);
 }
 
 static void remove_expired(struct wg_manager *m)
@@ -658,9 +656,9 @@ int wg__dispatch_start(struct wg_manager *m)
 	if (rc)
 		return rc;
 	uv_timer_init(m->loop, &m->tick_timer);
-	uv_timer_init(m->loop, &m->sweep_timer);
+	uv_idle_init(m->loop, &m->sweep);
 	uv_prepare_init(m->loop, &m->flush);
-	m->tick_timer.data = m->sweep_timer.data = m->flush.data = m;
+	m->tick_timer.data = m->sweep.data = m->flush.data = m;
 	uv_timer_start(&m->tick_timer, on_tick, TICK_MS, TICK_MS);
 	wg__dispatch_sweep(m);
 	return 0;
@@ -674,9 +672,9 @@ void wg__dispatch_stop(struct wg_manager *m)
 	commit_events(m);
 	wg__api_wake_waiters(m, true);
 	uv_timer_stop(&m->tick_timer);
-	uv_timer_stop(&m->sweep_timer);
+	uv_idle_stop(&m->sweep);
 	uv_prepare_stop(&m->flush);
 	uv_close((uv_handle_t *)&m->tick_timer, NULL);
-	uv_close((uv_handle_t *)&m->sweep_timer, NULL);
+	uv_close((uv_handle_t *)&m->sweep, NULL);
 	uv_close((uv_handle_t *)&m->flush, NULL);
 }

@@ -37,7 +37,7 @@ struct wg_manager {
 	uint32_t ticks;
 	/* Cancels and removals leave work (wg_jobs_sweep) done one slice per loop turn while
 	 * there is some, so that a million-task job never holds the loop. */
-	uv_timer_t sweep_timer;
+	uv_idle_t sweep;
 	/* Runs once per loop iteration, after every callback of that iteration: commits the
 	 * iteration's events in one transaction, then acknowledges them, then schedules. */
 	uv_prepare_t flush;

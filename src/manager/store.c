@@ -23,9 +23,12 @@
 /* Under a steady load a passive checkpoint never finds the log fully copied (new commits
  * land while it runs), so the log is never started again and grows without end. Past this
  * many pages (16 MiB) the main connection, right after a commit, copies what is left and
- * empties the log itself (TRUNCATE): a short wait, since the checkpointer has already
- * copied nearly everything. */
+ * empties the log itself (TRUNCATE), but only when what is left is short: at most
+ * LOG_SHORT_PAGES, or a quarter of the log. After one large transaction (a million-task
+ * job) the checkpointer copies first, in the background, and a later commit empties the
+ * log; the loop never waits for the copy of a whole large log. */
 #define LOG_HARD_PAGES 4096
+#define LOG_SHORT_PAGES 1024
 
 /* Checkpoints run on their own thread with their own connection: a checkpoint ends with an
  * fsync of the database file (tens of milliseconds on some disks), which must not stall
@@ -37,6 +40,12 @@ struct checkpointer {
 	pthread_cond_t cv;
 	int wanted, stop, running;
 	int warned; /* a failure was logged; not again until a checkpoint works */
+	/* Pages of the log the last checkpoint had copied, and the log's generation, which
+	 * changes when it starts again (both under mu); last_pages: the log's size at the last
+	 * commit (the main connection's alone). */
+	int copied;
+	unsigned gen;
+	int last_pages;
 	unsigned long long checkpoints, incomplete; /* for tests and logs */
 };
 
@@ -81,6 +90,9 @@ static int query_int(sqlite3 *db, const char *sql, int *value)
 static void checkpoint_once(struct checkpointer *c)
 {
 	int log = 0, done = 0;
+	pthread_mutex_lock(&c->mu);
+	unsigned gen = c->gen;
+	pthread_mutex_unlock(&c->mu);
 	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		if (!c->warned)
@@ -100,6 +112,10 @@ static void checkpoint_once(struct checkpointer *c)
 	c->checkpoints++;
 	if (done < log)
 		c->incomplete++;
+	pthread_mutex_lock(&c->mu);
+	if (c->gen == gen)
+		c->copied = done;
+	pthread_mutex_unlock(&c->mu);
 }
 
 static void *checkpoint_main(void *arg)
@@ -127,16 +143,45 @@ static void *checkpoint_main(void *arg)
 	return NULL;
 }
 
+static void log_restarted(struct checkpointer *c)
+{
+	if (!c->running)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->gen++;
+	c->copied = 0;
+	pthread_mutex_unlock(&c->mu);
+}
+
 /* Called by SQLite after each commit of the main connection with the log's size. */
 static int on_wal_commit(void *user, sqlite3 *db, const char *name, int pages)
 {
 	struct checkpointer *c = user;
+	if (pages < c->last_pages)
+		log_restarted(c);
+	c->last_pages = pages;
 	if (pages >= LOG_HARD_PAGES) {
-		int log = 0, done = 0;
-		int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-			wg_warn(NULL, "database checkpoint (truncate) failed: %s", sqlite3_errmsg(db));
-		return SQLITE_OK;
+		int copied = 0;
+		if (c->running) {
+			pthread_mutex_lock(&c->mu);
+			copied = c->copied;
+			pthread_mutex_unlock(&c->mu);
+		}
+		int left = copied <= pages ? pages - copied : pages;
+		int short_enough = LOG_SHORT_PAGES > pages / 4 ? LOG_SHORT_PAGES : pages / 4;
+		if (!c->running || left <= short_enough) {
+			int log = 0, done = 0;
+			int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, &log,
+							   &done);
+			if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+				wg_warn(NULL, "database checkpoint (truncate) failed: %s",
+					sqlite3_errmsg(db));
+			if (rc == SQLITE_OK) {
+				log_restarted(c);
+				c->last_pages = 0;
+			}
+			return SQLITE_OK;
+		}
 	}
 	if (pages >= CHECKPOINT_PAGES && c->running) {
 		pthread_mutex_lock(&c->mu);
