@@ -11,42 +11,16 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "engine/engine.h"
+#include "node/error_kind.h"
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "wasmgrid.pb-c.h"
 
 #define WG__MAX_ARGUMENT_BYTES (64u << 20)
 
 struct run_state {
 	int exit_code;
 };
-
-static const char *kind_name(int kind)
-{
-	switch (kind) {
-	case WASMGRID__ERROR_KIND__TIMED_OUT: return "TimedOut";
-	case WASMGRID__ERROR_KIND__DOWNLOAD_ERROR: return "DownloadError";
-	case WASMGRID__ERROR_KIND__RUNNING_ERROR: return "RunningError";
-	case WASMGRID__ERROR_KIND__INVALID_PROGRAM: return "InvalidProgram";
-	case WASMGRID__ERROR_KIND__RESOURCE_LIMIT: return "ResourceLimit";
-	case WASMGRID__ERROR_KIND__ABORTED: return "Aborted";
-	default: return "Unknown";
-	}
-}
-
-static int exit_code_for(int kind)
-{
-	switch (kind) {
-	case 0: return 0;
-	case WASMGRID__ERROR_KIND__DOWNLOAD_ERROR:
-	case WASMGRID__ERROR_KIND__INVALID_PROGRAM: return 3;
-	case WASMGRID__ERROR_KIND__RUNNING_ERROR: return 4;
-	case WASMGRID__ERROR_KIND__TIMED_OUT: return 5;
-	case WASMGRID__ERROR_KIND__RESOURCE_LIMIT: return 6;
-	default: return 1;
-	}
-}
 
 static void on_done(void *user, uint64_t task_id, const struct wg_engine_outcome *o)
 {
@@ -57,8 +31,8 @@ static void on_done(void *user, uint64_t task_id, const struct wg_engine_outcome
 	if (o->stderr_tail_len)
 		fwrite(o->stderr_tail, 1, o->stderr_tail_len, stderr);
 	if (o->error_kind)
-		fprintf(stderr, "wasmgrid run: %s: %s\n", kind_name(o->error_kind), o->detail);
-	s->exit_code = exit_code_for(o->error_kind);
+		fprintf(stderr, "wasmgrid run: %s: %s\n", wg_error_kind_name(o->error_kind), o->detail);
+	s->exit_code = wg_error_kind_exit_status(o->error_kind);
 }
 
 static int parse_u64(const char *s, uint64_t *out)

@@ -13,6 +13,7 @@
 #include "manager/job_body.h"
 #include "manager/jobs.h"
 #include "manager/manager_internal.h"
+#include "node/error_kind.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/err.h"

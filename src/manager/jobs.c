@@ -76,14 +76,6 @@ const char *wg_task_state_name(enum wg_task_state s)
 	return (unsigned)s < WG_TASK_STATE_COUNT ? names[s] : "unknown";
 }
 
-const char *wg_error_kind_name(int kind)
-{
-	static const char *const names[] = {"Unknown",        "TimedOut",      "DownloadError",
-					    "RunningError",   "InvalidProgram", "ResourceLimit",
-					    "Aborted"};
-	return kind >= 0 && kind < 7 ? names[kind] : "Unknown";
-}
-
 void wg_job_options_init(struct wg_job_options *o)
 {
 	*o = (struct wg_job_options){

@@ -14,8 +14,7 @@
  * strings (the hex public key); this module does not parse them.
  *
  * Times are Unix milliseconds. Error kinds are the numbers of the wire enum ErrorKind
- * (proto/wasmgrid.proto): 0 unknown, 1 TimedOut, 2 DownloadError, 3 RunningError,
- * 4 InvalidProgram, 5 ResourceLimit, 6 Aborted.
+ * (node/error_kind.h names them).
  *
  * Database errors are sticky (see manager/store.h): after one, every call returns WG_EDB and
  * the daemon should exit; a restart recovers from the last commit. See docs/jobs.md. */
@@ -59,7 +58,6 @@ enum wg_attempt_state {
 
 const char *wg_job_state_name(enum wg_job_state s);     /* "running", "completed"... */
 const char *wg_task_state_name(enum wg_task_state s);   /* "queued", "running"... */
-const char *wg_error_kind_name(int kind);               /* "TimedOut", "DownloadError"... */
 
 /* Options of a job. Fill with wg_job_options_init() (the defaults), then change fields. */
 struct wg_job_options {

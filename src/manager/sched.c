@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "manager/jobs_internal.h"
+#include "node/error_kind.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -487,8 +488,8 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 			goto end;
 		}
 		j->counters.errors++;
-		rc = attempt_failed(j, attempt_id, &a, WG_ATTEMPT_ERROR, 5,
-				    "result larger than the job's result limit", NULL, 0);
+		rc = attempt_failed(j, attempt_id, &a, WG_ATTEMPT_ERROR,
+				    WASMGRID__ERROR_KIND__RESOURCE_LIMIT, "result larger than the job's result limit", NULL, 0);
 		goto end;
 	}
 	/* A result that matches none of the results already in (after the first) is a
@@ -506,7 +507,8 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 		if ((rc = wg_store_step(j->store, st)) < 0)
 			goto end;
 		sqlite3_reset(st);
-		if (rc == 0 && (rc = count_failure(j, a.task, 0,
+		if (rc == 0 && (rc = count_failure(j, a.task,
+						   WASMGRID__ERROR_KIND__ERROR_KIND_UNKNOWN,
 						   "replicas returned different results", NULL,
 						   0)) < 0)
 			goto end;
@@ -545,8 +547,8 @@ int wg_jobs_error(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, i
 	rc = load_attempt(j, node_id, attempt_id, &w, &a);
 	if (rc <= 0 || a.state > WG__IN_FLIGHT)
 		goto end;
-	if (kind < 0 || kind > 6)
-		kind = 0;
+	if (!wg_error_kind_known(kind))
+		kind = WASMGRID__ERROR_KIND__ERROR_KIND_UNKNOWN;
 	j->counters.errors++;
 	rc = attempt_failed(j, attempt_id, &a, WG_ATTEMPT_ERROR, kind, detail, stderr_tail,
 			    stderr_len);
@@ -633,8 +635,8 @@ int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
 			     sqlite3_column_int64(st, 2));
 	for (size_t i = 0; i < fl.n && rc == 0; i++) {
 		struct attempt_row a = {.task = fl.v[i].b, .worker = fl.v[i].c};
-		rc = attempt_failed(j, (uint64_t)fl.v[i].a, &a, WG_ATTEMPT_ABORTED, 1,
-				    "no result within the timeout and its grace", NULL, 0);
+		rc = attempt_failed(j, (uint64_t)fl.v[i].a, &a, WG_ATTEMPT_ABORTED,
+				    WASMGRID__ERROR_KIND__TIMED_OUT, "no result within the timeout and its grace", NULL, 0);
 		wg__abort_push(j, fl.v[i].c, (uint64_t)fl.v[i].a);
 	}
 	j->counters.timed_out += fl.n;
