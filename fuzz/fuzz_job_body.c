@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "manager/job_body.h"
+#include "util/limits.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
@@ -21,11 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	} else {
 		if (strlen(jb.hash) != 64 || strspn(jb.hash, "0123456789abcdef") != 64)
 			abort();
-		if (jb.n_args > WG_JOBS_MAX_TASKS || jb.opts.redundancy < 1 ||
+		if (jb.n_args > WG_MAX_TASKS || jb.opts.redundancy < 1 ||
 		    jb.opts.quorum > jb.opts.redundancy)
 			abort();
 		for (size_t i = 0; i < jb.n_args; i++)
-			if (jb.args[i].len > WG_JOBS_MAX_ARG_BYTES || (jb.args[i].len && !jb.args[i].data))
+			if (jb.args[i].len > WG_MAX_ARGUMENT_BYTES || (jb.args[i].len && !jb.args[i].data))
 				abort();
 	}
 	wg__job_body_free(&jb);

@@ -159,8 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			}
 		}
 	}
-	uint8_t tail[WG_WASI_TAIL_BYTES];
-	if (wg_wasi_stderr_tail(&w, tail) > WG_WASI_TAIL_BYTES)
+	uint8_t tail[WG_STDERR_TAIL_BYTES];
+	if (wg_wasi_stderr_tail(&w, tail) > WG_STDERR_TAIL_BYTES)
 		abort();
 	free(memory.data);
 	return 0;

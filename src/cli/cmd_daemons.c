@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "manager/manager.h"
+#include "util/limits.h"
 #include "worker/worker.h"
 
 #define DEFAULT_HEARTBEAT_MS 15000
@@ -40,7 +41,7 @@ int wg_cmd_manager(int argc, char **argv)
 				return 2;
 			o.heartbeat_ms = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--max-slots", &v))) {
-			if (r < 0 || wg_opt_uint(cmd, "--max-slots", v, 1, 4096, &n))
+			if (r < 0 || wg_opt_uint(cmd, "--max-slots", v, 1, WG_MAX_SLOTS, &n))
 				return 2;
 			o.max_slots = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--keep-finished", &v))) {
@@ -71,7 +72,7 @@ int wg_cmd_worker(int argc, char **argv)
 		.fetch = fetch,
 		.managers_authz = "open",
 		.data_dir = WG_DEFAULT_DATA_DIR,
-		.memory_mib = 4096,
+		.memory_mib = WG_MAX_MEMORY_MIB,
 		/* The manager sends short tasks in batches of up to 256 beyond the running ones
 		 * (manager/dispatch.c); a smaller queue makes it refuse the rest. */
 		.queue = 256,
@@ -102,7 +103,7 @@ int wg_cmd_worker(int argc, char **argv)
 			if (r < 0)
 				goto out;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--slots", &v))) {
-			if (r < 0 || wg_opt_uint(cmd, "--slots", v, 1, 4096, &n))
+			if (r < 0 || wg_opt_uint(cmd, "--slots", v, 1, WG_MAX_SLOTS, &n))
 				goto out;
 			o.slots = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--queue", &v))) {
@@ -110,7 +111,7 @@ int wg_cmd_worker(int argc, char **argv)
 				goto out;
 			o.queue = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--memory", &v))) {
-			if (r < 0 || wg_opt_uint(cmd, "--memory", v, 1, 4096, &n))
+			if (r < 0 || wg_opt_uint(cmd, "--memory", v, 1, WG_MAX_MEMORY_MIB, &n))
 				goto out;
 			o.memory_mib = n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--heartbeat-ms", &v))) {
@@ -118,11 +119,12 @@ int wg_cmd_worker(int argc, char **argv)
 				goto out;
 			o.heartbeat_ms = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--compile-cpu", &v))) {
-			if (r < 0 || wg_opt_uint(cmd, "--compile-cpu", v, 1, 86400, &n))
+			if (r < 0 || wg_opt_uint(cmd, "--compile-cpu", v, 1, WG_MAX_COMPILE_CPU_S, &n))
 				goto out;
 			o.compile_cpu_s = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--compile-memory", &v))) {
-			if (r < 0 || wg_opt_uint(cmd, "--compile-memory", v, 64, 1048576, &n))
+			if (r < 0 || wg_opt_uint(cmd, "--compile-memory", v, WG_MIN_COMPILE_MEMORY_MIB,
+					       WG_MAX_COMPILE_MEMORY_MIB, &n))
 				goto out;
 			o.compile_memory_mib = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--retry-max-ms", &v))) {

@@ -21,10 +21,10 @@
 #include "util/fs.h"
 #include "util/hex.h"
 #include "util/json.h"
+#include "util/limits.h"
 #include "util/lines.h"
 #include "util/utf8.h"
 
-#define PROGRAM_MAX (64u * 1024 * 1024)
 #define ARGS_FILE_MAX (512u * 1024 * 1024)
 #define RESULTS_PAGE 1000
 #define WAIT_POLL_MS 200
@@ -590,7 +590,7 @@ static int hash_file(const char *cmd, const char *path, char hex[65])
 {
 	uint8_t *bytes = NULL, digest[32];
 	size_t len = 0;
-	int rc = wg_read_file(path, PROGRAM_MAX, &bytes, &len);
+	int rc = wg_read_file(path, WG_MAX_PROGRAM_BYTES, &bytes, &len);
 	if (rc) {
 		fprintf(stderr, "wasmgrid %s: cannot read the program %s to hash it: %s (or give "
 			"--hash)\n", cmd, path, wg_strerror(rc));
@@ -608,7 +608,7 @@ static int upload_program(const char *cmd, const char *api, const char *path, ch
 {
 	uint8_t *bytes = NULL;
 	size_t len = 0;
-	int rc = wg_read_file(path, PROGRAM_MAX, &bytes, &len);
+	int rc = wg_read_file(path, WG_MAX_PROGRAM_BYTES, &bytes, &len);
 	if (rc) {
 		fprintf(stderr, "wasmgrid %s: cannot read the program %s: %s\n", cmd, path,
 			rc == WG_ETOOBIG ? "larger than 64 MiB" : wg_strerror(rc));
@@ -664,15 +664,15 @@ static int parse_submit(int argc, char **argv, struct submit_opts *o, struct arg
 		} else if (OPT("--hash")) {
 			o->hash = v;
 		} else if (OPT("--timeout")) {
-			if (r > 0 && wg_opt_uint(cmd, "--timeout", v, 1, 86400, &o->timeout_s))
+			if (r > 0 && wg_opt_uint(cmd, "--timeout", v, 1, WG_MAX_TIMEOUT_MS / 1000, &o->timeout_s))
 				return 2;
 			o->has_timeout = true;
 		} else if (OPT("--memory")) {
-			if (r > 0 && wg_opt_uint(cmd, "--memory", v, 1, 4096, &o->memory_mib))
+			if (r > 0 && wg_opt_uint(cmd, "--memory", v, 1, WG_MAX_MEMORY_MIB, &o->memory_mib))
 				return 2;
 			o->has_memory = true;
 		} else if (OPT("--result-limit")) {
-			if (r > 0 && wg_opt_uint(cmd, "--result-limit", v, 0, 15u << 20,
+			if (r > 0 && wg_opt_uint(cmd, "--result-limit", v, 0, WG_MAX_RESULT_BYTES,
 						 &o->result_limit))
 				return 2;
 			o->has_result_limit = true;

@@ -14,9 +14,8 @@
 #include "node/error_kind.h"
 #include "util/err.h"
 #include "util/fs.h"
+#include "util/limits.h"
 #include "util/log.h"
-
-#define WG__MAX_ARGUMENT_BYTES (64u << 20)
 
 struct run_state {
 	int exit_code;
@@ -35,59 +34,51 @@ static void on_done(void *user, uint64_t task_id, const struct wg_engine_outcome
 	s->exit_code = wg_error_kind_exit_status(o->error_kind);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-')
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int wg_cmd_run(int argc, char **argv)
 {
 	const char *program = NULL, *arg = NULL, *arg_file = NULL, *data = WG_DEFAULT_DATA_DIR;
 	double timeout_s = 0;
 	uint64_t memory_mib = 0, seed = 0, compile_cpu = 0, compile_memory = 0;
+	const char *cmd = "run";
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		int has_value = i + 1 < argc;
-		if (!strcmp(a, "--arg-file") && has_value) {
-			arg_file = argv[++i];
-		} else if (!strcmp(a, "--timeout") && has_value) {
-			char *end;
-			timeout_s = strtod(argv[++i], &end);
-			if (*end || timeout_s <= 0 || timeout_s > 4e6)
-				return wg_usage_error("run", "bad --timeout '%s'", argv[i]);
-		} else if (!strcmp(a, "--memory") && has_value) {
-			i++;
-			if (parse_u64(argv[i], &memory_mib) || memory_mib == 0 || memory_mib > 4095)
-				return wg_usage_error("run", "bad --memory '%s' (MiB, 1-4095)",
-						      argv[i]);
-		} else if (!strcmp(a, "--seed") && has_value) {
-			if (parse_u64(argv[++i], &seed))
-				return wg_usage_error("run", "bad --seed '%s'", argv[i]);
-		} else if (!strcmp(a, "--compile-cpu") && has_value) {
-			if (parse_u64(argv[++i], &compile_cpu) || !compile_cpu || compile_cpu > 86400)
-				return wg_usage_error("run", "bad --compile-cpu '%s' (s, 1-86400)",
-						      argv[i]);
-		} else if (!strcmp(a, "--compile-memory") && has_value) {
-			if (parse_u64(argv[++i], &compile_memory) || compile_memory < 64 ||
-			    compile_memory > 1048576)
-				return wg_usage_error("run", "bad --compile-memory '%s' (MiB, 64 or "
-						      "more)", argv[i]);
-		} else if (!strcmp(a, "--data") && has_value) {
-			data = argv[++i];
+		const char *a = argv[i], *v;
+		int r;
+		if ((r = wg_opt_value(cmd, argc, argv, &i, "--arg-file", &arg_file)) ||
+		    (r = wg_opt_value(cmd, argc, argv, &i, "--data", &data))) {
+			if (r < 0)
+				return 2;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--timeout", &v))) {
+			/* Seconds, fractions allowed. */
+			char *end = NULL;
+			timeout_s = r > 0 ? strtod(v, &end) : 0;
+			if (r < 0 || *end || end == v || !(timeout_s > 0) ||
+			    timeout_s > WG_MAX_TIMEOUT_MS / 1000)
+				return r < 0 ? 2
+					     : wg_usage_error(cmd, "--timeout takes seconds, above 0 "
+							      "and at most %u, not '%s'",
+							      WG_MAX_TIMEOUT_MS / 1000, v);
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--memory", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--memory", v, 1, WG_MAX_MEMORY_MIB, &memory_mib))
+				return 2;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--seed", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--seed", v, 0, UINT64_MAX, &seed))
+				return 2;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--compile-cpu", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--compile-cpu", v, 1, WG_MAX_COMPILE_CPU_S,
+						 &compile_cpu))
+				return 2;
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--compile-memory", &v))) {
+			if (r < 0 || wg_opt_uint(cmd, "--compile-memory", v, WG_MIN_COMPILE_MEMORY_MIB,
+						 WG_MAX_COMPILE_MEMORY_MIB, &compile_memory))
+				return 2;
 		} else if (a[0] == '-' && a[1] == '-') {
-			return wg_usage_error("run", "unknown or incomplete option '%s'", a);
+			return wg_usage_error(cmd, "unknown option '%s'", a);
 		} else if (!program) {
 			program = a;
 		} else if (!arg) {
 			arg = a;
 		} else {
-			return wg_usage_error("run", "unexpected argument '%s'", a);
+			return wg_usage_error(cmd, "unexpected argument '%s'", a);
 		}
 	}
 	if (!program)
@@ -101,7 +92,7 @@ int wg_cmd_run(int argc, char **argv)
 	struct wg_engine *engine = NULL;
 	uv_loop_t loop;
 	int loop_ready = 0;
-	int rc = wg_read_file(program, 64u << 20, &bytes, &len);
+	int rc = wg_read_file(program, WG_MAX_PROGRAM_BYTES, &bytes, &len);
 	if (rc) {
 		fprintf(stderr, "wasmgrid run: DownloadError: cannot read %s: %s\n", program,
 			wg_strerror(rc));
@@ -109,7 +100,7 @@ int wg_cmd_run(int argc, char **argv)
 		goto out;
 	}
 	if (arg_file) {
-		rc = wg_read_file(arg_file, WG__MAX_ARGUMENT_BYTES, &file_arg, &arg_len);
+		rc = wg_read_file(arg_file, WG_MAX_ARGUMENT_BYTES, &file_arg, &arg_len);
 		if (rc) {
 			code = wg_usage_error("run", "cannot read --arg-file %s: %s", arg_file,
 					      wg_strerror(rc));

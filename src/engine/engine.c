@@ -16,6 +16,7 @@
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/hex.h"
+#include "util/limits.h"
 #include "util/log.h"
 #include "wasmgrid.pb-c.h"
 
@@ -46,18 +47,18 @@ int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct 
 	struct wg_engine *e = wg_calloc(1, sizeof *e);
 	e->loop = loop;
 	e->default_memory_bytes =
-		o->default_memory_bytes ? o->default_memory_bytes : WG_ENGINE_DEFAULT_MEMORY_BYTES;
+		o->default_memory_bytes ? o->default_memory_bytes : WG_MIB(WG_DEFAULT_MEMORY_MIB);
 	e->default_result_bytes =
-		o->default_result_bytes ? o->default_result_bytes : WG_ENGINE_DEFAULT_RESULT_BYTES;
-	e->max_program_bytes = o->max_program_bytes ? o->max_program_bytes : 64ull << 20;
+		o->default_result_bytes ? o->default_result_bytes : WG_DEFAULT_RESULT_BYTES;
+	e->max_program_bytes = o->max_program_bytes ? o->max_program_bytes : WG_MAX_PROGRAM_BYTES;
 	e->download_timeout_ms = o->download_timeout_ms ? o->download_timeout_ms : 60000;
 	e->runner_idle_ms = o->runner_idle_ms ? o->runner_idle_ms : 30000;
 	e->wasm2c = wg_strdup(o->wasm2c ? o->wasm2c : "wasm2c");
 	e->cc = wg_strdup(o->cc ? o->cc : "cc");
 	e->policy = o->fetch_policy;
-	e->compile_cpu_s = o->compile_cpu_s ? o->compile_cpu_s : WG_ENGINE_COMPILE_CPU_S;
+	e->compile_cpu_s = o->compile_cpu_s ? o->compile_cpu_s : WG_DEFAULT_COMPILE_CPU_S;
 	e->compile_memory_mib =
-		o->compile_memory_mib ? o->compile_memory_mib : WG_ENGINE_COMPILE_MEMORY_MIB;
+		o->compile_memory_mib ? o->compile_memory_mib : WG_DEFAULT_COMPILE_MEMORY_MIB;
 	e->runq_tail = &e->runq;
 	int rc = wg__program_dirs_init(e, o->data_dir);
 	if (rc) {

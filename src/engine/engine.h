@@ -17,10 +17,6 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define WG_ENGINE_DEFAULT_MEMORY_BYTES (256ull << 20)
-#define WG_ENGINE_DEFAULT_RESULT_BYTES (1ull << 20)
-#define WG_ENGINE_STDERR_TAIL_BYTES 4096
-
 struct wg_engine;
 
 /* What an engine may fetch programs from (docs/engine.md): a worker's --fetch. Built with
@@ -53,17 +49,14 @@ struct wg_engine_options {
 	const char *cc;                /* NULL: "cc" from PATH */
 	uint32_t runner_idle_ms;       /* an idle runner exits after this; 0 means 30 s */
 	/* Limits of each compiler process of an untrusted module (wasm2c, cc and what cc
-	 * runs): CPU seconds (0: WG_ENGINE_COMPILE_CPU_S) and address space in MiB (0:
-	 * WG_ENGINE_COMPILE_MEMORY_MIB). Past either the program is InvalidProgram. */
+	 * runs): CPU seconds (0: WG_DEFAULT_COMPILE_CPU_S) and address space in MiB (0:
+	 * WG_DEFAULT_COMPILE_MEMORY_MIB, util/limits.h). Past either the program is InvalidProgram. */
 	uint32_t compile_cpu_s;
 	uint32_t compile_memory_mib;
 	/* NULL: any address may be fetched (`wasmgrid run`, the user's own files). Not copied:
 	 * it must outlive the engine. */
 	const struct wg_fetch_policy *fetch_policy;
 };
-
-#define WG_ENGINE_COMPILE_CPU_S 60
-#define WG_ENGINE_COMPILE_MEMORY_MIB 2048
 
 /* Everything is copied by wg_engine_submit. */
 struct wg_engine_task {

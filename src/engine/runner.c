@@ -19,9 +19,9 @@
 #include "util/log.h"
 
 #define WG__MAX_FRAME_BYTES                                                                \
-	(WG_RUNNER_OUT_CHUNK > sizeof(struct wg_runner_end) + WG_RUNNER_TAIL_BYTES           \
+	(WG_RUNNER_OUT_CHUNK > sizeof(struct wg_runner_end) + WG_STDERR_TAIL_BYTES           \
 		 ? WG_RUNNER_OUT_CHUNK                                                     \
-		 : sizeof(struct wg_runner_end) + WG_RUNNER_TAIL_BYTES)
+		 : sizeof(struct wg_runner_end) + WG_STDERR_TAIL_BYTES)
 
 static void runner_ref(struct wg__runner *r, int busy)
 {

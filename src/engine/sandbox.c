@@ -140,7 +140,7 @@ static uint8_t *reply;
 #define REPLY_OUT_AT sizeof(struct wg_runner_frame)
 #define REPLY_BYTES                                                                        \
 	(2 * sizeof(struct wg_runner_frame) + WG_RUNNER_OUT_CHUNK +                        \
-	 sizeof(struct wg_runner_end) + WG_RUNNER_TAIL_BYTES)
+	 sizeof(struct wg_runner_end) + WG_STDERR_TAIL_BYTES)
 
 static void write_all(const uint8_t *p, size_t n)
 {

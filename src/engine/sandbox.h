@@ -15,6 +15,8 @@
 
 #include <wasm-rt.h>
 
+#include "util/limits.h"
+
 /* The interface between the runner and the small C shim compiled into every program
  * (see program.c): the fields are written once as a macro so that the shim's copy of the
  * struct, generated as text, cannot drift from this one. Bump WG_PROGRAM_ABI whenever the
@@ -58,7 +60,6 @@ struct wg_runner_request {
  * stdout comes as OUT frames (at most WG_RUNNER_OUT_CHUNK bytes each), then one END. */
 enum { WG_FRAME_OUT = 1, WG_FRAME_END = 2 };
 #define WG_RUNNER_OUT_CHUNK (64u << 10)
-#define WG_RUNNER_TAIL_BYTES 4096u
 
 struct wg_runner_frame {
 	uint32_t kind;

@@ -101,14 +101,14 @@ static void append_stdout(struct wg_wasi *w, const uint8_t *p, size_t n)
 
 static void append_stderr(struct wg_wasi *w, const uint8_t *p, size_t n)
 {
-	if (n > WG_WASI_TAIL_BYTES) {
-		w->err_total += n - WG_WASI_TAIL_BYTES;
-		p += n - WG_WASI_TAIL_BYTES;
-		n = WG_WASI_TAIL_BYTES;
+	if (n > WG_STDERR_TAIL_BYTES) {
+		w->err_total += n - WG_STDERR_TAIL_BYTES;
+		p += n - WG_STDERR_TAIL_BYTES;
+		n = WG_STDERR_TAIL_BYTES;
 	}
 	while (n > 0) {
-		size_t at = (size_t)(w->err_total % WG_WASI_TAIL_BYTES);
-		size_t k = WG_WASI_TAIL_BYTES - at;
+		size_t at = (size_t)(w->err_total % WG_STDERR_TAIL_BYTES);
+		size_t k = WG_STDERR_TAIL_BYTES - at;
 		if (k > n)
 			k = n;
 		memcpy(w->err_ring + at, p, k);
@@ -120,14 +120,14 @@ static void append_stderr(struct wg_wasi *w, const uint8_t *p, size_t n)
 
 size_t wg_wasi_stderr_tail(const struct wg_wasi *w, uint8_t *dst)
 {
-	if (w->err_total <= WG_WASI_TAIL_BYTES) {
+	if (w->err_total <= WG_STDERR_TAIL_BYTES) {
 		memcpy(dst, w->err_ring, (size_t)w->err_total);
 		return (size_t)w->err_total;
 	}
-	size_t at = (size_t)(w->err_total % WG_WASI_TAIL_BYTES);
-	memcpy(dst, w->err_ring + at, WG_WASI_TAIL_BYTES - at);
-	memcpy(dst + WG_WASI_TAIL_BYTES - at, w->err_ring, at);
-	return WG_WASI_TAIL_BYTES;
+	size_t at = (size_t)(w->err_total % WG_STDERR_TAIL_BYTES);
+	memcpy(dst, w->err_ring + at, WG_STDERR_TAIL_BYTES - at);
+	memcpy(dst + WG_STDERR_TAIL_BYTES - at, w->err_ring, at);
+	return WG_STDERR_TAIL_BYTES;
 }
 
 void wg_wasi_reset(struct wg_wasi *w, const uint8_t *argument, size_t argument_len,

@@ -10,6 +10,8 @@
 
 #include <wasm-rt.h>
 
+#include "util/limits.h"
+
 /* How a task ended, as a runner reports it in its END frame (sandbox.h). */
 enum wg_child_report {
 	WG_CHILD_EXIT = 1,   /* code: the exit status (0 = completed) */
@@ -18,8 +20,6 @@ enum wg_child_report {
 	WG_CHILD_INVALID,    /* the compiled program cannot be loaded or instantiated */
 	WG_CHILD_INTERNAL,   /* the sandbox could not be set up */
 };
-
-#define WG_WASI_TAIL_BYTES 4096u
 
 /* The state of one task's WASI world. wasm2c passes a pointer to it (declared by the
  * generated code as struct Z_wasi_snapshot_preview1_instance_t) to every import. The
@@ -36,8 +36,8 @@ struct wg_wasi {
 	uint8_t *out;
 	size_t out_len, out_cap;
 	void (*flush)(struct wg_wasi *w);
-	/* stderr: the last WG_WASI_TAIL_BYTES bytes, as a ring; err_total bytes were written. */
-	uint8_t err_ring[WG_WASI_TAIL_BYTES];
+	/* stderr: the last WG_STDERR_TAIL_BYTES bytes, as a ring; err_total bytes were written. */
+	uint8_t err_ring[WG_STDERR_TAIL_BYTES];
 	uint64_t err_total;
 	/* Abandons the running instance (set by the shim); the reason is in end_*. */
 	void (*unwind)(void);
@@ -54,7 +54,7 @@ struct wg_wasi {
  * everything else. */
 void wg_wasi_reset(struct wg_wasi *w, const uint8_t *argument, size_t argument_len,
 		   uint64_t output_limit, uint64_t seed);
-/* Copies the stderr tail, oldest byte first, into dst (WG_WASI_TAIL_BYTES); returns its
+/* Copies the stderr tail, oldest byte first, into dst (WG_STDERR_TAIL_BYTES); returns its
  * length. */
 size_t wg_wasi_stderr_tail(const struct wg_wasi *w, uint8_t *dst);
 /* The names of the wasi_snapshot_preview1 functions defined here, NULL-terminated. */

@@ -10,6 +10,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "util/limits.h"
 
 static const char *relation_state(const struct wg_peer *p)
 {
@@ -99,8 +100,8 @@ static void get_metrics(struct wg_http_request *req, void *user)
 static const struct wg_http_route routes[] = {
 	{"GET", "/v1/workers", get_workers, 0, false},
 	{"GET", "/metrics", get_metrics, 0, false},
-	{"POST", "/v1/programs", wg__api_post_program, WG__API_PROGRAM_MAX, false},
-	{"POST", "/v1/jobs", wg__api_post_job, WG__API_JOB_BODY_MAX, false},
+	{"POST", "/v1/programs", wg__api_post_program, WG_MAX_PROGRAM_BYTES, false},
+	{"POST", "/v1/jobs", wg__api_post_job, WG_MAX_JOB_BODY_BYTES, false},
 	{"GET", "/v1/jobs", wg__api_list_jobs, 0, false},
 	{"GET", "/v1/jobs/{id}", wg__api_get_job, 0, false},
 	{"DELETE", "/v1/jobs/{id}", wg__api_cancel_job, 0, false},

@@ -11,11 +11,7 @@
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/hex.h"
-
-/* Largest result limit a job may ask for: results travel in one frame (16 MiB). */
-#define API_RESULT_LIMIT_MAX (15u * 1024 * 1024)
-/* wasm32 memories cannot exceed 4 GiB. */
-#define API_MEMORY_MIB_MAX 4096u
+#include "util/limits.h"
 
 /* JSON values a job body may hold besides its arguments (the other fields, with room to
  * spare): the parser stops a body of millions of values before building its tree. */
@@ -54,15 +50,15 @@ static int parse_options(const struct wg_json *doc, struct wg_job_options *o, ch
 {
 	uint64_t v;
 	bool has;
-	if (opt_u64(doc, "timeout_ms", 1, 24u * 3600 * 1000, &has, &v, err, err_len))
+	if (opt_u64(doc, "timeout_ms", 1, WG_MAX_TIMEOUT_MS, &has, &v, err, err_len))
 		return -1;
 	if (has)
 		o->timeout_ms = (uint32_t)v;
-	if (opt_u64(doc, "memory_mib", 1, API_MEMORY_MIB_MAX, &has, &v, err, err_len))
+	if (opt_u64(doc, "memory_mib", 1, WG_MAX_MEMORY_MIB, &has, &v, err, err_len))
 		return -1;
 	if (has)
 		o->memory_bytes = v << 20;
-	if (opt_u64(doc, "result_limit", 0, API_RESULT_LIMIT_MAX, &has, &v, err, err_len))
+	if (opt_u64(doc, "result_limit", 0, WG_MAX_RESULT_BYTES, &has, &v, err, err_len))
 		return -1;
 	if (has)
 		o->result_bytes = v;
@@ -70,7 +66,7 @@ static int parse_options(const struct wg_json *doc, struct wg_job_options *o, ch
 		return -1;
 	if (has)
 		o->max_failures = (uint32_t)v;
-	if (opt_u64(doc, "redundancy", 1, WG_JOBS_MAX_REDUNDANCY, &has, &v, err, err_len))
+	if (opt_u64(doc, "redundancy", 1, WG_MAX_REDUNDANCY, &has, &v, err, err_len))
 		return -1;
 	if (has)
 		o->redundancy = (uint32_t)v;
@@ -112,9 +108,9 @@ static int parse_arguments(const struct wg_json *doc, struct wg_job_body *jr, ch
 		return -1;
 	}
 	size_t n = wg_json_len(arr);
-	if (n > WG_JOBS_MAX_TASKS) {
-		snprintf(err, err_len, "%zu arguments is too many: a job has at most %d tasks", n,
-			 WG_JOBS_MAX_TASKS);
+	if (n > WG_MAX_TASKS) {
+		snprintf(err, err_len, "%zu arguments is too many: a job has at most %u tasks", n,
+			 WG_MAX_TASKS);
 		return -1;
 	}
 	jr->n_args = n;
@@ -137,9 +133,9 @@ static int parse_arguments(const struct wg_json *doc, struct wg_job_body *jr, ch
 			}
 			s = (const char *)jr->decoded[i];
 		}
-		if (len > WG_JOBS_MAX_ARG_BYTES) {
+		if (len > WG_MAX_ARGUMENT_BYTES) {
 			snprintf(err, err_len, "'%s[%zu]' is %zu bytes: an argument may have at "
-				 "most %u", name, i, len, WG_JOBS_MAX_ARG_BYTES);
+				 "most %u", name, i, len, WG_MAX_ARGUMENT_BYTES);
 			return -1;
 		}
 		jr->args[i].data = (const uint8_t *)s;
@@ -273,12 +269,12 @@ int wg__job_body_parse(const char *body, size_t len, struct wg_job_body *jb, cha
 	memset(jb, 0, sizeof *jb);
 	wg_job_options_init(&jb->opts);
 	char why[160] = "";
-	struct wg_json_limits lim = {.max_bytes = WG__API_JOB_BODY_MAX,
-				     .max_values = WG_JOBS_MAX_TASKS + API_JOB_VALUES_SLACK};
+	struct wg_json_limits lim = {.max_bytes = WG_MAX_JOB_BODY_BYTES,
+				     .max_values = WG_MAX_TASKS + API_JOB_VALUES_SLACK};
 	int rc = wg_json_parse(body, len, &lim, &jb->doc, why, sizeof why);
 	if (rc == WG_ETOOBIG) {
 		snprintf(err, err_len, "the body holds too many JSON values (%s): a job has at "
-			 "most %d tasks, one argument each", why, WG_JOBS_MAX_TASKS);
+			 "most %u tasks, one argument each", why, WG_MAX_TASKS);
 		return -1;
 	}
 	if (rc != 0) {

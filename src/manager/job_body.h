@@ -9,8 +9,6 @@
 #include "manager/jobs.h"
 #include "util/json.h"
 
-/* The largest body of POST /v1/jobs. */
-#define WG__API_JOB_BODY_MAX (64u * 1024 * 1024)
 
 /* A job submission, parsed and checked. Everything points into `doc` or is owned here;
  * wg__job_body_free releases it all. */

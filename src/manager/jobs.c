@@ -12,6 +12,7 @@
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/hex.h"
+#include "util/limits.h"
 #include "util/log.h"
 
 /* Task and attempt rows are the bulk of the data; the partial indexes keep the two hot
@@ -79,9 +80,9 @@ const char *wg_task_state_name(enum wg_task_state s)
 void wg_job_options_init(struct wg_job_options *o)
 {
 	*o = (struct wg_job_options){
-		.timeout_ms = 60000,
-		.memory_bytes = 256u << 20,
-		.result_bytes = 1u << 20,
+		.timeout_ms = WG_DEFAULT_TIMEOUT_MS,
+		.memory_bytes = WG_MIB(WG_DEFAULT_MEMORY_MIB),
+		.result_bytes = WG_DEFAULT_RESULT_BYTES,
 		.priority = 0,
 		.max_failures = 3,
 		.redundancy = 1,
@@ -194,7 +195,7 @@ static int normalize_hash(const char *hash, char out[65])
 
 int wg_jobs_program_put(struct wg_jobs *j, const uint8_t *bytes, size_t len, char hash_out[65])
 {
-	if (len > WG_JOBS_MAX_PROGRAM_BYTES)
+	if (len > WG_MAX_PROGRAM_BYTES)
 		return WG_ETOOBIG;
 	uint8_t digest[32];
 	crypto_generichash(digest, sizeof digest, bytes, len, NULL, 0);
@@ -286,11 +287,11 @@ int wg_jobs_submit(struct wg_jobs *j, const char *hash, const char *const *addre
 		o.quorum = o.redundancy / 2 + 1;
 	char norm[65];
 	if (!normalize_hash(hash, norm) || n_addresses == 0 ||
-	    n_addresses > WG_JOBS_MAX_ADDRESSES || n_args > WG_JOBS_MAX_TASKS ||
+	    n_addresses > WG_MAX_ADDRESSES || n_args > WG_MAX_TASKS ||
 	    o.timeout_ms == 0 || o.redundancy == 0 ||
-	    o.redundancy > WG_JOBS_MAX_REDUNDANCY || o.quorum > o.redundancy ||
+	    o.redundancy > WG_MAX_REDUNDANCY || o.quorum > o.redundancy ||
 	    o.max_failures > 1000000 || o.memory_bytes == 0 || o.result_bytes == 0 ||
-	    o.memory_bytes > INT64_MAX || o.result_bytes > WG_JOBS_MAX_RESULT_BYTES)
+	    o.memory_bytes > INT64_MAX || o.result_bytes > WG_MAX_RESULT_BYTES)
 		return WG_EINVAL;
 	/* Addresses are stored one per line, so none may hold a line break. */
 	char *joined = NULL;
@@ -301,7 +302,7 @@ int wg_jobs_submit(struct wg_jobs *j, const char *hash, const char *const *addre
 		joined_len += strlen(addresses[i]) + 1;
 	}
 	for (size_t i = 0; i < n_args; i++)
-		if (args[i].len > WG_JOBS_MAX_ARG_BYTES)
+		if (args[i].len > WG_MAX_ARGUMENT_BYTES)
 			return WG_EINVAL;
 	joined = wg_malloc(joined_len);
 	char *p = joined;

@@ -24,18 +24,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/limits.h"
+
 struct wg_jobs;
 
-/* Limits on what a job may ask for, checked at submission. */
-#define WG_JOBS_MAX_TASKS 1000000
-#define WG_JOBS_MAX_ARG_BYTES (8u * 1024 * 1024)
-#define WG_JOBS_MAX_REDUNDANCY 16
-#define WG_JOBS_MAX_ADDRESSES 16
-#define WG_JOBS_MAX_PROGRAM_BYTES (256u * 1024 * 1024)
-#define WG_JOBS_MAX_RESULT_BYTES (256u * 1024 * 1024)
-/* Stored error details and stderr tails are cut to these sizes. */
-#define WG_JOBS_DETAIL_MAX 1024
-#define WG_JOBS_STDERR_MAX 4096
+/* What a job may ask for is checked at submission against util/limits.h; stored error
+ * details and stderr tails are cut to WG_ERROR_DETAIL_BYTES and WG_STDERR_TAIL_BYTES. */
 
 enum wg_job_state { WG_JOB_RUNNING, WG_JOB_COMPLETED, WG_JOB_FAILED, WG_JOB_CANCELLED };
 enum wg_task_state {
@@ -99,7 +93,7 @@ int wg_jobs_commit(struct wg_jobs *j);
 
 /* Stores a program; writes its hash (BLAKE2b-256, 64 hex digits and a NUL) into hash_out.
  * Storing the same bytes again is not an error. Copies the bytes. WG_ETOOBIG over
- * WG_JOBS_MAX_PROGRAM_BYTES. */
+ * WG_MAX_PROGRAM_BYTES. */
 int wg_jobs_program_put(struct wg_jobs *j, const uint8_t *bytes, size_t len, char hash_out[65]);
 /* Reads up to `max` bytes of a stored program from `offset` into `buf`; *n_out gets the
  * count and *total_out the program's size. WG_ENOTFOUND when the bytes are not stored here
@@ -117,7 +111,7 @@ struct wg_jobs_arg {
 };
 
 /* Submits a job: one task per argument, all inserted in one transaction. `hash` is the
- * program's hash (64 hex digits); `addresses` (1 to WG_JOBS_MAX_ADDRESSES strings, copied)
+ * program's hash (64 hex digits); `addresses` (1 to WG_MAX_ADDRESSES strings, copied)
  * say where workers fetch it (for a stored program the daemon passes
  * "wasmgrid://NODEID/HASH"). `opts` NULL: defaults. A job with no argument is completed at
  * once. WG_EINVAL for a bad hash, option or size (nothing is stored). */

@@ -114,7 +114,5 @@ void wg__api_job_results(struct wg_http_request *req, void *user);
 void wg__api_cancel_job(struct wg_http_request *req, void *user);
 /* Appends the job core's metrics in Prometheus text format; 0 or a job-core error. */
 int wg__api_jobs_metrics(struct wg_manager *m, struct wg_buf *out);
-/* Program uploads may be this large (job bodies: manager/job_body.h). */
-#define WG__API_PROGRAM_MAX (64u * 1024 * 1024)
 
 #endif

@@ -61,12 +61,12 @@ static int count_failure(struct wg_jobs *j, int64_t task, int kind, const char *
 	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_FAILURE);
 	sqlite3_bind_int64(st, 1, task);
 	sqlite3_bind_int(st, 2, kind);
-	size_t dlen = detail ? strnlen(detail, WG_JOBS_DETAIL_MAX) : 0;
+	size_t dlen = detail ? strnlen(detail, WG_ERROR_DETAIL_BYTES) : 0;
 	sqlite3_bind_text(st, 3, detail ? detail : "", (int)dlen, SQLITE_STATIC);
 	/* The tail is what matters: keep the last bytes. */
-	if (stderr_len > WG_JOBS_STDERR_MAX) {
-		stderr_tail += stderr_len - WG_JOBS_STDERR_MAX;
-		stderr_len = WG_JOBS_STDERR_MAX;
+	if (stderr_len > WG_STDERR_TAIL_BYTES) {
+		stderr_tail += stderr_len - WG_STDERR_TAIL_BYTES;
+		stderr_len = WG_STDERR_TAIL_BYTES;
 	}
 	if (stderr_len)
 		sqlite3_bind_blob(st, 4, stderr_tail, (int)stderr_len, SQLITE_STATIC);
@@ -440,8 +440,8 @@ static int attempt_failed(struct wg_jobs *j, uint64_t attempt_id, const struct a
 			  int state, int kind, const char *detail, const uint8_t *stderr_tail,
 			  size_t stderr_len)
 {
-	size_t dlen = detail ? strnlen(detail, WG_JOBS_DETAIL_MAX) : 0;
-	size_t slen = stderr_len > WG_JOBS_STDERR_MAX ? WG_JOBS_STDERR_MAX : stderr_len;
+	size_t dlen = detail ? strnlen(detail, WG_ERROR_DETAIL_BYTES) : 0;
+	size_t slen = stderr_len > WG_STDERR_TAIL_BYTES ? WG_STDERR_TAIL_BYTES : stderr_len;
 	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_ERROR);
 	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
 	sqlite3_bind_int(st, 2, state);

@@ -7,11 +7,11 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/hex.h"
+#include "util/limits.h"
 #include "util/log.h"
 
 #define REPORT_DEADLINE_MS 30000
 #define FETCH_CHUNK (1u << 20)
-#define FETCH_MAX (64u << 20)
 
 enum wtask_state { WT_PENDING, WT_RUNNING, WT_DONE };
 
@@ -464,9 +464,9 @@ static void on_chunk(struct wg_rpc *rpc, int status, const wg_frame *a, void *cb
 		return;
 	}
 	const Wasmgrid__ProgramChunk *c = a->program_chunk;
-	if (c->total_size > FETCH_MAX || (f->data.len && c->total_size != f->total) ||
+	if (c->total_size > WG_MAX_PROGRAM_BYTES || (f->data.len && c->total_size != f->total) ||
 	    f->data.len + c->data.len > c->total_size || (c->data.len == 0 && f->data.len < c->total_size)) {
-		fetch_end(f, c->total_size > FETCH_MAX ? WG_ETOOBIG : WG_EPROTO);
+		fetch_end(f, c->total_size > WG_MAX_PROGRAM_BYTES ? WG_ETOOBIG : WG_EPROTO);
 		return;
 	}
 	f->total = c->total_size;

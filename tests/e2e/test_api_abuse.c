@@ -19,7 +19,7 @@
 #include "util/buf.h"
 
 #define HALF_OPEN 300
-/* The manager's job body limit (WG__API_JOB_BODY_MAX) and task limit (WG_JOBS_MAX_TASKS). */
+/* The manager's job body limit (WG_MAX_JOB_BODY_BYTES) and task limit (WG_MAX_TASKS). */
 #define JOB_BODY_MAX (64u * 1024 * 1024)
 #define MAX_TASKS 1000000
 #define PEAK_BOUND_KIB (512L * 1024)

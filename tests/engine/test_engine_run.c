@@ -5,6 +5,7 @@
 #include "engine/engine_helpers.h"
 #include "harness/test.h"
 #include "util/alloc.h"
+#include "util/limits.h"
 #include "wasmgrid.pb-c.h"
 
 /* Runs bindir/examples/NAME.wasm with a text argument (or none) and default limits. */
@@ -169,7 +170,7 @@ TEST_SLOW(engine_keeps_only_the_last_4_KiB_of_stderr, 120)
 	struct task_result r;
 	run_program("t_errflood", NULL, &r);
 	CHECK_EQ(r.kind, WASMGRID__ERROR_KIND__RUNNING_ERROR);
-	CHECK_EQ(r.err.len, WG_ENGINE_STDERR_TAIL_BYTES);
+	CHECK_EQ(r.err.len, WG_STDERR_TAIL_BYTES);
 	const char *end = (char *)r.err.data + r.err.len - 12;
 	CHECK_STREQ(end, "line 009999\n");
 	test_result_free(&r);

@@ -243,17 +243,17 @@ TEST(jobs_error_detail_and_stderr_are_cut_to_their_limits)
 	uint64_t id = jfx_submit(&f, 1, NULL);
 	struct wg_assignment *a;
 	CHECK_EQ(jfx_assign(&f, "w1", 1, &a), 1);
-	static uint8_t err[3 * WG_JOBS_STDERR_MAX];
+	static uint8_t err[3 * WG_STDERR_TAIL_BYTES];
 	memset(err, 'a', sizeof err);
 	memcpy(err + sizeof err - 4, "tail", 4);
-	static char detail[2 * WG_JOBS_DETAIL_MAX + 1];
+	static char detail[2 * WG_ERROR_DETAIL_BYTES + 1];
 	memset(detail, 'd', sizeof detail - 1);
 	CHECK_EQ(wg_jobs_error(f.j, "w1", a[0].attempt_id, 3, detail, err, sizeof err, NULL), 0);
 	wg_assignments_free(a, 1);
 	struct cut_lengths c = {0};
 	CHECK_EQ(wg_jobs_results(f.j, id, 0, 0, record_cut_lengths, &c), 0);
-	CHECK_EQ(c.detail_len, WG_JOBS_DETAIL_MAX);
-	CHECK_EQ(c.stderr_len, WG_JOBS_STDERR_MAX);
+	CHECK_EQ(c.detail_len, WG_ERROR_DETAIL_BYTES);
+	CHECK_EQ(c.stderr_len, WG_STDERR_TAIL_BYTES);
 	CHECK_STREQ(c.stderr_end, "tail"); /* the tail is what is kept */
 	jfx_done(&f);
 }
