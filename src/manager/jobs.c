@@ -32,7 +32,7 @@ static const char schema_sql[] =
 	" max_failures INTEGER NOT NULL, k INTEGER NOT NULL, quorum INTEGER NOT NULL,"
 	" state INTEGER NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL,"
 	" n_tasks INTEGER NOT NULL, remaining INTEGER NOT NULL, n_failed INTEGER NOT NULL);"
-	"CREATE INDEX jobs_running ON jobs(priority DESC, id) WHERE state = 0;"
+	"CREATE INDEX jobs_running ON jobs(priority DESC, id) WHERE state = " J_RUNNING ";"
 	"CREATE TABLE tasks(id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL,"
 	" idx INTEGER NOT NULL, argument BLOB NOT NULL, state INTEGER NOT NULL,"
 	" want INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0,"
@@ -49,8 +49,8 @@ static const char schema_sql[] =
 	" started_ms INTEGER, finished_ms INTEGER, deadline_ms INTEGER NOT NULL, result BLOB,"
 	" error_kind INTEGER, error_detail TEXT, error_stderr BLOB);"
 	"CREATE INDEX attempts_task ON attempts(task_id);"
-	"CREATE INDEX attempts_deadline ON attempts(deadline_ms) WHERE state <= 2;"
-	"CREATE INDEX attempts_worker ON attempts(worker) WHERE state <= 2;"
+	"CREATE INDEX attempts_deadline ON attempts(deadline_ms) WHERE state <= " A_STARTED ";"
+	"CREATE INDEX attempts_worker ON attempts(worker) WHERE state <= " A_STARTED ";"
 	SWEEP_TABLE;
 
 /* Upgrades of older databases: schema_upgrades[v - 1] takes version v to v + 1. */

@@ -20,6 +20,40 @@ enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE };
 /* Attempts with state <= this are in flight. */
 #define WG__IN_FLIGHT WG_ATTEMPT_STARTED
 
+/* The states of jobs.h as the SQL below and the schema's partial indexes spell them (an
+ * index is used only when a query's text matches its WHERE): numbers the preprocessor can
+ * paste into the statements, each checked against its enum. */
+#define WG__SQL_JOB_RUNNING 0
+#define WG__SQL_JOB_CANCELLED 3
+#define WG__SQL_TASK_QUEUED 0
+#define WG__SQL_TASK_RUNNING 1
+#define WG__SQL_TASK_CANCELLED 4
+#define WG__SQL_ATTEMPT_ASSIGNED 1
+#define WG__SQL_ATTEMPT_STARTED 2
+#define WG__SQL_ATTEMPT_COMPLETED 3
+#define WG__SQL_ATTEMPT_LOST 5
+_Static_assert(WG__SQL_JOB_RUNNING == WG_JOB_RUNNING, "SQL job state");
+_Static_assert(WG__SQL_JOB_CANCELLED == WG_JOB_CANCELLED, "SQL job state");
+_Static_assert(WG__SQL_TASK_QUEUED == WG_TASK_QUEUED, "SQL task state");
+_Static_assert(WG__SQL_TASK_RUNNING == WG_TASK_RUNNING, "SQL task state");
+_Static_assert(WG__SQL_TASK_CANCELLED == WG_TASK_CANCELLED, "SQL task state");
+_Static_assert(WG__SQL_ATTEMPT_ASSIGNED == WG_ATTEMPT_ASSIGNED, "SQL attempt state");
+_Static_assert(WG__SQL_ATTEMPT_STARTED == WG_ATTEMPT_STARTED, "SQL attempt state");
+_Static_assert(WG__SQL_ATTEMPT_COMPLETED == WG_ATTEMPT_COMPLETED, "SQL attempt state");
+_Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
+#define WG__SQL_STR2(x) #x
+#define WG__SQL_STR(x) WG__SQL_STR2(x)
+/* Text for SQL: J_RUNNING, T_QUEUED... and the in-flight test of attempts. */
+#define J_RUNNING WG__SQL_STR(WG__SQL_JOB_RUNNING)
+#define J_CANCELLED WG__SQL_STR(WG__SQL_JOB_CANCELLED)
+#define T_QUEUED WG__SQL_STR(WG__SQL_TASK_QUEUED)
+#define T_RUNNING WG__SQL_STR(WG__SQL_TASK_RUNNING)
+#define T_CANCELLED WG__SQL_STR(WG__SQL_TASK_CANCELLED)
+#define A_ASSIGNED WG__SQL_STR(WG__SQL_ATTEMPT_ASSIGNED)
+#define A_STARTED WG__SQL_STR(WG__SQL_ATTEMPT_STARTED)
+#define A_COMPLETED WG__SQL_STR(WG__SQL_ATTEMPT_COMPLETED)
+#define A_LOST WG__SQL_STR(WG__SQL_ATTEMPT_LOST)
+
 /* Every statement the core runs, prepared once at open: X(NAME, SQL). */
 #define WG__JOBS_STMTS(X)                                                                          \
 	X(PROGRAM_PUT, "INSERT INTO programs(hash, bytes, size, created_ms)"                       \
@@ -42,60 +76,61 @@ enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE };
 	X(JOB_LIST, "SELECT id FROM jobs ORDER BY id DESC")                                        \
 	X(JOB_COUNTS, "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state")        \
 	X(JOBS_RUNNING, "SELECT id, program_hash, addresses, timeout_ms, memory_bytes,"            \
-			" result_bytes, k FROM jobs WHERE state = 0"                               \
+			" result_bytes, k FROM jobs WHERE state = " J_RUNNING                               \
 			" ORDER BY priority DESC, id")                                             \
-	X(QUEUE_HEAD, "SELECT j.program_hash FROM jobs j WHERE j.state = 0 AND EXISTS("            \
+	X(QUEUE_HEAD, "SELECT j.program_hash FROM jobs j WHERE j.state = " J_RUNNING " AND EXISTS("            \
 		      "SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.want > 0)"                \
 		      " ORDER BY j.priority DESC, j.id LIMIT 1")                                   \
 	X(QUEUE_TASKS, "SELECT id, idx FROM tasks WHERE job_id = ?1 AND want > 0"                  \
 		       " ORDER BY idx")                                                            \
 	X(WORKER_HAS_REPLICA, "SELECT 1 FROM attempts WHERE task_id = ?1 AND worker = ?2"          \
-			      " AND state IN (1, 2, 3) LIMIT 1")                                   \
+			      " AND state IN (" A_ASSIGNED ", " A_STARTED ", " A_COMPLETED ") LIMIT 1")                                   \
 	X(TASK_ARGUMENT, "SELECT argument FROM tasks WHERE id = ?1")                               \
 	X(ATTEMPT_INSERT, "INSERT INTO attempts(task_id, worker, state, assigned_ms,"              \
 			  " deadline_ms) VALUES(?1, ?2, 1, ?3, ?4)")                               \
-	X(TASK_ASSIGNED, "UPDATE tasks SET want = want - 1, state = 1,"                            \
+	X(TASK_ASSIGNED, "UPDATE tasks SET want = want - 1, state = " T_RUNNING ","                            \
 			 " attempts = attempts + 1 WHERE id = ?1")                                 \
 	X(ATTEMPT_GET, "SELECT a.state, a.worker, a.task_id, t.state, j.timeout_ms,"               \
 		       " j.result_bytes, j.program_hash, a.assigned_ms FROM attempts a"            \
 		       " JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id"          \
 		       " WHERE a.id = ?1")                                                         \
-	X(ATTEMPT_STARTED, "UPDATE attempts SET state = 2, started_ms = ?2, deadline_ms = ?3"      \
+	X(ATTEMPT_STARTED, "UPDATE attempts SET state = " A_STARTED ", started_ms = ?2, deadline_ms = ?3"      \
 			   " WHERE id = ?1")                                                       \
 	X(ATTEMPT_SET_STATE, "UPDATE attempts SET state = ?2, finished_ms = ?3 WHERE id = ?1")     \
-	X(ATTEMPT_COMPLETED, "UPDATE attempts SET state = 3, finished_ms = ?2, result = ?3"        \
+	X(ATTEMPT_COMPLETED, "UPDATE attempts SET state = " A_COMPLETED ", finished_ms = ?2, result = ?3"        \
 			     " WHERE id = ?1")                                                     \
 	X(ATTEMPT_ERROR, "UPDATE attempts SET state = ?2, finished_ms = ?3, error_kind = ?4,"      \
 			 " error_detail = ?5, error_stderr = ?6 WHERE id = ?1")                    \
-	X(RESULT_COUNT, "SELECT count(*) FROM attempts WHERE task_id = ?1 AND state = 3")          \
-	X(RESULT_MATCH, "SELECT 1 FROM attempts WHERE task_id = ?1 AND state = 3"                  \
+	X(RESULT_COUNT, "SELECT count(*) FROM attempts WHERE task_id = ?1 AND state = " A_COMPLETED)          \
+	X(RESULT_MATCH, "SELECT 1 FROM attempts WHERE task_id = ?1 AND state = " A_COMPLETED                  \
 			" AND result = ?2 LIMIT 1")                                                \
 	X(TASK_FAILURE, "UPDATE tasks SET failures = failures + 1, error_kind = ?2,"               \
 			" error_detail = ?3, error_stderr = ?4 WHERE id = ?1")                     \
 	X(TASK_RECONCILE_GET, "SELECT t.state, t.failures, t.job_id, j.k, j.quorum,"               \
 			      " j.max_failures, j.state FROM tasks t JOIN jobs j ON j.id = t.job_id" \
 			      " WHERE t.id = ?1")                                                  \
-	X(TASK_ATTEMPT_COUNTS, "SELECT coalesce(sum(state <= 2), 0),"                              \
-			       " coalesce(sum(state = 3), 0) FROM attempts WHERE task_id = ?1")    \
+	X(TASK_ATTEMPT_COUNTS, "SELECT coalesce(sum(state <= " A_STARTED "), 0),"                              \
+			       " coalesce(sum(state = " A_COMPLETED "), 0) FROM attempts WHERE task_id = ?1")    \
 	X(TASK_BEST_RESULT, "SELECT min(id), count(DISTINCT worker) AS c FROM attempts"            \
-			    " WHERE task_id = ?1 AND state = 3 GROUP BY result"                    \
+			    " WHERE task_id = ?1 AND state = " A_COMPLETED " GROUP BY result"                    \
 			    " ORDER BY c DESC, min(id) LIMIT 1")                                   \
 	X(TASK_SET_QUEUE, "UPDATE tasks SET state = ?2, want = ?3 WHERE id = ?1")                  \
 	X(TASK_FINISH, "UPDATE tasks SET state = ?2, want = 0, accepted = ?3 WHERE id = ?1")       \
 	X(TASK_UNCOUNT, "UPDATE tasks SET attempts = attempts - 1 WHERE id = ?1")                  \
-	X(TASK_IN_FLIGHT, "SELECT id, worker FROM attempts WHERE task_id = ?1 AND state <= 2")     \
+	X(TASK_IN_FLIGHT, "SELECT id, worker FROM attempts WHERE task_id = ?1 AND state <= " A_STARTED)     \
 	X(JOB_TASK_DONE, "UPDATE jobs SET remaining = remaining - 1, n_failed = n_failed + ?2"     \
 			 " WHERE id = ?1 RETURNING remaining, n_failed")                           \
 	X(JOB_FINISH, "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1")                \
 	X(JOB_STATE, "SELECT state FROM jobs WHERE id = ?1")                                       \
 	X(JOB_IN_FLIGHT, "SELECT a.id, a.worker FROM attempts a"                                   \
 			 " JOIN tasks t ON t.id = a.task_id"                                       \
-			 " WHERE a.state <= 2 AND t.job_id = ?1 AND t.state = 1")                  \
+			 " WHERE a.state <= " A_STARTED " AND t.job_id = ?1 AND t.state = " T_RUNNING)                  \
 	X(SWEEP_ADD, "INSERT OR REPLACE INTO sweep(job_id, kind) VALUES(?1, ?2)")                  \
 	X(SWEEP_NEXT, "SELECT job_id, kind FROM sweep ORDER BY job_id LIMIT 1")                    \
 	X(SWEEP_DONE, "DELETE FROM sweep WHERE job_id = ?1")                                       \
-	X(SWEEP_CANCEL_SLICE, "UPDATE tasks SET state = 4, want = 0 WHERE id IN (SELECT id"        \
-			      " FROM tasks WHERE job_id = ?1 AND state IN (0, 1) LIMIT ?2)")       \
+	X(SWEEP_CANCEL_SLICE, "UPDATE tasks SET state = " T_CANCELLED ", want = 0 WHERE id IN (SELECT id"        \
+			      " FROM tasks WHERE job_id = ?1 AND state IN (" T_QUEUED ", " T_RUNNING ")"    \
+			      " LIMIT ?2)")       \
 	X(SWEEP_DELETE_ATTEMPTS, "DELETE FROM attempts WHERE task_id IN (SELECT id FROM tasks"     \
 				 " WHERE job_id = ?1 ORDER BY idx LIMIT ?2)")                      \
 	X(SWEEP_DELETE_TASKS, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks"                \
@@ -103,9 +138,9 @@ enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE };
 	X(JOB_DELETE, "DELETE FROM jobs WHERE id = ?1 RETURNING program_hash")                     \
 	X(PROGRAM_FORGET, "DELETE FROM programs WHERE hash = ?1 AND created_ms < ?2"              \
 			  " AND NOT EXISTS(SELECT 1 FROM jobs WHERE program_hash = ?1)")           \
-	X(JOBS_FINISHED_BEFORE, "SELECT id FROM jobs WHERE state != 0 AND finished_ms < ?1"        \
+	X(JOBS_FINISHED_BEFORE, "SELECT id FROM jobs WHERE state != " J_RUNNING " AND finished_ms < ?1"        \
 				" ORDER BY id LIMIT ?2")                                           \
-	X(JOB_CANCEL, "UPDATE jobs SET state = 3, finished_ms = ?2, remaining = 0"                 \
+	X(JOB_CANCEL, "UPDATE jobs SET state = " J_CANCELLED ", finished_ms = ?2, remaining = 0"                 \
 		      " WHERE id = ?1")                                                            \
 	X(WORKER_UPSERT, "INSERT INTO workers(node_id, first_seen_ms) VALUES(?1, ?2)"              \
 			 " ON CONFLICT(node_id) DO UPDATE SET last_seen_ms = ?2 RETURNING id")     \
@@ -113,13 +148,13 @@ enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE };
 	X(WORKER_PROGRAM_ADD, "INSERT OR IGNORE INTO worker_programs(worker, hash)"                \
 			      " VALUES(?1, ?2)")                                                   \
 	X(WORKER_IN_FLIGHT, "SELECT id, task_id FROM attempts WHERE worker = ?1"                   \
-			    " AND state <= 2")                                                     \
-	X(WORKER_IN_FLIGHT_BEFORE, "SELECT id FROM attempts WHERE worker = ?1 AND state <= 2"      \
+			    " AND state <= " A_STARTED)                                                     \
+	X(WORKER_IN_FLIGHT_BEFORE, "SELECT id FROM attempts WHERE worker = ?1 AND state <= " A_STARTED      \
 				   " AND assigned_ms < ?2 ORDER BY id LIMIT ?3")                   \
-	X(OVERDUE, "SELECT id, task_id, worker FROM attempts WHERE state <= 2"                     \
+	X(OVERDUE, "SELECT id, task_id, worker FROM attempts WHERE state <= " A_STARTED                     \
 		   " AND deadline_ms < ?1")                                                        \
-	X(ALL_IN_FLIGHT, "SELECT DISTINCT task_id FROM attempts WHERE state <= 2")                 \
-	X(LOSE_ALL, "UPDATE attempts SET state = 5 WHERE state <= 2")                              \
+	X(ALL_IN_FLIGHT, "SELECT DISTINCT task_id FROM attempts WHERE state <= " A_STARTED)                 \
+	X(LOSE_ALL, "UPDATE attempts SET state = " A_LOST " WHERE state <= " A_STARTED)                              \
 	X(RESULTS, "SELECT t.idx, t.state, a.result, t.error_kind, t.error_detail,"                \
 		   " t.error_stderr, w.node_id, t.attempts, t.failures FROM tasks t"               \
 		   " LEFT JOIN attempts a ON a.id = t.accepted"                                    \
@@ -127,7 +162,7 @@ enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE };
 		   " WHERE t.job_id = ?1 AND t.idx >= ?2 ORDER BY t.idx LIMIT ?3")                 \
 	X(METRIC_JOBS, "SELECT state, count(*) FROM jobs GROUP BY state")                          \
 	X(METRIC_TASKS, "SELECT state, count(*) FROM tasks GROUP BY state")                        \
-	X(METRIC_IN_FLIGHT, "SELECT count(*) FROM attempts WHERE state <= 2")
+	X(METRIC_IN_FLIGHT, "SELECT count(*) FROM attempts WHERE state <= " A_STARTED)
 
 enum wg__jobs_stmt {
 #define WG__STMT_ENUM(name, sql) WG__S_##name,
