@@ -23,6 +23,7 @@
 #include "util/json.h"
 #include "util/limits.h"
 #include "util/lines.h"
+#include "util/time.h"
 #include "util/utf8.h"
 
 #define ARGS_FILE_MAX (512u * 1024 * 1024)
@@ -93,13 +94,6 @@ static const char *json_str(const struct wg_json *v, const char *key)
 {
 	const char *s = wg_json_as_str(wg_json_get(v, key), NULL);
 	return s ? s : "";
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Writes a parsed JSON value back as compact JSON (for --json lines). */
@@ -236,7 +230,7 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 	/* The manager holds the request until the job ends (or this long: the progress bar
 	 * redraws at each answer), so the end is seen at once, without polling. */
 	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?wait=%d", id, tty ? WAIT_POLL_MS : 30000);
-	uint64_t start = now_ms(), unreachable_since = 0, first_finished = 0;
+	uint64_t start = wg_mono_ms(), unreachable_since = 0, first_finished = 0;
 	bool have_first = false, drew = false;
 	int status = 1;
 	for (;;) {
@@ -245,7 +239,7 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 		int rc = job_call(cmd, api, "GET", path, id, true, &body, &doc);
 		if (rc == 2) {
 			/* A manager restarting is not the end of the job: keep asking a while. */
-			uint64_t now = now_ms();
+			uint64_t now = wg_mono_ms();
 			if (!unreachable_since)
 				unreachable_since = now;
 			wg_buf_free(&body);
@@ -268,7 +262,7 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 		struct job_counts c;
 		read_counts(doc, &c);
 		const char *state = json_str(doc, "state");
-		uint64_t now = now_ms(), finished = c.completed + c.failed;
+		uint64_t now = wg_mono_ms(), finished = c.completed + c.failed;
 		/* The rate counts from the first poll, so tasks done before we started waiting
 		 * do not inflate it. */
 		if (!have_first) {

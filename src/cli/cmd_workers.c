@@ -2,12 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "util/json.h"
+#include "util/time.h"
 
 int wg_cmd_workers(int argc, char **argv)
 {
@@ -37,7 +37,7 @@ int wg_cmd_workers(int argc, char **argv)
 	size_t n = wg_json_len(workers);
 	printf("%-16s %-22s %-10s %5s %8s %5s  %s\n", "NODE", "ADDRESS", "STATE", "CORES",
 	       "MEMORY", "SLOTS", "LAST PONG");
-	uint64_t now = (uint64_t)time(NULL) * 1000;
+	uint64_t now = wg_unix_ms();
 	for (size_t i = 0; i < n; i++) {
 		const struct wg_json *wk = wg_json_at(workers, i), *specs = wg_json_get(wk, "specs");
 		uint64_t cores = 0, mem = 0, slots = 0, pong = 0;

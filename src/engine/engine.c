@@ -18,14 +18,8 @@
 #include "util/hex.h"
 #include "util/limits.h"
 #include "util/log.h"
+#include "util/time.h"
 #include "wasmgrid.pb-c.h"
-
-static uint64_t now_unix_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 void wg_engine_hash_hex(const uint8_t *data, size_t len, char out[65])
 {
@@ -306,7 +300,7 @@ static void task_launch(struct wg__task *t)
 	e->stats.tasks_run++;
 	e->stats.tasks_running++;
 	if (t->started)
-		t->started(t->user, t->id, now_unix_ms());
+		t->started(t->user, t->id, wg_unix_ms());
 }
 
 /* Starts or ends every queued task. Callbacks may submit (queued for the next kick),

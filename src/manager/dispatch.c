@@ -12,6 +12,7 @@
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/time.h"
 
 #define EXECUTE_DEADLINE_MS 30000
 #define TICK_MS 250

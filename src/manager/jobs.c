@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "manager/jobs_internal.h"
 #include "util/alloc.h"
@@ -14,6 +13,7 @@
 #include "util/hex.h"
 #include "util/limits.h"
 #include "util/log.h"
+#include "util/time.h"
 
 /* Task and attempt rows are the bulk of the data; the partial indexes keep the two hot
  * lookups (queued tasks of a job, attempts in flight) proportional to what they find rather
@@ -93,9 +93,7 @@ void wg_job_options_init(struct wg_job_options *o)
 static uint64_t real_clock_ms(void *user)
 {
 	(void)user;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return wg_unix_ms();
 }
 
 uint64_t wg__jobs_now(struct wg_jobs *j)

@@ -3,19 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/hex.h"
 #include "util/log.h"
-
-uint64_t wg_unix_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
+#include "util/time.h"
 
 struct wg_peer *wg_peer_new(void *owner, struct wg_rpc *rpc)
 {

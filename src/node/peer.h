@@ -53,9 +53,6 @@ int wg_peer_answer_node_type(struct wg_peer *peer, uint64_t id, enum wg_node_typ
 int wg_peer_answer_ping(struct wg_peer *peer, uint64_t id, const struct wg_rel *rel);
 int wg_peer_answer_manager(struct wg_peer *peer, uint64_t id, bool accepted);
 
-/* Unix time in milliseconds. */
-uint64_t wg_unix_ms(void);
-
 /* Deadline for relationship requests other than pings. */
 #define WG_REQUEST_DEADLINE_MS 10000
 

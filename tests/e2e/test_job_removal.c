@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "e2e/cluster.h"
@@ -15,6 +14,7 @@
 #include "harness/test.h"
 #include "util/alloc.h"
 #include "util/fs.h"
+#include "util/time.h"
 
 /* A count from the manager's database, read by a connection of the test's own. */
 static long long db_count(const struct e2e_manager *m, const char *sql)
@@ -33,13 +33,6 @@ static long long db_count(const struct e2e_manager *m, const char *sql)
 	sqlite3_close(db);
 	free(path);
 	return n;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 struct count_until {
@@ -80,9 +73,9 @@ TEST_SLOW(e2e_cancel_of_a_large_job_leaves_the_manager_responsive, 300)
 		usleep(50 * 1000);
 
 	struct wg_buf out = {0}, err = {0};
-	uint64_t t0 = now_ms();
+	uint64_t t0 = wg_mono_ms();
 	CHECK_EQ(wg_test_run(&out, &err, "cancel", job, "--api", m.api, NULL), 0);
-	uint64_t t1 = now_ms();
+	uint64_t t1 = wg_mono_ms();
 	/* The answer came before the work: most tasks are still to be marked... */
 	const char *open_tasks = "SELECT count(*) FROM tasks WHERE job_id = 1 AND state IN (0, 1)";
 	long long left = db_count(&m, open_tasks);
@@ -102,7 +95,7 @@ TEST_SLOW(e2e_cancel_of_a_large_job_leaves_the_manager_responsive, 300)
 	struct count_until c = {&m, open_tasks, 0};
 	CHECK(wg_test_wait_for(count_is, &c, 120000));
 	fprintf(stderr, "    wasmgrid cancel took %llu ms; all tasks marked %llu ms after it\n",
-		(unsigned long long)(t1 - t0), (unsigned long long)(now_ms() - t1));
+		(unsigned long long)(t1 - t0), (unsigned long long)(wg_mono_ms() - t1));
 	CHECK_EQ(db_count(&m, "SELECT count(*) FROM tasks WHERE job_id = 1 AND state = 4"),
 		 TASKS - e2e_job_count(m.api, job, "completed"));
 	/* The worker's heartbeats were answered throughout: its relationship never ended. */

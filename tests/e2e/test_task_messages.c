@@ -17,6 +17,7 @@
 #include "node/peer.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/time.h"
 
 /* Long enough for a program's first compilation (wasm2c and cc) on a loaded machine. */
 #define RUN_MS 60000
