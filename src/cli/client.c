@@ -1,5 +1,6 @@
 #include "cli/client.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +10,23 @@
 #include "util/err.h"
 #include "util/json.h"
 
-int wg_cli_call_json(const char *cmd, const char *api, const char *method, const char *path,
-		     const char *content_type, const void *req_body, size_t req_len,
-		     struct wg_buf *body, struct wg_json **doc)
+int wg_cli_call(const char *cmd, const char *api, const struct wg_cli_request *r,
+		struct wg_buf *body, struct wg_json **doc)
 {
 	long status = 0;
 	*doc = NULL;
-	int rc = wg_http_request(api, method, path, content_type, req_body, req_len, &status, body);
+	int rc = wg_http_request(api, r->method ? r->method : "GET", r->path, r->content_type,
+				 r->body, r->len, &status, body);
+	if (rc && r->quiet_unreachable && (rc == WG_EUNREACHABLE || rc == WG_ETIMEOUT))
+		return 2;
 	if (rc) {
 		fprintf(stderr, "wasmgrid %s: %s\n", cmd, wg_http_client_error());
+		return 1;
+	}
+	if (status == 404 && r->job_id) {
+		fprintf(stderr,
+			"wasmgrid %s: no job %" PRIu64 " on the manager at %s (see 'wasmgrid "
+			"status --api %s' for its jobs)\n", cmd, r->job_id, api, api);
 		return 1;
 	}
 	if (status < 200 || status > 299) {
@@ -27,19 +36,12 @@ int wg_cli_call_json(const char *cmd, const char *api, const char *method, const
 		return 1;
 	}
 	char why[128] = "";
-	rc = wg_json_parse((const char *)body->data, body->len, NULL, doc, why, sizeof why);
-	if (rc) {
+	if (wg_json_parse((const char *)body->data, body->len, NULL, doc, why, sizeof why)) {
 		fprintf(stderr, "wasmgrid %s: the manager's answer is not valid JSON (%s)\n", cmd,
 			why);
 		return 1;
 	}
 	return 0;
-}
-
-int wg_cli_get_json(const char *cmd, const char *api, const char *path, struct wg_buf *body,
-		    struct wg_json **doc)
-{
-	return wg_cli_call_json(cmd, api, "GET", path, NULL, NULL, 0, body, doc);
 }
 
 int wg_cli_take_token(const char *cmd, int *argc, char **argv)

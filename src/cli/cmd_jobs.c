@@ -14,7 +14,6 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/options.h"
-#include "http/client.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -31,46 +30,6 @@
 #define WAIT_POLL_MS 200
 /* While waiting, how long the manager may stay unreachable (a restart) before we give up. */
 #define WAIT_UNREACHABLE_MS 30000
-
-/* ---- calling the API ---- */
-
-/* Like wg_cli_call_json() (one request, a 2xx JSON answer parsed into *doc, anything else
- * reported as "wasmgrid CMD: ..." and 1 returned), but a 404 about job `job_id` (non-zero)
- * is told in the user's terms, naming the manager and how to list its jobs. With
- * `quiet_unreachable`, a manager that does not answer is not reported: 2 is returned. */
-static int job_call(const char *cmd, const char *api, const char *method, const char *path,
-		    uint64_t job_id, bool quiet_unreachable, struct wg_buf *body,
-		    struct wg_json **doc)
-{
-	long status = 0;
-	*doc = NULL;
-	int rc = wg_http_request(api, method, path, NULL, NULL, 0, &status, body);
-	if (rc && quiet_unreachable && (rc == WG_EUNREACHABLE || rc == WG_ETIMEOUT))
-		return 2;
-	if (rc) {
-		fprintf(stderr, "wasmgrid %s: %s\n", cmd, wg_http_client_error());
-		return 1;
-	}
-	if (status == 404 && job_id) {
-		fprintf(stderr,
-			"wasmgrid %s: no job %" PRIu64 " on the manager at %s (see 'wasmgrid "
-			"status --api %s' for its jobs)\n", cmd, job_id, api, api);
-		return 1;
-	}
-	if (status < 200 || status > 299) {
-		char *text = wg_http_error_text(status, body);
-		fprintf(stderr, "wasmgrid %s: the manager answered: %s\n", cmd, text);
-		free(text);
-		return 1;
-	}
-	char why[128] = "";
-	if (wg_json_parse((const char *)body->data, body->len, NULL, doc, why, sizeof why)) {
-		fprintf(stderr, "wasmgrid %s: the manager's answer is not valid JSON (%s)\n", cmd,
-			why);
-		return 1;
-	}
-	return 0;
-}
 
 static int parse_job_id(const char *cmd, const char *s, uint64_t *id)
 {
@@ -236,7 +195,7 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 	for (;;) {
 		struct wg_buf body = {0};
 		struct wg_json *doc = NULL;
-		int rc = job_call(cmd, api, "GET", path, id, true, &body, &doc);
+		int rc = wg_cli_call(cmd, api, &(struct wg_cli_request){.path = path, .job_id = id, .quiet_unreachable = true}, &body, &doc);
 		if (rc == 2) {
 			/* A manager restarting is not the end of the job: keep asking a while. */
 			uint64_t now = wg_mono_ms();
@@ -348,7 +307,7 @@ int wg_cmd_status(int argc, char **argv)
 		snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
-	int status = job_call(cmd, api, "GET", path, id, false, &body, &doc);
+	int status = wg_cli_call(cmd, api, &(struct wg_cli_request){.path = path, .job_id = id}, &body, &doc);
 	if (status)
 		goto out;
 	if (json) {
@@ -436,7 +395,7 @@ int wg_cmd_results(int argc, char **argv)
 			 id, from, RESULTS_PAGE);
 		struct wg_buf body = {0};
 		struct wg_json *doc = NULL;
-		status = job_call(cmd, api, "GET", path, id, false, &body, &doc);
+		status = wg_cli_call(cmd, api, &(struct wg_cli_request){.path = path, .job_id = id}, &body, &doc);
 		if (status) {
 			wg_buf_free(&body);
 			break;
@@ -485,7 +444,7 @@ int wg_cmd_cancel(int argc, char **argv)
 	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
-	int status = job_call(cmd, api, "DELETE", path, id, false, &body, &doc);
+	int status = wg_cli_call(cmd, api, &(struct wg_cli_request){.method = "DELETE", .path = path, .job_id = id}, &body, &doc);
 	if (!status) {
 		struct job_counts c;
 		read_counts(doc, &c);
@@ -515,7 +474,7 @@ int wg_cmd_remove(int argc, char **argv)
 	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?remove=true", id);
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
-	int status = job_call(cmd, api, "DELETE", path, id, false, &body, &doc);
+	int status = wg_cli_call(cmd, api, &(struct wg_cli_request){.method = "DELETE", .path = path, .job_id = id}, &body, &doc);
 	if (!status)
 		printf("job %" PRIu64 " removed, with its tasks and results\n", id);
 	wg_json_free(doc);
@@ -610,8 +569,9 @@ static int upload_program(const char *cmd, const char *api, const char *path, ch
 	}
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
-	int status = wg_cli_call_json(cmd, api, "POST", "/v1/programs", "application/wasm", bytes,
-				      len, &body, &doc);
+	struct wg_cli_request r = {.method = "POST", .path = "/v1/programs",
+				   .content_type = "application/wasm", .body = bytes, .len = len};
+	int status = wg_cli_call(cmd, api, &r, &body, &doc);
 	if (!status) {
 		const char *h = json_str(doc, "hash");
 		if (strlen(h) != 64) {
@@ -782,8 +742,9 @@ int wg_cmd_submit(int argc, char **argv)
 	}
 	wg_jw_array_end(&w);
 	wg_jw_object_end(&w);
-	status = wg_cli_call_json(cmd, o.api, "POST", "/v1/jobs", "application/json", req.data,
-				  req.len, &body, &doc);
+	struct wg_cli_request r = {.method = "POST", .path = "/v1/jobs",
+				   .content_type = "application/json", .body = req.data, .len = req.len};
+	status = wg_cli_call(cmd, o.api, &r, &body, &doc);
 	if (status)
 		goto out;
 	uint64_t id = json_u64(doc, "id");

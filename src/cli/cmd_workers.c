@@ -25,7 +25,8 @@ int wg_cmd_workers(int argc, char **argv)
 	}
 	struct wg_json *doc = NULL;
 	struct wg_buf body = {0};
-	int status = wg_cli_get_json(cmd, api, "/v1/workers", &body, &doc);
+	int status = wg_cli_call(cmd, api, &(struct wg_cli_request){.path = "/v1/workers"}, &body,
+				 &doc);
 	if (status)
 		goto out;
 	if (json) {
