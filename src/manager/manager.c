@@ -80,48 +80,34 @@ static void answer_manager_request(struct wg_manager *m, struct wg_peer *peer, u
 	}
 }
 
+static void peer_ended(struct wg_peer *peer, const char *why)
+{
+	worker_gone(peer->owner, peer, why);
+}
+
+static void on_manager_request(struct wg_peer *peer, uint64_t id,
+			       const Wasmgrid__ManagerRequest *req)
+{
+	answer_manager_request(peer->owner, peer, id, req);
+}
+
+static void from_worker(struct wg_peer *peer, uint64_t id, const wg_frame *req)
+{
+	wg__dispatch_request(peer->owner, peer, id, req);
+}
+
 static void rpc_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, void *user)
 {
 	struct wg_peer *peer = user;
 	struct wg_manager *m = peer->owner;
-	switch (req->body_case) {
-	case WASMGRID__FRAME__BODY_NODE_TYPE_REQUEST:
-		if (wg_rel_note_type(&m->rel, &peer->rel,
-				     (enum wg_node_type)req->node_type_request->node_type))
-			worker_gone(m, peer, "its node type changed");
-		wg_peer_answer_node_type(peer, id, WG_NODE_MANAGER);
-		break;
-	case WASMGRID__FRAME__BODY_MANAGER_REQUEST:
-		answer_manager_request(m, peer, id, req->manager_request);
-		break;
-	case WASMGRID__FRAME__BODY_MANAGER_BYE:
-		if (wg_rel_on_bye(&m->rel, &peer->rel))
-			worker_gone(m, peer, "it said ManagerBye");
-		wg_rpc_answer_ack(rpc, id);
-		break;
-	case WASMGRID__FRAME__BODY_MANAGER_PING:
-		wg_peer_answer_ping(peer, id, &m->rel);
-		break;
-	case WASMGRID__FRAME__BODY_TASK_STARTED:
-	case WASMGRID__FRAME__BODY_TASK_ERROR:
-	case WASMGRID__FRAME__BODY_TASK_COMPLETED:
-	case WASMGRID__FRAME__BODY_PROGRAM_FETCH:
-		if (!wg_rel_from_my_worker(&m->rel, &peer->rel)) {
-			wg_rpc_answer_not_mine(rpc, id);
-			break;
-		}
-		wg__dispatch_request(m, peer, id, req);
-		break;
-	case WASMGRID__FRAME__BODY_TASKS_EXECUTE:
-	case WASMGRID__FRAME__BODY_TASKS_PING:
-	case WASMGRID__FRAME__BODY_TASKS_ABORT:
-		/* Manager-to-worker messages: a manager is nobody's worker. */
-		wg_rpc_answer_not_mine(rpc, id);
-		break;
-	default:
-		wg_rpc_answer_refused(rpc, id, "request not understood");
-		break;
-	}
+	const struct wg_peer_role role = {
+		.type = WG_NODE_MANAGER,
+		.rel = &m->rel,
+		.ended = peer_ended,
+		.manager_request = on_manager_request,
+		.from_partner = from_worker,
+	};
+	wg_peer_route(peer, id, req, &role);
 }
 
 static void rpc_close(struct wg_rpc *rpc, int status, void *user)

@@ -2,28 +2,30 @@
 
 #include <stdlib.h>
 
-/* Every body of the schema, once: its case, its name, and whether it is a request. */
+/* Every body of the schema, once: its case, its name, and what it is: an answer (ANS), a
+ * request any node may send (ANY), one only a manager sends its worker (MGR), or one only a
+ * worker sends its manager (WKR). */
 #define WG_BODY_MAP(X)                                                                     \
-	X(NODE_TYPE_REQUEST, "NodeTypeRequest", 1)                                         \
-	X(NODE_TYPE_ANSWER, "NodeTypeAnswer", 0)                                           \
-	X(ACK, "Ack", 0)                                                                   \
-	X(NOT_MINE, "NotMine", 0)                                                          \
-	X(REFUSED, "Refused", 0)                                                           \
-	X(MANAGER_REQUEST, "ManagerRequest", 1)                                            \
-	X(MANAGER_ANSWER, "ManagerAnswer", 0)                                              \
-	X(MANAGER_BYE, "ManagerBye", 1)                                                    \
-	X(MANAGER_PING, "ManagerPing", 1)                                                  \
-	X(MANAGER_PONG, "ManagerPong", 0)                                                  \
-	X(TASKS_EXECUTE, "TasksExecute", 1)                                                \
-	X(TASKS_REFUSED, "TasksRefused", 0)                                                \
-	X(TASKS_PING, "TasksPing", 1)                                                      \
-	X(TASKS_PONG, "TasksPong", 0)                                                      \
-	X(TASKS_ABORT, "TasksAbort", 1)                                                    \
-	X(TASK_STARTED, "TaskStarted", 1)                                                  \
-	X(TASK_ERROR, "TaskError", 1)                                                      \
-	X(TASK_COMPLETED, "TaskCompleted", 1)                                              \
-	X(PROGRAM_FETCH, "ProgramFetch", 1)                                                \
-	X(PROGRAM_CHUNK, "ProgramChunk", 0)
+	X(NODE_TYPE_REQUEST, "NodeTypeRequest", ANY)                                       \
+	X(NODE_TYPE_ANSWER, "NodeTypeAnswer", ANS)                                         \
+	X(ACK, "Ack", ANS)                                                                 \
+	X(NOT_MINE, "NotMine", ANS)                                                        \
+	X(REFUSED, "Refused", ANS)                                                         \
+	X(MANAGER_REQUEST, "ManagerRequest", ANY)                                          \
+	X(MANAGER_ANSWER, "ManagerAnswer", ANS)                                            \
+	X(MANAGER_BYE, "ManagerBye", ANY)                                                  \
+	X(MANAGER_PING, "ManagerPing", ANY)                                                \
+	X(MANAGER_PONG, "ManagerPong", ANS)                                                \
+	X(TASKS_EXECUTE, "TasksExecute", MGR)                                              \
+	X(TASKS_REFUSED, "TasksRefused", ANS)                                              \
+	X(TASKS_PING, "TasksPing", MGR)                                                    \
+	X(TASKS_PONG, "TasksPong", ANS)                                                    \
+	X(TASKS_ABORT, "TasksAbort", MGR)                                                  \
+	X(TASK_STARTED, "TaskStarted", WKR)                                                \
+	X(TASK_ERROR, "TaskError", WKR)                                                    \
+	X(TASK_COMPLETED, "TaskCompleted", WKR)                                            \
+	X(PROGRAM_FETCH, "ProgramFetch", WKR)                                              \
+	X(PROGRAM_CHUNK, "ProgramChunk", ANS)
 
 const char *wg_body_name(wg_body_case c)
 {
@@ -36,25 +38,26 @@ const char *wg_body_name(wg_body_case c)
 	}
 }
 
-static int body_kind(wg_body_case c)
+enum wg_body_sender wg_body_sender(wg_body_case c)
 {
 	switch (c) {
-#define WG__KIND(k, name, req)                                                             \
-	case WASMGRID__FRAME__BODY_##k: return req;
-		WG_BODY_MAP(WG__KIND)
-#undef WG__KIND
-	default: return -1;
+#define WG__SENDER(k, name, who)                                                           \
+	case WASMGRID__FRAME__BODY_##k: return WG_SENT_##who;
+		WG_BODY_MAP(WG__SENDER)
+#undef WG__SENDER
+	default: return WG_SENT_UNKNOWN;
 	}
 }
 
 bool wg_body_is_request(wg_body_case c)
 {
-	return body_kind(c) == 1;
+	enum wg_body_sender s = wg_body_sender(c);
+	return s == WG_SENT_ANY || s == WG_SENT_MGR || s == WG_SENT_WKR;
 }
 
 bool wg_body_is_answer(wg_body_case c)
 {
-	return body_kind(c) == 0;
+	return wg_body_sender(c) == WG_SENT_ANS;
 }
 
 void wg_frame_pack(const wg_frame *f, struct wg_buf *out)
@@ -126,20 +129,21 @@ enum wg_frame_kind wg_frame_decode(const uint8_t *data, size_t len, wg_frame **o
 		return WG_FRAME_BAD;
 	}
 	*id = f->id;
-	int kind = body_kind(f->body_case);
-	if (kind < 0) {
+	enum wg_body_sender sender = wg_body_sender(f->body_case);
+	if (sender == WG_SENT_UNKNOWN) {
 		*why = f->body_case == WASMGRID__FRAME__BODY__NOT_SET ? "frame has no body"
 								      : "unknown message";
 		wg_frame_free(f);
 		return WG_FRAME_BAD;
 	}
-	if (kind == 1 && f->id == 0) {
+	bool request = sender != WG_SENT_ANS;
+	if (request && f->id == 0) {
 		*why = "request without a request number";
 		wg_frame_free(f);
 		return WG_FRAME_BAD;
 	}
 	*out = f;
-	return kind == 1 ? WG_FRAME_REQUEST : WG_FRAME_ANSWER;
+	return request ? WG_FRAME_REQUEST : WG_FRAME_ANSWER;
 }
 
 void wg_frame_free(wg_frame *f)

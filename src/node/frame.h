@@ -15,6 +15,10 @@ typedef Wasmgrid__Frame__BodyCase wg_body_case;
 /* "ManagerPing", "TasksExecute"... for logs; "unknown" for anything else. */
 const char *wg_body_name(wg_body_case c);
 /* True for request bodies, false for answers and unknown bodies. */
+/* Who may send a body: it is an answer, a request of any node, or a request only a manager
+ * sends its worker, or only a worker its manager (PROTOCOL.md). */
+enum wg_body_sender { WG_SENT_UNKNOWN, WG_SENT_ANS, WG_SENT_ANY, WG_SENT_MGR, WG_SENT_WKR };
+enum wg_body_sender wg_body_sender(wg_body_case c);
 bool wg_body_is_request(wg_body_case c);
 bool wg_body_is_answer(wg_body_case c);
 

@@ -170,3 +170,50 @@ int wg_peer_answer_manager(struct wg_peer *peer, uint64_t id, bool accepted)
 	f.manager_answer = &a;
 	return wg_rpc_answer(peer->rpc, id, &f);
 }
+
+void wg_peer_route(struct wg_peer *peer, uint64_t id, const wg_frame *req,
+		   const struct wg_peer_role *role)
+{
+	struct wg_rpc *rpc = peer->rpc;
+	bool manager = role->type == WG_NODE_MANAGER;
+	enum wg_body_sender sender = wg_body_sender(req->body_case);
+	switch (req->body_case) {
+	case WASMGRID__FRAME__BODY_NODE_TYPE_REQUEST:
+		if (wg_rel_note_type(role->rel, &peer->rel,
+				     (enum wg_node_type)req->node_type_request->node_type))
+			role->ended(peer, "its node type changed");
+		wg_peer_answer_node_type(peer, id, role->type);
+		return;
+	case WASMGRID__FRAME__BODY_MANAGER_REQUEST:
+		role->manager_request(peer, id, req->manager_request);
+		return;
+	case WASMGRID__FRAME__BODY_MANAGER_BYE: {
+		bool ended = wg_rel_on_bye(role->rel, &peer->rel);
+		wg_rpc_answer_ack(rpc, id);
+		if (ended) {
+			role->ended(peer, "it said ManagerBye");
+			if (role->bye_closes)
+				wg_rpc_close(rpc);
+		}
+		return;
+	}
+	case WASMGRID__FRAME__BODY_MANAGER_PING:
+		wg_peer_answer_ping(peer, id, role->rel);
+		return;
+	default:
+		break;
+	}
+	if (sender == (manager ? WG_SENT_WKR : WG_SENT_MGR)) {
+		/* What only a partner may send us: tasks for a worker, reports for a manager. */
+		if (manager ? wg_rel_from_my_worker(role->rel, &peer->rel)
+			    : wg_rel_from_my_manager(role->rel, &peer->rel))
+			role->from_partner(peer, id, req);
+		else
+			wg_rpc_answer_not_mine(rpc, id);
+	} else if (sender == WG_SENT_MGR || sender == WG_SENT_WKR) {
+		/* What our own kind sends: a manager is nobody's worker, and the reverse. */
+		wg_rpc_answer_not_mine(rpc, id);
+	} else {
+		wg_rpc_answer_refused(rpc, id, "request not understood");
+	}
+}

@@ -53,6 +53,27 @@ int wg_peer_answer_node_type(struct wg_peer *peer, uint64_t id, enum wg_node_typ
 int wg_peer_answer_ping(struct wg_peer *peer, uint64_t id, const struct wg_rel *rel);
 int wg_peer_answer_manager(struct wg_peer *peer, uint64_t id, bool accepted);
 
+/* What a daemon does with its peers' requests; wg_peer_route applies the rules both share. */
+struct wg_peer_role {
+	enum wg_node_type type; /* what we are: answers NodeTypeRequest, decides who is a partner */
+	struct wg_rel *rel;
+	/* The relationship ended by what the peer said (its type changed, ManagerBye; the Ack
+	 * is already sent). */
+	void (*ended)(struct wg_peer *peer, const char *why);
+	void (*manager_request)(struct wg_peer *peer, uint64_t id,
+				const Wasmgrid__ManagerRequest *req);
+	/* A request only a partner sends (tasks to a worker, reports to a manager), from ours. */
+	void (*from_partner)(struct wg_peer *peer, uint64_t id, const wg_frame *req);
+	bool bye_closes; /* after ManagerBye ended the relationship, close the connection */
+};
+
+/* Answers a request by the protocol's common rules: NodeTypeRequest, ManagerPing and
+ * ManagerBye here; ManagerRequest and a partner's requests to the role; a request only our
+ * partner may send from someone else, or one only our own kind sends, NotMine; anything
+ * else Refused. */
+void wg_peer_route(struct wg_peer *peer, uint64_t id, const wg_frame *req,
+		   const struct wg_peer_role *role);
+
 /* Deadline for relationship requests other than pings. */
 #define WG_REQUEST_DEADLINE_MS 10000
 

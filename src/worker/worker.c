@@ -177,61 +177,55 @@ static int rpc_open(struct wg_rpc *rpc, void *user)
 	return 0;
 }
 
+static void peer_ended(struct wg_peer *peer, const char *why)
+{
+	manager_detached(peer->owner, peer, why);
+}
+
+static void on_manager_request(struct wg_peer *peer, uint64_t id,
+			       const Wasmgrid__ManagerRequest *req)
+{
+	struct wg_worker *w = peer->owner;
+	/* "if A is a worker, send false" */
+	struct wg_specs none = {0};
+	wg_peer_answer_manager(peer, id, wg_rel_answer_manager_request(&w->rel, &peer->rel, &none));
+}
+
+static void from_manager(struct wg_peer *peer, uint64_t id, const wg_frame *req)
+{
+	struct wg_worker *w = peer->owner;
+	switch (req->body_case) {
+	case WASMGRID__FRAME__BODY_TASKS_EXECUTE:
+		if (w->stopping)
+			wg_rpc_answer_refused(peer->rpc, id, "this worker is stopping");
+		else
+			wg_wtasks_execute(w->tasks, peer, id, req->tasks_execute);
+		break;
+	case WASMGRID__FRAME__BODY_TASKS_PING:
+		wg_wtasks_ping(w->tasks, peer, id, req->tasks_ping);
+		break;
+	case WASMGRID__FRAME__BODY_TASKS_ABORT:
+		wg_wtasks_abort(w->tasks, peer, id, req->tasks_abort);
+		break;
+	default:
+		wg_rpc_answer_refused(peer->rpc, id, "request not understood");
+		break;
+	}
+}
+
 static void rpc_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, void *user)
 {
 	struct wg_peer *peer = user;
 	struct wg_worker *w = peer->owner;
-	switch (req->body_case) {
-	case WASMGRID__FRAME__BODY_NODE_TYPE_REQUEST:
-		if (wg_rel_note_type(&w->rel, &peer->rel,
-				     (enum wg_node_type)req->node_type_request->node_type))
-			manager_detached(w, peer, "its node type changed");
-		wg_peer_answer_node_type(peer, id, WG_NODE_WORKER);
-		break;
-	case WASMGRID__FRAME__BODY_MANAGER_REQUEST: {
-		/* "if A is a worker, send false" */
-		struct wg_specs none = {0};
-		wg_peer_answer_manager(peer, id,
-				       wg_rel_answer_manager_request(&w->rel, &peer->rel, &none));
-		break;
-	}
-	case WASMGRID__FRAME__BODY_MANAGER_BYE: {
-		bool ended = wg_rel_on_bye(&w->rel, &peer->rel);
-		wg_rpc_answer_ack(rpc, id);
-		if (ended) {
-			manager_detached(w, peer, "it said ManagerBye");
-			wg_rpc_close(rpc);
-		}
-		break;
-	}
-	case WASMGRID__FRAME__BODY_MANAGER_PING:
-		wg_peer_answer_ping(peer, id, &w->rel);
-		break;
-	case WASMGRID__FRAME__BODY_TASKS_EXECUTE:
-	case WASMGRID__FRAME__BODY_TASKS_PING:
-	case WASMGRID__FRAME__BODY_TASKS_ABORT:
-		if (!wg_rel_from_my_manager(&w->rel, &peer->rel))
-			wg_rpc_answer_not_mine(rpc, id);
-		else if (req->body_case == WASMGRID__FRAME__BODY_TASKS_EXECUTE && w->stopping)
-			wg_rpc_answer_refused(rpc, id, "this worker is stopping");
-		else if (req->body_case == WASMGRID__FRAME__BODY_TASKS_EXECUTE)
-			wg_wtasks_execute(w->tasks, peer, id, req->tasks_execute);
-		else if (req->body_case == WASMGRID__FRAME__BODY_TASKS_PING)
-			wg_wtasks_ping(w->tasks, peer, id, req->tasks_ping);
-		else
-			wg_wtasks_abort(w->tasks, peer, id, req->tasks_abort);
-		break;
-	case WASMGRID__FRAME__BODY_TASK_STARTED:
-	case WASMGRID__FRAME__BODY_TASK_ERROR:
-	case WASMGRID__FRAME__BODY_TASK_COMPLETED:
-	case WASMGRID__FRAME__BODY_PROGRAM_FETCH:
-		/* Worker-to-manager messages: a worker is nobody's manager. */
-		wg_rpc_answer_not_mine(rpc, id);
-		break;
-	default:
-		wg_rpc_answer_refused(rpc, id, "request not understood");
-		break;
-	}
+	const struct wg_peer_role role = {
+		.type = WG_NODE_WORKER,
+		.rel = &w->rel,
+		.ended = peer_ended,
+		.manager_request = on_manager_request,
+		.from_partner = from_manager,
+		.bye_closes = true,
+	};
+	wg_peer_route(peer, id, req, &role);
 }
 
 static void rpc_close(struct wg_rpc *rpc, int status, void *user)
