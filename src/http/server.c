@@ -750,10 +750,10 @@ int wg_http_server_start(uv_loop_t *loop, const char *host_port, const struct wg
 	if (uvrc == 0)
 		uvrc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
 	if (uvrc) {
-		wg_error(NULL, "http: cannot listen on %s: %s", host_port, uv_strerror(uvrc));
+		/* Reported by the caller, which knows what the address was for. */
 		s->closing = 1;
 		uv_close((uv_handle_t *)&s->listener, on_listener_closed);
-		return WG_EIO;
+		return wg_err_from_errno(uvrc);
 	}
 	if (bound_port) {
 		struct sockaddr_storage ss;

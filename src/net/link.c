@@ -665,10 +665,12 @@ int wg_listener_start(uv_loop_t *loop, const char *host_port, const struct wg_id
 	l->user = user;
 	uv_tcp_init(loop, &l->tcp);
 	l->tcp.data = l;
-	if (uv_tcp_bind(&l->tcp, (struct sockaddr *)&addr, 0) < 0 ||
-	    uv_listen((uv_stream_t *)&l->tcp, 128, on_connection) < 0) {
-		wg_warn(NULL, "cannot listen on %s", host_port);
-		rc = WG_EIO;
+	/* Reported by the caller, which knows what the address was for. */
+	int uvrc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&addr, 0);
+	if (uvrc == 0)
+		uvrc = uv_listen((uv_stream_t *)&l->tcp, 128, on_connection);
+	if (uvrc < 0) {
+		rc = wg_err_from_errno(uvrc);
 		goto out;
 	}
 	if (bound_port) {

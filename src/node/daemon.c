@@ -9,9 +9,12 @@ const char *wg_listen_error(int rc)
 {
 	if (rc == WG_EINVAL)
 		return "not a HOST:PORT address (an IPv4 address, [IPv6] or a name; port 0-65535)";
-	if (rc == WG_EIO)
-		return "cannot bind it (is another process listening there, or is it not an "
-		       "address of this machine?)";
+	if (rc == WG_EADDRINUSE)
+		return "another process is listening there";
+	if (rc == WG_EADDRNOTAVAIL)
+		return "it is not an address of this machine";
+	if (rc == WG_EDENIED)
+		return "not allowed (ports below 1024 need privileges)";
 	return wg_strerror(rc);
 }
 

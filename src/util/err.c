@@ -1,5 +1,7 @@
 #include "util/err.h"
 
+#include <errno.h>
+
 const char *wg_strerror(int code)
 {
 	switch (code) {
@@ -20,4 +22,26 @@ const char *wg_err_name(int code)
 #undef WG__ERR_NAME
 	}
 	return "WG_E?";
+}
+
+int wg_err_from_errno(int e)
+{
+	if (e < 0)
+		e = -e;
+	switch (e) {
+	case 0: return WG_OK;
+	case ENOMEM: return WG_ENOMEM;
+	case EINVAL: return WG_EINVAL;
+	case EACCES:
+	case EPERM: return WG_EDENIED;
+	case ETIMEDOUT: return WG_ETIMEOUT;
+	case ENOENT: return WG_ENOTFOUND;
+	case EEXIST: return WG_EEXISTS;
+	case EADDRINUSE: return WG_EADDRINUSE;
+	case EADDRNOTAVAIL: return WG_EADDRNOTAVAIL;
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case ECONNREFUSED: return WG_EUNREACHABLE;
+	default: return WG_EIO;
+	}
 }

@@ -20,7 +20,9 @@
 	X(HASH, -14, "hash mismatch")                                                          \
 	X(INVALID_PROGRAM, -15, "invalid program")                                             \
 	X(DB, -16, "database error")                                                           \
-	X(INTERNAL, -17, "internal error")
+	X(INTERNAL, -17, "internal error")                                                     \
+	X(ADDRINUSE, -18, "address already in use")                                            \
+	X(ADDRNOTAVAIL, -19, "not an address of this machine")
 
 enum wg_err {
 	WG_OK = 0,
@@ -33,5 +35,8 @@ enum wg_err {
 const char *wg_strerror(int code);
 /* The symbolic name, such as "WG_ETIMEOUT". */
 const char *wg_err_name(int code);
+/* The code for a system error: an errno value, or a libuv error (its negation on Linux).
+ * Codes without a closer match are WG_EIO. */
+int wg_err_from_errno(int e);
 
 #endif

@@ -352,7 +352,7 @@ TEST(http_server_refuses_a_bad_listen_address)
 	CHECK_EQ(wg_http_server_start(&loop, "127.0.0.1:0", NULL, 0, NULL, NULL, &first, &port), 0);
 	char addr[64];
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-	CHECK_EQ(wg_http_server_start(&loop, addr, NULL, 0, NULL, NULL, &s, NULL), WG_EIO);
+	CHECK_EQ(wg_http_server_start(&loop, addr, NULL, 0, NULL, NULL, &s, NULL), WG_EADDRINUSE);
 	CHECK(s == NULL);
 	wg_http_server_close(first);
 	uv_run(&loop, UV_RUN_DEFAULT);

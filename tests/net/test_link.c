@@ -636,7 +636,7 @@ TEST(link_listen_on_busy_port_fails)
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", fx.port);
 	CHECK_EQ(wg_listener_start(&fx.loop, addr, &fx.server_id, NULL, on_accept, &fx, &second,
 				   NULL),
-		 WG_EIO);
+		 WG_EADDRINUSE);
 	CHECK(second == NULL);
 	CHECK_EQ(wg_listener_start(&fx.loop, "127.0.0.1:x", &fx.server_id, NULL, on_accept, &fx,
 				   &second, NULL),
