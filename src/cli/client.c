@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/options.h"
 #include "http/client.h"
 #include "util/fs.h"
 #include "util/err.h"
@@ -20,24 +21,24 @@ int wg_cli_call(const char *cmd, const char *api, const struct wg_cli_request *r
 	if (rc && r->quiet_unreachable && (rc == WG_EUNREACHABLE || rc == WG_ETIMEOUT))
 		return 2;
 	if (rc) {
-		fprintf(stderr, "wasmgrid %s: %s\n", cmd, wg_http_client_error());
+		wg_cli_fail(cmd, "%s", wg_http_client_error());
 		return 1;
 	}
 	if (status == 404 && r->job_id) {
-		fprintf(stderr,
-			"wasmgrid %s: no job %" PRIu64 " on the manager at %s (see 'wasmgrid "
-			"status --api %s' for its jobs)\n", cmd, r->job_id, api, api);
+		wg_cli_fail(cmd,
+			"no job %" PRIu64 " on the manager at %s (see 'wasmgrid "
+			"status --api %s' for its jobs)", r->job_id, api, api);
 		return 1;
 	}
 	if (status < 200 || status > 299) {
 		char *text = wg_http_error_text(status, body);
-		fprintf(stderr, "wasmgrid %s: the manager answered: %s\n", cmd, text);
+		wg_cli_fail(cmd, "the manager answered: %s", text);
 		free(text);
 		return 1;
 	}
 	char why[128] = "";
 	if (wg_json_parse((const char *)body->data, body->len, NULL, doc, why, sizeof why)) {
-		fprintf(stderr, "wasmgrid %s: the manager's answer is not valid JSON (%s)\n", cmd,
+		wg_cli_fail(cmd, "the manager's answer is not valid JSON (%s)",
 			why);
 		return 1;
 	}
@@ -51,7 +52,7 @@ int wg_cli_take_token(const char *cmd, int *argc, char **argv)
 		if (strcmp(argv[i], "--token-file") != 0)
 			continue;
 		if (i + 1 >= *argc) {
-			fprintf(stderr, "wasmgrid %s: --token-file needs a file\n", cmd);
+			wg_cli_fail(cmd, "--token-file needs a file");
 			return 2;
 		}
 		file = argv[i + 1];
@@ -62,7 +63,7 @@ int wg_cli_take_token(const char *cmd, int *argc, char **argv)
 	if (file) {
 		char *token = NULL, why[512];
 		if (wg_read_secret_file(file, &token, why, sizeof why)) {
-			fprintf(stderr, "wasmgrid %s: %s\n", cmd, why);
+			wg_cli_fail(cmd, "%s", why);
 			return 2;
 		}
 		wg_http_client_set_token(token);

@@ -208,9 +208,9 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 			}
 			if (drew)
 				fputc('\n', stderr);
-			fprintf(stderr, "wasmgrid %s: the manager at %s has not answered for %d s: "
+			wg_cli_fail(cmd, "the manager at %s has not answered for %d s: "
 				"is it running? (the job stays there; run 'wasmgrid wait %" PRIu64
-				"' again)\n", cmd, api, WAIT_UNREACHABLE_MS / 1000, id);
+				"' again)", api, WAIT_UNREACHABLE_MS / 1000, id);
 			return 1;
 		}
 		unreachable_since = 0;
@@ -424,7 +424,7 @@ int wg_cmd_results(int argc, char **argv)
 	wg_buf_free(&line);
 	if (fflush(stdout) != 0 && errno != EPIPE) {
 		/* A closed pipe (| head) is the reader's choice, not an error. */
-		fprintf(stderr, "wasmgrid %s: cannot write the results to stdout: %s\n", cmd,
+		wg_cli_fail(cmd, "cannot write the results to stdout: %s",
 			strerror(errno));
 		status = 1;
 	}
@@ -525,7 +525,7 @@ static int read_args_file(const char *cmd, const char *path, struct arg_list *a)
 		return wg_usage_error(cmd, "give --args-file once");
 	int rc = wg_read_file(path, ARGS_FILE_MAX, &a->file, &len);
 	if (rc) {
-		fprintf(stderr, "wasmgrid %s: cannot read the arguments file %s: %s\n", cmd, path,
+		wg_cli_fail(cmd, "cannot read the arguments file %s: %s", path,
 			rc == WG_ETOOBIG ? "larger than 512 MiB" : wg_strerror(rc));
 		return 1;
 	}
@@ -545,8 +545,8 @@ static int hash_file(const char *cmd, const char *path, char hex[65])
 	size_t len = 0;
 	int rc = wg_read_file(path, WG_MAX_PROGRAM_BYTES, &bytes, &len);
 	if (rc) {
-		fprintf(stderr, "wasmgrid %s: cannot read the program %s to hash it: %s (or give "
-			"--hash)\n", cmd, path, wg_strerror(rc));
+		wg_cli_fail(cmd, "cannot read the program %s to hash it: %s (or give "
+			"--hash)", path, wg_strerror(rc));
 		return 1;
 	}
 	crypto_generichash(digest, sizeof digest, bytes, len, NULL, 0);
@@ -563,7 +563,7 @@ static int upload_program(const char *cmd, const char *api, const char *path, ch
 	size_t len = 0;
 	int rc = wg_read_file(path, WG_MAX_PROGRAM_BYTES, &bytes, &len);
 	if (rc) {
-		fprintf(stderr, "wasmgrid %s: cannot read the program %s: %s\n", cmd, path,
+		wg_cli_fail(cmd, "cannot read the program %s: %s", path,
 			rc == WG_ETOOBIG ? "larger than 64 MiB" : wg_strerror(rc));
 		return 1;
 	}
@@ -575,8 +575,7 @@ static int upload_program(const char *cmd, const char *api, const char *path, ch
 	if (!status) {
 		const char *h = json_str(doc, "hash");
 		if (strlen(h) != 64) {
-			fprintf(stderr, "wasmgrid %s: the manager's answer has no program hash\n",
-				cmd);
+			wg_cli_fail(cmd, "the manager's answer has no program hash");
 			status = 1;
 		} else {
 			memcpy(hash, h, 65);
@@ -749,7 +748,7 @@ int wg_cmd_submit(int argc, char **argv)
 		goto out;
 	uint64_t id = json_u64(doc, "id");
 	if (!id) {
-		fprintf(stderr, "wasmgrid %s: the manager's answer has no job id\n", cmd);
+		wg_cli_fail(cmd, "the manager's answer has no job id");
 		status = 1;
 		goto out;
 	}

@@ -30,7 +30,7 @@ static void on_done(void *user, uint64_t task_id, const struct wg_engine_outcome
 	if (o->stderr_tail_len)
 		fwrite(o->stderr_tail, 1, o->stderr_tail_len, stderr);
 	if (o->error_kind)
-		fprintf(stderr, "wasmgrid run: %s: %s\n", wg_error_kind_name(o->error_kind), o->detail);
+		wg_cli_fail("run", "%s: %s", wg_error_kind_name(o->error_kind), o->detail);
 	s->exit_code = wg_error_kind_exit_status(o->error_kind);
 }
 
@@ -94,7 +94,7 @@ int wg_cmd_run(int argc, char **argv)
 	int loop_ready = 0;
 	int rc = wg_read_file(program, WG_MAX_PROGRAM_BYTES, &bytes, &len);
 	if (rc) {
-		fprintf(stderr, "wasmgrid run: DownloadError: cannot read %s: %s\n", program,
+		wg_cli_fail("run", "DownloadError: cannot read %s: %s", program,
 			wg_strerror(rc));
 		code = 3;
 		goto out;
@@ -118,7 +118,7 @@ int wg_cmd_run(int argc, char **argv)
 					    .compile_memory_mib = (uint32_t)compile_memory};
 	rc = wg_engine_create(&loop, &options, &engine);
 	if (rc) {
-		fprintf(stderr, "wasmgrid run: cannot use the data directory %s: %s\n", data,
+		wg_cli_fail("run", "cannot use the data directory %s: %s", data,
 			wg_strerror(rc));
 		goto out;
 	}
@@ -137,7 +137,7 @@ int wg_cmd_run(int argc, char **argv)
 	};
 	rc = wg_engine_submit(engine, &task, NULL, on_done, &state);
 	if (rc) {
-		fprintf(stderr, "wasmgrid run: cannot start the task: %s\n", wg_strerror(rc));
+		wg_cli_fail("run", "cannot start the task: %s", wg_strerror(rc));
 		goto out;
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);

@@ -8,14 +8,28 @@
 
 #include "util/err.h"
 
+static void tell(const char *cmd, const char *fmt, va_list ap, const char *after)
+{
+	fprintf(stderr, "wasmgrid %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "%s\n", after);
+}
+
+int wg_cli_fail(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	tell(cmd, fmt, ap, "");
+	va_end(ap);
+	return 1;
+}
+
 int wg_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "wasmgrid %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tell(cmd, fmt, ap, " (try 'wasmgrid help')");
 	va_end(ap);
-	fprintf(stderr, " (try 'wasmgrid help')\n");
 	return 2;
 }
 

@@ -7,8 +7,11 @@
 #define WG_DEFAULT_NODE_ADDR "127.0.0.1:5740"
 #define WG_DEFAULT_API_ADDR "127.0.0.1:5741"
 
-/* Prints "wasmgrid CMD: MESSAGE (try 'wasmgrid help')" on stderr and returns 2, the exit
- * status of usage errors. */
+/* Every error of a command is told by one of these two, on stderr, as one line:
+ * wg_cli_fail prints "wasmgrid CMD: MESSAGE" and returns 1, the exit status of a failure;
+ * wg_usage_error prints "wasmgrid CMD: MESSAGE (try 'wasmgrid help')" and returns 2, the
+ * exit status of usage errors. */
+int wg_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int wg_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Matches argv[*i] against "--name VALUE" or "--name=VALUE". On a match, *value points to

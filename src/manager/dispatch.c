@@ -8,6 +8,7 @@
 
 #include "manager/jobs.h"
 #include "manager/manager_internal.h"
+#include "node/daemon.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/fs.h"
@@ -632,7 +633,7 @@ int wg__dispatch_open(struct wg_manager *m, bool first)
 	char *why = NULL;
 	int rc = wg_jobs_open(path, NULL, &m->jobs, &why);
 	if (rc && first)
-		fprintf(stderr, "wasmgrid manager: %s\n", why ? why : wg_strerror(rc));
+		wg_daemon_fail("manager", "%s", why ? why : wg_strerror(rc));
 	free(why);
 	free(path);
 	return rc;

@@ -275,15 +275,15 @@ static int api_access(struct wg_manager *m)
 	char why[512];
 	if (o->api_token_file) {
 		if (wg_read_secret_file(o->api_token_file, &m->api_token, why, sizeof why)) {
-			fprintf(stderr, "wasmgrid manager: --api-token-file: %s\n", why);
+			wg_daemon_fail("manager", "--api-token-file: %s", why);
 			return -1;
 		}
 		return 0;
 	}
 	if (!o->api_insecure && !loopback_only(o->api)) {
-		fprintf(stderr, "wasmgrid manager: --api %s is reachable from other machines, and "
+		wg_daemon_fail("manager", "--api %s is reachable from other machines, and "
 			"the API has no token: give --api-token-file FILE (docs/api.md), or "
-			"--api-insecure if anyone who can reach it may run jobs\n", o->api);
+			"--api-insecure if anyone who can reach it may run jobs", o->api);
 		return -1;
 	}
 	return 0;
@@ -299,12 +299,12 @@ int wg_manager_run(const struct wg_manager_options *o)
 	m.loop = uv_default_loop();
 	int rc = wg_identity_load_or_create(&m.id, o->data_dir);
 	if (rc) {
-		fprintf(stderr, "wasmgrid manager: cannot load the node key in %s: %s\n",
+		wg_daemon_fail("manager", "cannot load the node key in %s: %s",
 			o->data_dir, wg_strerror(rc));
 		goto out;
 	}
 	if (wg_authz_load(o->workers, &m.authz, why, sizeof why)) {
-		fprintf(stderr, "wasmgrid manager: --workers: %s\n", why);
+		wg_daemon_fail("manager", "--workers: %s", why);
 		goto out;
 	}
 	wg_rel_init(&m.rel, WG_NODE_MANAGER, m.authz);
@@ -317,7 +317,7 @@ int wg_manager_run(const struct wg_manager_options *o)
 	int port = 0;
 	rc = wg_listener_start(m.loop, o->listen, &m.id, NULL, on_accept, &m, &m.listener, &port);
 	if (rc) {
-		fprintf(stderr, "wasmgrid manager: cannot listen on %s: %s\n", o->listen,
+		wg_daemon_fail("manager", "cannot listen on %s: %s", o->listen,
 			wg_listen_error(rc));
 		goto out;
 	}
@@ -328,16 +328,16 @@ int wg_manager_run(const struct wg_manager_options *o)
 	}
 	rc = wg__manager_api_start(&m, &api_port);
 	if (rc) {
-		fprintf(stderr, "wasmgrid manager: cannot serve the API on %s: %s\n", o->api,
+		wg_daemon_fail("manager", "cannot serve the API on %s: %s", o->api,
 			wg_listen_error(rc));
 		goto out;
 	}
 	if (o->port_file && wg_write_port_file(o->port_file, port)) {
-		fprintf(stderr, "wasmgrid manager: cannot write %s\n", o->port_file);
+		wg_daemon_fail("manager", "cannot write %s", o->port_file);
 		goto out;
 	}
 	if (o->api_port_file && wg_write_port_file(o->api_port_file, api_port)) {
-		fprintf(stderr, "wasmgrid manager: cannot write %s\n", o->api_port_file);
+		wg_daemon_fail("manager", "cannot write %s", o->api_port_file);
 		goto out;
 	}
 	wg_info(NULL, "manager %s listening on port %d, API on port %d, workers: %s", m.id.id_hex,

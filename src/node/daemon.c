@@ -1,9 +1,20 @@
 #include "node/daemon.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "util/err.h"
 #include "util/fs.h"
+
+void wg_daemon_fail(const char *daemon, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "wasmgrid %s: ", daemon);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
 
 const char *wg_listen_error(int rc)
 {

@@ -3,6 +3,9 @@
 #ifndef WG_NODE_DAEMON_H
 #define WG_NODE_DAEMON_H
 
+/* A daemon that cannot start says why on stderr, as one line "wasmgrid DAEMON: MESSAGE"
+ * (the log is for what happens once it runs). */
+void wg_daemon_fail(const char *daemon, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Why listening on an address failed, in words a user can act on. */
 const char *wg_listen_error(int rc);
 /* Writes "PORT\n" atomically to path (for --port-file). Returns 0 or a negative wg_err. */

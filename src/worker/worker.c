@@ -361,25 +361,25 @@ int wg_worker_run(const struct wg_worker_options *o)
 	w.opts = o;
 	w.loop = uv_default_loop();
 	if (o->n_managers == 0) {
-		fprintf(stderr, "wasmgrid worker: give at least one --manager HOST:PORT\n");
+		wg_daemon_fail("worker", "give at least one --manager HOST:PORT");
 		return 2;
 	}
 	int rc = wg_identity_load_or_create(&w.id, o->data_dir);
 	if (rc) {
-		fprintf(stderr, "wasmgrid worker: cannot load the node key in %s: %s\n", o->data_dir,
+		wg_daemon_fail("worker", "cannot load the node key in %s: %s", o->data_dir,
 			wg_strerror(rc));
 		goto out;
 	}
 	if (wg_authz_load(o->managers_authz, &w.authz, why, sizeof why)) {
-		fprintf(stderr, "wasmgrid worker: --managers: %s\n", why);
+		wg_daemon_fail("worker", "--managers: %s", why);
 		goto out;
 	}
 	w.addrs = wg_calloc(o->n_managers, sizeof *w.addrs);
 	for (size_t i = 0; i < o->n_managers; i++, w.n_addrs++) {
 		if (parse_manager_addr(o->managers[i], &w.addrs[i])) {
-			fprintf(stderr,
-				"wasmgrid worker: --manager %s: expected [NODEID@]HOST:PORT with a "
-				"64-hex-digit NODEID\n",
+			wg_daemon_fail("worker",
+				"--manager %s: expected [NODEID@]HOST:PORT with a "
+				"64-hex-digit NODEID",
 				o->managers[i]);
 			goto out;
 		}
@@ -397,7 +397,7 @@ int wg_worker_run(const struct wg_worker_options *o)
 	for (size_t i = 0; i < o->n_fetch && !rc; i++)
 		rc = wg_fetch_policy_add(&w.fetch_policy, o->fetch[i], why, sizeof why);
 	if (rc) {
-		fprintf(stderr, "wasmgrid worker: %s\n", why);
+		wg_daemon_fail("worker", "%s", why);
 		status = 2;
 		goto out;
 	}
@@ -410,7 +410,7 @@ int wg_worker_run(const struct wg_worker_options *o)
 	};
 	rc = wg_engine_create(w.loop, &eo, &w.engine);
 	if (rc) {
-		fprintf(stderr, "wasmgrid worker: cannot start the execution engine: %s\n",
+		wg_daemon_fail("worker", "cannot start the execution engine: %s",
 			wg_strerror(rc));
 		goto out;
 	}
@@ -426,12 +426,12 @@ int wg_worker_run(const struct wg_worker_options *o)
 		rc = wg_listener_start(w.loop, o->listen, &w.id, NULL, on_accept, &w, &w.listener,
 				       &port);
 		if (rc) {
-			fprintf(stderr, "wasmgrid worker: cannot listen on %s: %s\n", o->listen,
+			wg_daemon_fail("worker", "cannot listen on %s: %s", o->listen,
 				wg_listen_error(rc));
 			goto out;
 		}
 		if (o->port_file && wg_write_port_file(o->port_file, port)) {
-			fprintf(stderr, "wasmgrid worker: cannot write %s\n", o->port_file);
+			wg_daemon_fail("worker", "cannot write %s", o->port_file);
 			goto out;
 		}
 	}
