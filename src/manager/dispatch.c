@@ -630,11 +630,12 @@ void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t i
 int wg__dispatch_open(struct wg_manager *m, bool first)
 {
 	char *path = wg_path_join(m->opts->data_dir, "manager.db");
-	char *why = NULL;
-	int rc = wg_jobs_open(path, NULL, &m->jobs, &why);
+	char why[1024];
+	int rc = wg_jobs_open(path, NULL, &m->jobs, why, sizeof why);
 	if (rc && first)
-		wg_daemon_fail("manager", "%s", why ? why : wg_strerror(rc));
-	free(why);
+		wg_daemon_fail("manager", "%s", why[0] ? why : wg_strerror(rc));
+	else if (rc)
+		wg_warn(NULL, "the job store is still unusable: %s", why[0] ? why : wg_strerror(rc));
 	free(path);
 	return rc;
 }

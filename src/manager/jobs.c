@@ -107,11 +107,11 @@ sqlite3_stmt *wg__stmt(struct wg_jobs *j, enum wg__jobs_stmt id)
 }
 
 int wg_jobs_open(const char *path, const struct wg_jobs_options *opts, struct wg_jobs **out,
-		 char **why)
+		 char *why, size_t why_len)
 {
 	*out = NULL;
-	if (why)
-		*why = NULL;
+	if (why && why_len)
+		*why = 0;
 	if (sodium_init() < 0)
 		return WG_EINTERNAL;
 	struct wg_jobs *j = wg_calloc(1, sizeof *j);
@@ -119,8 +119,7 @@ int wg_jobs_open(const char *path, const struct wg_jobs_options *opts, struct wg
 	j->clock_user = opts ? opts->clock_user : NULL;
 	j->start_grace_ms = opts && opts->start_grace_ms ? opts->start_grace_ms : 120000;
 	int rc = wg_store_open(path, schema_sql, WG__JOBS_SCHEMA_VERSION, schema_upgrades, stmt_sql,
-			       WG__S_COUNT,
-			       &j->store, why);
+			       WG__S_COUNT, &j->store, why, why_len);
 	if (rc < 0)
 		goto out;
 	/* The previous process may have died with attempts in flight: nobody will report
@@ -128,8 +127,8 @@ int wg_jobs_open(const char *path, const struct wg_jobs_options *opts, struct wg
 	rc = wg_store_begin(j->store);
 	if (rc == 0)
 		rc = wg_store_end(j->store, wg__lose_all_in_flight(j));
-	if (rc < 0 && why)
-		*why = wg_asprintf("%s: recovery failed: %s", path, wg_store_errmsg(j->store));
+	if (rc < 0 && why && why_len)
+		snprintf(why, why_len, "%s: recovery failed: %s", path, wg_store_errmsg(j->store));
 	/* Losses at open are not events of this process. */
 	j->counters.lost = 0;
 out:

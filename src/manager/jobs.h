@@ -77,10 +77,10 @@ struct wg_jobs_options {
 
 /* Opens the database at `path` (created when missing). Attempts that were in flight when the
  * previous process died are marked lost and their tasks queued again. On failure returns
- * WG_EDB (or WG_EINVAL) and, when why is not NULL, a new message naming the file and the
- * reason (freed by the caller). `opts` may be NULL. */
+ * WG_EDB (or WG_EINVAL) and fills `why` (why_len bytes; may be NULL) with a message naming
+ * the file and the reason. `opts` may be NULL. */
 int wg_jobs_open(const char *path, const struct wg_jobs_options *opts, struct wg_jobs **out,
-		 char **why);
+		 char *why, size_t why_len);
 void wg_jobs_close(struct wg_jobs *j);
 
 /* Groups the events that follow into one transaction, committed by wg_jobs_commit(). Without

@@ -263,15 +263,15 @@ static int lock_database(struct wg_store *s, char **reason)
 
 int wg_store_open(const char *path, const char *schema_sql, int version,
 		  const char *const *upgrades, const char *const *stmts, size_t n,
-		  struct wg_store **out, char **why)
+		  struct wg_store **out, char *why, size_t why_len)
 {
 	struct wg_store *s = wg_calloc(1, sizeof *s);
 	char *reason = NULL;
 	int rc = WG_EDB, have = 0;
 	s->path = wg_strdup(path);
 	s->lock_fd = -1;
-	if (why)
-		*why = NULL;
+	if (why && why_len)
+		*why = 0;
 	if (lock_database(s, &reason))
 		goto out;
 
@@ -356,12 +356,9 @@ int wg_store_open(const char *path, const char *schema_sql, int version,
 	rc = 0;
 out:
 	if (rc < 0) {
-		char *msg = wg_asprintf("%s: %s", path, reason ? reason : "unknown error");
-		wg_error(NULL, "database %s", msg);
-		if (why)
-			*why = msg;
-		else
-			free(msg);
+		/* Told by the caller, which knows what the database is for. */
+		if (why && why_len)
+			snprintf(why, why_len, "%s: %s", path, reason ? reason : "unknown error");
 		wg_store_close(s);
 		s = NULL;
 	}

@@ -22,11 +22,11 @@ struct wg_store;
  * than the upgrades reach), a file that is not a database, or a database that cannot be
  * written is refused with WG_EDB. `upgrades` has version - 1 entries (NULL when version is
  * 1). `stmts` (n of them, not copied: they must outlive the
- * store) are prepared once, here. On failure *why (when why is not NULL) receives a new
- * string, freed by the caller, naming the file and the reason. */
+ * store) are prepared once, here. On failure `why` (why_len bytes, may be NULL) receives
+ * a message naming the file and the reason. */
 int wg_store_open(const char *path, const char *schema_sql, int version,
 		  const char *const *upgrades, const char *const *stmts, size_t n,
-		  struct wg_store **out, char **why);
+		  struct wg_store **out, char *why, size_t why_len);
 void wg_store_close(struct wg_store *s);
 
 /* Prepared statement number `id`, reset and with its bindings cleared. Owned by the store. */

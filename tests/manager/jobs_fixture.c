@@ -23,9 +23,9 @@ void jfx_open(struct jfx *f)
 		f->now = 1000;
 	}
 	struct wg_jobs_options o = {.clock_ms = fixture_clock, .clock_user = f};
-	char *why = NULL;
-	int rc = wg_jobs_open(f->path, &o, &f->j, &why);
-	CHECK_MSG(rc == 0, "open: %d %s", rc, why ? why : "");
+	char why[1024];
+	int rc = wg_jobs_open(f->path, &o, &f->j, why, sizeof why);
+	CHECK_MSG(rc == 0, "open: %d %s", rc, why);
 }
 
 void jfx_close(struct jfx *f)

@@ -283,19 +283,17 @@ TEST(jobs_corrupted_or_unwritable_db_is_a_clear_error)
 	memset(junk, 'x', sizeof junk);
 	CHECK_EQ(wg_write_file_atomic(garbage, junk, sizeof junk, 0600), 0);
 	struct wg_jobs *j = NULL;
-	char *why = NULL;
-	CHECK_EQ(wg_jobs_open(garbage, NULL, &j, &why), WG_EDB);
+	char why[1024];
+	CHECK_EQ(wg_jobs_open(garbage, NULL, &j, why, sizeof why), WG_EDB);
 	CHECK(j == NULL);
 	CHECK_CONTAINS(why, garbage);
 	CHECK_CONTAINS(why, "not a database");
-	free(why);
 
 	/* A path below a regular file can never be created, even by root. */
 	char *below = wg_path_join(garbage, "manager.db");
-	CHECK_EQ(wg_jobs_open(below, NULL, &j, &why), WG_EDB);
+	CHECK_EQ(wg_jobs_open(below, NULL, &j, why, sizeof why), WG_EDB);
 	CHECK_CONTAINS(why, below);
 	CHECK_CONTAINS(why, "unable to open");
-	free(why);
 
 	/* A database of another program (or another schema version) is refused too. */
 	char *foreign = wg_path_join(wg_test_tmpdir(), "foreign.db");
@@ -308,9 +306,8 @@ TEST(jobs_corrupted_or_unwritable_db_is_a_clear_error)
 	CHECK(asprintf(&cmd, "sqlite3 '%s' 'PRAGMA user_version=99'", foreign) > 0);
 	CHECK_EQ(system(cmd), 0);
 	free(cmd);
-	CHECK_EQ(wg_jobs_open(foreign, NULL, &j, &why), WG_EDB);
+	CHECK_EQ(wg_jobs_open(foreign, NULL, &j, why, sizeof why), WG_EDB);
 	CHECK_CONTAINS(why, "schema version 99");
-	free(why);
 	free(foreign);
 	free(below);
 	free(garbage);
@@ -322,11 +319,10 @@ TEST(jobs_second_manager_on_the_same_database_is_refused)
 	struct jfx f = {0};
 	jfx_open(&f);
 	struct wg_jobs *second = NULL;
-	char *why = NULL;
-	CHECK_EQ(wg_jobs_open(f.path, NULL, &second, &why), WG_EDB);
+	char why[1024];
+	CHECK_EQ(wg_jobs_open(f.path, NULL, &second, why, sizeof why), WG_EDB);
 	CHECK(second == NULL);
 	CHECK_CONTAINS(why, "locked");
-	free(why);
 	/* Once the first one is gone, the database opens again. */
 	jfx_close(&f);
 	jfx_open(&f);
