@@ -80,8 +80,9 @@ $(BUILD)/examples/%.wasm: tests/programs/%.c
 JOBS    := -j$(shell nproc 2>/dev/null || echo 2)
 
 # Checks of the source itself (docs/layers.md): no include reaches up a layer.
-lint:
-	./tools/check-layers.sh
+# Layers, formatting and clang-tidy (tools/lint.sh); `make format` applies .clang-format.
+lint: $(PROTO_C)
+	./tools/lint.sh
 
 test: deps lint
 	$(MAKE) $(JOBS) all
@@ -150,7 +151,7 @@ bench: deps all
 	./bench/run.sh
 
 format:
-	clang-format -i $$(find src tests examples -name '*.[ch]')
+	clang-format -i $$(git ls-files '*.c' '*.h' 2>/dev/null || find src tests fuzz bench examples -name '*.[ch]')
 
 clean:
 	rm -rf build

@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
 libsodium-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev wabt
-clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev nodejs curl python3
+clang clang-format clang-tidy lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev nodejs curl python3
 chromium"
 missing=""
 for p in $PKGS; do

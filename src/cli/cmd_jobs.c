@@ -25,7 +25,7 @@
 #include "util/time.h"
 #include "util/utf8.h"
 
-#define ARGS_FILE_MAX (512u * 1024 * 1024)
+#define ARGS_FILE_MAX ((size_t)512 << 20)
 #define RESULTS_PAGE 1000
 #define WAIT_POLL_MS 200
 /* While waiting, how long the manager may stay unreachable (a restart) before we give up. */
@@ -257,7 +257,7 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 int wg_cmd_wait(int argc, char **argv)
 {
 	const char *cmd = "wait", *api;
-	uint64_t id;
+	uint64_t id = 0;
 	int rc = job_command_args(cmd, argc, argv, true, &api, NULL, &id, NULL);
 	return rc ? rc : wait_job(cmd, api, id);
 }
@@ -383,7 +383,7 @@ int wg_cmd_results(int argc, char **argv)
 {
 	const char *cmd = "results", *api;
 	int json = 0;
-	uint64_t id;
+	uint64_t id = 0;
 	int status = job_command_args(cmd, argc, argv, true, &api, &json, &id, NULL);
 	if (status)
 		return status;
@@ -436,7 +436,7 @@ int wg_cmd_results(int argc, char **argv)
 int wg_cmd_cancel(int argc, char **argv)
 {
 	const char *cmd = "cancel", *api;
-	uint64_t id;
+	uint64_t id = 0;
 	int rc = job_command_args(cmd, argc, argv, true, &api, NULL, &id, NULL);
 	if (rc)
 		return rc;
@@ -466,7 +466,7 @@ int wg_cmd_cancel(int argc, char **argv)
 int wg_cmd_remove(int argc, char **argv)
 {
 	const char *cmd = "remove", *api;
-	uint64_t id;
+	uint64_t id = 0;
 	int rc = job_command_args(cmd, argc, argv, true, &api, NULL, &id, NULL);
 	if (rc)
 		return rc;
@@ -535,7 +535,8 @@ static int read_args_file(const char *cmd, const char *path, struct arg_list *a)
 
 static bool is_url(const char *s)
 {
-	return !strncmp(s, "https://", 8) || !strncmp(s, "http://", 7) || !strncmp(s, "file://", 7);
+	return s && (!strncmp(s, "https://", 8) || !strncmp(s, "http://", 7) ||
+		     !strncmp(s, "file://", 7));
 }
 
 /* The BLAKE2b-256 hash of a file in hex, as the manager computes it. */
@@ -658,9 +659,11 @@ static int parse_submit(int argc, char **argv, struct submit_opts *o, struct arg
 			return 2;
 #undef OPT
 	}
-	if (!o->program)
-		return wg_usage_error(cmd, "which program? give a .wasm file or an https://, "
-				      "http:// or file:// URL");
+	if (!o->program) {
+		wg_usage_error(cmd, "which program? give a .wasm file or an https://, http:// or "
+			       "file:// URL");
+		return 2;
+	}
 	if (args->n == 0)
 		return wg_usage_error(cmd, "no arguments: give --arg A (repeatable) or "
 				      "--args-file F (one argument per line); each is one task");
@@ -690,7 +693,7 @@ int wg_cmd_submit(int argc, char **argv)
 			const char *path = o.program + 7;
 			if (!strncmp(path, "localhost/", 10))
 				path += 9;
-			if (sodium_init() < 0 || (status = hash_file(cmd, path, hash)) != 0) {
+			if (sodium_init() < 0 || hash_file(cmd, path, hash) != 0) {
 				status = 1;
 				goto out;
 			}

@@ -52,7 +52,7 @@ int wg_cmd_run(int argc, char **argv)
 			char *end = NULL;
 			timeout_s = r > 0 ? strtod(v, &end) : 0;
 			if (r < 0 || *end || end == v || !(timeout_s > 0) ||
-			    timeout_s > WG_MAX_TIMEOUT_MS / 1000)
+			    timeout_s > WG_MAX_TIMEOUT_MS / 1000.0)
 				return r < 0 ? 2
 					     : wg_usage_error(cmd, "--timeout takes seconds, above 0 "
 							      "and at most %u, not '%s'",

@@ -13,7 +13,7 @@
 #include "util/json.h"
 
 /* Far beyond any answer of the API; it only stops a runaway peer from filling memory. */
-#define MAX_RESPONSE (1024u * 1024 * 1024)
+#define MAX_RESPONSE ((size_t)1 << 30)
 #define CONNECT_TIMEOUT_S 10L
 #define TOTAL_TIMEOUT_S 600L
 

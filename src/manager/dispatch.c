@@ -28,7 +28,7 @@
 #define SWEEP_ROWS 2000
 /* Finished jobs are looked for under --keep-finished every minute (or a quarter of the
  * time they are kept, when that is shorter); so many go at a time. */
-#define KEEP_CHECK_MS (60 * 1000)
+#define KEEP_CHECK_MS ((uint64_t)60 * 1000)
 #define KEEP_BATCH 64
 
 /* Per-worker dispatch state, hung on wg_peer.data while the worker is attached. */

@@ -15,7 +15,7 @@ enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE };
 
 /* A program no job refers to any more goes with the last job removed, unless it was stored
  * (or stored again) this recently: it may be for a job about to be submitted. */
-#define WG__PROGRAM_GRACE_MS (60 * 60 * 1000)
+#define WG__PROGRAM_GRACE_MS ((uint64_t)60 * 60 * 1000)
 
 /* Attempts with state <= this are in flight. */
 #define WG__IN_FLIGHT WG_ATTEMPT_STARTED

@@ -279,7 +279,7 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 			goto out;
 		st = wg__stmt(j, WG__S_TASK_ARGUMENT);
 		sqlite3_bind_int64(st, 1, picked.v[i].a);
-		if ((rc = wg_store_step(j->store, st)) != 1) {
+		if (wg_store_step(j->store, st) != 1) {
 			rc = WG_EDB;
 			goto out;
 		}
@@ -496,7 +496,7 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 	 * disagreement, and counts as a failure so that endless disagreement ends. */
 	sqlite3_stmt *st = wg__stmt(j, WG__S_RESULT_COUNT);
 	sqlite3_bind_int64(st, 1, a.task);
-	if ((rc = wg_store_step(j->store, st)) != 1)
+	if (wg_store_step(j->store, st) != 1)
 		goto fail;
 	int64_t n_prev = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);

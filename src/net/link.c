@@ -30,13 +30,13 @@
 #define HANDSHAKE_MS_DEFAULT 10000
 /* Frames are capped well below 4 GiB so that a length plus the seal always fits the 32-bit
  * length field. */
-#define MAX_FRAME_CEILING (1024u * 1024 * 1024)
-#define READ_CHUNK (64 * 1024)
+#define MAX_FRAME_CEILING ((size_t)1 << 30)
+#define READ_CHUNK ((size_t)64 << 10)
 /* A batch this large is written at once rather than at the end of the loop iteration. */
-#define FLUSH_NOW_BYTES (1024 * 1024)
+#define FLUSH_NOW_BYTES ((size_t)1 << 20)
 /* Buffers that grew past this for one big frame are released once empty, so an idle link
  * that once carried a 16 MiB frame does not keep 16 MiB. */
-#define KEEP_BUF_BYTES (4 * 1024 * 1024)
+#define KEEP_BUF_BYTES ((size_t)4 << 20)
 
 enum rx_state { RX_HELLO, RX_HEADER, RX_AUTH, RX_FRAMES };
 

@@ -31,7 +31,7 @@
 
 #include "net/keypair.h"
 
-#define WG_LINK_MAX_FRAME_DEFAULT (16u * 1024 * 1024)
+#define WG_LINK_MAX_FRAME_DEFAULT ((size_t)16 << 20)
 
 struct wg_link;
 

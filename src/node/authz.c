@@ -67,7 +67,7 @@ int wg_authz_load(const char *spec, struct wg_authz **out, char *why, size_t why
 	}
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int rc = wg_read_file(spec, 16 * 1024 * 1024, &data, &len);
+	int rc = wg_read_file(spec, (size_t)16 << 20, &data, &len);
 	if (rc) {
 		snprintf(why, why_len, "cannot read %s: %s", spec, wg_strerror(rc));
 		return rc;

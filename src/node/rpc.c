@@ -205,12 +205,16 @@ static void link_close(struct wg_link *link, int status, void *user)
 {
 	struct wg_rpc *rpc = user;
 	rpc->closed = 1;
-	while (rpc->head) {
-		struct pending *p = rpc->head;
-		unlink_pending(rpc, p);
+	/* Taken whole first: a callback may not find a half-emptied list. */
+	struct pending *p = rpc->head;
+	rpc->head = rpc->tail = NULL;
+	rpc->n_pending = 0;
+	while (p) {
+		struct pending *next = p->next;
 		if (p->cb)
 			p->cb(rpc, WG_ECLOSED, NULL, p->cb_user);
 		free(p);
+		p = next;
 	}
 	if (rpc->h->on_close)
 		rpc->h->on_close(rpc, status, rpc->user);

@@ -468,7 +468,7 @@ static int jp_value(struct json_parser *jp, struct wg_json **out);
 static int jp_container(struct json_parser *jp, struct wg_json *v, bool object)
 {
 	size_t cap = 0;
-	char close = object ? '}' : ']';
+	unsigned char close = object ? '}' : ']';
 	if (++jp->depth > jp->max_depth)
 		return jp_fail(jp, "nesting too deep");
 	jp->p++;

@@ -427,8 +427,10 @@ void wg_wtasks_free(struct wg_wtasks *t)
 {
 	if (!t)
 		return;
-	while (t->head)
-		remove_task(t, t->head);
+	for (struct wtask *k = t->head, *next; k; k = next) {
+		next = k->next;
+		remove_task(t, k);
+	}
 	free(t);
 }
 
