@@ -9,8 +9,9 @@ int main(int argc, char **argv)
 {
 	double x0, y0, x1, y1;
 	int width, height, maxiter;
-	if (argc < 2 || sscanf(argv[1], "%lf %lf %lf %lf %d %d %d", &x0, &y0, &x1, &y1, &width,
-			       &height, &maxiter) != 7 ||
+	if (argc < 2 ||
+	    sscanf(argv[1], "%lf %lf %lf %lf %d %d %d", &x0, &y0, &x1, &y1, &width, &height,
+		   &maxiter) != 7 ||
 	    width <= 0 || height <= 0 || width > 4096 || height > 4096 || maxiter <= 0) {
 		fprintf(stderr, "usage: mandelbrot \"X0 Y0 X1 Y1 WIDTH HEIGHT MAXITER\"\n");
 		return 2;

@@ -85,8 +85,9 @@ static int send_sealed(int fd, stream_state *tx, const uint8_t *plain, size_t n)
 	if (!msg)
 		abort();
 	be32(msg, (uint32_t)sealed);
-	crypto_secretstream_xchacha20poly1305_push(tx, msg + 4, NULL, plain, n, NULL, 0,
-						   crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+	crypto_secretstream_xchacha20poly1305_push(
+	    tx, msg + 4, NULL, plain, n, NULL, 0,
+	    crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
 	int rc = fuzz_send(&loop, fd, msg, 4 + sealed);
 	free(msg);
 	return rc;
@@ -95,7 +96,8 @@ static int send_sealed(int fd, stream_state *tx, const uint8_t *plain, size_t n)
 /* The client's side of the handshake, done right. Returns 0 with *tx ready for frames. */
 static int handshake(int fd, stream_state *tx)
 {
-	uint8_t peer[HELLO_LEN], rx_key[crypto_kx_SESSIONKEYBYTES], tx_key[crypto_kx_SESSIONKEYBYTES];
+	uint8_t peer[HELLO_LEN], rx_key[crypto_kx_SESSIONKEYBYTES],
+	    tx_key[crypto_kx_SESSIONKEYBYTES];
 	if (fuzz_recv(&loop, fd, peer, sizeof peer) != 0 || memcmp(peer, MAGIC, 8) != 0)
 		return -1;
 	const uint8_t *peer_kx = peer + 8 + 32;

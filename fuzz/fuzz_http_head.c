@@ -17,14 +17,14 @@ static void never_called(struct wg_http_request *req, void *user)
 }
 
 static const struct wg_http_route routes[] = {
-	{"GET", "/v1/jobs", never_called, 0, false},
-	{"POST", "/v1/jobs", never_called, 64u << 20, false},
-	{"GET", "/v1/jobs/{id}", never_called, 0, false},
-	{"DELETE", "/v1/jobs/{id}", never_called, 0, false},
-	{"GET", "/v1/jobs/{id}/results", never_called, 0, false},
-	{"POST", "/v1/programs", never_called, 64u << 20, false},
-	{"GET", "/static/{*}", never_called, 0, false},
-	{"GET", "/metrics", never_called, 0, false},
+    {"GET", "/v1/jobs", never_called, 0, false},
+    {"POST", "/v1/jobs", never_called, 64u << 20, false},
+    {"GET", "/v1/jobs/{id}", never_called, 0, false},
+    {"DELETE", "/v1/jobs/{id}", never_called, 0, false},
+    {"GET", "/v1/jobs/{id}/results", never_called, 0, false},
+    {"POST", "/v1/programs", never_called, 64u << 20, false},
+    {"GET", "/static/{*}", never_called, 0, false},
+    {"GET", "/metrics", never_called, 0, false},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -40,8 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (!end)
 		memcpy(head + len, "\r\n\r\n", 4);
 	struct wg__http_head_result r = {0};
-	struct wg_http_request *req = wg__http_parse_head(
-		routes, sizeof routes / sizeof routes[0], head, head_len, 1 << 20, &r);
+	struct wg_http_request *req = wg__http_parse_head(routes, sizeof routes / sizeof routes[0],
+							  head, head_len, 1 << 20, &r);
 	if (req) {
 		(void)wg_http_method(req);
 		(void)wg_http_path(req);

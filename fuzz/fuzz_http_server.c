@@ -26,12 +26,12 @@ static void echo(struct wg_http_request *req, void *user)
 }
 
 static const struct wg_http_route routes[] = {
-	{"GET", "/v1/jobs", echo, 0, false},
-	{"POST", "/v1/jobs", echo, 0, false},
-	{"GET", "/v1/jobs/{id}", echo, 0, false},
-	{"DELETE", "/v1/jobs/{id}", echo, 0, false},
-	{"POST", "/v1/programs", echo, 256 * 1024, false},
-	{"GET", "/files/{*}", echo, 0, true},
+    {"GET", "/v1/jobs", echo, 0, false},
+    {"POST", "/v1/jobs", echo, 0, false},
+    {"GET", "/v1/jobs/{id}", echo, 0, false},
+    {"DELETE", "/v1/jobs/{id}", echo, 0, false},
+    {"POST", "/v1/programs", echo, 256 * 1024, false},
+    {"GET", "/files/{*}", echo, 0, true},
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -40,8 +40,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	uv_loop_init(&loop);
 	/* A token, with one open route, so the access check is fuzzed too. */
-	struct wg_http_options opts = {.max_body = 64 * 1024, .max_header = 8 * 1024,
-				       .bearer_token = "fuzz-token-0123456789"};
+	struct wg_http_options opts = {
+	    .max_body = 64 * 1024, .max_header = 8 * 1024, .bearer_token = "fuzz-token-0123456789"};
 	struct wg_http_server *server = NULL;
 	if (wg_http_server_start(&loop, "127.0.0.1:0", routes, sizeof routes / sizeof routes[0],
 				 &opts, NULL, &server, &port) != 0)

@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		    jb.opts.quorum > jb.opts.redundancy)
 			abort();
 		for (size_t i = 0; i < jb.n_args; i++)
-			if (jb.args[i].len > WG_MAX_ARGUMENT_BYTES || (jb.args[i].len && !jb.args[i].data))
+			if (jb.args[i].len > WG_MAX_ARGUMENT_BYTES ||
+			    (jb.args[i].len && !jb.args[i].data))
 				abort();
 	}
 	wg__job_body_free(&jb);

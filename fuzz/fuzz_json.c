@@ -44,7 +44,7 @@ static void write_value(struct wg_json_writer *w, const struct wg_json *v, int d
 	case WG_JSON_ARRAY:
 		wg_jw_array_begin(w);
 		WG_JSON_FOREACH(item, k, v)
-			write_value(w, item, depth + 1);
+		write_value(w, item, depth + 1);
 		wg_jw_array_end(w);
 		break;
 	case WG_JSON_OBJECT:

@@ -1,7 +1,8 @@
 /* Fuzz target: every message of the schema decoded on its own. The first byte picks the
  * message (one of the Frame's body fields, in declaration order, so a message added to
  * proto/wasmgrid.proto is fuzzed without an edit here); the rest is its encoding. A message
- * that decodes must pack (less its unknown fields: proto_util.h says why) to bytes that decode and pack to the same bytes again. */
+ * that decodes must pack (less its unknown fields: proto_util.h says why) to bytes that decode and
+ * pack to the same bytes again. */
 #include <protobuf-c/protobuf-c.h>
 #include <stdint.h>
 #include <stdlib.h>

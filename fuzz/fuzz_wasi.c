@@ -112,44 +112,60 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		for (int calls = 0; calls < 64 && c.p < c.end; calls++) {
 			uint32_t a = 0, b = 0, d = 0, e = 0;
 			switch (next_byte(&c) % 14) {
-			case 0: a = next_arg(&c), b = next_arg(&c);
+			case 0:
+				a = next_arg(&c), b = next_arg(&c);
 				IMPORT(args_sizes_get)(&w, a, b);
 				break;
-			case 1: a = next_arg(&c), b = next_arg(&c);
+			case 1:
+				a = next_arg(&c), b = next_arg(&c);
 				IMPORT(args_get)(&w, a, b);
 				break;
-			case 2: a = next_arg(&c), b = next_arg(&c);
+			case 2:
+				a = next_arg(&c), b = next_arg(&c);
 				IMPORT(environ_sizes_get)(&w, a, b);
 				break;
-			case 3: a = next_arg(&c), b = next_arg(&c);
+			case 3:
+				a = next_arg(&c), b = next_arg(&c);
 				IMPORT(environ_get)(&w, a, b);
 				break;
-			case 4: a = next_arg(&c) % 8, b = next_arg(&c);
+			case 4:
+				a = next_arg(&c) % 8, b = next_arg(&c);
 				IMPORT(clock_res_get)(&w, a, b);
 				break;
-			case 5: a = next_arg(&c) % 8, b = next_arg(&c);
+			case 5:
+				a = next_arg(&c) % 8, b = next_arg(&c);
 				IMPORT(clock_time_get)(&w, a, 1, b);
 				break;
-			case 6: a = next_arg(&c), b = next_arg(&c);
+			case 6:
+				a = next_arg(&c), b = next_arg(&c);
 				IMPORT(random_get)(&w, a, b);
 				break;
-			case 7: a = next_arg(&c), b = next_arg(&c), d = next_arg(&c) % 64, e = next_arg(&c);
+			case 7:
+				a = next_arg(&c), b = next_arg(&c), d = next_arg(&c) % 64,
+				e = next_arg(&c);
 				no_sleep(&memory, a, d);
 				IMPORT(poll_oneoff)(&w, a, b, d, e);
 				break;
-			case 8: a = next_arg(&c) % 4, b = next_arg(&c), d = next_arg(&c), e = next_arg(&c);
+			case 8:
+				a = next_arg(&c) % 4, b = next_arg(&c), d = next_arg(&c),
+				e = next_arg(&c);
 				IMPORT(fd_write)(&w, a, b, d, e);
 				break;
-			case 9: a = next_arg(&c) % 4, b = next_arg(&c), d = next_arg(&c), e = next_arg(&c);
+			case 9:
+				a = next_arg(&c) % 4, b = next_arg(&c), d = next_arg(&c),
+				e = next_arg(&c);
 				IMPORT(fd_read)(&w, a, b, d, e);
 				break;
-			case 10: a = next_arg(&c) % 4, b = next_arg(&c);
+			case 10:
+				a = next_arg(&c) % 4, b = next_arg(&c);
 				IMPORT(fd_fdstat_get)(&w, a, b);
 				break;
-			case 11: a = next_arg(&c) % 4, b = next_arg(&c);
+			case 11:
+				a = next_arg(&c) % 4, b = next_arg(&c);
 				IMPORT(fd_filestat_get)(&w, a, b);
 				break;
-			case 12: a = next_arg(&c) % 5, b = next_arg(&c), d = next_arg(&c);
+			case 12:
+				a = next_arg(&c) % 5, b = next_arg(&c), d = next_arg(&c);
 				IMPORT(fd_prestat_dir_name)(&w, a, b, d);
 				break;
 			case 13:

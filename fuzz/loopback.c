@@ -13,7 +13,8 @@
 static void pump(uv_loop_t *loop, int fd, short events)
 {
 	uv_run(loop, UV_RUN_NOWAIT);
-	struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = uv_backend_fd(loop), .events = POLLIN}};
+	struct pollfd p[2] = {{.fd = fd, .events = events},
+			      {.fd = uv_backend_fd(loop), .events = POLLIN}};
 	poll(p, 2, 1);
 }
 

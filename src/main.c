@@ -14,9 +14,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"id", wg_cmd_id, "id [--data DIR]                 print this node's id"},
+    {"id", wg_cmd_id, "id [--data DIR]                 print this node's id"},
 #define WG__CMD(name, fn, usage) {name, fn, usage},
-	WG_EXTRA_COMMANDS(WG__CMD)
+    WG_EXTRA_COMMANDS(WG__CMD)
 #undef WG__CMD
 };
 
@@ -57,7 +57,8 @@ static void man_page(FILE *out)
 	      ".SH DESCRIPTION\nA manager stores jobs (a WebAssembly program and one argument per "
 	      "task) and hands their tasks to the workers attached to it; each worker runs them "
 	      "sandboxed and reports their results, which the manager commits before it "
-	      "acknowledges them.\n.SH COMMANDS\n", out);
+	      "acknowledges them.\n.SH COMMANDS\n",
+	      out);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		fputs(".TP\n.B ", out);
 		const char *u = commands[i].usage;
@@ -82,14 +83,16 @@ static void man_page(FILE *out)
 			fputc('\n', out);
 		}
 	}
-	fputs(".SH ENVIRONMENT\n.TP\n.B WASMGRID_TOKEN_FILE\n"
-	      "A file whose first line is the manager API's token (as \\-\\-token-file).\n"
-	      ".TP\n.B WASMGRID_TOKEN\nThe token itself.\n"
-	      ".SH EXIT STATUS\n0 success, 1 failure (reported on standard error), 2 a usage "
-	      "error; wasmgrid run also 3 to 6 by the kind of the task's failure.\n"
-	      ".SH SEE ALSO\nThe documentation in docs/ of the source tree: api.md (the HTTP API and "
-	      "the client commands), engine.md (the program ABI and the sandbox), deploy.md "
-	      "(several machines), dashboard.md, python.md.\n", out);
+	fputs(
+	    ".SH ENVIRONMENT\n.TP\n.B WASMGRID_TOKEN_FILE\n"
+	    "A file whose first line is the manager API's token (as \\-\\-token-file).\n"
+	    ".TP\n.B WASMGRID_TOKEN\nThe token itself.\n"
+	    ".SH EXIT STATUS\n0 success, 1 failure (reported on standard error), 2 a usage "
+	    "error; wasmgrid run also 3 to 6 by the kind of the task's failure.\n"
+	    ".SH SEE ALSO\nThe documentation in docs/ of the source tree: api.md (the HTTP API and "
+	    "the client commands), engine.md (the program ABI and the sandbox), deploy.md "
+	    "(several machines), dashboard.md, python.md.\n",
+	    out);
 }
 
 static void usage(FILE *out)
@@ -98,8 +101,9 @@ static void usage(FILE *out)
 		     "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  wasmgrid %s\n", commands[i].usage);
-	fprintf(out, "\nCommands that talk to a manager take --api HOST:PORT and, when its API has a\n"
-		     "token, --token-file F (or WASMGRID_TOKEN_FILE, or WASMGRID_TOKEN).\n");
+	fprintf(out,
+		"\nCommands that talk to a manager take --api HOST:PORT and, when its API has a\n"
+		"token, --token-file F (or WASMGRID_TOKEN_FILE, or WASMGRID_TOKEN).\n");
 }
 
 int main(int argc, char **argv)

@@ -27,7 +27,8 @@ static void on_done(void *user, uint64_t id, const struct wg_engine_outcome *o)
 	struct bench *b = user;
 	char want[32];
 	snprintf(want, sizeof want, "%llu\n", (unsigned long long)id + 1);
-	if (o->error_kind || o->result_len != strlen(want) || memcmp(o->result, want, o->result_len))
+	if (o->error_kind || o->result_len != strlen(want) ||
+	    memcmp(o->result, want, o->result_len))
 		b->failed++;
 	b->done++;
 	b->in_flight--;
@@ -42,14 +43,14 @@ static void submit_next(struct bench *b)
 	int n = snprintf(arg, sizeof arg, "%llu", (unsigned long long)b->next);
 	const char *addresses[] = {b->path};
 	struct wg_engine_task t = {
-		.task_id = b->next,
-		.addresses = addresses,
-		.n_addresses = 1,
-		.hash_hex = b->hash,
-		.argument = (const uint8_t *)arg,
-		.argument_len = (size_t)n,
-		.timeout_ms = 10000,
-		.random_seed = b->next,
+	    .task_id = b->next,
+	    .addresses = addresses,
+	    .n_addresses = 1,
+	    .hash_hex = b->hash,
+	    .argument = (const uint8_t *)arg,
+	    .argument_len = (size_t)n,
+	    .timeout_ms = 10000,
+	    .random_seed = b->next,
 	};
 	b->next++;
 	b->in_flight++;

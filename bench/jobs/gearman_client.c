@@ -69,7 +69,7 @@ static gearman_return_t on_complete(gearman_task_st *task)
 
 static int run_throughput(gearman_client_st *client, long n)
 {
-	char (*args)[ARG_LEN] = NULL;
+	char(*args)[ARG_LEN] = NULL;
 	gearman_return_t ret;
 	double start, elapsed;
 	int status = 1;

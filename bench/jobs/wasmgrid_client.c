@@ -126,8 +126,8 @@ static long check_results(uint64_t id, long first, long n)
 	uint64_t from = 0;
 	for (;;) {
 		char path[128];
-		snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "/results?from=%" PRIu64 "&limit=10000",
-			 id, from);
+		snprintf(path, sizeof path,
+			 "/v1/jobs/%" PRIu64 "/results?from=%" PRIu64 "&limit=10000", id, from);
 		struct wg_json *doc = call("GET", path, NULL, NULL, 0);
 		const struct wg_json *rs = wg_json_get(doc, "results");
 		for (size_t i = 0; i < wg_json_len(rs); i++) {
@@ -194,11 +194,11 @@ int main(int argc, char **argv)
 			struct wg_json *r = call("GET", path, NULL, NULL, 0);
 			const char *state = wg_json_as_str(wg_json_get(r, "state"), NULL);
 			const char *text = wg_json_as_str(
-				wg_json_get(wg_json_at(wg_json_get(r, "results"), 0), "result"), NULL);
+			    wg_json_get(wg_json_at(wg_json_get(r, "results"), 0), "result"), NULL);
 			if (!state || strcmp(state, "completed") || !text ||
 			    strtol(text, NULL, 10) != i + 1) {
-				fprintf(stderr, "wasmgrid_client: job %" PRIu64 " for %ld: %s %s\n", id,
-					i, state ? state : "?", text ? text : "?");
+				fprintf(stderr, "wasmgrid_client: job %" PRIu64 " for %ld: %s %s\n",
+					id, i, state ? state : "?", text ? text : "?");
 				return 1;
 			}
 			wg_json_free(r);

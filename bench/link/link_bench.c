@@ -53,8 +53,8 @@ static double run(uv_loop_t *loop, size_t count, size_t size, int batch)
 	uint64_t t0 = uv_hrtime();
 	while (server.frames - start_frames < count) {
 		/* Keep a bounded backlog, as a real sender watching pending_bytes would. */
-		for (int i = 0; i < batch && sent < count &&
-				wg_link_pending_bytes(client.link) < 4u << 20;
+		for (int i = 0;
+		     i < batch && sent < count && wg_link_pending_bytes(client.link) < 4u << 20;
 		     i++, sent++)
 			wg_link_send(client.link, frame, size);
 		uv_run(loop, UV_RUN_NOWAIT);

@@ -26,8 +26,9 @@ int wg_cli_call(const char *cmd, const char *api, const struct wg_cli_request *r
 	}
 	if (status == 404 && r->job_id) {
 		wg_cli_fail(cmd,
-			"no job %" PRIu64 " on the manager at %s (see 'wasmgrid "
-			"status --api %s' for its jobs)", r->job_id, api, api);
+			    "no job %" PRIu64 " on the manager at %s (see 'wasmgrid "
+			    "status --api %s' for its jobs)",
+			    r->job_id, api, api);
 		return 1;
 	}
 	if (status < 200 || status > 299) {
@@ -38,8 +39,7 @@ int wg_cli_call(const char *cmd, const char *api, const struct wg_cli_request *r
 	}
 	char why[128] = "";
 	if (wg_json_parse((const char *)body->data, body->len, NULL, doc, why, sizeof why)) {
-		wg_cli_fail(cmd, "the manager's answer is not valid JSON (%s)",
-			why);
+		wg_cli_fail(cmd, "the manager's answer is not valid JSON (%s)", why);
 		return 1;
 	}
 	return 0;

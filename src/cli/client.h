@@ -17,7 +17,7 @@ struct wg_cli_request {
 	const char *content_type; /* of body, or NULL */
 	const void *body;
 	size_t len;
-	uint64_t job_id;        /* non-zero: a 404 means no such job, told in the user's terms */
+	uint64_t job_id;	/* non-zero: a 404 means no such job, told in the user's terms */
 	bool quiet_unreachable; /* a manager that does not answer is not reported: 2 */
 };
 

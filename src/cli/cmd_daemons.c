@@ -15,11 +15,11 @@ int wg_cmd_manager(int argc, char **argv)
 {
 	const char *cmd = "manager";
 	struct wg_manager_options o = {
-		.listen = WG_DEFAULT_NODE_ADDR,
-		.api = WG_DEFAULT_API_ADDR,
-		.data_dir = WG_DEFAULT_DATA_DIR,
-		.workers = "open",
-		.heartbeat_ms = DEFAULT_HEARTBEAT_MS,
+	    .listen = WG_DEFAULT_NODE_ADDR,
+	    .api = WG_DEFAULT_API_ADDR,
+	    .data_dir = WG_DEFAULT_DATA_DIR,
+	    .workers = "open",
+	    .heartbeat_ms = DEFAULT_HEARTBEAT_MS,
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *v;
@@ -31,7 +31,8 @@ int wg_cmd_manager(int argc, char **argv)
 		    (r = wg_opt_value(cmd, argc, argv, &i, "--workers", &o.workers)) ||
 		    (r = wg_opt_value(cmd, argc, argv, &i, "--port-file", &o.port_file)) ||
 		    (r = wg_opt_value(cmd, argc, argv, &i, "--api-port-file", &o.api_port_file)) ||
-		    (r = wg_opt_value(cmd, argc, argv, &i, "--api-token-file", &o.api_token_file))) {
+		    (r = wg_opt_value(cmd, argc, argv, &i, "--api-token-file",
+				      &o.api_token_file))) {
 			if (r < 0)
 				return 2;
 		} else if (!strcmp(argv[i], "--api-insecure")) {
@@ -49,7 +50,8 @@ int wg_cmd_manager(int argc, char **argv)
 			char *end = NULL;
 			double days = r > 0 ? strtod(v, &end) : -1;
 			if (r < 0 || !end || *end || end == v || !(days > 0) || days > 36500)
-				return wg_usage_error(cmd, "--keep-finished takes a number of days "
+				return wg_usage_error(cmd,
+						      "--keep-finished takes a number of days "
 						      "above 0 (0.5 is twelve hours), not '%s'",
 						      r < 0 ? "" : v);
 			o.keep_finished_ms = (uint64_t)(days * 86400000.0);
@@ -68,15 +70,15 @@ int wg_cmd_worker(int argc, char **argv)
 	const char **managers = calloc((size_t)argc, sizeof *managers);
 	const char **fetch = calloc((size_t)argc, sizeof *fetch);
 	struct wg_worker_options o = {
-		.managers = managers,
-		.fetch = fetch,
-		.managers_authz = "open",
-		.data_dir = WG_DEFAULT_DATA_DIR,
-		.memory_mib = WG_MAX_MEMORY_MIB,
-		/* The manager sends short tasks in batches of up to 256 beyond the running ones
-		 * (manager/dispatch.c); a smaller queue makes it refuse the rest. */
-		.queue = 256,
-		.heartbeat_ms = DEFAULT_HEARTBEAT_MS,
+	    .managers = managers,
+	    .fetch = fetch,
+	    .managers_authz = "open",
+	    .data_dir = WG_DEFAULT_DATA_DIR,
+	    .memory_mib = WG_MAX_MEMORY_MIB,
+	    /* The manager sends short tasks in batches of up to 256 beyond the running ones
+	     * (manager/dispatch.c); a smaller queue makes it refuse the rest. */
+	    .queue = 256,
+	    .heartbeat_ms = DEFAULT_HEARTBEAT_MS,
 	};
 	int status = 2;
 	if (!managers || !fetch) {
@@ -96,7 +98,8 @@ int wg_cmd_worker(int argc, char **argv)
 			if (r < 0)
 				goto out;
 			fetch[o.n_fetch++] = v;
-		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--managers", &o.managers_authz)) ||
+		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--managers",
+					     &o.managers_authz)) ||
 			   (r = wg_opt_value(cmd, argc, argv, &i, "--data", &o.data_dir)) ||
 			   (r = wg_opt_value(cmd, argc, argv, &i, "--listen", &o.listen)) ||
 			   (r = wg_opt_value(cmd, argc, argv, &i, "--port-file", &o.port_file))) {
@@ -119,12 +122,14 @@ int wg_cmd_worker(int argc, char **argv)
 				goto out;
 			o.heartbeat_ms = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--compile-cpu", &v))) {
-			if (r < 0 || wg_opt_uint(cmd, "--compile-cpu", v, 1, WG_MAX_COMPILE_CPU_S, &n))
+			if (r < 0 ||
+			    wg_opt_uint(cmd, "--compile-cpu", v, 1, WG_MAX_COMPILE_CPU_S, &n))
 				goto out;
 			o.compile_cpu_s = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--compile-memory", &v))) {
-			if (r < 0 || wg_opt_uint(cmd, "--compile-memory", v, WG_MIN_COMPILE_MEMORY_MIB,
-					       WG_MAX_COMPILE_MEMORY_MIB, &n))
+			if (r < 0 ||
+			    wg_opt_uint(cmd, "--compile-memory", v, WG_MIN_COMPILE_MEMORY_MIB,
+					WG_MAX_COMPILE_MEMORY_MIB, &n))
 				goto out;
 			o.compile_memory_mib = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--retry-max-ms", &v))) {

@@ -18,8 +18,7 @@ int wg_cmd_id(int argc, char **argv)
 	struct wg_identity id;
 	int rc = wg_identity_load_or_create(&id, data);
 	if (rc) {
-		wg_cli_fail("id", "cannot load or create the key in %s: %s", data,
-			wg_strerror(rc));
+		wg_cli_fail("id", "cannot load or create the key in %s: %s", data, wg_strerror(rc));
 		return 1;
 	}
 	printf("%s\n", id.id_hex);

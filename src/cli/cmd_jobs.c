@@ -36,8 +36,10 @@ static int parse_job_id(const char *cmd, const char *s, uint64_t *id)
 	char *end = NULL;
 	unsigned long long v = (*s >= '0' && *s <= '9') ? strtoull(s, &end, 10) : 0;
 	if (!end || *end || v == 0 || v > INT64_MAX)
-		return wg_usage_error(cmd, "'%s' is not a job id: give the number 'wasmgrid "
-				      "submit' printed", s);
+		return wg_usage_error(cmd,
+				      "'%s' is not a job id: give the number 'wasmgrid "
+				      "submit' printed",
+				      s);
 	*id = v;
 	return 0;
 }
@@ -60,9 +62,7 @@ static void write_json(struct wg_json_writer *w, const struct wg_json *v)
 {
 	const struct wg_json *item;
 	switch (wg_json_type(v)) {
-	case WG_JSON_NULL:
-		wg_jw_null(w);
-		break;
+	case WG_JSON_NULL: wg_jw_null(w); break;
 	case WG_JSON_BOOL: {
 		bool b = false;
 		wg_json_as_bool(v, &b);
@@ -92,12 +92,13 @@ static void write_json(struct wg_json_writer *w, const struct wg_json *v)
 	case WG_JSON_ARRAY:
 		wg_jw_array_begin(w);
 		WG_JSON_FOREACH(item, i, v)
-			write_json(w, item);
+		write_json(w, item);
 		wg_jw_array_end(w);
 		break;
 	case WG_JSON_OBJECT:
 		wg_jw_object_begin(w);
-		WG_JSON_FOREACH(item, i, v) {
+		WG_JSON_FOREACH(item, i, v)
+		{
 			wg_jw_key(w, wg_json_key_at(v, i));
 			write_json(w, item);
 		}
@@ -109,8 +110,8 @@ static void write_json(struct wg_json_writer *w, const struct wg_json *v)
 /* The arguments the job commands share: [JOB] [--json] [--api A]. Returns 0, or the exit
  * status of a usage error (already reported). `json` NULL: --json is not an option here;
  * `required`: JOB must be given (else *has_id says whether it was). */
-static int job_command_args(const char *cmd, int argc, char **argv, bool required,
-			    const char **api, int *json, uint64_t *id, bool *has_id)
+static int job_command_args(const char *cmd, int argc, char **argv, bool required, const char **api,
+			    int *json, uint64_t *id, bool *has_id)
 {
 	const char *job = NULL;
 	*api = WG_DEFAULT_API_ADDR;
@@ -195,7 +196,10 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 	for (;;) {
 		struct wg_buf body = {0};
 		struct wg_json *doc = NULL;
-		int rc = wg_cli_call(cmd, api, &(struct wg_cli_request){.path = path, .job_id = id, .quiet_unreachable = true}, &body, &doc);
+		int rc = wg_cli_call(
+		    cmd, api,
+		    &(struct wg_cli_request){.path = path, .job_id = id, .quiet_unreachable = true},
+		    &body, &doc);
 		if (rc == 2) {
 			/* A manager restarting is not the end of the job: keep asking a while. */
 			uint64_t now = wg_mono_ms();
@@ -208,9 +212,12 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 			}
 			if (drew)
 				fputc('\n', stderr);
-			wg_cli_fail(cmd, "the manager at %s has not answered for %d s: "
-				"is it running? (the job stays there; run 'wasmgrid wait %" PRIu64
-				"' again)", api, WAIT_UNREACHABLE_MS / 1000, id);
+			wg_cli_fail(
+			    cmd,
+			    "the manager at %s has not answered for %d s: "
+			    "is it running? (the job stays there; run 'wasmgrid wait %" PRIu64
+			    "' again)",
+			    api, WAIT_UNREACHABLE_MS / 1000, id);
 			return 1;
 		}
 		unreachable_since = 0;
@@ -229,7 +236,7 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 			have_first = true;
 		}
 		double rate = now > start ? (double)(finished - first_finished) * 1000.0 /
-						    (double)(now - start)
+						(double)(now - start)
 					  : 0.0;
 		bool done = strcmp(state, "running") != 0;
 		if (tty) {
@@ -241,8 +248,8 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 				fputc('\n', stderr);
 			status = (c.completed == c.tasks) ? 0 : 1;
 			fprintf(stderr,
-				"job %" PRIu64 " %s: %" PRIu64 " of %" PRIu64 " tasks completed, %" PRIu64
-				" failed, %" PRIu64 " cancelled%s\n",
+				"job %" PRIu64 " %s: %" PRIu64 " of %" PRIu64
+				" tasks completed, %" PRIu64 " failed, %" PRIu64 " cancelled%s\n",
 				id, state, c.completed, c.tasks, c.failed, c.cancelled,
 				c.failed ? " (see 'wasmgrid results' for the errors)" : "");
 			wg_json_free(doc);
@@ -307,7 +314,8 @@ int wg_cmd_status(int argc, char **argv)
 		snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
-	int status = wg_cli_call(cmd, api, &(struct wg_cli_request){.path = path, .job_id = id}, &body, &doc);
+	int status = wg_cli_call(cmd, api, &(struct wg_cli_request){.path = path, .job_id = id},
+				 &body, &doc);
 	if (status)
 		goto out;
 	if (json) {
@@ -319,11 +327,12 @@ int wg_cmd_status(int argc, char **argv)
 		const struct wg_json *jobs = wg_json_get(doc, "jobs"), *j;
 		printf("%6s  %-10s %8s %8s %8s %8s %8s  %s\n", "JOB", "STATE", "TASKS", "DONE",
 		       "FAILED", "RUNNING", "QUEUED", "PROGRAM");
-		WG_JSON_FOREACH(j, i, jobs) {
+		WG_JSON_FOREACH(j, i, jobs)
+		{
 			struct job_counts c;
 			read_counts(j, &c);
-			printf("%6" PRIu64 "  %-10s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
-			       " %8" PRIu64 "  %.12s\n",
+			printf("%6" PRIu64 "  %-10s %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+			       " %8" PRIu64 " %8" PRIu64 "  %.12s\n",
 			       json_u64(j, "id"), json_str(j, "state"), c.tasks, c.completed,
 			       c.failed, c.running, c.queued, json_str(j, "program"));
 		}
@@ -391,17 +400,20 @@ int wg_cmd_results(int argc, char **argv)
 	struct wg_buf line = {0};
 	for (;;) {
 		char path[96];
-		snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "/results?from=%" PRIu64 "&limit=%d",
-			 id, from, RESULTS_PAGE);
+		snprintf(path, sizeof path,
+			 "/v1/jobs/%" PRIu64 "/results?from=%" PRIu64 "&limit=%d", id, from,
+			 RESULTS_PAGE);
 		struct wg_buf body = {0};
 		struct wg_json *doc = NULL;
-		status = wg_cli_call(cmd, api, &(struct wg_cli_request){.path = path, .job_id = id}, &body, &doc);
+		status = wg_cli_call(cmd, api, &(struct wg_cli_request){.path = path, .job_id = id},
+				     &body, &doc);
 		if (status) {
 			wg_buf_free(&body);
 			break;
 		}
 		const struct wg_json *results = wg_json_get(doc, "results"), *r;
-		WG_JSON_FOREACH(r, i, results) {
+		WG_JSON_FOREACH(r, i, results)
+		{
 			if (json) {
 				struct wg_json_writer w;
 				line.len = 0;
@@ -424,8 +436,7 @@ int wg_cmd_results(int argc, char **argv)
 	wg_buf_free(&line);
 	if (fflush(stdout) != 0 && errno != EPIPE) {
 		/* A closed pipe (| head) is the reader's choice, not an error. */
-		wg_cli_fail(cmd, "cannot write the results to stdout: %s",
-			strerror(errno));
+		wg_cli_fail(cmd, "cannot write the results to stdout: %s", strerror(errno));
 		status = 1;
 	}
 	return status;
@@ -444,7 +455,9 @@ int wg_cmd_cancel(int argc, char **argv)
 	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
-	int status = wg_cli_call(cmd, api, &(struct wg_cli_request){.method = "DELETE", .path = path, .job_id = id}, &body, &doc);
+	int status = wg_cli_call(
+	    cmd, api, &(struct wg_cli_request){.method = "DELETE", .path = path, .job_id = id},
+	    &body, &doc);
 	if (!status) {
 		struct job_counts c;
 		read_counts(doc, &c);
@@ -474,7 +487,9 @@ int wg_cmd_remove(int argc, char **argv)
 	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?remove=true", id);
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
-	int status = wg_cli_call(cmd, api, &(struct wg_cli_request){.method = "DELETE", .path = path, .job_id = id}, &body, &doc);
+	int status = wg_cli_call(
+	    cmd, api, &(struct wg_cli_request){.method = "DELETE", .path = path, .job_id = id},
+	    &body, &doc);
 	if (!status)
 		printf("job %" PRIu64 " removed, with its tasks and results\n", id);
 	wg_json_free(doc);
@@ -526,7 +541,7 @@ static int read_args_file(const char *cmd, const char *path, struct arg_list *a)
 	int rc = wg_read_file(path, ARGS_FILE_MAX, &a->file, &len);
 	if (rc) {
 		wg_cli_fail(cmd, "cannot read the arguments file %s: %s", path,
-			rc == WG_ETOOBIG ? "larger than 512 MiB" : wg_strerror(rc));
+			    rc == WG_ETOOBIG ? "larger than 512 MiB" : wg_strerror(rc));
 		return 1;
 	}
 	wg_split_lines((char *)a->file, len, arg_line, a);
@@ -546,8 +561,10 @@ static int hash_file(const char *cmd, const char *path, char hex[65])
 	size_t len = 0;
 	int rc = wg_read_file(path, WG_MAX_PROGRAM_BYTES, &bytes, &len);
 	if (rc) {
-		wg_cli_fail(cmd, "cannot read the program %s to hash it: %s (or give "
-			"--hash)", path, wg_strerror(rc));
+		wg_cli_fail(cmd,
+			    "cannot read the program %s to hash it: %s (or give "
+			    "--hash)",
+			    path, wg_strerror(rc));
 		return 1;
 	}
 	crypto_generichash(digest, sizeof digest, bytes, len, NULL, 0);
@@ -565,13 +582,16 @@ static int upload_program(const char *cmd, const char *api, const char *path, ch
 	int rc = wg_read_file(path, WG_MAX_PROGRAM_BYTES, &bytes, &len);
 	if (rc) {
 		wg_cli_fail(cmd, "cannot read the program %s: %s", path,
-			rc == WG_ETOOBIG ? "larger than 64 MiB" : wg_strerror(rc));
+			    rc == WG_ETOOBIG ? "larger than 64 MiB" : wg_strerror(rc));
 		return 1;
 	}
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
-	struct wg_cli_request r = {.method = "POST", .path = "/v1/programs",
-				   .content_type = "application/wasm", .body = bytes, .len = len};
+	struct wg_cli_request r = {.method = "POST",
+				   .path = "/v1/programs",
+				   .content_type = "application/wasm",
+				   .body = bytes,
+				   .len = len};
 	int status = wg_cli_call(cmd, api, &r, &body, &doc);
 	if (!status) {
 		const char *h = json_str(doc, "hash");
@@ -618,11 +638,13 @@ static int parse_submit(int argc, char **argv, struct submit_opts *o, struct arg
 		} else if (OPT("--hash")) {
 			o->hash = v;
 		} else if (OPT("--timeout")) {
-			if (r > 0 && wg_opt_uint(cmd, "--timeout", v, 1, WG_MAX_TIMEOUT_MS / 1000, &o->timeout_s))
+			if (r > 0 && wg_opt_uint(cmd, "--timeout", v, 1, WG_MAX_TIMEOUT_MS / 1000,
+						 &o->timeout_s))
 				return 2;
 			o->has_timeout = true;
 		} else if (OPT("--memory")) {
-			if (r > 0 && wg_opt_uint(cmd, "--memory", v, 1, WG_MAX_MEMORY_MIB, &o->memory_mib))
+			if (r > 0 &&
+			    wg_opt_uint(cmd, "--memory", v, 1, WG_MAX_MEMORY_MIB, &o->memory_mib))
 				return 2;
 			o->has_memory = true;
 		} else if (OPT("--result-limit")) {
@@ -635,23 +657,27 @@ static int parse_submit(int argc, char **argv, struct submit_opts *o, struct arg
 				return 2;
 			o->has_redundancy = true;
 		} else if (OPT("--max-failures")) {
-			if (r > 0 && wg_opt_uint(cmd, "--max-failures", v, 0, 1000,
-						 &o->max_failures))
+			if (r > 0 &&
+			    wg_opt_uint(cmd, "--max-failures", v, 0, 1000, &o->max_failures))
 				return 2;
 			o->has_max_failures = true;
 		} else if (OPT("--priority")) {
 			char *end = NULL;
 			long long p = r > 0 ? strtoll(v, &end, 10) : 0;
 			if (r > 0 && (!*v || *end || p < INT32_MIN || p > INT32_MAX))
-				return wg_usage_error(cmd, "--priority must be a whole number "
-						      "(higher runs first), not '%s'", v);
+				return wg_usage_error(cmd,
+						      "--priority must be a whole number "
+						      "(higher runs first), not '%s'",
+						      v);
 			o->priority = (int32_t)p;
 			o->has_priority = true;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			return wg_usage_error(cmd, "unknown option '%s'", argv[i]);
 		} else if (o->program) {
-			return wg_usage_error(cmd, "one program per job: '%s' and '%s' (arguments "
-					      "go after --arg)", o->program, argv[i]);
+			return wg_usage_error(cmd,
+					      "one program per job: '%s' and '%s' (arguments "
+					      "go after --arg)",
+					      o->program, argv[i]);
 		} else {
 			o->program = argv[i];
 		}
@@ -661,11 +687,12 @@ static int parse_submit(int argc, char **argv, struct submit_opts *o, struct arg
 	}
 	if (!o->program) {
 		wg_usage_error(cmd, "which program? give a .wasm file or an https://, http:// or "
-			       "file:// URL");
+				    "file:// URL");
 		return 2;
 	}
 	if (args->n == 0)
-		return wg_usage_error(cmd, "no arguments: give --arg A (repeatable) or "
+		return wg_usage_error(cmd,
+				      "no arguments: give --arg A (repeatable) or "
 				      "--args-file F (one argument per line); each is one task");
 	return 0;
 }
@@ -682,8 +709,10 @@ int wg_cmd_submit(int argc, char **argv)
 		goto out;
 	char hash[65];
 	if (o.hash && (strlen(o.hash) != 64 || strspn(o.hash, "0123456789abcdefABCDEF") != 64)) {
-		status = wg_usage_error(cmd, "--hash must be 64 hex digits (the program's "
-					"BLAKE2b-256), not '%s'", o.hash);
+		status = wg_usage_error(cmd,
+					"--hash must be 64 hex digits (the program's "
+					"BLAKE2b-256), not '%s'",
+					o.hash);
 		goto out;
 	}
 	if (is_url(o.program)) {
@@ -698,14 +727,15 @@ int wg_cmd_submit(int argc, char **argv)
 				goto out;
 			}
 		} else {
-			status = wg_usage_error(cmd, "a program at a URL needs --hash H (its "
+			status =
+			    wg_usage_error(cmd, "a program at a URL needs --hash H (its "
 						"BLAKE2b-256 in hex), so workers can check it");
 			goto out;
 		}
 	} else {
 		if (o.hash) {
 			status = wg_usage_error(cmd, "--hash is for URLs; a local file is hashed "
-						"by the manager");
+						     "by the manager");
 			goto out;
 		}
 		if ((status = upload_program(cmd, o.api, o.program, hash)) != 0)
@@ -744,8 +774,11 @@ int wg_cmd_submit(int argc, char **argv)
 	}
 	wg_jw_array_end(&w);
 	wg_jw_object_end(&w);
-	struct wg_cli_request r = {.method = "POST", .path = "/v1/jobs",
-				   .content_type = "application/json", .body = req.data, .len = req.len};
+	struct wg_cli_request r = {.method = "POST",
+				   .path = "/v1/jobs",
+				   .content_type = "application/json",
+				   .body = req.data,
+				   .len = req.len};
 	status = wg_cli_call(cmd, o.api, &r, &body, &doc);
 	if (status)
 		goto out;

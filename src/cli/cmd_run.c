@@ -54,11 +54,13 @@ int wg_cmd_run(int argc, char **argv)
 			if (r < 0 || *end || end == v || !(timeout_s > 0) ||
 			    timeout_s > WG_MAX_TIMEOUT_MS / 1000.0)
 				return r < 0 ? 2
-					     : wg_usage_error(cmd, "--timeout takes seconds, above 0 "
+					     : wg_usage_error(cmd,
+							      "--timeout takes seconds, above 0 "
 							      "and at most %u, not '%s'",
 							      WG_MAX_TIMEOUT_MS / 1000, v);
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--memory", &v))) {
-			if (r < 0 || wg_opt_uint(cmd, "--memory", v, 1, WG_MAX_MEMORY_MIB, &memory_mib))
+			if (r < 0 ||
+			    wg_opt_uint(cmd, "--memory", v, 1, WG_MAX_MEMORY_MIB, &memory_mib))
 				return 2;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--seed", &v))) {
 			if (r < 0 || wg_opt_uint(cmd, "--seed", v, 0, UINT64_MAX, &seed))
@@ -68,8 +70,9 @@ int wg_cmd_run(int argc, char **argv)
 						 &compile_cpu))
 				return 2;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--compile-memory", &v))) {
-			if (r < 0 || wg_opt_uint(cmd, "--compile-memory", v, WG_MIN_COMPILE_MEMORY_MIB,
-						 WG_MAX_COMPILE_MEMORY_MIB, &compile_memory))
+			if (r < 0 ||
+			    wg_opt_uint(cmd, "--compile-memory", v, WG_MIN_COMPILE_MEMORY_MIB,
+					WG_MAX_COMPILE_MEMORY_MIB, &compile_memory))
 				return 2;
 		} else if (a[0] == '-' && a[1] == '-') {
 			return wg_usage_error(cmd, "unknown option '%s'", a);
@@ -94,8 +97,7 @@ int wg_cmd_run(int argc, char **argv)
 	int loop_ready = 0;
 	int rc = wg_read_file(program, WG_MAX_PROGRAM_BYTES, &bytes, &len);
 	if (rc) {
-		wg_cli_fail("run", "DownloadError: cannot read %s: %s", program,
-			wg_strerror(rc));
+		wg_cli_fail("run", "DownloadError: cannot read %s: %s", program, wg_strerror(rc));
 		code = 3;
 		goto out;
 	}
@@ -118,22 +120,23 @@ int wg_cmd_run(int argc, char **argv)
 					    .compile_memory_mib = (uint32_t)compile_memory};
 	rc = wg_engine_create(&loop, &options, &engine);
 	if (rc) {
-		wg_cli_fail("run", "cannot use the data directory %s: %s", data,
-			wg_strerror(rc));
+		wg_cli_fail("run", "cannot use the data directory %s: %s", data, wg_strerror(rc));
 		goto out;
 	}
 	const char *addresses[] = {program};
 	struct run_state state = {.exit_code = 1};
 	struct wg_engine_task task = {
-		.task_id = 1,
-		.addresses = addresses,
-		.n_addresses = 1,
-		.hash_hex = hash,
-		.argument = arg_file ? file_arg : (const uint8_t *)arg,
-		.argument_len = arg_file ? arg_len : arg ? strlen(arg) : 0,
-		.timeout_ms = (uint32_t)(timeout_s * 1000 + 0.5),
-		.memory_bytes = memory_mib << 20,
-		.random_seed = seed,
+	    .task_id = 1,
+	    .addresses = addresses,
+	    .n_addresses = 1,
+	    .hash_hex = hash,
+	    .argument = arg_file ? file_arg : (const uint8_t *)arg,
+	    .argument_len = arg_file ? arg_len
+			    : arg    ? strlen(arg)
+				     : 0,
+	    .timeout_ms = (uint32_t)(timeout_s * 1000 + 0.5),
+	    .memory_bytes = memory_mib << 20,
+	    .random_seed = seed,
 	};
 	rc = wg_engine_submit(engine, &task, NULL, on_done, &state);
 	if (rc) {

@@ -25,8 +25,8 @@ int wg_cmd_workers(int argc, char **argv)
 	}
 	struct wg_json *doc = NULL;
 	struct wg_buf body = {0};
-	int status = wg_cli_call(cmd, api, &(struct wg_cli_request){.path = "/v1/workers"}, &body,
-				 &doc);
+	int status =
+	    wg_cli_call(cmd, api, &(struct wg_cli_request){.path = "/v1/workers"}, &body, &doc);
 	if (status)
 		goto out;
 	if (json) {
@@ -36,11 +36,12 @@ int wg_cmd_workers(int argc, char **argv)
 	}
 	const struct wg_json *workers = wg_json_get(doc, "workers");
 	size_t n = wg_json_len(workers);
-	printf("%-16s %-22s %-10s %5s %8s %5s  %s\n", "NODE", "ADDRESS", "STATE", "CORES",
-	       "MEMORY", "SLOTS", "LAST PONG");
+	printf("%-16s %-22s %-10s %5s %8s %5s  %s\n", "NODE", "ADDRESS", "STATE", "CORES", "MEMORY",
+	       "SLOTS", "LAST PONG");
 	uint64_t now = wg_unix_ms();
 	for (size_t i = 0; i < n; i++) {
-		const struct wg_json *wk = wg_json_at(workers, i), *specs = wg_json_get(wk, "specs");
+		const struct wg_json *wk = wg_json_at(workers, i),
+				     *specs = wg_json_get(wk, "specs");
 		uint64_t cores = 0, mem = 0, slots = 0, pong = 0;
 		wg_json_as_u64(wg_json_get(specs, "cores"), &cores);
 		wg_json_as_u64(wg_json_get(specs, "memory"), &mem);

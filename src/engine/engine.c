@@ -41,9 +41,9 @@ int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct 
 	struct wg_engine *e = wg_calloc(1, sizeof *e);
 	e->loop = loop;
 	e->default_memory_bytes =
-		o->default_memory_bytes ? o->default_memory_bytes : WG_MIB(WG_DEFAULT_MEMORY_MIB);
+	    o->default_memory_bytes ? o->default_memory_bytes : WG_MIB(WG_DEFAULT_MEMORY_MIB);
 	e->default_result_bytes =
-		o->default_result_bytes ? o->default_result_bytes : WG_DEFAULT_RESULT_BYTES;
+	    o->default_result_bytes ? o->default_result_bytes : WG_DEFAULT_RESULT_BYTES;
 	e->max_program_bytes = o->max_program_bytes ? o->max_program_bytes : WG_MAX_PROGRAM_BYTES;
 	e->download_timeout_ms = o->download_timeout_ms ? o->download_timeout_ms : 60000;
 	e->runner_idle_ms = o->runner_idle_ms ? o->runner_idle_ms : 30000;
@@ -52,7 +52,7 @@ int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct 
 	e->policy = o->fetch_policy;
 	e->compile_cpu_s = o->compile_cpu_s ? o->compile_cpu_s : WG_DEFAULT_COMPILE_CPU_S;
 	e->compile_memory_mib =
-		o->compile_memory_mib ? o->compile_memory_mib : WG_DEFAULT_COMPILE_MEMORY_MIB;
+	    o->compile_memory_mib ? o->compile_memory_mib : WG_DEFAULT_COMPILE_MEMORY_MIB;
 	e->runq_tail = &e->runq;
 	int rc = wg__program_dirs_init(e, o->data_dir);
 	if (rc) {
@@ -184,13 +184,13 @@ static void task_finish(struct wg__task *t, int kind, const char *detail, const 
 	if (t->state == WG__TASK_RUNNING)
 		e->stats.tasks_running--;
 	struct wg_engine_outcome o = {
-		.error_kind = kind,
-		.detail = detail ? detail : "",
-		.result = t->out.data,
-		.result_len = t->out.len,
-		.stderr_tail = tail_len ? tail : NULL,
-		.stderr_tail_len = tail_len,
-		.cpu_ms = cpu_ns / 1000000u,
+	    .error_kind = kind,
+	    .detail = detail ? detail : "",
+	    .result = t->out.data,
+	    .result_len = t->out.len,
+	    .stderr_tail = tail_len ? tail : NULL,
+	    .stderr_tail_len = tail_len,
+	    .cpu_ms = cpu_ns / 1000000u,
 	};
 	if (!e->closing)
 		t->done(t->user, t->id, &o);

@@ -22,11 +22,11 @@ struct wg_engine;
 /* What an engine may fetch programs from (docs/engine.md): a worker's --fetch. Built with
  * wg_fetch_policy_add, freed with wg_fetch_policy_free. */
 struct wg_fetch_policy {
-	bool https, http;     /* URLs of these schemes, to public addresses */
-	bool private_hosts;   /* ... and to loopback, private, link-local, unspecified ones */
-	bool registered;      /* the schemes of wg_engine_set_fetcher (wasmgrid://) */
-	bool any_file;        /* every local file */
-	char **dirs;          /* local files under these directories (canonical paths) */
+	bool https, http;   /* URLs of these schemes, to public addresses */
+	bool private_hosts; /* ... and to loopback, private, link-local, unspecified ones */
+	bool registered;    /* the schemes of wg_engine_set_fetcher (wasmgrid://) */
+	bool any_file;	    /* every local file */
+	char **dirs;	    /* local files under these directories (canonical paths) */
 	size_t n_dirs;
 };
 
@@ -40,17 +40,18 @@ int wg_fetch_policy_add(struct wg_fetch_policy *p, const char *spec, char *why, 
 void wg_fetch_policy_free(struct wg_fetch_policy *p);
 
 struct wg_engine_options {
-	const char *data_dir;          /* required: programs/ and cache/ live under it */
+	const char *data_dir;	       /* required: programs/ and cache/ live under it */
 	uint64_t default_memory_bytes; /* for tasks that give 0; 0 means 256 MiB */
 	uint64_t default_result_bytes; /* for tasks that give 0; 0 means 1 MiB */
 	uint64_t max_program_bytes;    /* download size limit; 0 means 64 MiB */
 	uint32_t download_timeout_ms;  /* 0 means 60 s */
-	const char *wasm2c;            /* NULL: "wasm2c" from PATH */
-	const char *cc;                /* NULL: "cc" from PATH */
+	const char *wasm2c;	       /* NULL: "wasm2c" from PATH */
+	const char *cc;		       /* NULL: "cc" from PATH */
 	uint32_t runner_idle_ms;       /* an idle runner exits after this; 0 means 30 s */
 	/* Limits of each compiler process of an untrusted module (wasm2c, cc and what cc
 	 * runs): CPU seconds (0: WG_DEFAULT_COMPILE_CPU_S) and address space in MiB (0:
-	 * WG_DEFAULT_COMPILE_MEMORY_MIB, util/limits.h). Past either the program is InvalidProgram. */
+	 * WG_DEFAULT_COMPILE_MEMORY_MIB, util/limits.h). Past either the program is InvalidProgram.
+	 */
 	uint32_t compile_cpu_s;
 	uint32_t compile_memory_mib;
 	/* NULL: any address may be fetched (`wasmgrid run`, the user's own files). Not copied:
@@ -60,17 +61,17 @@ struct wg_engine_options {
 
 /* Everything is copied by wg_engine_submit. */
 struct wg_engine_task {
-	uint64_t task_id;              /* unique among the engine's live tasks */
-	const char *const *addresses;  /* tried in order: path, file://, http(s)://, or a
-					* scheme given to wg_engine_set_fetcher */
+	uint64_t task_id;	      /* unique among the engine's live tasks */
+	const char *const *addresses; /* tried in order: path, file://, http(s)://, or a
+				       * scheme given to wg_engine_set_fetcher */
 	size_t n_addresses;
-	const char *hash_hex;          /* BLAKE2b-256 of the program, 64 hex digits */
-	const uint8_t *argument;       /* stdin, and argv[1] when it is text */
+	const char *hash_hex;	 /* BLAKE2b-256 of the program, 64 hex digits */
+	const uint8_t *argument; /* stdin, and argv[1] when it is text */
 	size_t argument_len;
-	uint32_t timeout_ms;           /* wall clock; 0: none */
-	uint64_t memory_bytes;         /* WebAssembly memory limit; 0: the engine default */
-	uint64_t result_bytes;         /* stdout limit; 0: the engine default */
-	uint64_t random_seed;          /* seeds random_get; replicas use the same seed */
+	uint32_t timeout_ms;   /* wall clock; 0: none */
+	uint64_t memory_bytes; /* WebAssembly memory limit; 0: the engine default */
+	uint64_t result_bytes; /* stdout limit; 0: the engine default */
+	uint64_t random_seed;  /* seeds random_get; replicas use the same seed */
 };
 
 /* error_kind is 0 when the task completed (exit status 0), otherwise a
@@ -78,12 +79,12 @@ struct wg_engine_task {
  * RESOURCE_LIMIT or ABORTED (never ERROR_KIND_UNKNOWN, whose value is 0). */
 struct wg_engine_outcome {
 	int error_kind;
-	const char *detail;            /* one line: trap name, exit status, reason; "" if none */
-	const uint8_t *result;         /* stdout (also on errors: what was written) */
+	const char *detail;    /* one line: trap name, exit status, reason; "" if none */
+	const uint8_t *result; /* stdout (also on errors: what was written) */
 	size_t result_len;
-	const uint8_t *stderr_tail;    /* the last 4 KiB of stderr */
+	const uint8_t *stderr_tail; /* the last 4 KiB of stderr */
 	size_t stderr_tail_len;
-	uint64_t cpu_ms;               /* CPU time the task used (0 if it never ran) */
+	uint64_t cpu_ms; /* CPU time the task used (0 if it never ran) */
 };
 
 /* A runner accepted the task (Unix time in milliseconds). Not called for tasks that end
@@ -99,8 +100,7 @@ typedef void (*wg_engine_done_cb)(void *user, uint64_t task_id,
  * a fetcher supplies the bytes: it calls done(fetch_ctx, 0, bytes, len) on success (the
  * bytes are copied) or done(fetch_ctx, negative wg_err, NULL, 0), exactly once, from the
  * loop's thread, possibly before returning. The engine checks the hash itself. */
-typedef void (*wg_engine_fetched_cb)(void *fetch_ctx, int status, const uint8_t *bytes,
-				     size_t len);
+typedef void (*wg_engine_fetched_cb)(void *fetch_ctx, int status, const uint8_t *bytes, size_t len);
 typedef void (*wg_engine_fetch_fn)(void *user, const char *address, const char *hash_hex,
 				   wg_engine_fetched_cb done, void *fetch_ctx);
 
@@ -124,12 +124,12 @@ int wg_engine_abort(struct wg_engine *e, uint64_t task_id);
 int wg_engine_has_program(struct wg_engine *e, const char *hash_hex);
 
 struct wg_engine_stats {
-	uint64_t compilations;   /* programs compiled by this engine */
-	uint64_t cache_hits;     /* programs found compiled in the cache */
-	uint64_t cache_rejected; /* cache entries that failed verification and were rebuilt */
-	uint64_t downloads;      /* programs fetched from an address */
-	uint64_t tasks_run;      /* tasks handed to a runner */
-	uint64_t tasks_running;  /* tasks running now */
+	uint64_t compilations;	  /* programs compiled by this engine */
+	uint64_t cache_hits;	  /* programs found compiled in the cache */
+	uint64_t cache_rejected;  /* cache entries that failed verification and were rebuilt */
+	uint64_t downloads;	  /* programs fetched from an address */
+	uint64_t tasks_run;	  /* tasks handed to a runner */
+	uint64_t tasks_running;	  /* tasks running now */
 	uint64_t runners_started; /* runner processes forked */
 };
 void wg_engine_get_stats(const struct wg_engine *e, struct wg_engine_stats *out);

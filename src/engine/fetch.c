@@ -44,8 +44,10 @@ int wg_fetch_policy_add(struct wg_fetch_policy *p, const char *spec, char *why, 
 			p->dirs = wg_realloc(p->dirs, (p->n_dirs + 1) * sizeof *p->dirs);
 			p->dirs[p->n_dirs++] = wg_strdup(dir);
 		} else {
-			snprintf(why, why_len, "--fetch: unknown '%s' (give https, http, private, "
-				 "wasmgrid, file:DIR or all)", item);
+			snprintf(why, why_len,
+				 "--fetch: unknown '%s' (give https, http, private, "
+				 "wasmgrid, file:DIR or all)",
+				 item);
 			rc = WG_EINVAL;
 		}
 	}
@@ -134,9 +136,10 @@ static int host_allowed(const struct wg_fetch_policy *p, const char *url, struct
 		char ip[INET6_ADDRSTRLEN];
 		if (!p->private_hosts && is_private(a->ai_addr))
 			ok = 0;
-		const void *bytes = a->ai_family == AF_INET
-					    ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
-					    : (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+		const void *bytes =
+		    a->ai_family == AF_INET
+			? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+			: (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
 		inet_ntop(a->ai_family, bytes, ip, sizeof ip);
 		wg_buf_appendf(&entry, "%s%s%s%s", a == res ? "" : ",",
 			       a->ai_family == AF_INET6 ? "[" : "", ip,
@@ -219,8 +222,10 @@ static int fetch_http(const struct wg_fetch_policy *policy, const char *url, uin
 	long status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 300 && status < 400) {
-		snprintf(why, why_len, "redirected (HTTP %ld), which this worker's fetch policy "
-			 "does not follow", status);
+		snprintf(why, why_len,
+			 "redirected (HTTP %ld), which this worker's fetch policy "
+			 "does not follow",
+			 status);
 		goto out;
 	}
 	*out = d.body.data ? d.body.data : (uint8_t *)calloc(1, 1);

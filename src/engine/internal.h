@@ -38,7 +38,7 @@ struct wg__program {
 	size_t n_addresses;
 	char *wasm_path, *so_path, *sum_path, *build_dir;
 	struct wg__runner *runners; /* its runner processes, busy or idle (engine.c) */
-	struct wg__task *waiting; /* tasks waiting for READY, in submission order */
+	struct wg__task *waiting;   /* tasks waiting for READY, in submission order */
 	struct wg__task **waiting_tail;
 	/* The step running on the thread pool, its outcome, and data for it. */
 	uv_work_t work;
@@ -51,10 +51,10 @@ struct wg__program {
 	/* The compiler process, when one runs. */
 	uv_process_t proc;
 	int proc_busy;
-	int proc_stage;   /* which compiler; negative once it failed */
+	int proc_stage;	  /* which compiler; negative once it failed */
 	int spawn_failed; /* the compiler could not even be started */
 	int term_signal;  /* the signal that ended the compiler, or 0 */
-	int unwanted;     /* stopped because no task needs the program any more */
+	int unwanted;	  /* stopped because no task needs the program any more */
 	struct wg__program *next;
 };
 
@@ -108,10 +108,10 @@ struct wg__task {
 	/* A failure decided before the task ran (program failed). */
 	int early_kind;
 	char *early_detail;
-	struct wg__runner *runner; /* while RUNNING */
-	struct wg_buf out;         /* stdout so far */
-	struct wg__task *next, *prev;  /* in engine->tasks */
-	struct wg__task *next_queued;  /* in program->waiting or engine->runq */
+	struct wg__runner *runner;    /* while RUNNING */
+	struct wg_buf out;	      /* stdout so far */
+	struct wg__task *next, *prev; /* in engine->tasks */
+	struct wg__task *next_queued; /* in program->waiting or engine->runq */
 };
 
 /* A runner process (sandbox.h) as the engine sees it. It serves one program and tasks
@@ -124,14 +124,14 @@ struct wg__runner {
 	int pidfd;
 	uint64_t memory_bytes;
 	struct wg__task *task; /* the task it runs; NULL when idle */
-	int killed;            /* SIGKILL sent: it takes no more tasks, its frames are ignored */
+	int killed;	       /* SIGKILL sent: it takes no more tasks, its frames are ignored */
 	int exited;
-	uint64_t cpu_ns_seen;  /* its CPU time at the end of its last task */
+	uint64_t cpu_ns_seen; /* its CPU time at the end of its last task */
 	uv_pipe_t request, reply;
 	uv_poll_t exit_poll;
-	uv_timer_t timer;      /* the task's timeout while busy, the idle expiry while idle */
+	uv_timer_t timer; /* the task's timeout while busy, the idle expiry while idle */
 	uv_write_t write_req;
-	int writing;           /* write_req in flight, from pending */
+	int writing;	       /* write_req in flight, from pending */
 	struct wg_buf pending; /* the part of a request that did not fit in the pipe */
 	struct wg_buf in;      /* reply bytes not yet parsed */
 	int open_handles;

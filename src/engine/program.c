@@ -62,117 +62,122 @@ enum stage { STAGE_WASM2C = 1, STAGE_CC };
  * the new initial size is made inaccessible again. So a new instance sees exactly what
  * a fresh mapping would show: zeros, and faults (traps) beyond its size. */
 static const char shim_source[] =
-	"#include <stdint.h>\n"
-	"#include <stdlib.h>\n"
-	"#include <string.h>\n"
-	"#include <sys/mman.h>\n"
-	"#define wasm_rt_allocate_memory wg__rt_allocate_memory_replaced\n"
-	"#define wasm_rt_free_memory wg__rt_free_memory_replaced\n"
-	"#include \"wasm-rt-impl.c\"\n"
-	"#undef wasm_rt_allocate_memory\n"
-	"#undef wasm_rt_free_memory\n"
-	"#include \"prog.h\"\n"
-	"#define WG_RESERVE 0x200000000ul\n"
-	"#define WG_ZEROED (256u << 10)\n"
-	"void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t max);\n"
-	"void wasm_rt_free_memory(wasm_rt_memory_t *m);\n"
-	"static uint8_t *wg_pool;\n"
-	"static uint64_t wg_pool_rw;\n"
-	"static int wg_pool_busy;\n"
-	"void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t max)\n"
-	"{\n"
-	"	uint64_t bytes = (uint64_t)initial * 65536u;\n"
-	"	if (wg_pool_busy) {\n"
-	"		wg__rt_allocate_memory_replaced(m, initial, max);\n"
-	"		return;\n"
-	"	}\n"
-	"	if (!wg_pool) {\n"
-	"		void *p = mmap(0, WG_RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);\n"
-	"		if (p == MAP_FAILED)\n"
-	"			abort();\n"
-	"		wg_pool = p;\n"
-	"	}\n"
-	"	if (wg_pool_rw > bytes) {\n"
-	"		mprotect(wg_pool + bytes, wg_pool_rw - bytes, PROT_NONE);\n"
-	"		madvise(wg_pool + bytes, wg_pool_rw - bytes, MADV_DONTNEED);\n"
-	"	} else if (wg_pool_rw < bytes &&\n"
-	"		   mprotect(wg_pool + wg_pool_rw, bytes - wg_pool_rw, PROT_READ | PROT_WRITE)) {\n"
-	"		abort();\n"
-	"	}\n"
-	"	wg_pool_rw = bytes;\n"
-	"	wg_pool_busy = 1;\n"
-	"	m->data = wg_pool;\n"
-	"	m->size = (uint32_t)bytes;\n"
-	"	m->pages = initial;\n"
-	"	m->max_pages = max;\n"
-	"}\n"
-	"void wasm_rt_free_memory(wasm_rt_memory_t *m)\n"
-	"{\n"
-	"	if (!m->data)\n"
-	"		return;\n"
-	"	if (m->data != wg_pool) {\n"
-	"		munmap(m->data, WG_RESERVE);\n"
-	"		return;\n"
-	"	}\n"
-	"	uint64_t size = m->size, zeroed = size < WG_ZEROED ? size : WG_ZEROED;\n"
-	"	memset(wg_pool, 0, zeroed);\n"
-	"	if (size > zeroed)\n"
-	"		madvise(wg_pool + zeroed, size - zeroed, MADV_DONTNEED);\n"
-	"	wg_pool_rw = size;\n"
-	"	wg_pool_busy = 0;\n"
-	"}\n"
-	"struct wg_program_host { " WG__STR(WG_PROGRAM_HOST_FIELDS) " };\n"
-	"#define WG_UNWOUND 0x10000\n"
-	"__attribute__((visibility(\"default\"))) int wg_program_setup(void);\n"
-	"__attribute__((visibility(\"default\"))) int wg_program_run(struct wg_program_host *h);\n"
-	"int wg_program_setup(void)\n"
-	"{\n"
-	"	wasm_rt_init();\n"
-	"	Z_prog_init_module();\n"
-	"	return 0;\n"
-	"}\n"
-	"static void wg_unwind(void)\n"
-	"{\n"
-	"	WASM_RT_LONGJMP(wasm_rt_jmp_buf, WG_UNWOUND);\n"
-	"}\n"
-	"static Z_prog_instance_t instance;\n"
-	"int wg_program_run(struct wg_program_host *h)\n"
-	"{\n"
-	"	int rc = 0;\n"
-	"	memset(&instance, 0, sizeof instance);\n"
-	"	h->unwind = wg_unwind;\n"
-	"	h->set_memory(h, 0);\n"
-	"	int trap = wasm_rt_impl_try();\n"
-	"	if (trap == WG_UNWOUND) {\n"
-	"		rc = 3;\n"
-	"		goto out;\n"
-	"	}\n"
-	"	if (trap) {\n"
-	"		h->trap = trap;\n"
-	"		h->trap_text = wasm_rt_strerror((wasm_rt_trap_t)trap);\n"
-	"		rc = 1;\n"
-	"		goto out;\n"
-	"	}\n"
-	"#ifdef WG_NO_WASI\n"
-	"	Z_prog_instantiate(&instance);\n"
-	"#else\n"
-	"	Z_prog_instantiate(&instance,\n"
-	"			   (struct Z_wasi_snapshot_preview1_instance_t *)h->wasi);\n"
-	"#endif\n"
-	"	wasm_rt_memory_t *m = Z_progZ_memory(&instance);\n"
-	"	if (m->pages > h->max_pages) {\n"
-	"		rc = 2;\n"
-	"		goto out;\n"
-	"	}\n"
-	"	if (m->max_pages > h->max_pages)\n"
-	"		m->max_pages = h->max_pages;\n"
-	"	h->set_memory(h, m);\n"
-	"	Z_progZ__start(&instance);\n"
-	"out:\n"
-	"	h->set_memory(h, 0);\n"
-	"	Z_prog_free(&instance);\n"
-	"	return rc;\n"
-	"}\n";
+    "#include <stdint.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <string.h>\n"
+    "#include <sys/mman.h>\n"
+    "#define wasm_rt_allocate_memory wg__rt_allocate_memory_replaced\n"
+    "#define wasm_rt_free_memory wg__rt_free_memory_replaced\n"
+    "#include \"wasm-rt-impl.c\"\n"
+    "#undef wasm_rt_allocate_memory\n"
+    "#undef wasm_rt_free_memory\n"
+    "#include \"prog.h\"\n"
+    "#define WG_RESERVE 0x200000000ul\n"
+    "#define WG_ZEROED (256u << 10)\n"
+    "void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t max);\n"
+    "void wasm_rt_free_memory(wasm_rt_memory_t *m);\n"
+    "static uint8_t *wg_pool;\n"
+    "static uint64_t wg_pool_rw;\n"
+    "static int wg_pool_busy;\n"
+    "void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t max)\n"
+    "{\n"
+    "	uint64_t bytes = (uint64_t)initial * 65536u;\n"
+    "	if (wg_pool_busy) {\n"
+    "		wg__rt_allocate_memory_replaced(m, initial, max);\n"
+    "		return;\n"
+    "	}\n"
+    "	if (!wg_pool) {\n"
+    "		void *p = mmap(0, WG_RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);\n"
+    "		if (p == MAP_FAILED)\n"
+    "			abort();\n"
+    "		wg_pool = p;\n"
+    "	}\n"
+    "	if (wg_pool_rw > bytes) {\n"
+    "		mprotect(wg_pool + bytes, wg_pool_rw - bytes, PROT_NONE);\n"
+    "		madvise(wg_pool + bytes, wg_pool_rw - bytes, MADV_DONTNEED);\n"
+    "	} else if (wg_pool_rw < bytes &&\n"
+    "		   mprotect(wg_pool + wg_pool_rw, bytes - wg_pool_rw, PROT_READ | PROT_WRITE)) {\n"
+    "		abort();\n"
+    "	}\n"
+    "	wg_pool_rw = bytes;\n"
+    "	wg_pool_busy = 1;\n"
+    "	m->data = wg_pool;\n"
+    "	m->size = (uint32_t)bytes;\n"
+    "	m->pages = initial;\n"
+    "	m->max_pages = max;\n"
+    "}\n"
+    "void wasm_rt_free_memory(wasm_rt_memory_t *m)\n"
+    "{\n"
+    "	if (!m->data)\n"
+    "		return;\n"
+    "	if (m->data != wg_pool) {\n"
+    "		munmap(m->data, WG_RESERVE);\n"
+    "		return;\n"
+    "	}\n"
+    "	uint64_t size = m->size, zeroed = size < WG_ZEROED ? size : WG_ZEROED;\n"
+    "	memset(wg_pool, 0, zeroed);\n"
+    "	if (size > zeroed)\n"
+    "		madvise(wg_pool + zeroed, size - zeroed, MADV_DONTNEED);\n"
+    "	wg_pool_rw = size;\n"
+    "	wg_pool_busy = 0;\n"
+    "}\n"
+    "struct wg_program_host { " WG__STR(
+	WG_PROGRAM_HOST_FIELDS) " };\n"
+				"#define WG_UNWOUND 0x10000\n"
+				"__attribute__((visibility(\"default\"))) int "
+				"wg_program_setup(void);\n"
+				"__attribute__((visibility(\"default\"))) int "
+				"wg_program_run(struct wg_program_host *h);\n"
+				"int wg_program_setup(void)\n"
+				"{\n"
+				"	wasm_rt_init();\n"
+				"	Z_prog_init_module();\n"
+				"	return 0;\n"
+				"}\n"
+				"static void wg_unwind(void)\n"
+				"{\n"
+				"	WASM_RT_LONGJMP(wasm_rt_jmp_buf, WG_UNWOUND);\n"
+				"}\n"
+				"static Z_prog_instance_t instance;\n"
+				"int wg_program_run(struct wg_program_host *h)\n"
+				"{\n"
+				"	int rc = 0;\n"
+				"	memset(&instance, 0, sizeof instance);\n"
+				"	h->unwind = wg_unwind;\n"
+				"	h->set_memory(h, 0);\n"
+				"	int trap = wasm_rt_impl_try();\n"
+				"	if (trap == WG_UNWOUND) {\n"
+				"		rc = 3;\n"
+				"		goto out;\n"
+				"	}\n"
+				"	if (trap) {\n"
+				"		h->trap = trap;\n"
+				"		h->trap_text = "
+				"wasm_rt_strerror((wasm_rt_trap_t)trap);\n"
+				"		rc = 1;\n"
+				"		goto out;\n"
+				"	}\n"
+				"#ifdef WG_NO_WASI\n"
+				"	Z_prog_instantiate(&instance);\n"
+				"#else\n"
+				"	Z_prog_instantiate(&instance,\n"
+				"			   (struct "
+				"Z_wasi_snapshot_preview1_instance_t *)h->wasi);\n"
+				"#endif\n"
+				"	wasm_rt_memory_t *m = Z_progZ_memory(&instance);\n"
+				"	if (m->pages > h->max_pages) {\n"
+				"		rc = 2;\n"
+				"		goto out;\n"
+				"	}\n"
+				"	if (m->max_pages > h->max_pages)\n"
+				"		m->max_pages = h->max_pages;\n"
+				"	h->set_memory(h, m);\n"
+				"	Z_progZ__start(&instance);\n"
+				"out:\n"
+				"	h->set_memory(h, 0);\n"
+				"	Z_prog_free(&instance);\n"
+				"	return rc;\n"
+				"}\n";
 
 /* ---- set-up ---- */
 
@@ -230,7 +235,7 @@ int wg__program_dirs_init(struct wg_engine *e, const char *data_dir)
 	e->prlimit = find_executable("prlimit");
 	if (!e->prlimit)
 		wg_warn(NULL, "prlimit (util-linux) is missing: compilers run without CPU and "
-			"memory limits");
+			      "memory limits");
 	char digest[65];
 	wg_engine_hash_hex(key.data, key.len, digest);
 	wg_buf_free(&key);
@@ -335,7 +340,7 @@ static void prepare_work(uv_work_t *w)
 				     e->download_timeout_ms, &bytes, &len, why, sizeof why) == 0) {
 			int ok = hash_matches(p, bytes, len);
 			int stored =
-				ok && wg_write_file_atomic(p->wasm_path, bytes, len, 0600) == 0;
+			    ok && wg_write_file_atomic(p->wasm_path, bytes, len, 0600) == 0;
 			free(bytes);
 			if (stored) {
 				free(reasons);
@@ -357,8 +362,8 @@ static void prepare_work(uv_work_t *w)
 		return;
 	}
 	p->next_step = STEP_FAILED;
-	set_failure(p, WASMGRID__ERROR_KIND__DOWNLOAD_ERROR, "cannot fetch the program: ",
-		    reasons ? reasons : "no address");
+	set_failure(p, WASMGRID__ERROR_KIND__DOWNLOAD_ERROR,
+		    "cannot fetch the program: ", reasons ? reasons : "no address");
 	free(reasons);
 }
 
@@ -406,8 +411,8 @@ static void install_work(uv_work_t *w)
 	uint8_t *so = NULL;
 	size_t so_len;
 	p->next_step = STEP_FAILED;
-	set_failure(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM,
-		    "cannot install the compiled program", "");
+	set_failure(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM, "cannot install the compiled program",
+		    "");
 	if (wg_read_file(built, WG__MAX_SO_BYTES, &so, &so_len) == 0) {
 		char sum[65];
 		wg_engine_hash_hex(so, so_len, sum);
@@ -436,16 +441,12 @@ static void after_prepare(uv_work_t *w, int status);
 static void finish_step(struct wg__program *p)
 {
 	switch (p->next_step) {
-	case STEP_READY:
-		wg__program_ready(p);
-		break;
-	case STEP_COMPILE:
-		start_compile(p);
-		break;
+	case STEP_READY: wg__program_ready(p); break;
+	case STEP_COMPILE: start_compile(p); break;
 	default:
-		wg__program_failed(p, p->fail_kind ? p->fail_kind
-						    : WASMGRID__ERROR_KIND__INVALID_PROGRAM,
-				   p->fail_detail ? p->fail_detail : "cannot prepare the program");
+		wg__program_failed(
+		    p, p->fail_kind ? p->fail_kind : WASMGRID__ERROR_KIND__INVALID_PROGRAM,
+		    p->fail_detail ? p->fail_detail : "cannot prepare the program");
 		break;
 	}
 }
@@ -599,17 +600,17 @@ static int spawn(struct wg__program *p, char **cmd)
 		args[n++] = cmd[i];
 	args[n] = NULL;
 	uv_stdio_container_t stdio[3] = {
-		{.flags = UV_IGNORE},
-		{.flags = UV_INHERIT_FD, .data.fd = fd},
-		{.flags = UV_INHERIT_FD, .data.fd = fd},
+	    {.flags = UV_IGNORE},
+	    {.flags = UV_INHERIT_FD, .data.fd = fd},
+	    {.flags = UV_INHERIT_FD, .data.fd = fd},
 	};
 	uv_process_options_t o = {
-		.exit_cb = on_proc_exit,
-		.file = args[0],
-		.args = args,
-		.stdio_count = 3,
-		.stdio = stdio,
-		.flags = UV_PROCESS_DETACHED, /* setsid(): its own process group */
+	    .exit_cb = on_proc_exit,
+	    .file = args[0],
+	    .args = args,
+	    .stdio_count = 3,
+	    .stdio = stdio,
+	    .flags = UV_PROCESS_DETACHED, /* setsid(): its own process group */
 	};
 	p->proc.data = p;
 	p->spawn_failed = 0;
@@ -647,17 +648,19 @@ static void compile_failed(struct wg__program *p, const char *what)
 {
 	struct wg_engine *e = p->engine;
 	static const char *const cpu_words[] = {"CPU time limit", NULL};
-	static const char *const memory_words[] = {"out of memory", "memory exhausted",
-						   "bad_alloc", "Cannot allocate memory", NULL};
+	static const char *const memory_words[] = {"out of memory", "memory exhausted", "bad_alloc",
+						   "Cannot allocate memory", NULL};
 	char *detail;
 	if (p->unwanted) {
 		detail = wg_strdup("compilation stopped: no task needs the program any more");
 	} else if (p->term_signal == SIGXCPU || log_mentions(p, cpu_words)) {
 		detail = wg_asprintf("%s: compilation exceeded its CPU limit of %u s (the worker's "
-				     "--compile-cpu)", what, e->compile_cpu_s);
+				     "--compile-cpu)",
+				     what, e->compile_cpu_s);
 	} else if (log_mentions(p, memory_words)) {
 		detail = wg_asprintf("%s: compilation exceeded its memory limit of %u MiB (the "
-				     "worker's --compile-memory)", what, e->compile_memory_mib);
+				     "worker's --compile-memory)",
+				     what, e->compile_memory_mib);
 	} else {
 		char *line = first_log_line(p);
 		detail = wg_asprintf("%s: %s", what, line);
@@ -683,8 +686,7 @@ static void start_compile(struct wg__program *p)
 		return;
 	}
 	char *out = wg_path_join(p->build_dir, "prog.c");
-	char *args[] = {e->wasm2c, "--no-debug-names", "-n", "prog", p->wasm_path, "-o", out,
-			NULL};
+	char *args[] = {e->wasm2c, "--no-debug-names", "-n", "prog", p->wasm_path, "-o", out, NULL};
 	p->proc_stage = STAGE_WASM2C;
 	int rc = spawn(p, args);
 	free(out);
@@ -716,8 +718,8 @@ static char *check_interface(struct wg__program *p, int *no_wasi)
 		problem = wg_strdup("wasm2c wrote no header");
 		goto out;
 	}
-	for (char *line = (char *)text; line && *line; line = strchr(line, '\n'),
-		  line = line ? line + 1 : NULL) {
+	for (char *line = (char *)text; line && *line;
+	     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
 		char module[128], field[128];
 		if (sscanf(line, "/* import: '%127[^']' '%127[^']' */", module, field) == 2) {
 			imports++;
@@ -739,7 +741,6 @@ out:
 	return problem;
 }
 
-
 static void start_cc(struct wg__program *p)
 {
 	struct wg_engine *e = p->engine;
@@ -758,7 +759,8 @@ static void start_cc(struct wg__program *p)
 	int rc = wg_write_file_atomic(shim, shim_source, sizeof shim_source - 1, 0600);
 	/* The shim includes wasm-rt-impl.c itself. */
 	char *args[] = {e->cc, WG__CC_FLAGS, include, no_wasi ? "-DWG_NO_WASI" : "-DWG_WASI",
-			"-o", so, prog, shim, "-lm", NULL};
+			"-o",  so,	     prog,    shim,
+			"-lm", NULL};
 	p->proc_stage = STAGE_CC;
 	if (!rc)
 		rc = spawn(p, args);

@@ -18,10 +18,10 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-#define WG__MAX_FRAME_BYTES                                                                \
-	(WG_RUNNER_OUT_CHUNK > sizeof(struct wg_runner_end) + WG_STDERR_TAIL_BYTES           \
-		 ? WG_RUNNER_OUT_CHUNK                                                     \
-		 : sizeof(struct wg_runner_end) + WG_STDERR_TAIL_BYTES)
+#define WG__MAX_FRAME_BYTES                                                                        \
+	(WG_RUNNER_OUT_CHUNK > sizeof(struct wg_runner_end) + WG_STDERR_TAIL_BYTES                 \
+	     ? WG_RUNNER_OUT_CHUNK                                                                 \
+	     : sizeof(struct wg_runner_end) + WG_STDERR_TAIL_BYTES)
 
 static void runner_ref(struct wg__runner *r, int busy)
 {
@@ -216,12 +216,12 @@ static void on_written(uv_write_t *req, int status)
 static void send_request(struct wg__runner *r, struct wg__task *t)
 {
 	struct wg_runner_request rq = {
-		.task_id = t->id,
-		.argument_len = t->argument_len,
-		.memory_bytes = t->memory_bytes,
-		.result_bytes = t->result_bytes,
-		.seed = t->seed,
-		.timeout_ms = t->timeout_ms,
+	    .task_id = t->id,
+	    .argument_len = t->argument_len,
+	    .memory_bytes = t->memory_bytes,
+	    .result_bytes = t->result_bytes,
+	    .seed = t->seed,
+	    .timeout_ms = t->timeout_ms,
 	};
 	uv_buf_t bufs[2] = {uv_buf_init((char *)&rq, sizeof rq),
 			    uv_buf_init((char *)t->argument, (unsigned)t->argument_len)};
@@ -278,11 +278,11 @@ static struct wg__runner *runner_spawn(struct wg__program *p, uint64_t memory_by
 		goto fail;
 	}
 	struct wg_runner_params params = {
-		.so_path = p->so_path,
-		.memory_bytes = memory_bytes,
-		.filter = &e->filter,
-		.request_fd = down[0],
-		.reply_fd = up[1],
+	    .so_path = p->so_path,
+	    .memory_bytes = memory_bytes,
+	    .filter = &e->filter,
+	    .request_fd = down[0],
+	    .reply_fd = up[1],
 	};
 	pid_t pid = fork();
 	if (pid < 0) {

@@ -74,23 +74,36 @@ int wg_sandbox_filter_build(struct sock_fprog *out)
 			     SCMP_A1(SCMP_CMP_EQ, RLIMIT_CPU)))
 		goto out;
 	static const int allowed[] = {
-		SCMP_SYS(exit),		 SCMP_SYS(exit_group),	  SCMP_SYS(munmap),
-		SCMP_SYS(mremap),	 SCMP_SYS(brk),		  SCMP_SYS(madvise),
-		SCMP_SYS(rt_sigreturn),	 SCMP_SYS(rt_sigprocmask), SCMP_SYS(sigaltstack),
-		SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),  SCMP_SYS(clock_nanosleep),
-		SCMP_SYS(nanosleep),	 SCMP_SYS(sched_yield),	  SCMP_SYS(futex),
+	    SCMP_SYS(exit),	    SCMP_SYS(exit_group),
+	    SCMP_SYS(munmap),	    SCMP_SYS(mremap),
+	    SCMP_SYS(brk),	    SCMP_SYS(madvise),
+	    SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
+	    SCMP_SYS(sigaltstack),  SCMP_SYS(clock_gettime),
+	    SCMP_SYS(clock_getres), SCMP_SYS(clock_nanosleep),
+	    SCMP_SYS(nanosleep),    SCMP_SYS(sched_yield),
+	    SCMP_SYS(futex),
 	};
 	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
 		if (allow(f, allowed[i]))
 			goto out;
 #if defined(__SANITIZE_ADDRESS__)
 	static const int sanitizer_needs[] = {
-		SCMP_SYS(getpid),     SCMP_SYS(gettid),	    SCMP_SYS(tgkill),
-		SCMP_SYS(prctl),      SCMP_SYS(getrlimit),  SCMP_SYS(rt_sigaction),
-		SCMP_SYS(sched_getaffinity), SCMP_SYS(readlink), SCMP_SYS(openat),
-		SCMP_SYS(open),	      SCMP_SYS(close),	    SCMP_SYS(fstat),
-		SCMP_SYS(newfstatat), SCMP_SYS(lseek),	    SCMP_SYS(pread64),
-		SCMP_SYS(mincore),
+	    SCMP_SYS(getpid),
+	    SCMP_SYS(gettid),
+	    SCMP_SYS(tgkill),
+	    SCMP_SYS(prctl),
+	    SCMP_SYS(getrlimit),
+	    SCMP_SYS(rt_sigaction),
+	    SCMP_SYS(sched_getaffinity),
+	    SCMP_SYS(readlink),
+	    SCMP_SYS(openat),
+	    SCMP_SYS(open),
+	    SCMP_SYS(close),
+	    SCMP_SYS(fstat),
+	    SCMP_SYS(newfstatat),
+	    SCMP_SYS(lseek),
+	    SCMP_SYS(pread64),
+	    SCMP_SYS(mincore),
 	};
 	for (size_t i = 0; i < sizeof sanitizer_needs / sizeof sanitizer_needs[0]; i++)
 		if (allow(f, sanitizer_needs[i]))
@@ -138,9 +151,9 @@ static struct wg_wasi runner_wasi;
  * whole reply usually leaves in one write. */
 static uint8_t *reply;
 #define REPLY_OUT_AT sizeof(struct wg_runner_frame)
-#define REPLY_BYTES                                                                        \
-	(2 * sizeof(struct wg_runner_frame) + WG_RUNNER_OUT_CHUNK +                        \
-	 sizeof(struct wg_runner_end) + WG_STDERR_TAIL_BYTES)
+#define REPLY_BYTES                                                                                \
+	(2 * sizeof(struct wg_runner_frame) + WG_RUNNER_OUT_CHUNK + sizeof(struct wg_runner_end) + \
+	 WG_STDERR_TAIL_BYTES)
 
 static void write_all(const uint8_t *p, size_t n)
 {
@@ -332,14 +345,14 @@ void wg_runner_main(const struct wg_runner_params *p)
 	}
 	int (*program_setup)(void) = (int (*)(void))dlsym(so, "wg_program_setup");
 	int (*program_run)(struct wg_program_host *) =
-		(int (*)(struct wg_program_host *))dlsym(so, "wg_program_run");
+	    (int (*)(struct wg_program_host *))dlsym(so, "wg_program_run");
 	if (!program_setup || !program_run)
 		fail_setup(WG_CHILD_INVALID, "compiled program has no entry point");
 	if (program_setup())
 		fail_setup(WG_CHILD_INVALID, "cannot initialise the compiled program");
 
-	/* fds 0-2 exist; no new one may be made (under a sanitizer, one: it reads its maps
-	 * when a trap's longjmp leaves the stack). */
+		/* fds 0-2 exist; no new one may be made (under a sanitizer, one: it reads its maps
+		 * when a trap's longjmp leaves the stack). */
 #if defined(__SANITIZE_ADDRESS__)
 	set_limit(RLIMIT_NOFILE, 4, 4);
 #else
@@ -374,9 +387,9 @@ void wg_runner_main(const struct wg_runner_params *p)
 
 		uint64_t pages = rq.memory_bytes / 65536;
 		struct wg_program_host host = {
-			.wasi = w,
-			.max_pages = pages > 65535 ? 65535 : (uint32_t)pages,
-			.set_memory = set_memory,
+		    .wasi = w,
+		    .max_pages = pages > 65535 ? 65535 : (uint32_t)pages,
+		    .set_memory = set_memory,
 		};
 		int rc = program_run(&host);
 		if (rc == WG_PROGRAM_TRAPPED)

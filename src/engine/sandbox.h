@@ -24,12 +24,12 @@
  * The shim exports wg_program_setup (once per runner, before the sandbox: initialises
  * wasm-rt, runs none of the program's code) and wg_program_run (once per task). */
 #define WG_PROGRAM_ABI "wasmgrid-program-abi-2"
-#define WG_PROGRAM_HOST_FIELDS                                                             \
-	void *wasi;                                                                        \
-	uint32_t max_pages;                                                                \
-	void (*set_memory)(void *host, wasm_rt_memory_t *memory);                          \
-	void (*unwind)(void);                                                              \
-	int trap;                                                                          \
+#define WG_PROGRAM_HOST_FIELDS                                                                     \
+	void *wasi;                                                                                \
+	uint32_t max_pages;                                                                        \
+	void (*set_memory)(void *host, wasm_rt_memory_t *memory);                                  \
+	void (*unwind)(void);                                                                      \
+	int trap;                                                                                  \
 	const char *trap_text;
 
 struct wg_program_host {
@@ -75,10 +75,10 @@ struct wg_runner_end {
 };
 
 struct wg_runner_params {
-	const char *so_path;           /* the compiled program */
-	uint64_t memory_bytes;         /* the largest memory limit this runner will serve */
+	const char *so_path;		 /* the compiled program */
+	uint64_t memory_bytes;		 /* the largest memory limit this runner will serve */
 	const struct sock_fprog *filter; /* the seccomp program (wg_sandbox_filter_build) */
-	int request_fd, reply_fd;      /* pipe ends to the engine; become fds 0 and 1 */
+	int request_fd, reply_fd;	 /* pipe ends to the engine; become fds 0 and 1 */
 };
 
 __attribute__((noreturn)) void wg_runner_main(const struct wg_runner_params *p);

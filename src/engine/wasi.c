@@ -35,8 +35,8 @@ typedef uint64_t u64;
 
 /* Defines one import: a prototype (the functions are called from generated code only, so
  * no header declares them) followed by the definition. */
-#define WASI_FN(ret, name, ...)                                                           \
-	ret Z_wasi_snapshot_preview1Z_##name(struct wg_wasi *w, ##__VA_ARGS__);            \
+#define WASI_FN(ret, name, ...)                                                                    \
+	ret Z_wasi_snapshot_preview1Z_##name(struct wg_wasi *w, ##__VA_ARGS__);                    \
 	ret Z_wasi_snapshot_preview1Z_##name(struct wg_wasi *w, ##__VA_ARGS__)
 
 /* The address of [ptr, ptr+len) in linear memory, or NULL when out of bounds. */
@@ -139,8 +139,7 @@ void wg_wasi_reset(struct wg_wasi *w, const uint8_t *argument, size_t argument_l
 	w->input_pos = 0;
 	w->argv0 = "program";
 	/* The runner keeps a NUL after the argument, so it can serve as a C string. */
-	w->argv1 = wg_wasi_argument_is_text(argument, argument_len) ? (const char *)argument
-								      : NULL;
+	w->argv1 = wg_wasi_argument_is_text(argument, argument_len) ? (const char *)argument : NULL;
 	w->output_limit = output_limit;
 	w->output_written = 0;
 	w->out_len = 0;
@@ -524,8 +523,8 @@ WASI_FN(u32, path_filestat_get, u32 fd, u32 flags, u32 path, u32 path_len, u32 b
 {
 	return PATH_ERROR(fd);
 }
-WASI_FN(u32, path_filestat_set_times, u32 fd, u32 flags, u32 path, u32 path_len, u64 atim,
-	u64 mtim, u32 fst_flags)
+WASI_FN(u32, path_filestat_set_times, u32 fd, u32 flags, u32 path, u32 path_len, u64 atim, u64 mtim,
+	u32 fst_flags)
 {
 	return PATH_ERROR(fd);
 }
@@ -534,13 +533,12 @@ WASI_FN(u32, path_link, u32 old_fd, u32 old_flags, u32 old_path, u32 old_len, u3
 {
 	return PATH_ERROR(old_fd);
 }
-WASI_FN(u32, path_open, u32 fd, u32 dirflags, u32 path, u32 path_len, u32 oflags,
-	u64 rights_base, u64 rights_inheriting, u32 fdflags, u32 fd_ptr)
+WASI_FN(u32, path_open, u32 fd, u32 dirflags, u32 path, u32 path_len, u32 oflags, u64 rights_base,
+	u64 rights_inheriting, u32 fdflags, u32 fd_ptr)
 {
 	return PATH_ERROR(fd);
 }
-WASI_FN(u32, path_readlink, u32 fd, u32 path, u32 path_len, u32 buf, u32 buf_len,
-	u32 bufused_ptr)
+WASI_FN(u32, path_readlink, u32 fd, u32 path, u32 path_len, u32 buf, u32 buf_len, u32 bufused_ptr)
 {
 	return PATH_ERROR(fd);
 }
@@ -548,8 +546,7 @@ WASI_FN(u32, path_remove_directory, u32 fd, u32 path, u32 path_len)
 {
 	return PATH_ERROR(fd);
 }
-WASI_FN(u32, path_rename, u32 fd, u32 old_path, u32 old_len, u32 new_fd, u32 new_path,
-	u32 new_len)
+WASI_FN(u32, path_rename, u32 fd, u32 old_path, u32 old_len, u32 new_fd, u32 new_path, u32 new_len)
 {
 	return PATH_ERROR(fd);
 }
@@ -585,14 +582,50 @@ WASI_FN(u32, sock_shutdown, u32 fd, u32 how)
 }
 
 /* The names above, for the compiler's check of a program's imports. */
-const char *const wg_wasi_import_names[] = {
-	"args_get", "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get",
-	"clock_time_get", "random_get", "sched_yield", "proc_exit", "proc_raise",
-	"poll_oneoff", "fd_write", "fd_read", "fd_pread", "fd_pwrite", "fd_fdstat_get",
-	"fd_filestat_get", "fd_seek", "fd_tell", "fd_close", "fd_prestat_get",
-	"fd_prestat_dir_name", "fd_advise", "fd_allocate", "fd_datasync", "fd_sync",
-	"fd_fdstat_set_flags", "fd_fdstat_set_rights", "fd_filestat_set_size",
-	"fd_filestat_set_times", "fd_readdir", "fd_renumber", "path_create_directory",
-	"path_filestat_get", "path_filestat_set_times", "path_link", "path_open",
-	"path_readlink", "path_remove_directory", "path_rename", "path_symlink",
-	"path_unlink_file", "sock_accept", "sock_recv", "sock_send", "sock_shutdown", NULL};
+const char *const wg_wasi_import_names[] = {"args_get",
+					    "args_sizes_get",
+					    "environ_get",
+					    "environ_sizes_get",
+					    "clock_res_get",
+					    "clock_time_get",
+					    "random_get",
+					    "sched_yield",
+					    "proc_exit",
+					    "proc_raise",
+					    "poll_oneoff",
+					    "fd_write",
+					    "fd_read",
+					    "fd_pread",
+					    "fd_pwrite",
+					    "fd_fdstat_get",
+					    "fd_filestat_get",
+					    "fd_seek",
+					    "fd_tell",
+					    "fd_close",
+					    "fd_prestat_get",
+					    "fd_prestat_dir_name",
+					    "fd_advise",
+					    "fd_allocate",
+					    "fd_datasync",
+					    "fd_sync",
+					    "fd_fdstat_set_flags",
+					    "fd_fdstat_set_rights",
+					    "fd_filestat_set_size",
+					    "fd_filestat_set_times",
+					    "fd_readdir",
+					    "fd_renumber",
+					    "path_create_directory",
+					    "path_filestat_get",
+					    "path_filestat_set_times",
+					    "path_link",
+					    "path_open",
+					    "path_readlink",
+					    "path_remove_directory",
+					    "path_rename",
+					    "path_symlink",
+					    "path_unlink_file",
+					    "sock_accept",
+					    "sock_recv",
+					    "sock_send",
+					    "sock_shutdown",
+					    NULL};

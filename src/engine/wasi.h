@@ -14,11 +14,11 @@
 
 /* How a task ended, as a runner reports it in its END frame (sandbox.h). */
 enum wg_child_report {
-	WG_CHILD_EXIT = 1,   /* code: the exit status (0 = completed) */
-	WG_CHILD_TRAP,       /* code: the wasm_rt_trap_t; detail: its description */
-	WG_CHILD_LIMIT,      /* a resource limit was hit; detail says which */
-	WG_CHILD_INVALID,    /* the compiled program cannot be loaded or instantiated */
-	WG_CHILD_INTERNAL,   /* the sandbox could not be set up */
+	WG_CHILD_EXIT = 1, /* code: the exit status (0 = completed) */
+	WG_CHILD_TRAP,	   /* code: the wasm_rt_trap_t; detail: its description */
+	WG_CHILD_LIMIT,	   /* a resource limit was hit; detail says which */
+	WG_CHILD_INVALID,  /* the compiled program cannot be loaded or instantiated */
+	WG_CHILD_INTERNAL, /* the sandbox could not be set up */
 };
 
 /* The state of one task's WASI world. wasm2c passes a pointer to it (declared by the
@@ -26,7 +26,7 @@ enum wg_child_report {
  * runner keeps one and resets it before each task (wg_wasi_reset). */
 struct wg_wasi {
 	wasm_rt_memory_t *memory; /* set once the module is instantiated */
-	const uint8_t *input;     /* the argument, read as stdin; not owned */
+	const uint8_t *input;	  /* the argument, read as stdin; not owned */
 	size_t input_len, input_pos;
 	const char *argv0;
 	const char *argv1; /* NULL when the argument is not NUL-free UTF-8 */

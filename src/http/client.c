@@ -95,9 +95,7 @@ int wg_http_request(const char *addr, const char *method, const char *path,
 
 	CURLcode cc = curl_easy_perform(curl);
 	switch (cc) {
-	case CURLE_OK:
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-		break;
+	case CURLE_OK: curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status); break;
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
 		snprintf(last_error, sizeof last_error,
@@ -105,8 +103,8 @@ int wg_http_request(const char *addr, const char *method, const char *path,
 		rc = WG_EUNREACHABLE;
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		snprintf(last_error, sizeof last_error,
-			 "the manager at %s did not answer in time", addr);
+		snprintf(last_error, sizeof last_error, "the manager at %s did not answer in time",
+			 addr);
 		rc = WG_ETIMEOUT;
 		break;
 	case CURLE_URL_MALFORMAT:

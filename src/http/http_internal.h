@@ -21,12 +21,12 @@ struct wg__http_conn;
 
 struct wg_http_request {
 	struct wg__http_conn *conn; /* NULL once the client is gone: answers are discarded */
-	void *user; /* the server's user pointer, copied: the server may be gone */
+	void *user;		    /* the server's user pointer, copied: the server may be gone */
 	const struct wg_http_route *route;
 	int route_status; /* 404 or 405 when no route takes it; answered after the body */
-	char allow[96];   /* methods for the Allow header of a 405 */
+	char allow[96];	  /* methods for the Allow header of a 405 */
 	struct wg_buf extra_headers; /* "Name: value\r\n" lines added by the handler */
-	char *head;       /* the header block, NUL-split in place; header kv point here */
+	char *head; /* the header block, NUL-split in place; header kv point here */
 	const char *method;
 	char *path; /* without the query, still encoded */
 	struct wg__http_kv headers[WG__HTTP_MAX_HEADERS];
@@ -56,8 +56,7 @@ struct wg__http_head_result {
  * route, and checks Content-Length against the route's limit (or `default_max_body`).
  * Returns a new request without body, or NULL with r->status and r->message set. */
 struct wg_http_request *wg__http_parse_head(const struct wg_http_route *routes, size_t nroutes,
-					    const char *head, size_t len,
-					    size_t default_max_body,
+					    const char *head, size_t len, size_t default_max_body,
 					    struct wg__http_head_result *r);
 void wg__http_request_free(struct wg_http_request *req);
 /* Appends {"error": "MESSAGE"} and a newline: the one error body format. */

@@ -120,9 +120,10 @@ static int route_match(const char *pattern, const char *path, struct wg_http_req
 				break;
 			}
 			req->params[req->nparams++] =
-				(struct wg__http_kv){wg_strndup(p + 1, (size_t)(pe - p - 2)), seg};
+			    (struct wg__http_kv){wg_strndup(p + 1, (size_t)(pe - p - 2)), seg};
 		} else {
-			int same = strlen(seg) == (size_t)(pe - p) && !memcmp(seg, p, (size_t)(pe - p));
+			int same =
+			    strlen(seg) == (size_t)(pe - p) && !memcmp(seg, p, (size_t)(pe - p));
 			free(seg);
 			if (!same)
 				break;
@@ -145,8 +146,8 @@ static int parse_query(const char *q, struct wg_http_request *req)
 			if (req->nquery >= WG__HTTP_MAX_QUERY)
 				return -1;
 			char *name = pct_decode(q, (size_t)(name_end - q), 1);
-			char *value = eq ? pct_decode(eq + 1, (size_t)(end - eq - 1), 1)
-					 : wg_strdup("");
+			char *value =
+			    eq ? pct_decode(eq + 1, (size_t)(end - eq - 1), 1) : wg_strdup("");
 			if (!name || !value) {
 				free(name);
 				free(value);
@@ -176,16 +177,15 @@ static int has_token(const char *v, const char *token)
 	return 0;
 }
 
-#define FAIL(code, msg)                                                                    \
-	do {                                                                               \
-		r->status = (code);                                                        \
-		r->message = (msg);                                                        \
-		goto fail;                                                                 \
+#define FAIL(code, msg)                                                                            \
+	do {                                                                                       \
+		r->status = (code);                                                                \
+		r->message = (msg);                                                                \
+		goto fail;                                                                         \
 	} while (0)
 
 struct wg_http_request *wg__http_parse_head(const struct wg_http_route *routes, size_t nroutes,
-					    const char *head, size_t len,
-					    size_t default_max_body,
+					    const char *head, size_t len, size_t default_max_body,
 					    struct wg__http_head_result *r)
 {
 	struct wg_http_request *req = wg_calloc(1, sizeof *req);
@@ -195,7 +195,8 @@ struct wg_http_request *wg__http_parse_head(const struct wg_http_route *routes, 
 	if (strlen(h) != len)
 		FAIL(400, "NUL byte in request head");
 	for (size_t i = 0; i + 4 < len; i++) {
-		if ((h[i] == '\r' && h[i + 1] != '\n') || (h[i] == '\n' && (!i || h[i - 1] != '\r')))
+		if ((h[i] == '\r' && h[i + 1] != '\n') ||
+		    (h[i] == '\n' && (!i || h[i - 1] != '\r')))
 			FAIL(400, "bare CR or LF in request head");
 	}
 	h[len - 4] = 0; /* drop the final CRLFCRLF: the head is now lines joined by CRLF */
@@ -275,8 +276,8 @@ struct wg_http_request *wg__http_parse_head(const struct wg_http_route *routes, 
 		have_length = 1;
 		body_len = n;
 	}
-	if (!have_length && (!strcmp(method, "POST") || !strcmp(method, "PUT") ||
-			     !strcmp(method, "PATCH")))
+	if (!have_length &&
+	    (!strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH")))
 		FAIL(411, "Content-Length required");
 	const char *conn = wg_http_header(req, "connection");
 	req->keep_alive = http10 ? has_token(conn, "keep-alive") : !has_token(conn, "close");
@@ -305,10 +306,11 @@ struct wg_http_request *wg__http_parse_head(const struct wg_http_route *routes, 
 		}
 		clear_params(req);
 		size_t mlen = strlen(routes[i].method);
-		if (!strstr(req->allow, routes[i].method) && allow_len + mlen + 3 < sizeof req->allow) {
-			allow_len += (size_t)snprintf(req->allow + allow_len,
-						      sizeof req->allow - allow_len, "%s%s",
-						      allow_len ? ", " : "", routes[i].method);
+		if (!strstr(req->allow, routes[i].method) &&
+		    allow_len + mlen + 3 < sizeof req->allow) {
+			allow_len +=
+			    (size_t)snprintf(req->allow + allow_len, sizeof req->allow - allow_len,
+					     "%s%s", allow_len ? ", " : "", routes[i].method);
 		}
 	}
 	/* HEAD is answered like GET, without the body (RFC 9110 9.3.2), unless a route of its

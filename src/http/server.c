@@ -65,9 +65,9 @@ struct wg_http_server {
 	struct wg_http_options opts;
 	void *user;
 	struct wg__http_conn *conns;
-	unsigned nlive;  /* connections not closing */
+	unsigned nlive;	 /* connections not closing */
 	unsigned nconns; /* connections not yet freed */
-	uint64_t ticks;  /* counts connection events, to order them */
+	uint64_t ticks;	 /* counts connection events, to order them */
 	int closing;
 };
 
@@ -115,15 +115,9 @@ static void conn_arm_timer(struct wg__http_conn *c)
 			ms = o->idle_ms;
 		}
 		break;
-	case CONN_WRITING:
-		ms = o->request_ms;
-		break;
-	case CONN_LINGER:
-		ms = LINGER_MS;
-		break;
-	default:
-		uv_timer_stop(&c->timer);
-		return;
+	case CONN_WRITING: ms = o->request_ms; break;
+	case CONN_LINGER: ms = LINGER_MS; break;
+	default: uv_timer_stop(&c->timer); return;
 	}
 	uv_timer_start(&c->timer, on_timer, ms, 0);
 }
@@ -476,8 +470,8 @@ static void conn_process(struct wg__http_conn *c)
 			}
 			struct wg__http_head_result r = {0};
 			struct wg_http_request *req = wg__http_parse_head(
-				c->server->routes, c->server->nroutes, (const char *)c->in.data,
-				c->head_len, o->max_body, &r);
+			    c->server->routes, c->server->nroutes, (const char *)c->in.data,
+			    c->head_len, o->max_body, &r);
 			if (!req) {
 				conn_fail(c, r.status, r.message);
 				return;
@@ -487,8 +481,10 @@ static void conn_process(struct wg__http_conn *c)
 			req->conn = c;
 			c->pending = req;
 			if (!authorized(c->server, req)) {
-				conn_fail(c, 401, "this API needs its token: send the header "
-					  "'Authorization: Bearer TOKEN' (wasmgrid --token-file F)");
+				conn_fail(
+				    c, 401,
+				    "this API needs its token: send the header "
+				    "'Authorization: Bearer TOKEN' (wasmgrid --token-file F)");
 				return;
 			}
 			c->body_len = r.body_len;
@@ -521,7 +517,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	(void)suggested;
 	wg_buf_reserve(&c->in, READ_CHUNK);
 	size_t room = c->in.cap - c->in.len - 1;
-	*buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)(room > 1u << 30 ? 1u << 30 : room));
+	*buf = uv_buf_init((char *)c->in.data + c->in.len,
+			   (unsigned)(room > 1u << 30 ? 1u << 30 : room));
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -551,8 +548,9 @@ static void on_timer(uv_timer_t *t)
 {
 	struct wg__http_conn *c = t->data;
 	if (c->state == CONN_READING && c->timing)
-		conn_fail(c, 408, c->pending ? "request body not received in time"
-					     : "request head not received in time");
+		conn_fail(c, 408,
+			  c->pending ? "request body not received in time"
+				     : "request head not received in time");
 	else
 		conn_close(c);
 }
@@ -760,8 +758,8 @@ int wg_http_server_start(uv_loop_t *loop, const char *host_port, const struct wg
 		int len = sizeof ss;
 		uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
 		*bound_port = ss.ss_family == AF_INET6
-				      ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-				      : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+				  ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+				  : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	}
 	*out = s;
 	return 0;

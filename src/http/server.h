@@ -4,8 +4,8 @@
  * Routes: a method ("GET", "POST"...) and a path pattern. Pattern segments are literal
  * ("/v1/jobs") or parameters ("/v1/jobs/{id}/results": any one non-empty segment, percent
  * decoded, read with wg_http_param(req, "id")). A pattern whose last segment is "{*}" matches
- * that prefix and anything below it; the rest (decoded) is the parameter "*". The first matching route
- * wins. A path no route matches gets 404; a path that matches only with other methods gets
+ * that prefix and anything below it; the rest (decoded) is the parameter "*". The first matching
+ * route wins. A path no route matches gets 404; a path that matches only with other methods gets
  * 405 with an Allow header. Both carry a JSON error body. HEAD is answered by the GET route
  * of a path when no HEAD route takes it (the same answer, without its body).
  *
@@ -56,12 +56,12 @@ struct wg_http_route {
 };
 
 struct wg_http_options {
-	size_t max_body;        /* 0: 1 MiB. Routes may allow more (program uploads). */
-	size_t max_header;      /* 0: 16 KiB for request line and headers together */
-	uint32_t request_ms;    /* 0: 30000. Deadline to receive a request / write a reply. */
-	uint32_t head_ms;       /* 0: 5000. Deadline to receive the head (request line and
-				 * headers), from its first byte; never later than request_ms. */
-	uint32_t idle_ms;       /* 0: 60000. Idle keep-alive connections close after this. */
+	size_t max_body;	  /* 0: 1 MiB. Routes may allow more (program uploads). */
+	size_t max_header;	  /* 0: 16 KiB for request line and headers together */
+	uint32_t request_ms;	  /* 0: 30000. Deadline to receive a request / write a reply. */
+	uint32_t head_ms;	  /* 0: 5000. Deadline to receive the head (request line and
+				   * headers), from its first byte; never later than request_ms. */
+	uint32_t idle_ms;	  /* 0: 60000. Idle keep-alive connections close after this. */
 	unsigned max_connections; /* 0: 256. When full, see above. */
 	unsigned max_per_client;  /* 0: 32. Connections from one client address past this are
 				   * closed at once. */
@@ -118,7 +118,7 @@ void wg_http_respond(struct wg_http_request *req, int status, const char *conten
 void wg_http_respond_json(struct wg_http_request *req, int status, const void *json, size_t len);
 /* The one way to report an error: {"error": "MESSAGE"} with `status`. */
 void wg_http_respond_error(struct wg_http_request *req, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* The standard reason phrase of a status code ("Not Found"), or "Unknown". */
 const char *wg_http_reason(int status);

@@ -98,16 +98,16 @@ static void get_metrics(struct wg_http_request *req, void *user)
 }
 
 static const struct wg_http_route routes[] = {
-	{"GET", "/v1/workers", get_workers, 0, false},
-	{"GET", "/metrics", get_metrics, 0, false},
-	{"POST", "/v1/programs", wg__api_post_program, WG_MAX_PROGRAM_BYTES, false},
-	{"POST", "/v1/jobs", wg__api_post_job, WG_MAX_JOB_BODY_BYTES, false},
-	{"GET", "/v1/jobs", wg__api_list_jobs, 0, false},
-	{"GET", "/v1/jobs/{id}", wg__api_get_job, 0, false},
-	{"DELETE", "/v1/jobs/{id}", wg__api_cancel_job, 0, false},
-	{"GET", "/v1/jobs/{id}/results", wg__api_job_results, 0, false},
-	{"GET", "/", wg__dashboard_index, 0, true},
-	{"GET", "/ui/{*}", wg__dashboard_asset, 0, true},
+    {"GET", "/v1/workers", get_workers, 0, false},
+    {"GET", "/metrics", get_metrics, 0, false},
+    {"POST", "/v1/programs", wg__api_post_program, WG_MAX_PROGRAM_BYTES, false},
+    {"POST", "/v1/jobs", wg__api_post_job, WG_MAX_JOB_BODY_BYTES, false},
+    {"GET", "/v1/jobs", wg__api_list_jobs, 0, false},
+    {"GET", "/v1/jobs/{id}", wg__api_get_job, 0, false},
+    {"DELETE", "/v1/jobs/{id}", wg__api_cancel_job, 0, false},
+    {"GET", "/v1/jobs/{id}/results", wg__api_job_results, 0, false},
+    {"GET", "/", wg__dashboard_index, 0, true},
+    {"GET", "/ui/{*}", wg__dashboard_asset, 0, true},
 };
 
 int wg__manager_api_start(struct wg_manager *m, int *bound_port)

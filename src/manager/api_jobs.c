@@ -29,7 +29,8 @@ static bool core_down(struct wg_manager *m, struct wg_http_request *req)
 {
 	if (m->jobs)
 		return false;
-	wg_http_respond_error(req, 503, "the manager's job store failed (is its disk full?) and "
+	wg_http_respond_error(req, 503,
+			      "the manager's job store failed (is its disk full?) and "
 			      "is being reopened: try again in a few seconds");
 	return true;
 }
@@ -78,8 +79,8 @@ void wg__api_run_deferred(struct wg_manager *m)
 
 /* A job-core failure that is not the client's fault: 500, and a database error makes the
  * manager close and reopen its store. */
-static void respond_core_error(struct wg_manager *m, struct wg_http_request *req,
-			       const char *what, int rc)
+static void respond_core_error(struct wg_manager *m, struct wg_http_request *req, const char *what,
+			       int rc)
 {
 	wg_http_respond_error(req, 500, "the manager failed while %s: %s", what, wg_strerror(rc));
 	if (rc == WG_EDB)
@@ -106,8 +107,8 @@ bad:
 
 static void respond_unknown_job(struct wg_http_request *req, uint64_t id)
 {
-	wg_http_respond_error(req, 404, "no job %" PRIu64 " on this manager (GET /v1/jobs lists them)",
-			      id);
+	wg_http_respond_error(req, 404,
+			      "no job %" PRIu64 " on this manager (GET /v1/jobs lists them)", id);
 }
 
 /* ---- POST /v1/programs ---- */
@@ -127,9 +128,10 @@ void wg__api_post_program(struct wg_http_request *req, void *user)
 		return;
 	}
 	if (memcmp(body + 4, version, 4) != 0) {
-		wg_http_respond_error(req, 400,
-				      "unsupported WebAssembly binary version (only version 1 "
-				      "modules, as clang --target=wasm32-wasi makes, are accepted)");
+		wg_http_respond_error(
+		    req, 400,
+		    "unsupported WebAssembly binary version (only version 1 "
+		    "modules, as clang --target=wasm32-wasi makes, are accepted)");
 		return;
 	}
 	char hash[65];
@@ -217,8 +219,10 @@ void wg__api_post_job(struct wg_http_request *req, void *user)
 		uint64_t total;
 		int rc = wg_jobs_program_read(m->jobs, jb.hash, 0, &probe, 1, &n, &total);
 		if (rc == WG_ENOTFOUND) {
-			wg_http_respond_error(req, 404, "no program %s is stored here: upload it "
-					      "first with POST /v1/programs", jb.hash);
+			wg_http_respond_error(req, 404,
+					      "no program %s is stored here: upload it "
+					      "first with POST /v1/programs",
+					      jb.hash);
 			goto out;
 		}
 		if (rc) {
@@ -235,10 +239,11 @@ void wg__api_post_job(struct wg_http_request *req, void *user)
 		addresses[0] = stored;
 	}
 	uint64_t job_id = 0;
-	int rc = wg_jobs_submit(m->jobs, jb.hash, addresses, 1, &jb.opts, jb.args, jb.n_args,
-				&job_id);
+	int rc =
+	    wg_jobs_submit(m->jobs, jb.hash, addresses, 1, &jb.opts, jb.args, jb.n_args, &job_id);
 	if (rc == WG_EINVAL) {
-		wg_http_respond_error(req, 400, "the job core refused these options or arguments: "
+		wg_http_respond_error(req, 400,
+				      "the job core refused these options or arguments: "
 				      "check the limits in docs/api.md");
 		goto out;
 	}
@@ -303,7 +308,7 @@ struct job_waiter {
 	struct wg_http_request *req;
 	uint64_t job_id;
 	uint64_t deadline; /* uv_now() scale */
-	bool results;      /* answer with the results page, not the job's status */
+	bool results;	   /* answer with the results page, not the job's status */
 	uint32_t from, limit;
 	struct job_waiter *next;
 };
@@ -533,8 +538,7 @@ void wg__api_job_results(struct wg_http_request *req, void *user)
 		return;
 	uint64_t id;
 	uint32_t from, limit;
-	if (job_id_param(req, &id) ||
-	    query_u32(req, "from", 0, UINT32_MAX - 1, &from) ||
+	if (job_id_param(req, &id) || query_u32(req, "from", 0, UINT32_MAX - 1, &from) ||
 	    query_u32(req, "limit", API_RESULTS_DEFAULT, API_RESULTS_MAX, &limit))
 		return;
 	if (limit == 0)
@@ -611,13 +615,13 @@ int wg__api_jobs_metrics(struct wg_manager *m, struct wg_buf *out)
 		const char *name, *help;
 		uint64_t value;
 	} counters[] = {
-		{"attempts_assigned", "Attempts sent to workers.", jm.assigned},
-		{"results", "Results received.", jm.results},
-		{"task_errors", "Error reports received.", jm.errors},
-		{"attempts_lost", "Attempts lost with their worker.", jm.lost},
-		{"attempts_timed_out", "Attempts aborted past their deadline.", jm.timed_out},
-		{"attempts_refused", "Attempts refused by workers.", jm.refused},
-		{"db_commits", "Database transactions committed.", jm.commits},
+	    {"attempts_assigned", "Attempts sent to workers.", jm.assigned},
+	    {"results", "Results received.", jm.results},
+	    {"task_errors", "Error reports received.", jm.errors},
+	    {"attempts_lost", "Attempts lost with their worker.", jm.lost},
+	    {"attempts_timed_out", "Attempts aborted past their deadline.", jm.timed_out},
+	    {"attempts_refused", "Attempts refused by workers.", jm.refused},
+	    {"db_commits", "Database transactions committed.", jm.commits},
 	};
 	for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
 		wg_buf_appendf(out,

@@ -33,10 +33,10 @@
 
 /* Per-worker dispatch state, hung on wg_peer.data while the worker is attached. */
 struct worker_state {
-	uint32_t cap;             /* attempts in flight we allow it: slots plus a queue */
-	uint64_t cooldown_until;  /* uv_now() before which it gets no tasks */
-	uint32_t finished;        /* tasks it finished since the last tick */
-	double rate;              /* tasks per second, smoothed */
+	uint32_t cap;		 /* attempts in flight we allow it: slots plus a queue */
+	uint64_t cooldown_until; /* uv_now() before which it gets no tasks */
+	uint32_t finished;	 /* tasks it finished since the last tick */
+	double rate;		 /* tasks per second, smoothed */
 };
 
 static struct worker_state *wstate(struct wg_peer *p)
@@ -80,7 +80,8 @@ static void on_execute_answer(struct wg_rpc *rpc, int status, const wg_frame *a,
 	} else if (a->body_case == WASMGRID__FRAME__BODY_TASKS_REFUSED) {
 		const Wasmgrid__TasksRefused *tr = a->tasks_refused;
 		for (size_t i = 0; i < tr->n_tasks; i++) {
-			int rc = wg_jobs_refused(m->jobs, peer->id_hex, tr->tasks[i]->task_id, NULL);
+			int rc =
+			    wg_jobs_refused(m->jobs, peer->id_hex, tr->tasks[i]->task_id, NULL);
 			if (rc) {
 				wg__manager_fatal(m, "recording a refused task", rc);
 				break;
@@ -90,7 +91,8 @@ static void on_execute_answer(struct wg_rpc *rpc, int status, const wg_frame *a,
 			wg_info(peer->rel.short_id, "worker refused %zu task(s): %s", tr->n_tasks,
 				tr->tasks[0]->detail);
 			if (wstate(peer))
-				wstate(peer)->cooldown_until = uv_now(m->loop) + REFUSAL_COOLDOWN_MS;
+				wstate(peer)->cooldown_until =
+				    uv_now(m->loop) + REFUSAL_COOLDOWN_MS;
 		}
 		wg__dispatch_kick(m);
 	} else if (a->body_case == WASMGRID__FRAME__BODY_NOT_MINE) {
@@ -98,7 +100,8 @@ static void on_execute_answer(struct wg_rpc *rpc, int status, const wg_frame *a,
 			peer->lost_cb(peer, "it answered NotMine to TasksExecute");
 	} else {
 		wg_warn(peer->rel.short_id, "TasksExecute answered with %s%s%s",
-			wg_body_name(a->body_case), a->body_case == WASMGRID__FRAME__BODY_REFUSED ? ": " : "",
+			wg_body_name(a->body_case),
+			a->body_case == WASMGRID__FRAME__BODY_REFUSED ? ": " : "",
 			a->body_case == WASMGRID__FRAME__BODY_REFUSED ? a->refused->reason : "");
 		refuse_all(m, peer, ctx->ids, ctx->n);
 		if (wstate(peer))
@@ -188,7 +191,8 @@ static void schedule(struct wg_manager *m, struct batches *out)
 		peers[k] = p;
 		ids[k] = p->id_hex;
 		free_slots[k] = wstate(p)->cooldown_until > now || running >= wstate(p)->cap
-					? 0 : wstate(p)->cap - running;
+				    ? 0
+				    : wstate(p)->cap - running;
 		k++;
 	}
 	for (;;) {
@@ -206,8 +210,8 @@ static void schedule(struct wg_manager *m, struct batches *out)
 			free_slots[chosen] = 0; /* nothing it may take (replica rules) */
 			continue;
 		}
-		free_slots[chosen] -= (uint32_t)n_as < free_slots[chosen] ? (uint32_t)n_as
-									   : free_slots[chosen];
+		free_slots[chosen] -=
+		    (uint32_t)n_as < free_slots[chosen] ? (uint32_t)n_as : free_slots[chosen];
 		if (out->n == out->cap) {
 			out->cap = out->cap ? out->cap * 2 : 8;
 			out->v = wg_realloc(out->v, out->cap * sizeof out->v[0]);
@@ -311,8 +315,8 @@ static void on_tasks_pong(struct wg_rpc *rpc, int status, const wg_frame *a, voi
 		unknown += applied;
 	}
 	if (unknown) {
-		wg_warn(peer->rel.short_id, "the worker does not know %zu of our task(s): queued again",
-			unknown);
+		wg_warn(peer->rel.short_id,
+			"the worker does not know %zu of our task(s): queued again", unknown);
 		wg__dispatch_kick(m);
 	}
 }
@@ -325,7 +329,8 @@ static void reconcile(struct wg_manager *m)
 			continue;
 		uint64_t *ids = NULL;
 		size_t n = 0;
-		int rc = wg_jobs_worker_in_flight(m->jobs, p->id_hex, before, RECONCILE_MAX, &ids, &n);
+		int rc =
+		    wg_jobs_worker_in_flight(m->jobs, p->id_hex, before, RECONCILE_MAX, &ids, &n);
 		if (rc) {
 			wg__manager_fatal(m, "listing a worker's tasks", rc);
 			return;
@@ -422,8 +427,8 @@ static void on_tick(uv_timer_t *t)
 		reconcile(m);
 	if (m->opts->keep_finished_ms) {
 		uint64_t period = m->opts->keep_finished_ms / 4 < KEEP_CHECK_MS
-					  ? m->opts->keep_finished_ms / 4
-					  : KEEP_CHECK_MS;
+				      ? m->opts->keep_finished_ms / 4
+				      : KEEP_CHECK_MS;
 		uint64_t ticks = period / TICK_MS ? period / TICK_MS : 1;
 		if (m->ticks % ticks == 0)
 			remove_expired(m);
@@ -603,9 +608,7 @@ void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t i
 	case WASMGRID__FRAME__BODY_PROGRAM_FETCH:
 		answer_program_fetch(m, peer, id, req->program_fetch);
 		return;
-	default:
-		wg_rpc_answer_refused(peer->rpc, id, "request not understood");
-		return;
+	default: wg_rpc_answer_refused(peer->rpc, id, "request not understood"); return;
 	}
 	if (rc) {
 		/* Not acknowledged: the worker keeps its report and sends it again. */
@@ -635,7 +638,8 @@ int wg__dispatch_open(struct wg_manager *m, bool first)
 	if (rc && first)
 		wg_daemon_fail("manager", "%s", why[0] ? why : wg_strerror(rc));
 	else if (rc)
-		wg_warn(NULL, "the job store is still unusable: %s", why[0] ? why : wg_strerror(rc));
+		wg_warn(NULL, "the job store is still unusable: %s",
+			why[0] ? why : wg_strerror(rc));
 	free(path);
 	return rc;
 }

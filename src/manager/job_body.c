@@ -128,14 +128,17 @@ static int parse_arguments(const struct wg_json *doc, struct wg_job_body *jr, ch
 			if (wg_base64_decode(s, len, &jr->decoded[i], &len) != 0) {
 				snprintf(err, err_len,
 					 "'arguments_base64[%zu]' is not valid base64 (standard "
-					 "alphabet, padded)", i);
+					 "alphabet, padded)",
+					 i);
 				return -1;
 			}
 			s = (const char *)jr->decoded[i];
 		}
 		if (len > WG_MAX_ARGUMENT_BYTES) {
-			snprintf(err, err_len, "'%s[%zu]' is %zu bytes: an argument may have at "
-				 "most %u", name, i, len, WG_MAX_ARGUMENT_BYTES);
+			snprintf(err, err_len,
+				 "'%s[%zu]' is %zu bytes: an argument may have at "
+				 "most %u",
+				 name, i, len, WG_MAX_ARGUMENT_BYTES);
 			return -1;
 		}
 		jr->args[i].data = (const uint8_t *)s;
@@ -160,14 +163,16 @@ static int parse_program(const struct wg_json *doc, struct wg_job_body *jr, char
 	if (prog) {
 		const char *s = wg_json_as_str(prog, &len);
 		if (!hex_hash(s, len, jr->hash)) {
-			snprintf(err, err_len, "'program' must be a program hash (64 hex digits) "
+			snprintf(err, err_len,
+				 "'program' must be a program hash (64 hex digits) "
 				 "as POST /v1/programs returns it");
 			return -1;
 		}
 		return 0;
 	}
 	if (!addr) {
-		snprintf(err, err_len, "say which program to run: 'program' (a hash from POST "
+		snprintf(err, err_len,
+			 "say which program to run: 'program' (a hash from POST "
 			 "/v1/programs) or 'address' (an https://, http:// or file:// URL) with "
 			 "'hash'");
 		return -1;
@@ -180,7 +185,8 @@ static int parse_program(const struct wg_json *doc, struct wg_job_body *jr, char
 	}
 	jr->address = a;
 	if (!hash) {
-		snprintf(err, err_len, "'hash' is required with 'address': give the program's "
+		snprintf(err, err_len,
+			 "'hash' is required with 'address': give the program's "
 			 "BLAKE2b-256 hash (64 hex digits) so workers can check what they fetch");
 		return -1;
 	}
@@ -192,12 +198,11 @@ static int parse_program(const struct wg_json *doc, struct wg_job_body *jr, char
 	return 0;
 }
 
-
 /* Every field a job body may have (docs/api.md): any other is refused, so that a misspelt
  * option ("timeot_ms") is not silently ignored. */
 static const char *const known_fields[] = {
-	"program",    "address",    "hash",         "arguments",  "arguments_base64", "timeout_ms",
-	"memory_mib", "result_limit", "priority", "max_failures", "redundancy",       "quorum",
+    "program",	  "address",	  "hash",     "arguments",    "arguments_base64", "timeout_ms",
+    "memory_mib", "result_limit", "priority", "max_failures", "redundancy",	  "quorum",
 };
 
 /* Edit distance of a and b, or 3 when it is more than 2 (all that is needed here). */
@@ -243,10 +248,13 @@ static int check_fields(const struct wg_json *doc, char *err, size_t err_len)
 		if (known)
 			continue;
 		if (closest)
-			snprintf(err, err_len, "unknown field '%.64s': did you mean '%s'?", key, closest);
+			snprintf(err, err_len, "unknown field '%.64s': did you mean '%s'?", key,
+				 closest);
 		else
-			snprintf(err, err_len, "unknown field '%.64s' (docs/api.md lists the fields of "
-				 "a job)", key);
+			snprintf(err, err_len,
+				 "unknown field '%.64s' (docs/api.md lists the fields of "
+				 "a job)",
+				 key);
 		return -1;
 	}
 	return 0;
@@ -273,21 +281,27 @@ int wg__job_body_parse(const char *body, size_t len, struct wg_job_body *jb, cha
 				     .max_values = WG_MAX_TASKS + API_JOB_VALUES_SLACK};
 	int rc = wg_json_parse(body, len, &lim, &jb->doc, why, sizeof why);
 	if (rc == WG_ETOOBIG) {
-		snprintf(err, err_len, "the body holds too many JSON values (%s): a job has at "
-			 "most %u tasks, one argument each", why, WG_MAX_TASKS);
+		snprintf(err, err_len,
+			 "the body holds too many JSON values (%s): a job has at "
+			 "most %u tasks, one argument each",
+			 why, WG_MAX_TASKS);
 		return -1;
 	}
 	if (rc != 0) {
-		snprintf(err, err_len, "the body is not valid JSON (%s): send an object such as "
-			 "{\"program\":HASH,\"arguments\":[\"1\",\"2\"]}", why);
+		snprintf(err, err_len,
+			 "the body is not valid JSON (%s): send an object such as "
+			 "{\"program\":HASH,\"arguments\":[\"1\",\"2\"]}",
+			 why);
 		return -1;
 	}
 	if (wg_json_type(jb->doc) != WG_JSON_OBJECT) {
-		snprintf(err, err_len, "the body must be a JSON object such as "
+		snprintf(err, err_len,
+			 "the body must be a JSON object such as "
 			 "{\"program\":HASH,\"arguments\":[\"1\",\"2\"]}");
 		return -1;
 	}
-	if (check_fields(jb->doc, err, err_len) || parse_program(jb->doc, jb, err, err_len) || parse_options(jb->doc, &jb->opts, err, err_len) ||
+	if (check_fields(jb->doc, err, err_len) || parse_program(jb->doc, jb, err, err_len) ||
+	    parse_options(jb->doc, &jb->opts, err, err_len) ||
 	    parse_arguments(jb->doc, jb, err, err_len))
 		return -1;
 	return 0;

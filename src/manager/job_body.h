@@ -9,12 +9,11 @@
 #include "manager/jobs.h"
 #include "util/json.h"
 
-
 /* A job submission, parsed and checked. Everything points into `doc` or is owned here;
  * wg__job_body_free releases it all. */
 struct wg_job_body {
 	struct wg_json *doc;
-	char hash[65];       /* the program's hash, lower-case hex */
+	char hash[65];	     /* the program's hash, lower-case hex */
 	const char *address; /* its URL; NULL: a program stored on the manager (`program`) */
 	struct wg_job_options opts;
 	struct wg_jobs_arg *args;

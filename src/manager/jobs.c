@@ -24,43 +24,42 @@
 #define SWEEP_TABLE "CREATE TABLE sweep(job_id INTEGER PRIMARY KEY, kind INTEGER NOT NULL)"
 
 static const char schema_sql[] =
-	"CREATE TABLE programs(id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, bytes BLOB,"
-	" size INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
-	"CREATE TABLE jobs(id INTEGER PRIMARY KEY AUTOINCREMENT, program_hash TEXT NOT NULL,"
-	" addresses TEXT NOT NULL, timeout_ms INTEGER NOT NULL, memory_bytes INTEGER NOT NULL,"
-	" result_bytes INTEGER NOT NULL, priority INTEGER NOT NULL,"
-	" max_failures INTEGER NOT NULL, k INTEGER NOT NULL, quorum INTEGER NOT NULL,"
-	" state INTEGER NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL,"
-	" n_tasks INTEGER NOT NULL, remaining INTEGER NOT NULL, n_failed INTEGER NOT NULL);"
-	"CREATE INDEX jobs_running ON jobs(priority DESC, id) WHERE state = " J_RUNNING ";"
-	"CREATE TABLE tasks(id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL,"
-	" idx INTEGER NOT NULL, argument BLOB NOT NULL, state INTEGER NOT NULL,"
-	" want INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0,"
-	" attempts INTEGER NOT NULL DEFAULT 0, accepted INTEGER, error_kind INTEGER,"
-	" error_detail TEXT, error_stderr BLOB, UNIQUE(job_id, idx));"
-	"CREATE INDEX tasks_state ON tasks(job_id, state);"
-	"CREATE INDEX tasks_queue ON tasks(job_id, idx) WHERE want > 0;"
-	"CREATE TABLE workers(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL UNIQUE,"
-	" first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER);"
-	"CREATE TABLE worker_programs(worker INTEGER NOT NULL, hash TEXT NOT NULL,"
-	" PRIMARY KEY(worker, hash)) WITHOUT ROWID;"
-	"CREATE TABLE attempts(id INTEGER PRIMARY KEY AUTOINCREMENT, task_id INTEGER NOT NULL,"
-	" worker INTEGER NOT NULL, state INTEGER NOT NULL, assigned_ms INTEGER NOT NULL,"
-	" started_ms INTEGER, finished_ms INTEGER, deadline_ms INTEGER NOT NULL, result BLOB,"
-	" error_kind INTEGER, error_detail TEXT, error_stderr BLOB);"
-	"CREATE INDEX attempts_task ON attempts(task_id);"
-	"CREATE INDEX attempts_deadline ON attempts(deadline_ms) WHERE state <= " A_STARTED ";"
-	"CREATE INDEX attempts_worker ON attempts(worker) WHERE state <= " A_STARTED ";"
-	SWEEP_TABLE;
+    "CREATE TABLE programs(id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, bytes BLOB,"
+    " size INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE jobs(id INTEGER PRIMARY KEY AUTOINCREMENT, program_hash TEXT NOT NULL,"
+    " addresses TEXT NOT NULL, timeout_ms INTEGER NOT NULL, memory_bytes INTEGER NOT NULL,"
+    " result_bytes INTEGER NOT NULL, priority INTEGER NOT NULL,"
+    " max_failures INTEGER NOT NULL, k INTEGER NOT NULL, quorum INTEGER NOT NULL,"
+    " state INTEGER NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL,"
+    " n_tasks INTEGER NOT NULL, remaining INTEGER NOT NULL, n_failed INTEGER NOT NULL);"
+    "CREATE INDEX jobs_running ON jobs(priority DESC, id) WHERE state = " J_RUNNING ";"
+    "CREATE TABLE tasks(id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL,"
+    " idx INTEGER NOT NULL, argument BLOB NOT NULL, state INTEGER NOT NULL,"
+    " want INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0, accepted INTEGER, error_kind INTEGER,"
+    " error_detail TEXT, error_stderr BLOB, UNIQUE(job_id, idx));"
+    "CREATE INDEX tasks_state ON tasks(job_id, state);"
+    "CREATE INDEX tasks_queue ON tasks(job_id, idx) WHERE want > 0;"
+    "CREATE TABLE workers(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL UNIQUE,"
+    " first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER);"
+    "CREATE TABLE worker_programs(worker INTEGER NOT NULL, hash TEXT NOT NULL,"
+    " PRIMARY KEY(worker, hash)) WITHOUT ROWID;"
+    "CREATE TABLE attempts(id INTEGER PRIMARY KEY AUTOINCREMENT, task_id INTEGER NOT NULL,"
+    " worker INTEGER NOT NULL, state INTEGER NOT NULL, assigned_ms INTEGER NOT NULL,"
+    " started_ms INTEGER, finished_ms INTEGER, deadline_ms INTEGER NOT NULL, result BLOB,"
+    " error_kind INTEGER, error_detail TEXT, error_stderr BLOB);"
+    "CREATE INDEX attempts_task ON attempts(task_id);"
+    "CREATE INDEX attempts_deadline ON attempts(deadline_ms) WHERE state <= " A_STARTED ";"
+    "CREATE INDEX attempts_worker ON attempts(worker) WHERE state <= " A_STARTED ";" SWEEP_TABLE;
 
 /* Upgrades of older databases: schema_upgrades[v - 1] takes version v to v + 1. */
 static const char *const schema_upgrades[] = {
-	SWEEP_TABLE, /* 1 -> 2: work done in slices (cancels, removals) */
+    SWEEP_TABLE, /* 1 -> 2: work done in slices (cancels, removals) */
 };
 
 static const char *const stmt_sql[] = {
 #define WG__STMT_SQL(name, sql) sql,
-	WG__JOBS_STMTS(WG__STMT_SQL)
+    WG__JOBS_STMTS(WG__STMT_SQL)
 #undef WG__STMT_SQL
 };
 
@@ -80,13 +79,13 @@ const char *wg_task_state_name(enum wg_task_state s)
 void wg_job_options_init(struct wg_job_options *o)
 {
 	*o = (struct wg_job_options){
-		.timeout_ms = WG_DEFAULT_TIMEOUT_MS,
-		.memory_bytes = WG_MIB(WG_DEFAULT_MEMORY_MIB),
-		.result_bytes = WG_DEFAULT_RESULT_BYTES,
-		.priority = 0,
-		.max_failures = 3,
-		.redundancy = 1,
-		.quorum = 0,
+	    .timeout_ms = WG_DEFAULT_TIMEOUT_MS,
+	    .memory_bytes = WG_MIB(WG_DEFAULT_MEMORY_MIB),
+	    .result_bytes = WG_DEFAULT_RESULT_BYTES,
+	    .priority = 0,
+	    .max_failures = 3,
+	    .redundancy = 1,
+	    .quorum = 0,
 	};
 }
 
@@ -263,8 +262,7 @@ uint64_t wg__task_seed(uint64_t job_id, uint32_t index)
 		in[i] = (uint8_t)(job_id >> (8 * i));
 	for (int i = 0; i < 4; i++)
 		in[8 + i] = (uint8_t)(index >> (8 * i));
-	crypto_generichash(outb, sizeof outb, in, sizeof in, (const uint8_t *)"wasmgrid-seed",
-			   13);
+	crypto_generichash(outb, sizeof outb, in, sizeof in, (const uint8_t *)"wasmgrid-seed", 13);
 	uint64_t seed = 0;
 	for (int i = 0; i < 8; i++)
 		seed |= (uint64_t)outb[i] << (8 * i);
@@ -283,9 +281,8 @@ int wg_jobs_submit(struct wg_jobs *j, const char *hash, const char *const *addre
 	if (o.quorum == 0)
 		o.quorum = o.redundancy / 2 + 1;
 	char norm[65];
-	if (!normalize_hash(hash, norm) || n_addresses == 0 ||
-	    n_addresses > WG_MAX_ADDRESSES || n_args > WG_MAX_TASKS ||
-	    o.timeout_ms == 0 || o.redundancy == 0 ||
+	if (!normalize_hash(hash, norm) || n_addresses == 0 || n_addresses > WG_MAX_ADDRESSES ||
+	    n_args > WG_MAX_TASKS || o.timeout_ms == 0 || o.redundancy == 0 ||
 	    o.redundancy > WG_MAX_REDUNDANCY || o.quorum > o.redundancy ||
 	    o.max_failures > 1000000 || o.memory_bytes == 0 || o.result_bytes == 0 ||
 	    o.memory_bytes > INT64_MAX || o.result_bytes > WG_MAX_RESULT_BYTES)
@@ -469,8 +466,7 @@ struct wg__worker *wg__worker_get(struct wg_jobs *j, const char *node_id)
 		while (cap <= (uint64_t)id)
 			cap *= 2;
 		j->workers = wg_realloc(j->workers, cap * sizeof *j->workers);
-		memset(j->workers + j->workers_cap, 0,
-		       (cap - j->workers_cap) * sizeof *j->workers);
+		memset(j->workers + j->workers_cap, 0, (cap - j->workers_cap) * sizeof *j->workers);
 		j->workers_cap = cap;
 	}
 	w = wg_calloc(1, sizeof *w);
@@ -543,8 +539,8 @@ bool wg_jobs_worker_has_program(struct wg_jobs *j, const char *node_id, const ch
 	return worker_holds(w, hash);
 }
 
-int wg_jobs_pick_worker(struct wg_jobs *j, const char *const *node_ids,
-			const uint32_t *free_slots, size_t n, size_t *chosen)
+int wg_jobs_pick_worker(struct wg_jobs *j, const char *const *node_ids, const uint32_t *free_slots,
+			size_t n, size_t *chosen)
 {
 	int rc = wg_store_check(j->store);
 	if (rc < 0)

@@ -33,35 +33,35 @@ struct wg_jobs;
 
 enum wg_job_state { WG_JOB_RUNNING, WG_JOB_COMPLETED, WG_JOB_FAILED, WG_JOB_CANCELLED };
 enum wg_task_state {
-	WG_TASK_QUEUED,    /* waits for a worker (no attempt in flight) */
+	WG_TASK_QUEUED,	   /* waits for a worker (no attempt in flight) */
 	WG_TASK_RUNNING,   /* at least one attempt is in flight */
 	WG_TASK_COMPLETED, /* a result was accepted */
-	WG_TASK_FAILED,    /* failures exceeded max_failures */
+	WG_TASK_FAILED,	   /* failures exceeded max_failures */
 	WG_TASK_CANCELLED,
 	WG_TASK_STATE_COUNT
 };
 enum wg_attempt_state {
 	WG_ATTEMPT_ASSIGNED = 1, /* sent to a worker (in flight) */
-	WG_ATTEMPT_STARTED,      /* the worker said TaskStarted (in flight) */
-	WG_ATTEMPT_COMPLETED,    /* returned a result */
-	WG_ATTEMPT_ERROR,        /* returned an error */
-	WG_ATTEMPT_LOST,         /* its worker vanished, or the manager restarted */
-	WG_ATTEMPT_ABORTED,      /* we told the worker to stop (overdue, cancelled, not needed) */
-	WG_ATTEMPT_REFUSED,      /* the worker refused it (TasksRefused) */
+	WG_ATTEMPT_STARTED,	 /* the worker said TaskStarted (in flight) */
+	WG_ATTEMPT_COMPLETED,	 /* returned a result */
+	WG_ATTEMPT_ERROR,	 /* returned an error */
+	WG_ATTEMPT_LOST,	 /* its worker vanished, or the manager restarted */
+	WG_ATTEMPT_ABORTED,	 /* we told the worker to stop (overdue, cancelled, not needed) */
+	WG_ATTEMPT_REFUSED,	 /* the worker refused it (TasksRefused) */
 };
 
-const char *wg_job_state_name(enum wg_job_state s);     /* "running", "completed"... */
-const char *wg_task_state_name(enum wg_task_state s);   /* "queued", "running"... */
+const char *wg_job_state_name(enum wg_job_state s);   /* "running", "completed"... */
+const char *wg_task_state_name(enum wg_task_state s); /* "queued", "running"... */
 
 /* Options of a job. Fill with wg_job_options_init() (the defaults), then change fields. */
 struct wg_job_options {
-	uint32_t timeout_ms;    /* per attempt; default 60 s */
-	uint64_t memory_bytes;  /* WebAssembly memory limit; default 256 MiB */
-	uint64_t result_bytes;  /* stdout limit; default 1 MiB */
-	int32_t priority;       /* higher runs first; default 0 */
-	uint32_t max_failures;  /* the task fails at max_failures + 1 failures; default 3 */
-	uint32_t redundancy;    /* replicas per task, k; default 1 */
-	uint32_t quorum;        /* identical results needed; 0 means k/2 + 1 */
+	uint32_t timeout_ms;   /* per attempt; default 60 s */
+	uint64_t memory_bytes; /* WebAssembly memory limit; default 256 MiB */
+	uint64_t result_bytes; /* stdout limit; default 1 MiB */
+	int32_t priority;      /* higher runs first; default 0 */
+	uint32_t max_failures; /* the task fails at max_failures + 1 failures; default 3 */
+	uint32_t redundancy;   /* replicas per task, k; default 1 */
+	uint32_t quorum;       /* identical results needed; 0 means k/2 + 1 */
 };
 void wg_job_options_init(struct wg_job_options *o);
 
@@ -139,7 +139,7 @@ bool wg_jobs_worker_has_program(struct wg_jobs *j, const char *node_id, const ch
 struct wg_assignment {
 	uint64_t attempt_id; /* the wire task_id */
 	uint64_t job_id;
-	uint32_t index;      /* the task's index in its job */
+	uint32_t index; /* the task's index in its job */
 	char program_hash[65];
 	char **addresses;
 	size_t n_addresses;
@@ -164,8 +164,8 @@ void wg_assignments_free(struct wg_assignment *a, size_t n);
  * should get work next: one holding the program of the next queued task is preferred, then
  * the one with the most free slots after this module's cap. Sets *chosen to its position.
  * WG_ENOTFOUND when nothing is queued or no candidate has room. */
-int wg_jobs_pick_worker(struct wg_jobs *j, const char *const *node_ids,
-			const uint32_t *free_slots, size_t n, size_t *chosen);
+int wg_jobs_pick_worker(struct wg_jobs *j, const char *const *node_ids, const uint32_t *free_slots,
+			size_t n, size_t *chosen);
 
 /* ---- events from workers ----
  * Each reports through *applied (may be NULL) whether it changed anything: a duplicate, an
@@ -185,19 +185,17 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 /* Counts a failure; the task is queued again or, past max_failures, fails with this error.
  * detail (may be NULL) and stderr_tail are copied, cut to the limits above. */
 int wg_jobs_error(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, int kind,
-		  const char *detail, const uint8_t *stderr_tail, size_t stderr_len,
-		  bool *applied);
+		  const char *detail, const uint8_t *stderr_tail, size_t stderr_len, bool *applied);
 /* The worker refused the attempt (TasksRefused): queued again, no failure counted. */
-int wg_jobs_refused(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
-		    bool *applied);
+int wg_jobs_refused(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, bool *applied);
 /* The worker's connection dropped or it missed its pings: its attempts in flight become
  * lost and their tasks are queued again without a failure. *n_lost may be NULL. */
 int wg_jobs_worker_lost(struct wg_jobs *j, const char *node_id, size_t *n_lost);
 
 /* Up to `max` attempts in flight on the worker that were assigned before `before_ms`, to ask
  * it about them with TasksPing. *out (NULL when *n is 0) is freed by the caller. */
-int wg_jobs_worker_in_flight(struct wg_jobs *j, const char *node_id, uint64_t before_ms,
-			     size_t max, uint64_t **out, size_t *n);
+int wg_jobs_worker_in_flight(struct wg_jobs *j, const char *node_id, uint64_t before_ms, size_t max,
+			     uint64_t **out, size_t *n);
 
 /* Attempts in flight past their deadline (started + timeout + 5 s + 10 %, or assigned +
  * start grace + that when never started) are aborted: each counts a TimedOut failure and is
@@ -254,12 +252,12 @@ struct wg_task_result {
 	enum wg_task_state state;
 	const uint8_t *result; /* COMPLETED: the accepted result (len may be 0) */
 	size_t result_len;
-	int error_kind;        /* the last error, when there was one: FAILED says why */
+	int error_kind;		  /* the last error, when there was one: FAILED says why */
 	const char *error_detail; /* "" when none */
 	const uint8_t *stderr_tail;
 	size_t stderr_len;
-	const char *worker;    /* node id of the accepted result's worker, or NULL */
-	uint32_t attempts;     /* attempts made */
+	const char *worker; /* node id of the accepted result's worker, or NULL */
+	uint32_t attempts;  /* attempts made */
 	uint32_t failures;
 };
 /* Return non-zero to stop (that value is returned). */
@@ -271,7 +269,7 @@ int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t 
 
 /* Totals for /metrics. The event counters count since this process opened the store. */
 struct wg_jobs_metrics {
-	uint64_t jobs[4];                   /* per enum wg_job_state */
+	uint64_t jobs[4]; /* per enum wg_job_state */
 	uint64_t tasks[WG_TASK_STATE_COUNT];
 	uint64_t attempts_in_flight;
 	uint64_t assigned, results, errors, lost, timed_out, refused; /* events */

@@ -75,72 +75,83 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 		   " FROM jobs WHERE id = ?1")                                                     \
 	X(JOB_LIST, "SELECT id FROM jobs ORDER BY id DESC")                                        \
 	X(JOB_COUNTS, "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state")        \
-	X(JOBS_RUNNING, "SELECT id, program_hash, addresses, timeout_ms, memory_bytes,"            \
-			" result_bytes, k FROM jobs WHERE state = " J_RUNNING                               \
-			" ORDER BY priority DESC, id")                                             \
-	X(QUEUE_HEAD, "SELECT j.program_hash FROM jobs j WHERE j.state = " J_RUNNING " AND EXISTS("            \
-		      "SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.want > 0)"                \
-		      " ORDER BY j.priority DESC, j.id LIMIT 1")                                   \
+	X(JOBS_RUNNING,                                                                            \
+	  "SELECT id, program_hash, addresses, timeout_ms, memory_bytes,"                          \
+	  " result_bytes, k FROM jobs WHERE state = " J_RUNNING " ORDER BY priority DESC, id")     \
+	X(QUEUE_HEAD,                                                                              \
+	  "SELECT j.program_hash FROM jobs j WHERE j.state = " J_RUNNING " AND EXISTS("            \
+	  "SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.want > 0)"                            \
+	  " ORDER BY j.priority DESC, j.id LIMIT 1")                                               \
 	X(QUEUE_TASKS, "SELECT id, idx FROM tasks WHERE job_id = ?1 AND want > 0"                  \
 		       " ORDER BY idx")                                                            \
-	X(WORKER_HAS_REPLICA, "SELECT 1 FROM attempts WHERE task_id = ?1 AND worker = ?2"          \
-			      " AND state IN (" A_ASSIGNED ", " A_STARTED ", " A_COMPLETED ") LIMIT 1")                                   \
+	X(WORKER_HAS_REPLICA,                                                                      \
+	  "SELECT 1 FROM attempts WHERE task_id = ?1 AND worker = ?2"                              \
+	  " AND state IN (" A_ASSIGNED ", " A_STARTED ", " A_COMPLETED ") LIMIT 1")                \
 	X(TASK_ARGUMENT, "SELECT argument FROM tasks WHERE id = ?1")                               \
 	X(ATTEMPT_INSERT, "INSERT INTO attempts(task_id, worker, state, assigned_ms,"              \
 			  " deadline_ms) VALUES(?1, ?2, 1, ?3, ?4)")                               \
-	X(TASK_ASSIGNED, "UPDATE tasks SET want = want - 1, state = " T_RUNNING ","                            \
+	X(TASK_ASSIGNED, "UPDATE tasks SET want = want - 1, state = " T_RUNNING ","                \
 			 " attempts = attempts + 1 WHERE id = ?1")                                 \
 	X(ATTEMPT_GET, "SELECT a.state, a.worker, a.task_id, t.state, j.timeout_ms,"               \
 		       " j.result_bytes, j.program_hash, a.assigned_ms FROM attempts a"            \
 		       " JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id"          \
 		       " WHERE a.id = ?1")                                                         \
-	X(ATTEMPT_STARTED, "UPDATE attempts SET state = " A_STARTED ", started_ms = ?2, deadline_ms = ?3"      \
-			   " WHERE id = ?1")                                                       \
+	X(ATTEMPT_STARTED,                                                                         \
+	  "UPDATE attempts SET state = " A_STARTED ", started_ms = ?2, deadline_ms = ?3"           \
+	  " WHERE id = ?1")                                                                        \
 	X(ATTEMPT_SET_STATE, "UPDATE attempts SET state = ?2, finished_ms = ?3 WHERE id = ?1")     \
-	X(ATTEMPT_COMPLETED, "UPDATE attempts SET state = " A_COMPLETED ", finished_ms = ?2, result = ?3"        \
-			     " WHERE id = ?1")                                                     \
+	X(ATTEMPT_COMPLETED,                                                                       \
+	  "UPDATE attempts SET state = " A_COMPLETED ", finished_ms = ?2, result = ?3"             \
+	  " WHERE id = ?1")                                                                        \
 	X(ATTEMPT_ERROR, "UPDATE attempts SET state = ?2, finished_ms = ?3, error_kind = ?4,"      \
 			 " error_detail = ?5, error_stderr = ?6 WHERE id = ?1")                    \
-	X(RESULT_COUNT, "SELECT count(*) FROM attempts WHERE task_id = ?1 AND state = " A_COMPLETED)          \
-	X(RESULT_MATCH, "SELECT 1 FROM attempts WHERE task_id = ?1 AND state = " A_COMPLETED                  \
+	X(RESULT_COUNT,                                                                            \
+	  "SELECT count(*) FROM attempts WHERE task_id = ?1 AND state = " A_COMPLETED)             \
+	X(RESULT_MATCH, "SELECT 1 FROM attempts WHERE task_id = ?1 AND state = " A_COMPLETED       \
 			" AND result = ?2 LIMIT 1")                                                \
 	X(TASK_FAILURE, "UPDATE tasks SET failures = failures + 1, error_kind = ?2,"               \
 			" error_detail = ?3, error_stderr = ?4 WHERE id = ?1")                     \
-	X(TASK_RECONCILE_GET, "SELECT t.state, t.failures, t.job_id, j.k, j.quorum,"               \
-			      " j.max_failures, j.state FROM tasks t JOIN jobs j ON j.id = t.job_id" \
-			      " WHERE t.id = ?1")                                                  \
-	X(TASK_ATTEMPT_COUNTS, "SELECT coalesce(sum(state <= " A_STARTED "), 0),"                              \
-			       " coalesce(sum(state = " A_COMPLETED "), 0) FROM attempts WHERE task_id = ?1")    \
+	X(TASK_RECONCILE_GET,                                                                      \
+	  "SELECT t.state, t.failures, t.job_id, j.k, j.quorum,"                                   \
+	  " j.max_failures, j.state FROM tasks t JOIN jobs j ON j.id = t.job_id"                   \
+	  " WHERE t.id = ?1")                                                                      \
+	X(TASK_ATTEMPT_COUNTS,                                                                     \
+	  "SELECT coalesce(sum(state <= " A_STARTED "), 0),"                                       \
+	  " coalesce(sum(state = " A_COMPLETED "), 0) FROM attempts WHERE task_id = ?1")           \
 	X(TASK_BEST_RESULT, "SELECT min(id), count(DISTINCT worker) AS c FROM attempts"            \
-			    " WHERE task_id = ?1 AND state = " A_COMPLETED " GROUP BY result"                    \
+			    " WHERE task_id = ?1 AND state = " A_COMPLETED " GROUP BY result"      \
 			    " ORDER BY c DESC, min(id) LIMIT 1")                                   \
 	X(TASK_SET_QUEUE, "UPDATE tasks SET state = ?2, want = ?3 WHERE id = ?1")                  \
 	X(TASK_FINISH, "UPDATE tasks SET state = ?2, want = 0, accepted = ?3 WHERE id = ?1")       \
 	X(TASK_UNCOUNT, "UPDATE tasks SET attempts = attempts - 1 WHERE id = ?1")                  \
-	X(TASK_IN_FLIGHT, "SELECT id, worker FROM attempts WHERE task_id = ?1 AND state <= " A_STARTED)     \
+	X(TASK_IN_FLIGHT,                                                                          \
+	  "SELECT id, worker FROM attempts WHERE task_id = ?1 AND state <= " A_STARTED)            \
 	X(JOB_TASK_DONE, "UPDATE jobs SET remaining = remaining - 1, n_failed = n_failed + ?2"     \
 			 " WHERE id = ?1 RETURNING remaining, n_failed")                           \
 	X(JOB_FINISH, "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1")                \
 	X(JOB_STATE, "SELECT state FROM jobs WHERE id = ?1")                                       \
-	X(JOB_IN_FLIGHT, "SELECT a.id, a.worker FROM attempts a"                                   \
-			 " JOIN tasks t ON t.id = a.task_id"                                       \
-			 " WHERE a.state <= " A_STARTED " AND t.job_id = ?1 AND t.state = " T_RUNNING)                  \
+	X(JOB_IN_FLIGHT,                                                                           \
+	  "SELECT a.id, a.worker FROM attempts a"                                                  \
+	  " JOIN tasks t ON t.id = a.task_id"                                                      \
+	  " WHERE a.state <= " A_STARTED " AND t.job_id = ?1 AND t.state = " T_RUNNING)            \
 	X(SWEEP_ADD, "INSERT OR REPLACE INTO sweep(job_id, kind) VALUES(?1, ?2)")                  \
 	X(SWEEP_NEXT, "SELECT job_id, kind FROM sweep ORDER BY job_id LIMIT 1")                    \
 	X(SWEEP_DONE, "DELETE FROM sweep WHERE job_id = ?1")                                       \
-	X(SWEEP_CANCEL_SLICE, "UPDATE tasks SET state = " T_CANCELLED ", want = 0 WHERE id IN (SELECT id"        \
-			      " FROM tasks WHERE job_id = ?1 AND state IN (" T_QUEUED ", " T_RUNNING ")"    \
-			      " LIMIT ?2)")       \
+	X(SWEEP_CANCEL_SLICE,                                                                      \
+	  "UPDATE tasks SET state = " T_CANCELLED ", want = 0 WHERE id IN (SELECT id"              \
+	  " FROM tasks WHERE job_id = ?1 AND state IN (" T_QUEUED ", " T_RUNNING ")"               \
+	  " LIMIT ?2)")                                                                            \
 	X(SWEEP_DELETE_ATTEMPTS, "DELETE FROM attempts WHERE task_id IN (SELECT id FROM tasks"     \
 				 " WHERE job_id = ?1 ORDER BY idx LIMIT ?2)")                      \
 	X(SWEEP_DELETE_TASKS, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks"                \
 			      " WHERE job_id = ?1 ORDER BY idx LIMIT ?2)")                         \
 	X(JOB_DELETE, "DELETE FROM jobs WHERE id = ?1 RETURNING program_hash")                     \
-	X(PROGRAM_FORGET, "DELETE FROM programs WHERE hash = ?1 AND created_ms < ?2"              \
+	X(PROGRAM_FORGET, "DELETE FROM programs WHERE hash = ?1 AND created_ms < ?2"               \
 			  " AND NOT EXISTS(SELECT 1 FROM jobs WHERE program_hash = ?1)")           \
-	X(JOBS_FINISHED_BEFORE, "SELECT id FROM jobs WHERE state != " J_RUNNING " AND finished_ms < ?1"        \
-				" ORDER BY id LIMIT ?2")                                           \
-	X(JOB_CANCEL, "UPDATE jobs SET state = " J_CANCELLED ", finished_ms = ?2, remaining = 0"                 \
+	X(JOBS_FINISHED_BEFORE,                                                                    \
+	  "SELECT id FROM jobs WHERE state != " J_RUNNING " AND finished_ms < ?1"                  \
+	  " ORDER BY id LIMIT ?2")                                                                 \
+	X(JOB_CANCEL, "UPDATE jobs SET state = " J_CANCELLED ", finished_ms = ?2, remaining = 0"   \
 		      " WHERE id = ?1")                                                            \
 	X(WORKER_UPSERT, "INSERT INTO workers(node_id, first_seen_ms) VALUES(?1, ?2)"              \
 			 " ON CONFLICT(node_id) DO UPDATE SET last_seen_ms = ?2 RETURNING id")     \
@@ -148,13 +159,14 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 	X(WORKER_PROGRAM_ADD, "INSERT OR IGNORE INTO worker_programs(worker, hash)"                \
 			      " VALUES(?1, ?2)")                                                   \
 	X(WORKER_IN_FLIGHT, "SELECT id, task_id FROM attempts WHERE worker = ?1"                   \
-			    " AND state <= " A_STARTED)                                                     \
-	X(WORKER_IN_FLIGHT_BEFORE, "SELECT id FROM attempts WHERE worker = ?1 AND state <= " A_STARTED      \
-				   " AND assigned_ms < ?2 ORDER BY id LIMIT ?3")                   \
-	X(OVERDUE, "SELECT id, task_id, worker FROM attempts WHERE state <= " A_STARTED                     \
+			    " AND state <= " A_STARTED)                                            \
+	X(WORKER_IN_FLIGHT_BEFORE,                                                                 \
+	  "SELECT id FROM attempts WHERE worker = ?1 AND state <= " A_STARTED                      \
+	  " AND assigned_ms < ?2 ORDER BY id LIMIT ?3")                                            \
+	X(OVERDUE, "SELECT id, task_id, worker FROM attempts WHERE state <= " A_STARTED            \
 		   " AND deadline_ms < ?1")                                                        \
-	X(ALL_IN_FLIGHT, "SELECT DISTINCT task_id FROM attempts WHERE state <= " A_STARTED)                 \
-	X(LOSE_ALL, "UPDATE attempts SET state = " A_LOST " WHERE state <= " A_STARTED)                              \
+	X(ALL_IN_FLIGHT, "SELECT DISTINCT task_id FROM attempts WHERE state <= " A_STARTED)        \
+	X(LOSE_ALL, "UPDATE attempts SET state = " A_LOST " WHERE state <= " A_STARTED)            \
 	X(RESULTS, "SELECT t.idx, t.state, a.result, t.error_kind, t.error_detail,"                \
 		   " t.error_stderr, w.node_id, t.attempts, t.failures FROM tasks t"               \
 		   " LEFT JOIN attempts a ON a.id = t.accepted"                                    \
@@ -168,7 +180,7 @@ enum wg__jobs_stmt {
 #define WG__STMT_ENUM(name, sql) WG__S_##name,
 	WG__JOBS_STMTS(WG__STMT_ENUM)
 #undef WG__STMT_ENUM
-	WG__S_COUNT
+	    WG__S_COUNT
 };
 
 /* A worker as the core knows it. Never freed before the core is closed, so that node_id
@@ -177,8 +189,8 @@ struct wg__worker {
 	int64_t db_id;
 	char *node_id;
 	uint32_t running; /* attempts in flight */
-	uint32_t cap;     /* UINT32_MAX: no cap */
-	char **hashes;    /* programs it holds (started or finished an attempt of) */
+	uint32_t cap;	  /* UINT32_MAX: no cap */
+	char **hashes;	  /* programs it holds (started or finished an attempt of) */
 	size_t n_hashes;
 };
 

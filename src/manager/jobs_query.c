@@ -40,8 +40,8 @@ static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out
 	}
 	if (out->state == WG_JOB_CANCELLED) {
 		/* Tasks wg_jobs_sweep has not reached yet are cancelled all the same. */
-		out->counts[WG_TASK_CANCELLED] += out->counts[WG_TASK_QUEUED] +
-						  out->counts[WG_TASK_RUNNING];
+		out->counts[WG_TASK_CANCELLED] +=
+		    out->counts[WG_TASK_QUEUED] + out->counts[WG_TASK_RUNNING];
 		out->counts[WG_TASK_QUEUED] = out->counts[WG_TASK_RUNNING] = 0;
 	}
 	return rc;

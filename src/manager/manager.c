@@ -46,9 +46,9 @@ static void answer_manager_request(struct wg_manager *m, struct wg_peer *peer, u
 				   const Wasmgrid__ManagerRequest *req)
 {
 	struct wg_specs specs = {
-		.cores = req->cores,
-		.memory = req->memory,
-		.slots = req->slots ? req->slots : req->cores,
+	    .cores = req->cores,
+	    .memory = req->memory,
+	    .slots = req->slots ? req->slots : req->cores,
 	};
 	for (size_t i = 0; i < req->n_program_kinds; i++)
 		if (req->program_kinds[i] == WASMGRID__PROGRAM_KIND__WASI_PREVIEW1)
@@ -61,19 +61,18 @@ static void answer_manager_request(struct wg_manager *m, struct wg_peer *peer, u
 	bool accepted = m->jobs && wg_rel_answer_manager_request(&m->rel, &peer->rel, &specs);
 	wg_peer_answer_manager(peer, id, accepted);
 	if (!accepted) {
-		const char *why = !m->jobs ? "the job store is down"
-				  : peer->rel.known_type != WG_NODE_WORKER
-					  ? "it is not known as a worker"
-				  : !wg_authz_allows(m->authz, peer->rel.id)
-					  ? "it is not in the --workers list"
-					  : "no room for more workers";
+		const char *why =
+		    !m->jobs				       ? "the job store is down"
+		    : peer->rel.known_type != WG_NODE_WORKER   ? "it is not known as a worker"
+		    : !wg_authz_allows(m->authz, peer->rel.id) ? "it is not in the --workers list"
+							       : "no room for more workers";
 		wg_warn(peer->rel.short_id, "refused ManagerRequest from %s: %s", peer->addr, why);
 		return;
 	}
 	if (!was_partner) {
-		wg_info(peer->rel.short_id,
-			"worker attached from %s: %u cores, %llu MiB, %u slots", peer->addr,
-			specs.cores, (unsigned long long)(specs.memory >> 20), specs.slots);
+		wg_info(peer->rel.short_id, "worker attached from %s: %u cores, %llu MiB, %u slots",
+			peer->addr, specs.cores, (unsigned long long)(specs.memory >> 20),
+			specs.slots);
 		uint32_t hb = m->opts->heartbeat_ms;
 		wg_peer_start_heartbeat(peer, m->loop, hb / 3 ? hb / 3 : 1, hb, peer_lost);
 		wg__dispatch_worker_attached(m, peer);
@@ -101,11 +100,11 @@ static void rpc_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, vo
 	struct wg_peer *peer = user;
 	struct wg_manager *m = peer->owner;
 	const struct wg_peer_role role = {
-		.type = WG_NODE_MANAGER,
-		.rel = &m->rel,
-		.ended = peer_ended,
-		.manager_request = on_manager_request,
-		.from_partner = from_worker,
+	    .type = WG_NODE_MANAGER,
+	    .rel = &m->rel,
+	    .ended = peer_ended,
+	    .manager_request = on_manager_request,
+	    .from_partner = from_worker,
 	};
 	wg_peer_route(peer, id, req, &role);
 }
@@ -125,9 +124,9 @@ static void rpc_close(struct wg_rpc *rpc, int status, void *user)
 }
 
 static const struct wg_rpc_handlers handlers = {
-	.on_open = rpc_open,
-	.on_request = rpc_request,
-	.on_close = rpc_close,
+    .on_open = rpc_open,
+    .on_request = rpc_request,
+    .on_close = rpc_close,
 };
 
 static void peer_lost(struct wg_peer *peer, const char *why)
@@ -238,8 +237,10 @@ void wg__manager_fatal(struct wg_manager *m, const char *what, int rc)
 {
 	if (m->core_failed || m->stopping)
 		return;
-	wg_error(NULL, "%s: %s; the job store is closed and reopened every %d s until it works "
-		 "again (is the disk full?)", what, wg_strerror(rc), REOPEN_MS / 1000);
+	wg_error(NULL,
+		 "%s: %s; the job store is closed and reopened every %d s until it works "
+		 "again (is the disk full?)",
+		 what, wg_strerror(rc), REOPEN_MS / 1000);
 	m->core_failed = true;
 	uv_timer_start(&m->reopen_timer, close_failed_core, 0, 0);
 }
@@ -258,9 +259,11 @@ static bool loopback_only(const char *host_port)
 	bool all = res != NULL;
 	for (struct addrinfo *a = res; a; a = a->ai_next) {
 		if (a->ai_family == AF_INET)
-			all &= (ntohl(((struct sockaddr_in *)a->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+			all &= (ntohl(((struct sockaddr_in *)a->ai_addr)->sin_addr.s_addr) >> 24) ==
+			       127;
 		else if (a->ai_family == AF_INET6)
-			all &= IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr);
+			all &=
+			    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr);
 		else
 			all = false;
 	}
@@ -281,9 +284,11 @@ static int api_access(struct wg_manager *m)
 		return 0;
 	}
 	if (!o->api_insecure && !loopback_only(o->api)) {
-		wg_daemon_fail("manager", "--api %s is reachable from other machines, and "
-			"the API has no token: give --api-token-file FILE (docs/api.md), or "
-			"--api-insecure if anyone who can reach it may run jobs", o->api);
+		wg_daemon_fail("manager",
+			       "--api %s is reachable from other machines, and "
+			       "the API has no token: give --api-token-file FILE (docs/api.md), or "
+			       "--api-insecure if anyone who can reach it may run jobs",
+			       o->api);
 		return -1;
 	}
 	return 0;
@@ -299,8 +304,8 @@ int wg_manager_run(const struct wg_manager_options *o)
 	m.loop = uv_default_loop();
 	int rc = wg_identity_load_or_create(&m.id, o->data_dir);
 	if (rc) {
-		wg_daemon_fail("manager", "cannot load the node key in %s: %s",
-			o->data_dir, wg_strerror(rc));
+		wg_daemon_fail("manager", "cannot load the node key in %s: %s", o->data_dir,
+			       wg_strerror(rc));
 		goto out;
 	}
 	if (wg_authz_load(o->workers, &m.authz, why, sizeof why)) {
@@ -318,7 +323,7 @@ int wg_manager_run(const struct wg_manager_options *o)
 	rc = wg_listener_start(m.loop, o->listen, &m.id, NULL, on_accept, &m, &m.listener, &port);
 	if (rc) {
 		wg_daemon_fail("manager", "cannot listen on %s: %s", o->listen,
-			wg_listen_error(rc));
+			       wg_listen_error(rc));
 		goto out;
 	}
 	int api_port = 0;
@@ -329,7 +334,7 @@ int wg_manager_run(const struct wg_manager_options *o)
 	rc = wg__manager_api_start(&m, &api_port);
 	if (rc) {
 		wg_daemon_fail("manager", "cannot serve the API on %s: %s", o->api,
-			wg_listen_error(rc));
+			       wg_listen_error(rc));
 		goto out;
 	}
 	if (o->port_file && wg_write_port_file(o->port_file, port)) {

@@ -6,14 +6,14 @@
 #include <stdint.h>
 
 struct wg_manager_options {
-	const char *listen;        /* node protocol "HOST:PORT" */
-	const char *api;           /* HTTP API "HOST:PORT" */
+	const char *listen; /* node protocol "HOST:PORT" */
+	const char *api;    /* HTTP API "HOST:PORT" */
 	const char *data_dir;
-	const char *workers;       /* "open" or a file of node ids */
-	const char *port_file;     /* written with the node port once bound, or NULL */
+	const char *workers;	   /* "open" or a file of node ids */
+	const char *port_file;	   /* written with the node port once bound, or NULL */
 	const char *api_port_file; /* written with the API port once bound, or NULL */
-	uint32_t heartbeat_ms;     /* a relationship ends after this long without a pong */
-	uint32_t max_slots;        /* cap on the slots a worker may claim (0: no cap) */
+	uint32_t heartbeat_ms;	   /* a relationship ends after this long without a pong */
+	uint32_t max_slots;	   /* cap on the slots a worker may claim (0: no cap) */
 	/* A file holding the API's bearer token (docs/api.md), or NULL: then the API listens
 	 * on a loopback address only, unless api_insecure says otherwise. */
 	const char *api_token_file;

@@ -26,14 +26,14 @@ struct wg_manager {
 	struct wg_rel rel;
 	struct wg_listener *listener;
 	struct wg_http_server *http;
-	char *api_token; /* from --api-token-file, or NULL */
+	char *api_token;       /* from --api-token-file, or NULL */
 	struct wg_peer *peers; /* every connected peer, partner or not */
 	uv_signal_t sigint, sigterm;
 	int stopping;
 	int exit_status;
 	/* The job core (dispatch.c owns it). */
 	struct wg_jobs *jobs;
-	uv_timer_t tick_timer;     /* overdue attempts and worker rates, four times a second */
+	uv_timer_t tick_timer; /* overdue attempts and worker rates, four times a second */
 	uint32_t ticks;
 	/* Cancels and removals leave work (wg_jobs_sweep) done one slice per loop turn while
 	 * there is some, so that a million-task job never holds the loop. */
@@ -41,10 +41,10 @@ struct wg_manager {
 	/* Runs once per loop iteration, after every callback of that iteration: commits the
 	 * iteration's events in one transaction, then acknowledges them, then schedules. */
 	uv_prepare_t flush;
-	bool kick_armed;           /* scheduling wanted at the next flush */
-	bool txn_open;             /* events of this iteration await their commit */
-	bool tasks_finished;       /* ... and some of them finished tasks */
-	struct pending_ack *acks;  /* answers owed once the transaction commits */
+	bool kick_armed;	  /* scheduling wanted at the next flush */
+	bool txn_open;		  /* events of this iteration await their commit */
+	bool tasks_finished;	  /* ... and some of them finished tasks */
+	struct pending_ack *acks; /* answers owed once the transaction commits */
 	size_t n_acks, cap_acks;
 	struct job_waiter *waiters; /* GET /v1/jobs/ID?wait=MS requests held open */
 	/* API requests that came while a transaction was open, run once it is committed, so

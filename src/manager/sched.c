@@ -489,7 +489,8 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 		}
 		j->counters.errors++;
 		rc = attempt_failed(j, attempt_id, &a, WG_ATTEMPT_ERROR,
-				    WASMGRID__ERROR_KIND__RESOURCE_LIMIT, "result larger than the job's result limit", NULL, 0);
+				    WASMGRID__ERROR_KIND__RESOURCE_LIMIT,
+				    "result larger than the job's result limit", NULL, 0);
 		goto end;
 	}
 	/* A result that matches none of the results already in (after the first) is a
@@ -507,10 +508,9 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 		if ((rc = wg_store_step(j->store, st)) < 0)
 			goto end;
 		sqlite3_reset(st);
-		if (rc == 0 && (rc = count_failure(j, a.task,
-						   WASMGRID__ERROR_KIND__ERROR_KIND_UNKNOWN,
-						   "replicas returned different results", NULL,
-						   0)) < 0)
+		if (rc == 0 &&
+		    (rc = count_failure(j, a.task, WASMGRID__ERROR_KIND__ERROR_KIND_UNKNOWN,
+					"replicas returned different results", NULL, 0)) < 0)
 			goto end;
 	}
 	st = wg__stmt(j, WG__S_ATTEMPT_COMPLETED);
@@ -535,8 +535,7 @@ end:
 }
 
 int wg_jobs_error(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, int kind,
-		  const char *detail, const uint8_t *stderr_tail, size_t stderr_len,
-		  bool *applied)
+		  const char *detail, const uint8_t *stderr_tail, size_t stderr_len, bool *applied)
 {
 	struct wg__worker *w;
 	struct attempt_row a;
@@ -611,8 +610,7 @@ int wg_jobs_worker_lost(struct wg_jobs *j, const char *node_id, size_t *n_lost)
 	rc = wg_store_end(j->store, rc);
 	if (rc == 0) {
 		if (fl.n)
-			wg_info(NULL, "worker %.8s lost: %zu attempts queued again", node_id,
-				fl.n);
+			wg_info(NULL, "worker %.8s lost: %zu attempts queued again", node_id, fl.n);
 		if (n_lost)
 			*n_lost = fl.n;
 	}
@@ -636,7 +634,8 @@ int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
 	for (size_t i = 0; i < fl.n && rc == 0; i++) {
 		struct attempt_row a = {.task = fl.v[i].b, .worker = fl.v[i].c};
 		rc = attempt_failed(j, (uint64_t)fl.v[i].a, &a, WG_ATTEMPT_ABORTED,
-				    WASMGRID__ERROR_KIND__TIMED_OUT, "no result within the timeout and its grace", NULL, 0);
+				    WASMGRID__ERROR_KIND__TIMED_OUT,
+				    "no result within the timeout and its grace", NULL, 0);
 		wg__abort_push(j, fl.v[i].c, (uint64_t)fl.v[i].a);
 	}
 	j->counters.timed_out += fl.n;
@@ -647,8 +646,8 @@ int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
 	return rc;
 }
 
-int wg_jobs_worker_in_flight(struct wg_jobs *j, const char *node_id, uint64_t before_ms,
-			     size_t max, uint64_t **out, size_t *n)
+int wg_jobs_worker_in_flight(struct wg_jobs *j, const char *node_id, uint64_t before_ms, size_t max,
+			     uint64_t **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;

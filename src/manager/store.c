@@ -52,7 +52,7 @@ struct checkpointer {
 struct wg_store {
 	sqlite3 *db;
 	char *path;
-	int lock_fd;        /* PATH.lock, flock()ed: one manager per database */
+	int lock_fd; /* PATH.lock, flock()ed: one manager per database */
 	struct checkpointer ckpt;
 	sqlite3_stmt **stmts;
 	size_t n_stmts;
@@ -103,7 +103,8 @@ static void checkpoint_once(struct checkpointer *c)
 	/* -1 means this connection does not see a WAL database: the log would grow forever. */
 	if (log < 0 || done < 0) {
 		if (!c->warned)
-			wg_warn(NULL, "database checkpoint did nothing: the log is not in WAL mode for "
+			wg_warn(NULL,
+				"database checkpoint did nothing: the log is not in WAL mode for "
 				"the checkpointer");
 		c->warned = 1;
 		return;
@@ -171,8 +172,8 @@ static int on_wal_commit(void *user, sqlite3 *db, const char *name, int pages)
 		int short_enough = LOG_SHORT_PAGES > pages / 4 ? LOG_SHORT_PAGES : pages / 4;
 		if (!c->running || left <= short_enough) {
 			int log = 0, done = 0;
-			int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, &log,
-							   &done);
+			int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE,
+							   &log, &done);
 			if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 				wg_warn(NULL, "database checkpoint (truncate) failed: %s",
 					sqlite3_errmsg(db));
@@ -328,16 +329,16 @@ int wg_store_open(const char *path, const char *schema_sql, int version,
 		wg_info(NULL, "database %s upgraded from schema version %d to %d", path, have,
 			version);
 	} else if (have != version) {
-		reason = wg_asprintf("schema version %d, this program knows version %d", have,
-				     version);
+		reason =
+		    wg_asprintf("schema version %d, this program knows version %d", have, version);
 		goto out;
 	}
 
 	s->stmts = wg_calloc(n ? n : 1, sizeof *s->stmts);
 	s->n_stmts = n;
 	for (size_t i = 0; i < n; i++) {
-		if (sqlite3_prepare_v3(s->db, stmts[i], -1, SQLITE_PREPARE_PERSISTENT,
-				       &s->stmts[i], NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v3(s->db, stmts[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[i],
+				       NULL) != SQLITE_OK) {
 			reason = wg_asprintf("cannot prepare statement %zu: %s", i,
 					     sqlite3_errmsg(s->db));
 			goto out;

@@ -50,7 +50,7 @@ struct read_buf {
 struct wg_link {
 	uv_loop_t *loop;
 	uv_tcp_t tcp;
-	uv_timer_t timer; /* the handshake deadline, then the close deadline */
+	uv_timer_t timer;  /* the handshake deadline, then the close deadline */
 	uv_idle_t flusher; /* active while a batch waits: writes it once per loop iteration */
 	uv_connect_t connect_req;
 	uv_getaddrinfo_t resolve_req;
@@ -67,14 +67,14 @@ struct wg_link {
 	uint32_t handshake_ms;
 
 	enum rx_state rx_state;
-	int connected;        /* the TCP connection exists: reads and writes are possible */
-	int open;             /* the handshake succeeded */
-	int proven;           /* peer_key was proven by a valid AUTH */
-	int close_requested;  /* wg_link_close was called: flush, then end with status 0 */
+	int connected;	     /* the TCP connection exists: reads and writes are possible */
+	int open;	     /* the handshake succeeded */
+	int proven;	     /* peer_key was proven by a valid AUTH */
+	int close_requested; /* wg_link_close was called: flush, then end with status 0 */
 	int shutdown_started;
-	int finishing;        /* handles are closing; on_close is on its way */
-	int resolving;        /* resolve_req is in flight and holds a reference */
-	int pending_closes;   /* close callbacks (and resolver callback) still to come */
+	int finishing;	    /* handles are closing; on_close is on its way */
+	int resolving;	    /* resolve_req is in flight and holds a reference */
+	int pending_closes; /* close callbacks (and resolver callback) still to come */
 	int status;
 
 	uint8_t peer_key[32];
@@ -87,8 +87,8 @@ struct wg_link {
 	crypto_secretstream_xchacha20poly1305_state tx, rx;
 
 	struct read_buf in;
-	struct wg_buf plain;    /* scratch for one opened frame, reused */
-	struct wg_buf pending;  /* sealed bytes queued, not yet handed to uv_write */
+	struct wg_buf plain;	/* scratch for one opened frame, reused */
+	struct wg_buf pending;	/* sealed bytes queued, not yet handed to uv_write */
 	struct wg_buf inflight; /* sealed bytes being written by write_req */
 };
 
@@ -182,8 +182,7 @@ static struct wg_link *link_create(uv_loop_t *loop, const struct wg_identity *se
 	link->max_frame = opts && opts->max_frame ? opts->max_frame : WG_LINK_MAX_FRAME_DEFAULT;
 	if (link->max_frame > MAX_FRAME_CEILING)
 		link->max_frame = MAX_FRAME_CEILING;
-	link->handshake_ms = opts && opts->handshake_ms ? opts->handshake_ms
-							: HANDSHAKE_MS_DEFAULT;
+	link->handshake_ms = opts && opts->handshake_ms ? opts->handshake_ms : HANDSHAKE_MS_DEFAULT;
 	strcpy(link->peer_short, "?");
 	strcpy(link->peer_addr, "?");
 	crypto_kx_keypair(link->kx_pk, link->kx_sk);
@@ -362,9 +361,8 @@ static int on_sealed_frame(struct wg_link *link, const uint8_t *sealed, size_t l
 	switch (link->rx_state) {
 	case RX_HEADER: {
 		int rc = WG_EAUTH;
-		if (len == STREAM_HEADER_LEN &&
-		    crypto_secretstream_xchacha20poly1305_init_pull(&link->rx, sealed,
-								    link->rx_key) == 0)
+		if (len == STREAM_HEADER_LEN && crypto_secretstream_xchacha20poly1305_init_pull(
+						    &link->rx, sealed, link->rx_key) == 0)
 			rc = 0;
 		sodium_memzero(link->rx_key, sizeof link->rx_key);
 		if (rc < 0)
@@ -372,21 +370,18 @@ static int on_sealed_frame(struct wg_link *link, const uint8_t *sealed, size_t l
 		link->rx_state = RX_AUTH;
 		return 0;
 	}
-	case RX_AUTH:
-		return on_auth(link, sealed, len);
+	case RX_AUTH: return on_auth(link, sealed, len);
 	case RX_FRAMES:
 		if (len < SEAL_OVERHEAD)
 			return WG_EAUTH;
 		wg_buf_reserve(&link->plain, len - SEAL_OVERHEAD);
-		if (crypto_secretstream_xchacha20poly1305_pull(&link->rx, link->plain.data,
-							       &plain_len, NULL, sealed, len, NULL,
-							       0) != 0)
+		if (crypto_secretstream_xchacha20poly1305_pull(
+			&link->rx, link->plain.data, &plain_len, NULL, sealed, len, NULL, 0) != 0)
 			return WG_EAUTH;
 		if (link->cbs && link->cbs->on_frame)
 			link->cbs->on_frame(link, link->plain.data, (size_t)plain_len, link->user);
 		return 0;
-	case RX_HELLO:
-		break;
+	case RX_HELLO: break;
 	}
 	return WG_EINTERNAL;
 }
@@ -395,12 +390,9 @@ static int on_sealed_frame(struct wg_link *link, const uint8_t *sealed, size_t l
 static size_t sealed_limit(const struct wg_link *link)
 {
 	switch (link->rx_state) {
-	case RX_HEADER:
-		return STREAM_HEADER_LEN;
-	case RX_AUTH:
-		return crypto_sign_BYTES + SEAL_OVERHEAD;
-	default:
-		return link->max_frame + SEAL_OVERHEAD;
+	case RX_HEADER: return STREAM_HEADER_LEN;
+	case RX_AUTH: return crypto_sign_BYTES + SEAL_OVERHEAD;
+	default: return link->max_frame + SEAL_OVERHEAD;
 	}
 }
 
@@ -647,8 +639,8 @@ int wg_listener_start(uv_loop_t *loop, const char *host_port, const struct wg_id
 	if (wg_addr_literal(host, port, &addr) < 0) {
 		/* Listening happens once at start-up, so resolving synchronously is fine. */
 		uv_getaddrinfo_t req;
-		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-					 .ai_flags = AI_PASSIVE};
+		struct addrinfo hints = {
+		    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 		snprintf(port_str, sizeof port_str, "%d", port);
 		if (uv_getaddrinfo(loop, &req, NULL, host, port_str, &hints) < 0)
 			return WG_EINVAL;
@@ -677,9 +669,9 @@ int wg_listener_start(uv_loop_t *loop, const char *host_port, const struct wg_id
 		struct sockaddr_storage bound;
 		int len = sizeof bound;
 		uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &len);
-		*bound_port = ntohs(bound.ss_family == AF_INET6
-					    ? ((struct sockaddr_in6 *)&bound)->sin6_port
-					    : ((struct sockaddr_in *)&bound)->sin_port);
+		*bound_port =
+		    ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+						      : ((struct sockaddr_in *)&bound)->sin_port);
 	}
 	*out = l;
 out:

@@ -52,8 +52,8 @@ struct wg_link_cbs {
 };
 
 struct wg_link_options {
-	size_t max_frame;          /* 0: WG_LINK_MAX_FRAME_DEFAULT; capped at 1 GiB */
-	uint32_t handshake_ms;     /* 0: 10000 */
+	size_t max_frame;      /* 0: WG_LINK_MAX_FRAME_DEFAULT; capped at 1 GiB */
+	uint32_t handshake_ms; /* 0: 10000 */
 };
 
 /* Connects to "HOST:PORT" (an IPv4 literal, an IPv6 literal in brackets as "[::1]:5740",

@@ -14,9 +14,8 @@ int wg_error_kind_known(int kind)
 const char *wg_error_kind_name(int kind)
 {
 	switch (kind) {
-#define WG__KIND_NAME(value, name, status)                                                 \
-	case value:                                                                        \
-		return name;
+#define WG__KIND_NAME(value, name, status)                                                         \
+	case value: return name;
 		WG_ERROR_KINDS(WG__KIND_NAME)
 #undef WG__KIND_NAME
 	}
@@ -28,9 +27,8 @@ int wg_error_kind_exit_status(int kind)
 	if (kind == 0)
 		return 0;
 	switch (kind) {
-#define WG__KIND_STATUS(value, name, status)                                               \
-	case value:                                                                        \
-		return status;
+#define WG__KIND_STATUS(value, name, status)                                                       \
+	case value: return status;
 		WG_ERROR_KINDS(WG__KIND_STATUS)
 #undef WG__KIND_STATUS
 	}

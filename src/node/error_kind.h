@@ -6,13 +6,13 @@
 #define WG_NODE_ERROR_KIND_H
 #include "wasmgrid.pb-c.h"
 
-#define WG_ERROR_KINDS(X)                                                                  \
-	X(WASMGRID__ERROR_KIND__ERROR_KIND_UNKNOWN, "Unknown", 1)                          \
-	X(WASMGRID__ERROR_KIND__TIMED_OUT, "TimedOut", 5)                                  \
-	X(WASMGRID__ERROR_KIND__DOWNLOAD_ERROR, "DownloadError", 3)                        \
-	X(WASMGRID__ERROR_KIND__RUNNING_ERROR, "RunningError", 4)                          \
-	X(WASMGRID__ERROR_KIND__INVALID_PROGRAM, "InvalidProgram", 3)                      \
-	X(WASMGRID__ERROR_KIND__RESOURCE_LIMIT, "ResourceLimit", 6)                        \
+#define WG_ERROR_KINDS(X)                                                                          \
+	X(WASMGRID__ERROR_KIND__ERROR_KIND_UNKNOWN, "Unknown", 1)                                  \
+	X(WASMGRID__ERROR_KIND__TIMED_OUT, "TimedOut", 5)                                          \
+	X(WASMGRID__ERROR_KIND__DOWNLOAD_ERROR, "DownloadError", 3)                                \
+	X(WASMGRID__ERROR_KIND__RUNNING_ERROR, "RunningError", 4)                                  \
+	X(WASMGRID__ERROR_KIND__INVALID_PROGRAM, "InvalidProgram", 3)                              \
+	X(WASMGRID__ERROR_KIND__RESOURCE_LIMIT, "ResourceLimit", 6)                                \
 	X(WASMGRID__ERROR_KIND__ABORTED, "Aborted", 1)
 
 /* Whether the value is in the list (a peer may send any number). */

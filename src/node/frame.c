@@ -5,32 +5,32 @@
 /* Every body of the schema, once: its case, its name, and what it is: an answer (ANS), a
  * request any node may send (ANY), one only a manager sends its worker (MGR), or one only a
  * worker sends its manager (WKR). */
-#define WG_BODY_MAP(X)                                                                     \
-	X(NODE_TYPE_REQUEST, "NodeTypeRequest", ANY)                                       \
-	X(NODE_TYPE_ANSWER, "NodeTypeAnswer", ANS)                                         \
-	X(ACK, "Ack", ANS)                                                                 \
-	X(NOT_MINE, "NotMine", ANS)                                                        \
-	X(REFUSED, "Refused", ANS)                                                         \
-	X(MANAGER_REQUEST, "ManagerRequest", ANY)                                          \
-	X(MANAGER_ANSWER, "ManagerAnswer", ANS)                                            \
-	X(MANAGER_BYE, "ManagerBye", ANY)                                                  \
-	X(MANAGER_PING, "ManagerPing", ANY)                                                \
-	X(MANAGER_PONG, "ManagerPong", ANS)                                                \
-	X(TASKS_EXECUTE, "TasksExecute", MGR)                                              \
-	X(TASKS_REFUSED, "TasksRefused", ANS)                                              \
-	X(TASKS_PING, "TasksPing", MGR)                                                    \
-	X(TASKS_PONG, "TasksPong", ANS)                                                    \
-	X(TASKS_ABORT, "TasksAbort", MGR)                                                  \
-	X(TASK_STARTED, "TaskStarted", WKR)                                                \
-	X(TASK_ERROR, "TaskError", WKR)                                                    \
-	X(TASK_COMPLETED, "TaskCompleted", WKR)                                            \
-	X(PROGRAM_FETCH, "ProgramFetch", WKR)                                              \
+#define WG_BODY_MAP(X)                                                                             \
+	X(NODE_TYPE_REQUEST, "NodeTypeRequest", ANY)                                               \
+	X(NODE_TYPE_ANSWER, "NodeTypeAnswer", ANS)                                                 \
+	X(ACK, "Ack", ANS)                                                                         \
+	X(NOT_MINE, "NotMine", ANS)                                                                \
+	X(REFUSED, "Refused", ANS)                                                                 \
+	X(MANAGER_REQUEST, "ManagerRequest", ANY)                                                  \
+	X(MANAGER_ANSWER, "ManagerAnswer", ANS)                                                    \
+	X(MANAGER_BYE, "ManagerBye", ANY)                                                          \
+	X(MANAGER_PING, "ManagerPing", ANY)                                                        \
+	X(MANAGER_PONG, "ManagerPong", ANS)                                                        \
+	X(TASKS_EXECUTE, "TasksExecute", MGR)                                                      \
+	X(TASKS_REFUSED, "TasksRefused", ANS)                                                      \
+	X(TASKS_PING, "TasksPing", MGR)                                                            \
+	X(TASKS_PONG, "TasksPong", ANS)                                                            \
+	X(TASKS_ABORT, "TasksAbort", MGR)                                                          \
+	X(TASK_STARTED, "TaskStarted", WKR)                                                        \
+	X(TASK_ERROR, "TaskError", WKR)                                                            \
+	X(TASK_COMPLETED, "TaskCompleted", WKR)                                                    \
+	X(PROGRAM_FETCH, "ProgramFetch", WKR)                                                      \
 	X(PROGRAM_CHUNK, "ProgramChunk", ANS)
 
 const char *wg_body_name(wg_body_case c)
 {
 	switch (c) {
-#define WG__NAME(k, name, req)                                                             \
+#define WG__NAME(k, name, req)                                                                     \
 	case WASMGRID__FRAME__BODY_##k: return name;
 		WG_BODY_MAP(WG__NAME)
 #undef WG__NAME
@@ -41,7 +41,7 @@ const char *wg_body_name(wg_body_case c)
 enum wg_body_sender wg_body_sender(wg_body_case c)
 {
 	switch (c) {
-#define WG__SENDER(k, name, who)                                                           \
+#define WG__SENDER(k, name, who)                                                                   \
 	case WASMGRID__FRAME__BODY_##k: return WG_SENT_##who;
 		WG_BODY_MAP(WG__SENDER)
 #undef WG__SENDER

@@ -69,7 +69,8 @@ static void on_pong(struct wg_rpc *rpc, int status, const wg_frame *answer, void
 	if (answer->body_case == WASMGRID__FRAME__BODY_MANAGER_PONG) {
 		peer->last_pong_ms = wg_unix_ms();
 	} else if (answer->body_case == WASMGRID__FRAME__BODY_NOT_MINE) {
-		peer->lost_cb(peer, "the peer answered NotMine: it no longer considers us its partner");
+		peer->lost_cb(peer,
+			      "the peer answered NotMine: it no longer considers us its partner");
 	} else {
 		wg_warn(peer->rel.short_id, "unexpected answer %s to ManagerPing",
 			wg_body_name(answer->body_case));
@@ -197,11 +198,8 @@ void wg_peer_route(struct wg_peer *peer, uint64_t id, const wg_frame *req,
 		}
 		return;
 	}
-	case WASMGRID__FRAME__BODY_MANAGER_PING:
-		wg_peer_answer_ping(peer, id, role->rel);
-		return;
-	default:
-		break;
+	case WASMGRID__FRAME__BODY_MANAGER_PING: wg_peer_answer_ping(peer, id, role->rel); return;
+	default: break;
 	}
 	if (sender == (manager ? WG_SENT_WKR : WG_SENT_MGR)) {
 		/* What only a partner may send us: tasks for a worker, reports for a manager. */

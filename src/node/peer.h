@@ -15,17 +15,17 @@ typedef void (*wg_peer_lost_cb)(struct wg_peer *peer, const char *why);
 
 struct wg_peer {
 	struct wg_rel_peer rel;
-	struct wg_rpc *rpc;       /* NULL once the connection has closed */
-	char id_hex[65];          /* the node id, once the connection opened */
-	char addr[80];            /* as seen on the socket */
-	uint64_t connected_ms;    /* Unix ms */
-	uint64_t last_pong_ms;    /* Unix ms of the last ManagerPong, 0 if none yet */
-	uv_timer_t *ping_timer;   /* NULL when no heartbeat runs */
+	struct wg_rpc *rpc;	/* NULL once the connection has closed */
+	char id_hex[65];	/* the node id, once the connection opened */
+	char addr[80];		/* as seen on the socket */
+	uint64_t connected_ms;	/* Unix ms */
+	uint64_t last_pong_ms;	/* Unix ms of the last ManagerPong, 0 if none yet */
+	uv_timer_t *ping_timer; /* NULL when no heartbeat runs */
 	uint32_t ping_deadline_ms;
 	int ping_in_flight;
 	wg_peer_lost_cb lost_cb;
-	void *owner;              /* the daemon */
-	void *data;               /* the daemon's per-peer state */
+	void *owner; /* the daemon */
+	void *data;  /* the daemon's per-peer state */
 	struct wg_peer *prev, *next;
 };
 

@@ -56,9 +56,8 @@ bool wg_rel_note_type(struct wg_rel *rel, struct wg_rel_peer *peer, enum wg_node
 
 bool wg_rel_may_request(const struct wg_rel *rel, const struct wg_rel_peer *peer)
 {
-	return rel->self_type == WG_NODE_WORKER && rel->manager == NULL &&
-	       !peer->request_pending && peer->known_type != WG_NODE_WORKER &&
-	       wg_authz_allows(rel->authz, peer->id);
+	return rel->self_type == WG_NODE_WORKER && rel->manager == NULL && !peer->request_pending &&
+	       peer->known_type != WG_NODE_WORKER && wg_authz_allows(rel->authz, peer->id);
 }
 
 void wg_rel_request_sent(struct wg_rel *rel, struct wg_rel_peer *peer)

@@ -31,9 +31,9 @@ struct wg_rel_peer {
 	uint8_t id[32];
 	char short_id[9];
 	enum wg_node_type known_type; /* learnt from NodeTypeRequest/NodeTypeAnswer */
-	bool partner;                 /* we consider the peer our manager / our worker */
-	bool request_pending;         /* worker: our ManagerRequest awaits its answer */
-	struct wg_specs specs;        /* manager: what the worker declared */
+	bool partner;		      /* we consider the peer our manager / our worker */
+	bool request_pending;	      /* worker: our ManagerRequest awaits its answer */
+	struct wg_specs specs;	      /* manager: what the worker declared */
 };
 
 struct wg_rel {

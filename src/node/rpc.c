@@ -102,8 +102,8 @@ static int send_frame(struct wg_rpc *rpc, wg_frame *f)
 	return wg_link_send(rpc->link, rpc->out.data, rpc->out.len);
 }
 
-int wg_rpc_request(struct wg_rpc *rpc, wg_frame *request, uint32_t timeout_ms,
-		   wg_rpc_answer_cb cb, void *cb_user)
+int wg_rpc_request(struct wg_rpc *rpc, wg_frame *request, uint32_t timeout_ms, wg_rpc_answer_cb cb,
+		   void *cb_user)
 {
 	request->id = ++rpc->next_id;
 	int rc = send_frame(rpc, request);
@@ -178,9 +178,7 @@ static void link_frame(struct wg_link *link, const uint8_t *data, size_t len, vo
 		wg_warn(wg_link_peer_short(link), "refusing a frame of %zu bytes: %s", len, why);
 		wg_rpc_answer_refused(rpc, id, why);
 		return;
-	case WG_FRAME_REQUEST:
-		rpc->h->on_request(rpc, f->id, f, rpc->user);
-		break;
+	case WG_FRAME_REQUEST: rpc->h->on_request(rpc, f->id, f, rpc->user); break;
 	case WG_FRAME_ANSWER: {
 		struct pending *p = rpc->head;
 		while (p && p->id != f->id)
@@ -225,9 +223,9 @@ static void link_close(struct wg_link *link, int status, void *user)
 }
 
 static const struct wg_link_cbs rpc_link_cbs = {
-	.on_open = link_open,
-	.on_frame = link_frame,
-	.on_close = link_close,
+    .on_open = link_open,
+    .on_frame = link_frame,
+    .on_close = link_close,
 };
 
 static struct wg_rpc *rpc_new(uv_loop_t *loop, const struct wg_rpc_handlers *h, void *user)
@@ -248,8 +246,8 @@ int wg_rpc_connect(uv_loop_t *loop, const char *host_port, const struct wg_ident
 {
 	struct wg_rpc *rpc = rpc_new(loop, h, user);
 	struct wg_link *link = NULL;
-	int rc = wg_link_connect(loop, host_port, self, expected_peer, NULL, &rpc_link_cbs, rpc,
-				 &link);
+	int rc =
+	    wg_link_connect(loop, host_port, self, expected_peer, NULL, &rpc_link_cbs, rpc, &link);
 	if (rc) {
 		uv_close((uv_handle_t *)rpc->timer, timer_closed);
 		free(rpc);

@@ -41,8 +41,8 @@ struct wg_rpc *wg_rpc_accept(uv_loop_t *loop, struct wg_link *link, const struct
 
 /* Sends a request (its id is assigned here; the caller's frame is not kept). cb may be NULL
  * to ignore the answer (the deadline still applies, silently). */
-int wg_rpc_request(struct wg_rpc *rpc, wg_frame *request, uint32_t timeout_ms,
-		   wg_rpc_answer_cb cb, void *cb_user);
+int wg_rpc_request(struct wg_rpc *rpc, wg_frame *request, uint32_t timeout_ms, wg_rpc_answer_cb cb,
+		   void *cb_user);
 /* Answers request `id` of the peer. */
 int wg_rpc_answer(struct wg_rpc *rpc, uint64_t id, wg_frame *answer);
 /* Shorthands for the bodiless answers and for Refused. */

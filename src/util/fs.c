@@ -151,9 +151,11 @@ int wg_read_secret_file(const char *path, char **out, char *why, size_t why_len)
 		if (s[i] <= ' ' || s[i] == 0x7f)
 			rc = WG_EINVAL;
 	if (rc || n < WG_SECRET_MIN) {
-		snprintf(why, why_len, "%s must hold a token of at least %d printable characters "
+		snprintf(why, why_len,
+			 "%s must hold a token of at least %d printable characters "
 			 "without spaces on its first line (e.g. from 'head -c 24 /dev/urandom | "
-			 "base64')", path, WG_SECRET_MIN);
+			 "base64')",
+			 path, WG_SECRET_MIN);
 		rc = WG_EINVAL;
 	} else {
 		*out = wg_strdup(s);

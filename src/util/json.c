@@ -96,13 +96,34 @@ void wg_json_escape(struct wg_buf *out, const void *s, size_t n)
 			continue;
 		}
 		switch (c) {
-		case '"': wg_buf_append(out, "\\\"", 2); i++; continue;
-		case '\\': wg_buf_append(out, "\\\\", 2); i++; continue;
-		case '\n': wg_buf_append(out, "\\n", 2); i++; continue;
-		case '\r': wg_buf_append(out, "\\r", 2); i++; continue;
-		case '\t': wg_buf_append(out, "\\t", 2); i++; continue;
-		case '\b': wg_buf_append(out, "\\b", 2); i++; continue;
-		case '\f': wg_buf_append(out, "\\f", 2); i++; continue;
+		case '"':
+			wg_buf_append(out, "\\\"", 2);
+			i++;
+			continue;
+		case '\\':
+			wg_buf_append(out, "\\\\", 2);
+			i++;
+			continue;
+		case '\n':
+			wg_buf_append(out, "\\n", 2);
+			i++;
+			continue;
+		case '\r':
+			wg_buf_append(out, "\\r", 2);
+			i++;
+			continue;
+		case '\t':
+			wg_buf_append(out, "\\t", 2);
+			i++;
+			continue;
+		case '\b':
+			wg_buf_append(out, "\\b", 2);
+			i++;
+			continue;
+		case '\f':
+			wg_buf_append(out, "\\f", 2);
+			i++;
+			continue;
 		default: break;
 		}
 		if (c < 0x20) {
@@ -254,7 +275,7 @@ struct json_parser {
 	const uint8_t *p, *start, *end;
 	int depth, max_depth;
 	size_t values, max_values; /* max_values 0: no limit */
-	struct wg_buf scratch;     /* the string being decoded */
+	struct wg_buf scratch;	   /* the string being decoded */
 	char *err;
 	size_t err_len;
 	int rc;
@@ -559,23 +580,15 @@ static int jp_value(struct json_parser *jp, struct wg_json **out)
 	struct wg_json *v = wg_calloc(1, sizeof *v);
 	*out = v;
 	switch (*jp->p) {
-	case '{':
-		v->type = WG_JSON_OBJECT;
-		return jp_container(jp, v, true);
-	case '[':
-		v->type = WG_JSON_ARRAY;
-		return jp_container(jp, v, false);
+	case '{': v->type = WG_JSON_OBJECT; return jp_container(jp, v, true);
+	case '[': v->type = WG_JSON_ARRAY; return jp_container(jp, v, false);
 	case 't':
 		v->type = WG_JSON_BOOL;
 		v->boolean = true;
 		return jp_literal(jp, "true");
-	case 'f':
-		v->type = WG_JSON_BOOL;
-		return jp_literal(jp, "false");
-	case 'n':
-		return jp_literal(jp, "null");
-	default:
-		return jp_number(jp, v);
+	case 'f': v->type = WG_JSON_BOOL; return jp_literal(jp, "false");
+	case 'n': return jp_literal(jp, "null");
+	default: return jp_number(jp, v);
 	}
 }
 
@@ -584,13 +597,13 @@ int wg_json_parse(const char *text, size_t len, const struct wg_json_limits *lim
 {
 	size_t max_bytes = limits && limits->max_bytes ? limits->max_bytes : 16u << 20;
 	struct json_parser jp = {
-		.p = (const uint8_t *)text,
-		.start = (const uint8_t *)text,
-		.end = (const uint8_t *)text + len,
-		.max_depth = limits && limits->max_depth > 0 ? limits->max_depth : 64,
-		.max_values = limits ? limits->max_values : 0,
-		.err = err,
-		.err_len = err_len,
+	    .p = (const uint8_t *)text,
+	    .start = (const uint8_t *)text,
+	    .end = (const uint8_t *)text + len,
+	    .max_depth = limits && limits->max_depth > 0 ? limits->max_depth : 64,
+	    .max_values = limits ? limits->max_values : 0,
+	    .err = err,
+	    .err_len = err_len,
 	};
 	struct wg_json *v = NULL;
 	*out = NULL;
@@ -739,8 +752,8 @@ int wg_base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len)
 	uint8_t *bin = wg_malloc(cap + 1);
 	size_t n = 0;
 	const char *end = NULL;
-	if (sodium_base642bin(bin, cap, s, len, NULL, &n, &end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	if (sodium_base642bin(bin, cap, s, len, NULL, &n, &end, sodium_base64_VARIANT_ORIGINAL) !=
+		0 ||
 	    end != s + len) {
 		free(bin);
 		return WG_EINVAL;

@@ -93,7 +93,7 @@ struct wg_json;
 
 struct wg_json_limits {
 	size_t max_bytes; /* 0: 16 MiB. Longer input is refused with WG_ETOOBIG. */
-	int max_depth;    /* 0: 64 nested arrays/objects. Deeper input is WG_EPROTO. */
+	int max_depth;	  /* 0: 64 nested arrays/objects. Deeper input is WG_EPROTO. */
 	/* 0: no limit. Values in the whole document (every array element, member value and
 	 * the root count one); the parse stops with WG_ETOOBIG at the first value past it,
 	 * before building more. A tree costs ~50 bytes per small value. */
@@ -133,7 +133,7 @@ int wg_json_as_bool(const struct wg_json *v, bool *out);
 bool wg_json_is_null(const struct wg_json *v);
 
 /* Iterates over the elements of an array (or member values of an object). */
-#define WG_JSON_FOREACH(item, i, arr)                                                      \
+#define WG_JSON_FOREACH(item, i, arr)                                                              \
 	for (size_t i = 0; ((item) = wg_json_at((arr), i)) != NULL; i++)
 
 /* ---- Base64 (standard alphabet, with padding) ---- */

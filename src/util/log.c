@@ -39,10 +39,10 @@ void wg_log(enum wg_log_level level, const char *peer, const char *fmt, ...)
 	gettimeofday(&tv, NULL);
 	struct tm tm;
 	gmtime_r(&tv.tv_sec, &tm);
-	int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s %s[%d]",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, (int)(tv.tv_usec / 1000), level_names[level], role,
-			 (int)getpid());
+	int n =
+	    snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s %s[%d]",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     (int)(tv.tv_usec / 1000), level_names[level], role, (int)getpid());
 	if (peer && n < (int)sizeof line)
 		n += snprintf(line + n, sizeof line - (size_t)n, " [%.8s]", peer);
 	if (n < (int)sizeof line - 1) {

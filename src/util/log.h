@@ -9,7 +9,7 @@ void wg_log_set_level(enum wg_log_level level);
 /* The process name shown on each line ("manager", "worker"...). Not copied. */
 void wg_log_set_role(const char *role);
 void wg_log(enum wg_log_level level, const char *peer, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define wg_debug(peer, ...) wg_log(WG_LOG_DEBUG, peer, __VA_ARGS__)
 #define wg_info(peer, ...) wg_log(WG_LOG_INFO, peer, __VA_ARGS__)

@@ -22,7 +22,7 @@ struct wtask {
 	uint64_t id;
 	uint8_t manager[32];
 	enum wtask_state state;
-	bool aborted;          /* TasksAbort, or another manager: forget it when it ends */
+	bool aborted;	       /* TasksAbort, or another manager: forget it when it ends */
 	bool report_in_flight; /* the final report awaits its answer */
 	/* What to run (copied from the TaskSpec). */
 	char **addresses;
@@ -226,16 +226,16 @@ static void pump(struct wg_wtasks *t)
 		if (k->state != WT_PENDING)
 			continue;
 		struct wg_engine_task et = {
-			.task_id = k->id,
-			.addresses = (const char *const *)k->addresses,
-			.n_addresses = k->n_addresses,
-			.hash_hex = k->hash,
-			.argument = k->argument,
-			.argument_len = k->argument_len,
-			.timeout_ms = k->timeout_ms,
-			.memory_bytes = k->memory_bytes,
-			.result_bytes = k->result_bytes,
-			.random_seed = k->seed,
+		    .task_id = k->id,
+		    .addresses = (const char *const *)k->addresses,
+		    .n_addresses = k->n_addresses,
+		    .hash_hex = k->hash,
+		    .argument = k->argument,
+		    .argument_len = k->argument_len,
+		    .timeout_ms = k->timeout_ms,
+		    .memory_bytes = k->memory_bytes,
+		    .result_bytes = k->result_bytes,
+		    .random_seed = k->seed,
 		};
 		int rc = wg_engine_submit(t->engine, &et, on_started, on_done, t);
 		if (rc) {
@@ -460,14 +460,16 @@ static void on_chunk(struct wg_rpc *rpc, int status, const wg_frame *a, void *cb
 	if (status || a->body_case != WASMGRID__FRAME__BODY_PROGRAM_CHUNK) {
 		wg_warn(wg_rpc_peer_short(rpc), "fetching program %.16s failed: %s", f->hash,
 			status ? wg_strerror(status)
-			: a->body_case == WASMGRID__FRAME__BODY_REFUSED ? a->refused->reason
-									  : wg_body_name(a->body_case));
+			: a->body_case == WASMGRID__FRAME__BODY_REFUSED
+			    ? a->refused->reason
+			    : wg_body_name(a->body_case));
 		fetch_end(f, WG_EUNREACHABLE);
 		return;
 	}
 	const Wasmgrid__ProgramChunk *c = a->program_chunk;
 	if (c->total_size > WG_MAX_PROGRAM_BYTES || (f->data.len && c->total_size != f->total) ||
-	    f->data.len + c->data.len > c->total_size || (c->data.len == 0 && f->data.len < c->total_size)) {
+	    f->data.len + c->data.len > c->total_size ||
+	    (c->data.len == 0 && f->data.len < c->total_size)) {
 		fetch_end(f, c->total_size > WG_MAX_PROGRAM_BYTES ? WG_ETOOBIG : WG_EPROTO);
 		return;
 	}

@@ -16,8 +16,8 @@
 struct wg_wtasks;
 
 struct wg_wtasks_options {
-	uint32_t slots;           /* tasks running at once */
-	uint32_t queue;           /* tasks accepted beyond the running ones */
+	uint32_t slots;		   /* tasks running at once */
+	uint32_t queue;		   /* tasks accepted beyond the running ones */
 	uint64_t max_memory_bytes; /* the worker's own limit: tasks asking more are refused */
 };
 

@@ -88,7 +88,8 @@ static void on_manager_answer(struct wg_rpc *rpc, int status, const wg_frame *a,
 	}
 	if (a->body_case != WASMGRID__FRAME__BODY_MANAGER_ANSWER) {
 		wg_warn(peer->rel.short_id, "ManagerRequest answered with %s%s%s",
-			wg_body_name(a->body_case), a->body_case == WASMGRID__FRAME__BODY_REFUSED ? ": " : "",
+			wg_body_name(a->body_case),
+			a->body_case == WASMGRID__FRAME__BODY_REFUSED ? ": " : "",
 			a->body_case == WASMGRID__FRAME__BODY_REFUSED ? a->refused->reason : "");
 		peer->rel.request_pending = false;
 		wg_rpc_close(rpc);
@@ -104,16 +105,17 @@ static void on_manager_answer(struct wg_rpc *rpc, int status, const wg_frame *a,
 		break;
 	}
 	case WG_REL_REJECTED:
-		wg_warn(peer->rel.short_id, "manager at %s refused us (ManagerAnswer false)", peer->addr);
+		wg_warn(peer->rel.short_id, "manager at %s refused us (ManagerAnswer false)",
+			peer->addr);
 		wg_rpc_close(rpc);
 		break;
 	case WG_REL_SEND_BYE:
-		wg_warn(peer->rel.short_id, "manager accepted us but we cannot be its worker: ManagerBye");
+		wg_warn(peer->rel.short_id,
+			"manager accepted us but we cannot be its worker: ManagerBye");
 		wg_peer_send_bye(peer, NULL, NULL);
 		wg_rpc_close(rpc);
 		break;
-	case WG_REL_CHECK_PING:
-		break;
+	case WG_REL_CHECK_PING: break;
 	}
 }
 
@@ -166,7 +168,8 @@ static int rpc_open(struct wg_rpc *rpc, void *user)
 	if (peer == w->mgr) {
 		if (!wg_authz_allows(w->authz, peer->rel.id)) {
 			wg_warn(peer->rel.short_id,
-				"%s is not a manager we accept (--managers); hanging up", peer->addr);
+				"%s is not a manager we accept (--managers); hanging up",
+				peer->addr);
 			return WG_EDENIED;
 		}
 		wg_info(peer->rel.short_id, "connected to %s", peer->addr);
@@ -207,9 +210,7 @@ static void from_manager(struct wg_peer *peer, uint64_t id, const wg_frame *req)
 	case WASMGRID__FRAME__BODY_TASKS_ABORT:
 		wg_wtasks_abort(w->tasks, peer, id, req->tasks_abort);
 		break;
-	default:
-		wg_rpc_answer_refused(peer->rpc, id, "request not understood");
-		break;
+	default: wg_rpc_answer_refused(peer->rpc, id, "request not understood"); break;
 	}
 }
 
@@ -218,12 +219,12 @@ static void rpc_request(struct wg_rpc *rpc, uint64_t id, const wg_frame *req, vo
 	struct wg_peer *peer = user;
 	struct wg_worker *w = peer->owner;
 	const struct wg_peer_role role = {
-		.type = WG_NODE_WORKER,
-		.rel = &w->rel,
-		.ended = peer_ended,
-		.manager_request = on_manager_request,
-		.from_partner = from_manager,
-		.bye_closes = true,
+	    .type = WG_NODE_WORKER,
+	    .rel = &w->rel,
+	    .ended = peer_ended,
+	    .manager_request = on_manager_request,
+	    .from_partner = from_manager,
+	    .bye_closes = true,
 	};
 	wg_peer_route(peer, id, req, &role);
 }
@@ -237,9 +238,12 @@ static void rpc_close(struct wg_rpc *rpc, int status, void *user)
 	peer->rpc = NULL;
 	if (peer == w->mgr) {
 		if (status && status != WG_ECLOSED)
-			wg_warn(peer->rel.short_id, "connection to %s ended: %s",
-				peer->addr[0] ? peer->addr : w->addrs[(w->next_addr + w->n_addrs - 1) % w->n_addrs].host_port,
-				wg_strerror(status));
+			wg_warn(
+			    peer->rel.short_id, "connection to %s ended: %s",
+			    peer->addr[0]
+				? peer->addr
+				: w->addrs[(w->next_addr + w->n_addrs - 1) % w->n_addrs].host_port,
+			    wg_strerror(status));
 		w->mgr = NULL;
 		schedule_retry(w);
 	} else {
@@ -249,9 +253,9 @@ static void rpc_close(struct wg_rpc *rpc, int status, void *user)
 }
 
 static const struct wg_rpc_handlers handlers = {
-	.on_open = rpc_open,
-	.on_request = rpc_request,
-	.on_close = rpc_close,
+    .on_open = rpc_open,
+    .on_request = rpc_request,
+    .on_close = rpc_close,
 };
 
 static void peer_lost(struct wg_peer *peer, const char *why)
@@ -367,7 +371,7 @@ int wg_worker_run(const struct wg_worker_options *o)
 	int rc = wg_identity_load_or_create(&w.id, o->data_dir);
 	if (rc) {
 		wg_daemon_fail("worker", "cannot load the node key in %s: %s", o->data_dir,
-			wg_strerror(rc));
+			       wg_strerror(rc));
 		goto out;
 	}
 	if (wg_authz_load(o->managers_authz, &w.authz, why, sizeof why)) {
@@ -378,9 +382,9 @@ int wg_worker_run(const struct wg_worker_options *o)
 	for (size_t i = 0; i < o->n_managers; i++, w.n_addrs++) {
 		if (parse_manager_addr(o->managers[i], &w.addrs[i])) {
 			wg_daemon_fail("worker",
-				"--manager %s: expected [NODEID@]HOST:PORT with a "
-				"64-hex-digit NODEID",
-				o->managers[i]);
+				       "--manager %s: expected [NODEID@]HOST:PORT with a "
+				       "64-hex-digit NODEID",
+				       o->managers[i]);
 			goto out;
 		}
 	}
@@ -402,22 +406,21 @@ int wg_worker_run(const struct wg_worker_options *o)
 		goto out;
 	}
 	struct wg_engine_options eo = {
-		.fetch_policy = &w.fetch_policy,
-		.data_dir = o->data_dir,
-		.default_memory_bytes = o->memory_mib << 20,
-		.compile_cpu_s = o->compile_cpu_s,
-		.compile_memory_mib = o->compile_memory_mib,
+	    .fetch_policy = &w.fetch_policy,
+	    .data_dir = o->data_dir,
+	    .default_memory_bytes = o->memory_mib << 20,
+	    .compile_cpu_s = o->compile_cpu_s,
+	    .compile_memory_mib = o->compile_memory_mib,
 	};
 	rc = wg_engine_create(w.loop, &eo, &w.engine);
 	if (rc) {
-		wg_daemon_fail("worker", "cannot start the execution engine: %s",
-			wg_strerror(rc));
+		wg_daemon_fail("worker", "cannot start the execution engine: %s", wg_strerror(rc));
 		goto out;
 	}
 	struct wg_wtasks_options to = {
-		.slots = w.specs.slots,
-		.queue = o->queue,
-		.max_memory_bytes = o->memory_mib << 20,
+	    .slots = w.specs.slots,
+	    .queue = o->queue,
+	    .max_memory_bytes = o->memory_mib << 20,
 	};
 	w.tasks = wg_wtasks_create(w.loop, w.engine, &to);
 	wg_engine_set_fetcher(w.engine, "wasmgrid", wg_wtasks_fetch_program, w.tasks);
@@ -427,7 +430,7 @@ int wg_worker_run(const struct wg_worker_options *o)
 				       &port);
 		if (rc) {
 			wg_daemon_fail("worker", "cannot listen on %s: %s", o->listen,
-				wg_listen_error(rc));
+				       wg_listen_error(rc));
 			goto out;
 		}
 		if (o->port_file && wg_write_port_file(o->port_file, port)) {

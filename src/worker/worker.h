@@ -10,18 +10,18 @@ struct wg_worker_options {
 	const char *const *managers;
 	size_t n_managers;
 	const char *managers_authz; /* "open" or a file of node ids allowed to manage us */
-	const char *listen;         /* optional node protocol address, or NULL */
+	const char *listen;	    /* optional node protocol address, or NULL */
 	const char *port_file;
 	const char *data_dir;
-	uint32_t slots;             /* tasks at once (0: one per core) */
-	uint32_t queue;             /* tasks accepted beyond the running ones */
-	uint64_t memory_mib;        /* WebAssembly memory limit per task */
+	uint32_t slots;	     /* tasks at once (0: one per core) */
+	uint32_t queue;	     /* tasks accepted beyond the running ones */
+	uint64_t memory_mib; /* WebAssembly memory limit per task */
 	uint32_t heartbeat_ms;
-	uint32_t retry_max_ms;      /* cap of the reconnection backoff */
+	uint32_t retry_max_ms; /* cap of the reconnection backoff */
 	/* What programs may be fetched from: --fetch lists (engine.h), none: the default. */
 	const char *const *fetch;
 	size_t n_fetch;
-	uint32_t compile_cpu_s;     /* limits of each compiler process (0: the engine's) */
+	uint32_t compile_cpu_s; /* limits of each compiler process (0: the engine's) */
 	uint32_t compile_memory_mib;
 };
 

@@ -60,9 +60,17 @@ pid_t e2e_worker_start(const char *name, const char *manager_addr, ...)
 {
 	/* The tests hand workers file:// and loopback http:// addresses: they may fetch
 	 * anything (the fetch policy has tests of its own, test_fetch_policy.c). */
-	const char *argv[48] = {"worker", "--manager", manager_addr, "--data", e2e_data(name),
-				"--heartbeat-ms", E2E_HEARTBEAT_MS, "--retry-max-ms", "300",
-				"--fetch", "all"};
+	const char *argv[48] = {"worker",
+				"--manager",
+				manager_addr,
+				"--data",
+				e2e_data(name),
+				"--heartbeat-ms",
+				E2E_HEARTBEAT_MS,
+				"--retry-max-ms",
+				"300",
+				"--fetch",
+				"all"};
 	int n = 11;
 	va_list ap;
 	va_start(ap, manager_addr);

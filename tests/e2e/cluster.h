@@ -16,7 +16,7 @@ struct e2e_manager {
 /* Starts a manager named NAME with data in TMP/NAME; extra options (NULL-terminated) may
  * follow. listen_port 0 picks a free port. */
 void e2e_manager_start(struct e2e_manager *m, const char *name, int listen_port, ...)
-	__attribute__((sentinel));
+    __attribute__((sentinel));
 /* Starts a worker named NAME with data in TMP/NAME attached to the given manager address
  * ("127.0.0.1:PORT"), extra options following. */
 pid_t e2e_worker_start(const char *name, const char *manager_addr, ...) __attribute__((sentinel));
@@ -40,7 +40,7 @@ const char *e2e_program(const char *name);
 const char *e2e_args_file(const char *name, const char *const *args, size_t n);
 /* `wasmgrid submit PROGRAM --args-file F --api API EXTRA...`; returns the job id. */
 char *e2e_submit(const char *api, const char *program, const char *args_file, ...)
-	__attribute__((sentinel));
+    __attribute__((sentinel));
 /* `wasmgrid wait JOB`: its exit status. */
 int e2e_wait(const char *api, const char *job);
 

@@ -169,9 +169,9 @@ static void on_close(struct wg_rpc *rpc, int status, void *user)
 }
 
 static const struct wg_rpc_handlers handlers = {
-	.on_open = on_open,
-	.on_request = on_request,
-	.on_close = on_close,
+    .on_open = on_open,
+    .on_request = on_request,
+    .on_close = on_close,
 };
 
 /* ---- life cycle ---- */
@@ -223,9 +223,9 @@ void fake_listen(struct fake_node *f)
 {
 	char addr[64];
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", f->port);
-	CHECK_EQ(wg_listener_start(&f->loop, addr, &f->id, NULL, on_accept, f, &f->listener,
-				   &f->port),
-		 0);
+	CHECK_EQ(
+	    wg_listener_start(&f->loop, addr, &f->id, NULL, on_accept, f, &f->listener, &f->port),
+	    0);
 	CHECK(f->port > 0);
 }
 
@@ -266,8 +266,8 @@ static void poll_tick(uv_timer_t *t)
 	(void)t;
 }
 
-bool fake_run_until(struct fake_node *f, bool (*cond)(struct fake_node *f, void *arg),
-		    void *arg, int timeout_ms)
+bool fake_run_until(struct fake_node *f, bool (*cond)(struct fake_node *f, void *arg), void *arg,
+		    int timeout_ms)
 {
 	uv_update_time(&f->loop);
 	uint64_t end = uv_now(&f->loop) + (uint64_t)timeout_ms;
@@ -358,8 +358,7 @@ struct find_args {
 	struct fake_msg *found;
 };
 
-struct fake_msg *fake_find(struct fake_node *f, wg_body_case kind, uint64_t task_id,
-			   size_t from)
+struct fake_msg *fake_find(struct fake_node *f, wg_body_case kind, uint64_t task_id, size_t from)
 {
 	for (size_t i = from; i < f->n_msgs; i++)
 		if (f->msgs[i]->kind == kind && (!task_id || f->msgs[i]->task_id == task_id))
@@ -415,7 +414,7 @@ void fake_execute(struct fake_node *f, const struct fake_task *tasks, size_t n,
 	Wasmgrid__TaskSpec **specp = wg_calloc(n, sizeof *specp);
 	Wasmgrid__Limits *limits = wg_calloc(n, sizeof *limits);
 	char **addresses = wg_calloc(n, sizeof *addresses);
-	char (*hashes)[65] = wg_calloc(n, sizeof *hashes);
+	char(*hashes)[65] = wg_calloc(n, sizeof *hashes);
 	for (size_t i = 0; i < n; i++) {
 		const struct fake_task *t = &tasks[i];
 		Wasmgrid__TaskSpec *s = &specs[i];

@@ -23,35 +23,35 @@
 /* One request the daemon sent us, with what the tests look at copied out of the frame. */
 struct fake_msg {
 	wg_body_case kind;
-	uint64_t rpc_id;      /* its request number, to answer it later */
-	int connection;       /* which of our connections it came on (1, 2, ...) */
+	uint64_t rpc_id; /* its request number, to answer it later */
+	int connection;	 /* which of our connections it came on (1, 2, ...) */
 	bool answered;
-	uint64_t task_id;     /* TaskStarted, TaskError, TaskCompleted */
-	uint64_t datetime;    /* TaskStarted */
-	int error;            /* TaskError */
-	char *detail;         /* TaskError */
-	struct wg_buf result; /* TaskCompleted */
+	uint64_t task_id;	   /* TaskStarted, TaskError, TaskCompleted */
+	uint64_t datetime;	   /* TaskStarted */
+	int error;		   /* TaskError */
+	char *detail;		   /* TaskError */
+	struct wg_buf result;	   /* TaskCompleted */
 	struct wg_buf stderr_tail; /* TaskError */
-	size_t n_tasks;       /* TasksExecute, TasksPing, TasksAbort: how many tasks */
-	uint64_t first_task;  /* TasksExecute, TasksPing, TasksAbort: the first task's id */
-	uint64_t ids[64];     /* ... and the first 64 task ids */
+	size_t n_tasks;		   /* TasksExecute, TasksPing, TasksAbort: how many tasks */
+	uint64_t first_task;	   /* TasksExecute, TasksPing, TasksAbort: the first task's id */
+	uint64_t ids[64];	   /* ... and the first 64 task ids */
 };
 
 /* One entry of a TasksRefused or TasksPong answer. */
 struct fake_entry {
 	uint64_t task_id;
-	int code;             /* RefuseReason or TaskState */
+	int code; /* RefuseReason or TaskState */
 	uint64_t started_at_ms;
 	int error;
-	char result[256];     /* NUL-terminated copy of the first bytes */
+	char result[256]; /* NUL-terminated copy of the first bytes */
 };
 
 /* The answer to one of our requests. */
 struct fake_answer {
 	bool done;
-	int status;           /* 0, or WG_ETIMEOUT / WG_ECLOSED */
+	int status; /* 0, or WG_ETIMEOUT / WG_ECLOSED */
 	wg_body_case kind;
-	bool accepted;        /* ManagerAnswer */
+	bool accepted; /* ManagerAnswer */
 	size_t n;
 	struct fake_entry entries[16];
 };
@@ -59,17 +59,17 @@ struct fake_answer {
 struct fake_node {
 	uv_loop_t loop;
 	struct wg_identity id;
-	enum wg_node_type type;     /* what we say we are */
-	bool hold_final_reports;    /* leave TaskError/TaskCompleted unanswered (fake_ack later) */
+	enum wg_node_type type;	 /* what we say we are */
+	bool hold_final_reports; /* leave TaskError/TaskCompleted unanswered (fake_ack later) */
 	/* Answer TasksPing with STARTED (since now) for every task asked about, as a worker
 	 * still running them would, instead of Unknown (a worker that lost them). */
 	bool pong_started;
 	struct wg_listener *listener;
 	int port;
-	struct wg_rpc *rpc;         /* the current connection, NULL when none */
-	int opened, closed;         /* connections opened and closed so far */
-	bool attached;              /* manager side: we accepted a ManagerRequest on rpc */
-	struct fake_msg **msgs;     /* every request received, in order */
+	struct wg_rpc *rpc;	/* the current connection, NULL when none */
+	int opened, closed;	/* connections opened and closed so far */
+	bool attached;		/* manager side: we accepted a ManagerRequest on rpc */
+	struct fake_msg **msgs; /* every request received, in order */
 	size_t n_msgs, cap_msgs;
 	uv_timer_t poll;
 };
@@ -88,8 +88,8 @@ void fake_hang_up(struct fake_node *f);
 
 /* Runs the loop until cond(f, arg) is true (checked at least every 20 ms) or timeout_ms
  * passes; returns whether cond became true. */
-bool fake_run_until(struct fake_node *f, bool (*cond)(struct fake_node *f, void *arg),
-		    void *arg, int timeout_ms);
+bool fake_run_until(struct fake_node *f, bool (*cond)(struct fake_node *f, void *arg), void *arg,
+		    int timeout_ms);
 /* Waits for the next connection to open (f->opened to exceed `opened_before`). */
 bool fake_wait_opened(struct fake_node *f, int opened_before, int timeout_ms);
 /* Waits for a manager-side attachment (we answered ManagerRequest with accepted). */
@@ -101,8 +101,7 @@ void fake_call(struct fake_node *f, wg_frame *req, struct fake_answer *a, int ti
 
 /* The first recorded request of this kind about task_id (any task when task_id is 0) at
  * index >= from, or NULL. */
-struct fake_msg *fake_find(struct fake_node *f, wg_body_case kind, uint64_t task_id,
-			   size_t from);
+struct fake_msg *fake_find(struct fake_node *f, wg_body_case kind, uint64_t task_id, size_t from);
 /* Waits for such a request; NULL when none came within timeout_ms. */
 struct fake_msg *fake_wait_msg(struct fake_node *f, wg_body_case kind, uint64_t task_id,
 			       size_t from, int timeout_ms);
@@ -117,10 +116,10 @@ struct fake_task {
 	uint64_t id;
 	const char *program;
 	const char *argument;
-	uint32_t timeout_ms;     /* 0: 60 s */
-	uint64_t memory_bytes;   /* 0: the worker's default */
-	bool unknown_kind;       /* PROGRAM_KIND_UNKNOWN instead of WASI_PREVIEW1 */
-	const char *hash;        /* NULL: the program's real hash */
+	uint32_t timeout_ms;   /* 0: 60 s */
+	uint64_t memory_bytes; /* 0: the worker's default */
+	bool unknown_kind;     /* PROGRAM_KIND_UNKNOWN instead of WASI_PREVIEW1 */
+	const char *hash;      /* NULL: the program's real hash */
 };
 /* The program's path, and its BLAKE2b-256 hash in hex (computed here, not by the daemon). */
 const char *fake_program_path(const char *program);

@@ -102,8 +102,10 @@ TEST_SLOW(e2e_api_answers_others_under_300_half_open_connections, 90)
 			usleep(50000);
 	}
 	long long took = now_ms() - t0;
-	fprintf(stderr, "    GET /v1/jobs from another address under %d half-open connections: "
-		"%d in %lld ms\n", HALF_OPEN, status, took);
+	fprintf(stderr,
+		"    GET /v1/jobs from another address under %d half-open connections: "
+		"%d in %lld ms\n",
+		HALF_OPEN, status, took);
 	CHECK_MSG(status == 200, "no answer within %lld ms (status %d)", took, status);
 	/* The half-open heads are cut at the head deadline (5 s; before: 30 s). */
 	t0 = now_ms();
@@ -176,8 +178,10 @@ TEST_SLOW(e2e_maximal_job_body_is_refused_early_and_memory_is_given_back, 120)
 	/* The answer may leave before the handler has returned: a request after it waits. */
 	CHECK_EQ(wg_test_http_get(m.api_port, "/v1/jobs", NULL), 200);
 	long peak = proc_kib(m.pid, "VmHWM"), after = proc_kib(m.pid, "VmRSS");
-	fprintf(stderr, "    %zu empty arguments in 64 MiB: %ld, RSS %ld MiB before, peak %ld MiB, "
-		"%ld MiB after\n", n, status, start >> 10, peak >> 10, after >> 10);
+	fprintf(stderr,
+		"    %zu empty arguments in 64 MiB: %ld, RSS %ld MiB before, peak %ld MiB, "
+		"%ld MiB after\n",
+		n, status, start >> 10, peak >> 10, after >> 10);
 	CHECK_EQ(status, 400);
 	CHECK_CONTAINS((char *)resp.data, "1000000");
 	CHECK_MSG(!MEMORY_BOUNDS || peak < PEAK_BOUND_KIB, "peak RSS %ld MiB", peak >> 10);
@@ -202,9 +206,10 @@ TEST_SLOW(e2e_million_task_job_body_is_accepted_within_the_memory_bound, 180)
 	/* The answer may leave before the handler has returned: a request after it waits. */
 	CHECK_EQ(wg_test_http_get(m.api_port, "/v1/jobs", NULL), 200);
 	long peak = proc_kib(m.pid, "VmHWM"), after = proc_kib(m.pid, "VmRSS");
-	fprintf(stderr, "    %d arguments: %ld in %lld ms, RSS %ld MiB before, peak %ld MiB, "
-		"%ld MiB after\n", MAX_TASKS, status, took, start >> 10, peak >> 10,
-		after >> 10);
+	fprintf(stderr,
+		"    %d arguments: %ld in %lld ms, RSS %ld MiB before, peak %ld MiB, "
+		"%ld MiB after\n",
+		MAX_TASKS, status, took, start >> 10, peak >> 10, after >> 10);
 	CHECK_EQ(status, 201);
 	CHECK_STREQ((char *)resp.data, "{\"id\":1,\"tasks\":1000000}");
 	CHECK_MSG(!MEMORY_BOUNDS || peak < PEAK_BOUND_KIB, "peak RSS %ld MiB", peak >> 10);

@@ -41,8 +41,8 @@ TEST_SLOW(e2e_api_shows_only_committed_counts_across_sigkill, 240)
 	const char **args = wg_calloc(TASKS, sizeof *args);
 	for (size_t i = 0; i < TASKS; i++)
 		args[i] = "7";
-	char *job = e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, TASKS),
-			       NULL);
+	char *job =
+	    e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, TASKS), NULL);
 	free(args);
 	CHECK_STREQ(job, "1");
 	int worse = 0;
@@ -57,14 +57,16 @@ TEST_SLOW(e2e_api_shows_only_committed_counts_across_sigkill, 240)
 		CHECK_EQ(wg_test_stop(m.pid, SIGKILL, 5000) & 0x7f, SIGKILL);
 		e2e_manager_start(&m, "manager", listen_port, NULL);
 		long after = completed(m.api_port);
-		fprintf(stderr, "    round %d: the API showed %ld completed, after the restart %ld\n",
+		fprintf(stderr,
+			"    round %d: the API showed %ld completed, after the restart %ld\n",
 			round, seen, after);
 		if (after < seen)
 			worse++;
 		CHECK(after >= 0);
 		CHECK(e2e_wait_workers(m.api_port, "attached", 2, 20000));
 	}
-	CHECK_MSG(worse == 0, "a count shown by the API went down after a restart (%d of 3)", worse);
+	CHECK_MSG(worse == 0, "a count shown by the API went down after a restart (%d of 3)",
+		  worse);
 	free(job);
 	wg_test_stop(w1, SIGTERM, 10000);
 	wg_test_stop(w2, SIGTERM, 10000);

@@ -26,8 +26,8 @@ static const char *write_min_wasm(void)
 }
 
 /* Runs `wasmgrid ARGS...`; out and err are reset and NUL-terminated. */
-#define RUN(out, err, ...)                                                                 \
-	((out)->len = 0, (err)->len = 0, run_status = wg_test_run(out, err, __VA_ARGS__, NULL), \
+#define RUN(out, err, ...)                                                                         \
+	((out)->len = 0, (err)->len = 0, run_status = wg_test_run(out, err, __VA_ARGS__, NULL),    \
 	 wg_buf_cstr(out), wg_buf_cstr(err), run_status)
 
 static int run_status;
@@ -56,7 +56,8 @@ TEST_SLOW(e2e_submitted_job_is_listed_paged_and_cancelled, 60)
 	struct wg_buf out = {0}, err = {0};
 
 	CHECK_EQ(RUN(&out, &err, "submit", wasm, "--arg", "a", "--arg", "b c", "--arg", "d",
-		     "--priority", "-2", "--redundancy", "2", "--api", m.api), 0);
+		     "--priority", "-2", "--redundancy", "2", "--api", m.api),
+		 0);
 	CHECK_STREQ((char *)out.data, "1\n");
 	CHECK_EQ(RUN(&out, &err, "status", "1", "--api", m.api), 0);
 	CHECK_CONTAINS((char *)out.data, "job 1: running");
@@ -70,8 +71,8 @@ TEST_SLOW(e2e_submitted_job_is_listed_paged_and_cancelled, 60)
 	/* The program the CLI uploaded is stored under its BLAKE2b-256, which the job names. */
 	uint8_t digest[32];
 	char hex[65];
-	crypto_generichash(digest, sizeof digest, (const uint8_t *)min_wasm, sizeof min_wasm,
-			   NULL, 0);
+	crypto_generichash(digest, sizeof digest, (const uint8_t *)min_wasm, sizeof min_wasm, NULL,
+			   0);
 	wg_hex_encode(digest, sizeof digest, hex);
 	CHECK_CONTAINS((char *)out.data, hex);
 
@@ -203,11 +204,13 @@ TEST_SLOW(e2e_bad_job_input_gets_clear_errors, 60)
 	/* Usage errors: exit 2, saying what to give. */
 	CHECK_EQ(RUN(&out, &err, "submit", wasm, "--api", m.api), 2);
 	CHECK_CONTAINS((char *)err.data, "no arguments: give --arg A");
-	CHECK_EQ(RUN(&out, &err, "submit", "https://example.com/p.wasm", "--arg", "1", "--api",
-		     m.api), 2);
+	CHECK_EQ(
+	    RUN(&out, &err, "submit", "https://example.com/p.wasm", "--arg", "1", "--api", m.api),
+	    2);
 	CHECK_CONTAINS((char *)err.data, "needs --hash");
-	CHECK_EQ(RUN(&out, &err, "submit", "https://example.com/p.wasm", "--hash", "12zz",
-		     "--arg", "1", "--api", m.api), 2);
+	CHECK_EQ(RUN(&out, &err, "submit", "https://example.com/p.wasm", "--hash", "12zz", "--arg",
+		     "1", "--api", m.api),
+		 2);
 	CHECK_CONTAINS((char *)err.data, "--hash must be 64 hex digits");
 	CHECK_EQ(RUN(&out, &err, "status", "abc", "--api", m.api), 2);
 	CHECK_CONTAINS((char *)err.data, "'abc' is not a job id");
@@ -217,8 +220,9 @@ TEST_SLOW(e2e_bad_job_input_gets_clear_errors, 60)
 	CHECK_EQ(wg_write_file_atomic(text, "hello world\n", 12, 0644), 0);
 	CHECK_EQ(RUN(&out, &err, "submit", text, "--arg", "1", "--api", m.api), 1);
 	CHECK_CONTAINS((char *)err.data, "not a WebAssembly module");
-	CHECK_EQ(api_call(&m, "POST", "/v1/programs", "application/wasm", "\0asm\2\0\0\0", 8,
-			  &body), 400);
+	CHECK_EQ(
+	    api_call(&m, "POST", "/v1/programs", "application/wasm", "\0asm\2\0\0\0", 8, &body),
+	    400);
 	CHECK_CONTAINS((char *)body.data, "version");
 
 	/* Unknown jobs: 404, and the CLI names the manager and how to list jobs. */
@@ -263,7 +267,8 @@ TEST_SLOW(e2e_bad_job_input_gets_clear_errors, 60)
 	CHECK_CONTAINS((char *)body.data, "'arguments[0]' is not a string");
 	snprintf(json, sizeof json,
 		 "{\"address\":\"https://x/p.wasm\",\"hash\":\"%s\",\"arguments\":[\"1\"],"
-		 "\"redundancy\":99}", zeros);
+		 "\"redundancy\":99}",
+		 zeros);
 	CHECK_EQ(post_json(&m, json, &body), 400);
 	CHECK_CONTAINS((char *)body.data, "'redundancy' must be an integer from 1 to 16");
 	snprintf(json, sizeof json,
@@ -278,7 +283,8 @@ TEST_SLOW(e2e_bad_job_input_gets_clear_errors, 60)
 	/* A valid address job with base64 arguments is taken. */
 	snprintf(json, sizeof json,
 		 "{\"address\":\"https://x/p.wasm\",\"hash\":\"%s\",\"arguments_base64\":"
-		 "[\"AP8=\",\"\"],\"timeout_ms\":1500}", zeros);
+		 "[\"AP8=\",\"\"],\"timeout_ms\":1500}",
+		 zeros);
 	CHECK_EQ(post_json(&m, json, &body), 201);
 	CHECK_STREQ((char *)body.data, "{\"id\":1,\"tasks\":2}");
 	/* A job of no task is complete at once, and `wait` says so with exit status 0. */

@@ -112,16 +112,16 @@ TEST_SLOW(api_without_a_token_listens_only_on_loopback_unless_told_insecure, 60)
 {
 	struct wg_buf out = {0}, err = {0};
 	const char *data = e2e_data("m");
-	CHECK_EQ(wg_test_run(&out, &err, "manager", "--listen", "127.0.0.1:0", "--api",
-			     "0.0.0.0:0", "--data", data, NULL),
+	CHECK_EQ(wg_test_run(&out, &err, "manager", "--listen", "127.0.0.1:0", "--api", "0.0.0.0:0",
+			     "--data", data, NULL),
 		 2);
 	CHECK_CONTAINS(wg_buf_cstr(&err), "reachable from other machines");
 	CHECK_CONTAINS(wg_buf_cstr(&err), "--api-token-file");
 	/* Told so, it starts (and stops when asked). */
 	const char *port_file = wg_test_path("api.port");
-	pid_t pid = wg_test_start("insecure", "manager", "--listen", "127.0.0.1:0", "--api",
-				  "0.0.0.0:0", "--api-insecure", "--data", data, "--api-port-file",
-				  port_file, NULL);
+	pid_t pid =
+	    wg_test_start("insecure", "manager", "--listen", "127.0.0.1:0", "--api", "0.0.0.0:0",
+			  "--api-insecure", "--data", data, "--api-port-file", port_file, NULL);
 	CHECK(wg_test_wait_port(port_file, 10000) > 0);
 	CHECK_EQ(wg_test_stop(pid, SIGTERM, 10000), 0);
 	/* A token file that holds no usable token is refused with the reason. */
@@ -144,10 +144,20 @@ TEST_SLOW(dashboard_asks_for_the_token_when_the_api_has_one, 90)
 	char profile[4200], url[128];
 	snprintf(profile, sizeof profile, "--user-data-dir=%s", wg_test_path("chromium"));
 	snprintf(url, sizeof url, "http://%s/", m.api);
-	const char *argv[] = {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
-			      "--disable-quic", "--no-first-run", "--disable-background-networking",
-			      "--disable-component-update", "--disable-sync", profile,
-			      "--virtual-time-budget=2000", "--dump-dom", url, NULL};
+	const char *argv[] = {"chromium",
+			      "--headless",
+			      "--no-sandbox",
+			      "--disable-gpu",
+			      "--disable-quic",
+			      "--no-first-run",
+			      "--disable-background-networking",
+			      "--disable-component-update",
+			      "--disable-sync",
+			      profile,
+			      "--virtual-time-budget=2000",
+			      "--dump-dom",
+			      url,
+			      NULL};
 	struct wg_buf out = {0};
 	int status = wg_test_run_program(&out, NULL, argv);
 	CHECK_MSG(status != 127, "chromium is not installed (tools/deps.sh installs it)");

@@ -17,7 +17,7 @@ TEST(cli_version_help_and_unknown_commands)
 	out.len = 0;
 	CHECK_EQ(wg_test_run(&out, &err, "help", NULL), 0);
 	const char *help = wg_buf_cstr(&out);
-	const char *commands[] = {"manager", "worker", "workers", "submit", "status", "wait",
+	const char *commands[] = {"manager", "worker", "workers", "submit", "status",	   "wait",
 				  "results", "cancel", "remove",  "run",    "--token-file"};
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		CHECK_CONTAINS(help, commands[i]);
@@ -49,18 +49,21 @@ TEST(cli_daemon_that_cannot_listen_says_why_once)
 	char addr[64];
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sa.sin_port));
 	struct wg_buf out = {0}, err = {0};
-	CHECK_EQ(wg_test_run(&out, &err, "manager", "--listen", addr, "--data",
-			     wg_test_path("m"), NULL), 1);
+	CHECK_EQ(
+	    wg_test_run(&out, &err, "manager", "--listen", addr, "--data", wg_test_path("m"), NULL),
+	    1);
 	CHECK_CONTAINS(wg_buf_cstr(&err), "another process is listening there");
 	CHECK_EQ(occurrences(wg_buf_cstr(&err), addr), 1);
 	err.len = 0;
 	CHECK_EQ(wg_test_run(&out, &err, "manager", "--listen", "127.0.0.1:0", "--api", addr,
-			     "--data", wg_test_path("m"), NULL), 1);
+			     "--data", wg_test_path("m"), NULL),
+		 1);
 	CHECK_CONTAINS(wg_buf_cstr(&err), "cannot serve the API on");
 	CHECK_EQ(occurrences(wg_buf_cstr(&err), addr), 1);
 	err.len = 0;
-	CHECK_EQ(wg_test_run(&out, &err, "worker", "--listen", addr, "--data", wg_test_path("w"),
-			     NULL), 1);
+	CHECK_EQ(
+	    wg_test_run(&out, &err, "worker", "--listen", addr, "--data", wg_test_path("w"), NULL),
+	    1);
 	CHECK_CONTAINS(wg_buf_cstr(&err), "another process is listening there");
 	CHECK_EQ(occurrences(wg_buf_cstr(&err), addr), 1);
 	close(fd);

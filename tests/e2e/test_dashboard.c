@@ -18,10 +18,20 @@ static char *dump_dom(const char *url, const char *budget_ms)
 	snprintf(budget, sizeof budget, "--virtual-time-budget=%s", budget_ms);
 	/* No sandbox (we are root), and none of the background connections a closed machine
 	 * refuses. */
-	const char *argv[] = {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
-			      "--disable-quic", "--no-first-run", "--disable-background-networking",
-			      "--disable-component-update", "--disable-sync", profile, budget,
-			      "--dump-dom", url, NULL};
+	const char *argv[] = {"chromium",
+			      "--headless",
+			      "--no-sandbox",
+			      "--disable-gpu",
+			      "--disable-quic",
+			      "--no-first-run",
+			      "--disable-background-networking",
+			      "--disable-component-update",
+			      "--disable-sync",
+			      profile,
+			      budget,
+			      "--dump-dom",
+			      url,
+			      NULL};
 	struct wg_buf out = {0}, err = {0};
 	int status = wg_test_run_program(&out, &err, argv);
 	CHECK_MSG(status != 127, "chromium is not installed (tools/deps.sh installs it)");
@@ -50,8 +60,7 @@ TEST_SLOW(dashboard_in_chromium_shows_workers_jobs_progress_and_a_jobs_tasks, 18
 	const char *slow[40];
 	for (int i = 0; i < 40; i++)
 		slow[i] = "300";
-	char *job = e2e_submit(m.api, e2e_program("t_slow"), e2e_args_file("slow", slow, 40),
-			       NULL);
+	char *job = e2e_submit(m.api, e2e_program("t_slow"), e2e_args_file("slow", slow, 40), NULL);
 	CHECK_STREQ(job, "1");
 	CHECK(wg_test_wait_for(job_half_done, m.api, 60000));
 

@@ -26,7 +26,8 @@ TEST_SLOW(install_puts_the_binary_manual_units_python_client_and_docs_in_place, 
 	char destdir[PATH_MAX + 16], build[PATH_MAX + 16];
 	snprintf(destdir, sizeof destdir, "DESTDIR=%s", dest);
 	snprintf(build, sizeof build, "BUILD=%s", wg_test_bindir());
-	const char *argv[] = {"make", "-s", "-C", root, "install", destdir, "PREFIX=/usr", build,
+	const char *argv[] = {"make",		"-s",	 "-C",		root,
+			      "install",	destdir, "PREFIX=/usr", build,
 			      "PYTHON=python3", NULL};
 	struct wg_buf out = {0}, err = {0};
 	CHECK_MSG(wg_test_run_program(&out, &err, argv) == 0, "make install: %s",
@@ -56,8 +57,8 @@ TEST_SLOW(install_puts_the_binary_manual_units_python_client_and_docs_in_place, 
 
 	/* Every systemd unit and default file of dist/ is installed. */
 	char pattern[PATH_MAX + 32];
-	snprintf(pattern, sizeof pattern, "cd %s/dist 2>/dev/null && ls *.service default/* 2>/dev/null",
-		 root);
+	snprintf(pattern, sizeof pattern,
+		 "cd %s/dist 2>/dev/null && ls *.service default/* 2>/dev/null", root);
 	const char *list[] = {"sh", "-c", pattern, NULL};
 	out.len = 0;
 	wg_test_run_program(&out, NULL, list);

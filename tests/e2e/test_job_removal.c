@@ -61,8 +61,8 @@ TEST_SLOW(e2e_cancel_of_a_large_job_leaves_the_manager_responsive, 300)
 	const char **args = wg_calloc(TASKS, sizeof *args);
 	for (size_t i = 0; i < TASKS; i++)
 		args[i] = "7";
-	char *job = e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, TASKS),
-			       NULL);
+	char *job =
+	    e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, TASKS), NULL);
 	free(args);
 	CHECK_STREQ(job, "1");
 	char addr[64];
@@ -140,8 +140,8 @@ TEST_SLOW(e2e_keep_finished_removes_jobs_finished_long_enough_ago, 120)
 	pid_t w = e2e_worker_start("w1", addr, NULL);
 	CHECK(e2e_wait_workers(m.api_port, "attached", 1, 20000));
 	const char *args[] = {"1", "2", "3"};
-	char *job = e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, 3),
-			       NULL);
+	char *job =
+	    e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, 3), NULL);
 	CHECK_EQ(e2e_wait(m.api, job), 0);
 	/* Still there right after it finished... */
 	struct wg_buf body = {0};

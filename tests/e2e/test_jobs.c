@@ -87,8 +87,8 @@ TEST_SLOW(e2e_job_over_three_workers_completes_with_every_result_correct, 240)
 	const char *args[N];
 	for (int i = 0; i < N; i++)
 		args[i] = wg_asprintf("%02x%x", i * 7 % 256, i % 16);
-	char *job = e2e_submit(c.m.api, e2e_program("hashsearch"), e2e_args_file("args", args, N),
-			       NULL);
+	char *job =
+	    e2e_submit(c.m.api, e2e_program("hashsearch"), e2e_args_file("args", args, N), NULL);
 	CHECK_EQ(e2e_wait(c.m.api, job), 0);
 	size_t n;
 	struct e2e_result *r = e2e_results(c.m.api, job, &n);
@@ -141,8 +141,8 @@ TEST_SLOW(e2e_sigkilled_worker_mid_job_its_tasks_finish_elsewhere, 240)
 		free((char *)args[i]);
 		args[i] = wg_asprintf("%d", 300 + i);
 	}
-	char *job = e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, N),
-			       NULL);
+	char *job =
+	    e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, N), NULL);
 	/* Kill the first worker while it holds tasks (each worker holds two). */
 	while (e2e_job_count(c.m.api, job, "completed") < 2)
 		usleep(50000);
@@ -166,8 +166,8 @@ TEST_SLOW(e2e_manager_sigkilled_mid_job_restarts_and_loses_nothing, 240)
 		free((char *)args[i]);
 		args[i] = wg_asprintf("%d", 200 + i);
 	}
-	char *job = e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, N),
-			       NULL);
+	char *job =
+	    e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, N), NULL);
 	while (e2e_job_count(c.m.api, job, "completed") < 3)
 		usleep(50000);
 	int port = c.m.port;
@@ -192,8 +192,8 @@ TEST_SLOW(e2e_silent_worker_is_detected_and_its_tasks_move, 240)
 		free((char *)args[i]);
 		args[i] = wg_asprintf("%d", 250 + i);
 	}
-	char *job = e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, N),
-			       NULL);
+	char *job =
+	    e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, N), NULL);
 	while (e2e_job_count(c.m.api, job, "completed") < 2)
 		usleep(50000);
 	kill(c.workers[0], SIGSTOP);
@@ -212,17 +212,19 @@ TEST_SLOW(e2e_cancel_stops_running_tasks_on_the_workers, 120)
 	struct cluster c;
 	cluster_start(&c, 2, "1");
 	const char *args[] = {"600000", "600000", "600000", "600000"};
-	char *job = e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, 4),
-			       NULL);
+	char *job =
+	    e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, 4), NULL);
 	/* Both workers run a sandbox. */
-	for (int waited = 0; waited < 30000 && (e2e_children(c.workers[0]) < 1 ||
-						e2e_children(c.workers[1]) < 1); waited += 100)
+	for (int waited = 0;
+	     waited < 30000 && (e2e_children(c.workers[0]) < 1 || e2e_children(c.workers[1]) < 1);
+	     waited += 100)
 		usleep(100000);
 	CHECK(e2e_children(c.workers[0]) >= 1 && e2e_children(c.workers[1]) >= 1);
 	struct wg_buf out = {0};
 	CHECK_EQ(wg_test_run(&out, NULL, "cancel", job, "--api", c.m.api, NULL), 0);
-	for (int waited = 0; waited < 10000 && (e2e_children(c.workers[0]) ||
-						e2e_children(c.workers[1])); waited += 100)
+	for (int waited = 0;
+	     waited < 10000 && (e2e_children(c.workers[0]) || e2e_children(c.workers[1]));
+	     waited += 100)
 		usleep(100000);
 	CHECK_EQ(e2e_children(c.workers[0]), 0);
 	CHECK_EQ(e2e_children(c.workers[1]), 0);
@@ -260,10 +262,10 @@ TEST_SLOW(e2e_unreachable_program_fails_as_download_error_without_retrying_forev
 	cluster_start(&c, 1, "1");
 	const char *args[] = {"1"};
 	/* Nothing listens on port 1. */
-	char *job = e2e_submit(c.m.api, "http://127.0.0.1:1/missing.wasm",
-			       e2e_args_file("args", args, 1), "--hash",
-			       "0000000000000000000000000000000000000000000000000000000000000000",
-			       "--max-failures", "1", NULL);
+	char *job =
+	    e2e_submit(c.m.api, "http://127.0.0.1:1/missing.wasm", e2e_args_file("args", args, 1),
+		       "--hash", "0000000000000000000000000000000000000000000000000000000000000000",
+		       "--max-failures", "1", NULL);
 	CHECK_EQ(e2e_wait(c.m.api, job), 1);
 	size_t n;
 	struct e2e_result *r = e2e_results(c.m.api, job, &n);
@@ -305,8 +307,8 @@ static void plant_wrong_program(const char *data_dir, const char *program, const
 		char from[4300], to[4300];
 		snprintf(from, sizeof from, "%s%s", g.gl_pathv[0], suffixes[i]);
 		snprintf(to, sizeof to, "%.*s%s.so%s",
-			 (int)(strrchr(g.gl_pathv[0], '/') + 1 - g.gl_pathv[0]), g.gl_pathv[0], target,
-			 suffixes[i]);
+			 (int)(strrchr(g.gl_pathv[0], '/') + 1 - g.gl_pathv[0]), g.gl_pathv[0],
+			 target, suffixes[i]);
 		CHECK_EQ(wg_read_file(from, 64 << 20, &bytes, &len), 0);
 		CHECK_EQ(wg_write_file_atomic(to, bytes, len, 0600), 0);
 		free(bytes);
@@ -358,8 +360,8 @@ TEST_SLOW(e2e_results_wait_answers_the_moment_the_job_ends, 120)
 	struct cluster c;
 	cluster_start(&c, 1, "1");
 	const char *args[] = {"400"};
-	char *job = e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, 1),
-			       NULL);
+	char *job =
+	    e2e_submit(c.m.api, e2e_program("t_slow"), e2e_args_file("args", args, 1), NULL);
 	char path[128];
 	struct wg_buf body = {0};
 	/* A malformed wait is refused. */
@@ -391,8 +393,8 @@ TEST_SLOW(e2e_full_disk_keeps_the_manager_running_and_loses_nothing, 180)
 	struct cluster c;
 	cluster_start(&c, 1, "1");
 	const char *args[] = {"1", "2"};
-	char *job1 = e2e_submit(c.m.api, e2e_program("increment"), e2e_args_file("args", args, 2),
-				NULL);
+	char *job1 =
+	    e2e_submit(c.m.api, e2e_program("increment"), e2e_args_file("args", args, 2), NULL);
 	CHECK_EQ(e2e_wait(c.m.api, job1), 0);
 	/* The disk is full, as far as the manager can tell: no file of its may grow. */
 	set_file_size_limit(c.m.pid, "1:unlimited");
@@ -424,8 +426,8 @@ TEST_SLOW(e2e_full_disk_keeps_the_manager_running_and_loses_nothing, 180)
 	e2e_results_free(r, n);
 	CHECK(e2e_wait_workers(c.m.api_port, "attached", 1, 20000));
 	const char *args2[] = {"41"};
-	char *job2 = e2e_submit(c.m.api, e2e_program("increment"),
-				e2e_args_file("args2", args2, 1), NULL);
+	char *job2 =
+	    e2e_submit(c.m.api, e2e_program("increment"), e2e_args_file("args2", args2, 1), NULL);
 	CHECK_EQ(e2e_wait(c.m.api, job2), 0);
 	r = e2e_results(c.m.api, job2, &n);
 	CHECK_EQ(n, 1);

@@ -76,8 +76,8 @@ TEST_SLOW(rule_manager_bye_acked_by_a_worker_whatever_the_relationship, 60)
 	char addr[64];
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", mgr.port);
 	const char *port_file = wg_test_path("w.port");
-	pid_t w = e2e_worker_start("w", addr, "--listen", "127.0.0.1:0", "--port-file", port_file,
-				   NULL);
+	pid_t w =
+	    e2e_worker_start("w", addr, "--listen", "127.0.0.1:0", "--port-file", port_file, NULL);
 	CHECK_MSG(fake_wait_attached(&mgr, 15000), "the worker never attached to the test");
 	int worker_port = wg_test_wait_port(port_file, 10000);
 
@@ -279,10 +279,10 @@ TEST_SLOW(worker_default_fetch_policy_refuses_local_files_and_says_nothing, 90)
 				"--heartbeat-ms", E2E_HEARTBEAT_MS, NULL);
 	CHECK_MSG(fake_wait_attached(&mgr, 15000), "the worker never attached to the test");
 	static const char zeros[] =
-		"0000000000000000000000000000000000000000000000000000000000000000";
-	struct fake_task t[] = {{.id = 1, .program = "/etc/shadow", .argument = "x", .hash = zeros},
-				{.id = 2, .program = "/etc/no-such-file", .argument = "x",
-				 .hash = zeros}};
+	    "0000000000000000000000000000000000000000000000000000000000000000";
+	struct fake_task t[] = {
+	    {.id = 1, .program = "/etc/shadow", .argument = "x", .hash = zeros},
+	    {.id = 2, .program = "/etc/no-such-file", .argument = "x", .hash = zeros}};
 	struct fake_answer a;
 	fake_execute(&mgr, t, 2, &a);
 	CHECK_EQ(a.kind, BODY(ACK));

@@ -58,7 +58,8 @@ static struct fake_msg *wait_report(struct fake_node *f, wg_body_case kind, uint
 /* The worker's final report for a task, whichever it is. */
 static bool final_report_of(struct fake_node *f, uint64_t task)
 {
-	return fake_find(f, BODY(TASK_COMPLETED), task, 0) || fake_find(f, BODY(TASK_ERROR), task, 0);
+	return fake_find(f, BODY(TASK_COMPLETED), task, 0) ||
+	       fake_find(f, BODY(TASK_ERROR), task, 0);
 }
 
 /* ---- TasksExecute, TaskStarted, TaskCompleted ---- */
@@ -116,7 +117,8 @@ TEST_SLOW(rule_task_error_timed_out_past_the_tasks_timeout, 120)
 {
 	struct fake_node f;
 	pid_t w = worker_of_fake(&f, "1", NULL, NULL);
-	struct fake_task t = {.id = 4, .program = "t_slow", .argument = "600000", .timeout_ms = 500};
+	struct fake_task t = {
+	    .id = 4, .program = "t_slow", .argument = "600000", .timeout_ms = 500};
 	struct fake_msg *e = run_failing(&f, &t);
 	CHECK_EQ(e->error, WASMGRID__ERROR_KIND__TIMED_OUT);
 	CHECK_EQ(e2e_children(w), 0);
@@ -191,8 +193,8 @@ TEST_SLOW(rule_tasks_ping_answers_an_entry_for_every_asked_task, 120)
 	struct fake_msg *completed = wait_report(&f, BODY(TASK_COMPLETED), 1);
 	/* Task 2 runs in the only slot, task 3 waits for it. */
 	struct fake_task slow[2] = {
-		{.id = 2, .program = "t_slow", .argument = "600000"},
-		{.id = 3, .program = "t_slow", .argument = "600000"},
+	    {.id = 2, .program = "t_slow", .argument = "600000"},
+	    {.id = 3, .program = "t_slow", .argument = "600000"},
 	};
 	fake_execute(&f, slow, 2, &a);
 	CHECK_EQ(a.kind, BODY(ACK));
@@ -260,7 +262,7 @@ TEST_SLOW(rule_tasks_ping_started_only_with_its_start_time, 120)
 		if (started_reported(&f, &id))
 			break; /* the answer may have been sent after TaskStarted */
 		CHECK_MSG(a.entries[0].code == STATE(PENDING) ||
-				  (a.entries[0].code == STATE(STARTED) && a.entries[0].started_at_ms),
+			      (a.entries[0].code == STATE(STARTED) && a.entries[0].started_at_ms),
 			  "ping %d: state %d started at %llu", pings, a.entries[0].code,
 			  (unsigned long long)a.entries[0].started_at_ms);
 		CHECK_MSG(pings < 2000, "the task never started");
@@ -287,8 +289,8 @@ TEST_SLOW(rule_tasks_abort_kills_the_running_task_and_drops_the_pending_one, 120
 	pid_t w = worker_of_fake(&f, "1", NULL, NULL);
 	struct fake_answer a;
 	struct fake_task slow[2] = {
-		{.id = 1, .program = "t_slow", .argument = "600000"},
-		{.id = 2, .program = "t_slow", .argument = "600000"},
+	    {.id = 1, .program = "t_slow", .argument = "600000"},
+	    {.id = 2, .program = "t_slow", .argument = "600000"},
 	};
 	fake_execute(&f, slow, 2, &a);
 	CHECK_EQ(a.kind, BODY(ACK));
@@ -368,7 +370,8 @@ TEST_SLOW(rule_tasks_execute_unknown_program_kind_refused_unsupported, 60)
 	struct fake_node f;
 	pid_t w = worker_of_fake(&f, "1", NULL, NULL);
 	struct fake_answer a;
-	struct fake_task t = {.id = 30, .program = "increment", .argument = "1", .unknown_kind = true};
+	struct fake_task t = {
+	    .id = 30, .program = "increment", .argument = "1", .unknown_kind = true};
 	fake_execute(&f, &t, 1, &a);
 	CHECK_EQ(a.kind, BODY(TASKS_REFUSED));
 	CHECK_EQ(a.n, 1);
@@ -383,8 +386,8 @@ TEST_SLOW(rule_tasks_execute_memory_over_the_workers_limit_refused_over_limit, 6
 	pid_t w = worker_of_fake(&f, "1", "--memory", "64");
 	struct fake_answer a;
 	struct fake_task t[2] = {
-		{.id = 40, .program = "increment", .argument = "1", .memory_bytes = 1u << 30},
-		{.id = 41, .program = "increment", .argument = "1", .memory_bytes = 32u << 20},
+	    {.id = 40, .program = "increment", .argument = "1", .memory_bytes = 1u << 30},
+	    {.id = 41, .program = "increment", .argument = "1", .memory_bytes = 32u << 20},
 	};
 	fake_execute(&f, t, 2, &a);
 	CHECK_EQ(a.kind, BODY(TASKS_REFUSED));
@@ -497,7 +500,6 @@ static void check_reports_answered(struct fake_node *f, wg_body_case want)
 	CHECK_EQ(a.kind, want);
 }
 
-
 TEST_SLOW(rule_not_mine_for_tasks_messages_from_a_node_that_is_not_the_manager, 60)
 {
 	struct e2e_manager m;
@@ -505,8 +507,8 @@ TEST_SLOW(rule_not_mine_for_tasks_messages_from_a_node_that_is_not_the_manager, 
 	char addr[64];
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", m.port);
 	const char *port_file = wg_test_path("w.port");
-	pid_t w = e2e_worker_start("w", addr, "--listen", "127.0.0.1:0", "--port-file", port_file,
-				   NULL);
+	pid_t w =
+	    e2e_worker_start("w", addr, "--listen", "127.0.0.1:0", "--port-file", port_file, NULL);
 	CHECK(e2e_wait_workers(m.api_port, "attached", 1, 15000));
 	int port = wg_test_wait_port(port_file, 10000);
 
@@ -661,8 +663,8 @@ TEST_SLOW(rule_task_completed_counts_only_for_the_attempt_the_manager_gave, 90)
 	fake_connect(&f, m.port);
 	CHECK(fake_attach_to_manager(&f));
 	const char *args[] = {"41"};
-	char *job = e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, 1),
-			       NULL);
+	char *job =
+	    e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, 1), NULL);
 	/* The manager hands the task to its only worker: the test. */
 	struct fake_msg *te = fake_wait_msg(&f, BODY(TASKS_EXECUTE), 0, 0, 15000);
 	CHECK_MSG(te, "the manager never sent TasksExecute");
@@ -706,8 +708,8 @@ TEST_SLOW(rule_tasks_ping_unknown_answer_makes_the_manager_requeue_the_task, 90)
 	fake_connect(&f, m.port);
 	CHECK(fake_attach_to_manager(&f));
 	const char *args[] = {"41"};
-	char *job = e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, 1),
-			       NULL);
+	char *job =
+	    e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, 1), NULL);
 	struct fake_msg *te = fake_wait_msg(&f, BODY(TASKS_EXECUTE), 0, 0, 15000);
 	CHECK_MSG(te, "the manager never sent TasksExecute");
 	uint64_t attempt = te->first_task;
@@ -720,7 +722,8 @@ TEST_SLOW(rule_tasks_ping_unknown_answer_makes_the_manager_requeue_the_task, 90)
 	struct fake_msg *second = NULL;
 	for (int waited = 0; !second && waited < 20000; waited += 100) {
 		for (size_t k = 0; k < f.n_msgs; k++)
-			if (f.msgs[k]->kind == BODY(TASKS_EXECUTE) && f.msgs[k]->first_task != attempt)
+			if (f.msgs[k]->kind == BODY(TASKS_EXECUTE) &&
+			    f.msgs[k]->first_task != attempt)
 				second = f.msgs[k];
 		if (!second)
 			fake_run_until(&f, never, NULL, 100);

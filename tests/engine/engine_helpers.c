@@ -36,17 +36,17 @@ const char *test_shared_data_dir(void)
 	return dir;
 }
 
-struct wg_engine_task test_task(const char *const *address, const char *hash,
-				const void *argument, size_t len)
+struct wg_engine_task test_task(const char *const *address, const char *hash, const void *argument,
+				size_t len)
 {
 	struct wg_engine_task t = {
-		.task_id = 1,
-		.addresses = address,
-		.n_addresses = 1,
-		.hash_hex = hash,
-		.argument = argument,
-		.argument_len = len,
-		.timeout_ms = 20000,
+	    .task_id = 1,
+	    .addresses = address,
+	    .n_addresses = 1,
+	    .hash_hex = hash,
+	    .argument = argument,
+	    .argument_len = len,
+	    .timeout_ms = 20000,
 	};
 	return t;
 }
@@ -135,4 +135,3 @@ pid_t test_serve_http(const uint8_t *body, size_t len, int *port)
 		close(c);
 	}
 }
-

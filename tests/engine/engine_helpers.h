@@ -24,8 +24,8 @@ void test_program_hash(const char *path, char hash[65]);
  * program is compiled once per test run, not once per test. */
 const char *test_shared_data_dir(void);
 /* The common task fields for one program file. */
-struct wg_engine_task test_task(const char *const *address, const char *hash,
-				const void *argument, size_t len);
+struct wg_engine_task test_task(const char *const *address, const char *hash, const void *argument,
+				size_t len);
 /* Submits and runs one task to its end on a fresh engine over data_dir. */
 void test_run(const char *data_dir, const struct wg_engine_task *t, struct task_result *r);
 /* The done/started callbacks storing into a struct task_result. */

@@ -23,10 +23,13 @@ static char *compile_bomb(int funcs, int ops)
 	struct wg_buf wat = {0};
 	wg_buf_append_str(&wat, "(module (memory (export \"memory\") 1)\n");
 	for (int f = 0; f < funcs; f++) {
-		wg_buf_appendf(&wat, "(func $f%d (export \"f%d\") (param $x i32) (result i32)\n", f, f);
+		wg_buf_appendf(&wat, "(func $f%d (export \"f%d\") (param $x i32) (result i32)\n", f,
+			       f);
 		for (int i = 0; i < ops; i++)
-			wg_buf_appendf(&wat, " local.get $x i32.const %d i32.mul i32.const %d i32.xor"
-					     " local.set $x\n", i * 7 + f, i ^ f);
+			wg_buf_appendf(&wat,
+				       " local.get $x i32.const %d i32.mul i32.const %d i32.xor"
+				       " local.set $x\n",
+				       i * 7 + f, i ^ f);
 		wg_buf_append_str(&wat, " local.get $x)\n");
 	}
 	wg_buf_append_str(&wat, "(func (export \"_start\") (drop (call $f0 (i32.const 1)))))\n");

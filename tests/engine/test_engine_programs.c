@@ -37,8 +37,9 @@ TEST(engine_hash_mismatch_is_a_download_error)
 TEST(engine_unreachable_address_is_a_download_error)
 {
 	const char *addresses[] = {"/nonexistent/prog.wasm", "http://127.0.0.1:1/prog.wasm"};
-	struct wg_engine_task t = test_task(addresses, "00000000000000000000000000000000"
-						       "00000000000000000000000000000000",
+	struct wg_engine_task t = test_task(addresses,
+					    "00000000000000000000000000000000"
+					    "00000000000000000000000000000000",
 					    NULL, 0);
 	t.n_addresses = 2;
 	struct task_result r;

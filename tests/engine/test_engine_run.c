@@ -90,9 +90,9 @@ TEST_SLOW(engine_nonzero_exit_is_running_error_with_status_and_stderr, 120)
 TEST_SLOW(engine_traps_are_running_errors_with_the_trap_name, 120)
 {
 	static const char *const cases[][2] = {
-		{"oob", "Out-of-bounds access"},
-		{"div", "Integer divide by zero"},
-		{"unreachable", "Unreachable instruction"},
+	    {"oob", "Out-of-bounds access"},
+	    {"div", "Integer divide by zero"},
+	    {"unreachable", "Unreachable instruction"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct task_result r;

@@ -11,22 +11,21 @@
 #include "util/fs.h"
 #include "wasmgrid.pb-c.h"
 
-static const char program_template[] =
-	"#include <stdint.h>\n"
-	"#include <sys/socket.h>\n"
-	"#include <unistd.h>\n"
-	"struct host { void *wasi; };\n"
-	"int wg_program_setup(void);\n"
-	"int wg_program_run(struct host *h);\n"
-	"int wg_program_setup(void)\n"
-	"{\n"
-	"	return 0;\n"
-	"}\n"
-	"int wg_program_run(struct host *h)\n"
-	"{\n"
-	"	%s;\n"
-	"	return 0;\n"
-	"}\n";
+static const char program_template[] = "#include <stdint.h>\n"
+				       "#include <sys/socket.h>\n"
+				       "#include <unistd.h>\n"
+				       "struct host { void *wasi; };\n"
+				       "int wg_program_setup(void);\n"
+				       "int wg_program_run(struct host *h);\n"
+				       "int wg_program_setup(void)\n"
+				       "{\n"
+				       "	return 0;\n"
+				       "}\n"
+				       "int wg_program_run(struct host *h)\n"
+				       "{\n"
+				       "	%s;\n"
+				       "	return 0;\n"
+				       "}\n";
 
 /* Builds the program doing `action` into the cache as the program `hash`, and runs it. */
 static void run_forbidden(const char *action, const char *hash, struct task_result *r)

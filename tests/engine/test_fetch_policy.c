@@ -69,7 +69,7 @@ TEST_SLOW(fetch_policy_local_files_only_under_named_directories_and_say_nothing,
 		CHECK_EQ(r.kind, WASMGRID__ERROR_KIND__DOWNLOAD_ERROR);
 		CHECK_CONTAINS(r.detail, REFUSED);
 		CHECK_MSG(!strstr(r.detail, "No such") && !strstr(r.detail, "ermission") &&
-				  !strstr(r.detail, "hash"),
+			      !strstr(r.detail, "hash"),
 			  "the refusal says more than it should: %s", r.detail);
 		test_result_free(&r);
 	}
@@ -103,8 +103,8 @@ TEST_SLOW(fetch_policy_http_and_private_addresses_only_when_allowed, 120)
 	struct task_result r;
 	/* http:// is off by default; allowed, a loopback (private) address still is not,
 	 * whether written as an address or as a name that resolves to one. */
-	const char *refused[][2] = {{WG_FETCH_POLICY_DEFAULT, http}, {"http", http},
-				    {"http", named}, {"https", https}};
+	const char *refused[][2] = {
+	    {WG_FETCH_POLICY_DEFAULT, http}, {"http", http}, {"http", named}, {"https", https}};
 	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
 		run_under(refused[i][0], refused[i][1], hash, &r);
 		CHECK_EQ(r.kind, WASMGRID__ERROR_KIND__DOWNLOAD_ERROR);

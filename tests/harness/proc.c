@@ -209,8 +209,9 @@ int wg_test_stop(pid_t pid, int sig, int timeout_ms)
 		if (waited > timeout_ms) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			wg_test_fail(__FILE__, __LINE__, "process %d did not exit within %d ms of signal %d",
-				     (int)pid, timeout_ms, sig);
+			wg_test_fail(__FILE__, __LINE__,
+				     "process %d did not exit within %d ms of signal %d", (int)pid,
+				     timeout_ms, sig);
 		}
 		sleep_ms(10);
 	}

@@ -87,8 +87,8 @@ static int scan_log(const char *path, const struct stat *sb, int flag, struct FT
 		return 0;
 	char line[1024];
 	while (fgets(line, sizeof line, f)) {
-		if (strstr(line, "ERROR: AddressSanitizer") || strstr(line, "ERROR: LeakSanitizer") ||
-		    strstr(line, "runtime error:")) {
+		if (strstr(line, "ERROR: AddressSanitizer") ||
+		    strstr(line, "ERROR: LeakSanitizer") || strstr(line, "runtime error:")) {
 			snprintf(sanitizer_hit, sizeof sanitizer_hit, "%s: %s", path, line);
 			break;
 		}

@@ -130,19 +130,19 @@ static void on_stats(struct wg_http_request *req, void *user)
 }
 
 static const struct wg_http_route routes[] = {
-	{"GET", "/hello", on_hello, 0, false},
-	{"HEAD", "/hello", on_hello, 0, false},
-	{"GET", "/v1/jobs/{id}", on_job, 0, false},
-	{"GET", "/v1/jobs/{id}/results", on_results, 0, false},
-	{"GET", "/files/{*}", on_files, 0, false},
-	{"POST", "/echo", on_echo, 0, false},
-	{"POST", "/created", on_created, 0, false},
-	{"PUT", "/echo", on_echo, 0, false},
-	{"POST", "/upload", on_echo, 100000, false},
-	{"POST", "/big", on_big, 8u << 20, false},
-	{"GET", "/defer", on_defer, 0, false},
-	{"POST", "/release", on_release, 0, false},
-	{"GET", "/stats", on_stats, 0, false},
+    {"GET", "/hello", on_hello, 0, false},
+    {"HEAD", "/hello", on_hello, 0, false},
+    {"GET", "/v1/jobs/{id}", on_job, 0, false},
+    {"GET", "/v1/jobs/{id}/results", on_results, 0, false},
+    {"GET", "/files/{*}", on_files, 0, false},
+    {"POST", "/echo", on_echo, 0, false},
+    {"POST", "/created", on_created, 0, false},
+    {"PUT", "/echo", on_echo, 0, false},
+    {"POST", "/upload", on_echo, 100000, false},
+    {"POST", "/big", on_big, 8u << 20, false},
+    {"GET", "/defer", on_defer, 0, false},
+    {"POST", "/release", on_release, 0, false},
+    {"GET", "/stats", on_stats, 0, false},
 };
 
 static void on_stop(uv_async_t *a)
@@ -179,7 +179,10 @@ void fixture_start_opts(struct http_fixture *f, const struct wg_http_options *o)
 	uv_async_init(&f->loop, &f->stop, on_stop);
 	f->stop.data = f;
 	struct wg_http_options opts = {
-		.max_body = 1000, .max_header = 2048, .request_ms = 300, .idle_ms = 5000,
+	    .max_body = 1000,
+	    .max_header = 2048,
+	    .request_ms = 300,
+	    .idle_ms = 5000,
 	};
 	if (o->max_body)
 		opts.max_body = o->max_body;
@@ -244,8 +247,8 @@ int raw_connect_from(const char *src_ip, int port)
 	if (src_ip) {
 		struct sockaddr_in src = {.sin_family = AF_INET};
 		CHECK_EQ(inet_pton(AF_INET, src_ip, &src.sin_addr), 1);
-		CHECK_MSG(bind(fd, (struct sockaddr *)&src, sizeof src) == 0, "bind %s: %s",
-			  src_ip, strerror(errno));
+		CHECK_MSG(bind(fd, (struct sockaddr *)&src, sizeof src) == 0, "bind %s: %s", src_ip,
+			  strerror(errno));
 	}
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

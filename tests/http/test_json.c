@@ -42,10 +42,11 @@ TEST(json_writer_output_round_trips_through_parser)
 	wg_jw_key(&w, "bin");
 	wg_jw_base64(&w, "\x00\xff\x10", 3);
 	wg_jw_object_end(&w);
-	CHECK_STREQ(wg_buf_cstr(&out),
-		    "{\"id\":\"ab12\",\"big\":18446744073709551615,\"neg\":-9223372036854775808,"
-		    "\"pi\":3.25,\"inf\":null,\"yes\":true,\"none\":null,\"list\":[1,[],{},null,{\"r\":2}],"
-		    "\"bin\":\"AP8Q\"}");
+	CHECK_STREQ(
+	    wg_buf_cstr(&out),
+	    "{\"id\":\"ab12\",\"big\":18446744073709551615,\"neg\":-9223372036854775808,"
+	    "\"pi\":3.25,\"inf\":null,\"yes\":true,\"none\":null,\"list\":[1,[],{},null,{\"r\":2}],"
+	    "\"bin\":\"AP8Q\"}");
 
 	struct wg_json *doc = parse_ok(wg_buf_cstr(&out));
 	uint64_t u;
@@ -71,7 +72,7 @@ TEST(json_writer_output_round_trips_through_parser)
 	CHECK_EQ(wg_json_len(list), 5);
 	size_t seen = 0;
 	WG_JSON_FOREACH(item, k, list)
-		seen += k + 1;
+	seen += k + 1;
 	CHECK_EQ(seen, 1 + 2 + 3 + 4 + 5);
 	CHECK_EQ(wg_json_type(wg_json_at(list, 1)), WG_JSON_ARRAY);
 	CHECK_EQ(wg_json_type(wg_json_at(list, 2)), WG_JSON_OBJECT);
@@ -94,7 +95,11 @@ TEST(json_escapes_control_chars_and_replaces_invalid_utf8)
 	struct wg_buf out = {0};
 	/* quote, backslash, newline, tab, 0x01, NUL, valid é, invalid 0xff, truncated 0xc3,
 	 * an encoded surrogate (invalid) and an overlong '/' (invalid). */
-	const char in[] = "\"\\\n\t\x01" "\0" "\xc3\xa9\xff\xc3" "\xed\xa0\x80" "\xc0\xaf";
+	const char in[] = "\"\\\n\t\x01"
+			  "\0"
+			  "\xc3\xa9\xff\xc3"
+			  "\xed\xa0\x80"
+			  "\xc0\xaf";
 	wg_json_escape(&out, in, sizeof in - 1);
 	CHECK_STREQ(wg_buf_cstr(&out), "\"\\\"\\\\\\n\\t\\u0001\\u0000\xc3\xa9\\ufffd\\ufffd"
 				       "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
@@ -140,9 +145,28 @@ TEST(json_parser_rejects_every_truncation_of_a_valid_document)
 TEST(json_parser_rejects_malformed_input)
 {
 	const char *bad[] = {
-		"", " ", "[1,]", "{\"a\":1,}", "{a:1}", "[01]", "[1.]", "[.5]", "[1e]", "+1",
-		"[\"\\x\"]", "[\"\\ud800\"]", "[\"\\udc00\"]", "[\"tab\there\"]", "\"\xff\"",
-		"[1] [2]", "nul", "tru", "[NaN]", "{\"a\" 1}", "[\"\\u12\"]", "\"\xed\xa0\x80\"",
+	    "",
+	    " ",
+	    "[1,]",
+	    "{\"a\":1,}",
+	    "{a:1}",
+	    "[01]",
+	    "[1.]",
+	    "[.5]",
+	    "[1e]",
+	    "+1",
+	    "[\"\\x\"]",
+	    "[\"\\ud800\"]",
+	    "[\"\\udc00\"]",
+	    "[\"tab\there\"]",
+	    "\"\xff\"",
+	    "[1] [2]",
+	    "nul",
+	    "tru",
+	    "[NaN]",
+	    "{\"a\" 1}",
+	    "[\"\\u12\"]",
+	    "\"\xed\xa0\x80\"",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct wg_json *v = NULL;

@@ -14,8 +14,7 @@
 
 /* A hostile exchange must end in `status` and a closed connection, and leave the server
  * answering others. */
-static void expect_error_and_close(struct http_fixture *f, const void *req, size_t len,
-				   int status)
+static void expect_error_and_close(struct http_fixture *f, const void *req, size_t len, int status)
 {
 	int fd = raw_connect(f);
 	struct wg_buf carry = {0}, body = {0};
@@ -202,8 +201,7 @@ TEST(http_body_over_the_limit_is_413_and_route_limits_apply)
 		 0);
 	CHECK_EQ(status, 413);
 	out.len = 0;
-	CHECK_EQ(wg_http_request(f.addr, "POST", "/upload", "text/plain", big, 5000, &status,
-				 &out),
+	CHECK_EQ(wg_http_request(f.addr, "POST", "/upload", "text/plain", big, 5000, &status, &out),
 		 0);
 	CHECK_EQ(status, 200);
 	CHECK_EQ(out.len, 5000);
@@ -221,7 +219,8 @@ TEST(http_expect_100_continue_is_answered_before_the_body)
 	fixture_start(&f);
 	int fd = raw_connect(&f);
 	struct wg_buf carry = {0}, body = {0};
-	raw_send_str(fd, "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+	raw_send_str(fd,
+		     "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
 	CHECK_EQ(raw_read_response(fd, &carry, NULL, NULL), 100);
 	raw_send_str(fd, "data");
 	CHECK_EQ(raw_read_response(fd, &carry, NULL, &body), 200);
@@ -237,21 +236,21 @@ TEST(http_malformed_requests_get_400_and_the_server_survives)
 	struct http_fixture f;
 	fixture_start(&f);
 	const char *bad[] = {
-		"GARBAGE\r\n\r\n",
-		"GET /hello\r\n\r\n",
-		"GET  /hello HTTP/1.1\r\n\r\n",
-		"GET hello HTTP/1.1\r\n\r\n",
-		"GET /hello HTTP/1.1\r\nNoColon\r\n\r\n",
-		"GET /hello HTTP/1.1\r\nBad Name: x\r\n\r\n",
-		"GET /hello HTTP/1.1\r\n folded: x\r\n\r\n",
-		"GET /hello HTTP/1.1\nHost: x\r\n\r\n",
-		"GET /hello HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-		"GET /hello HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-		"GET /v1/jobs/%zz HTTP/1.1\r\n\r\n",
-		"GET /v1/jobs/a%00 HTTP/1.1\r\n\r\n",
-		"GET /hello?a=%2 HTTP/1.1\r\n\r\n",
-		"GET /he\x01llo HTTP/1.1\r\n\r\n",
-		"\x16\x03\x01\x02\x01\x01\x02\x01\xfc\x03\x03\r\n\r\n",
+	    "GARBAGE\r\n\r\n",
+	    "GET /hello\r\n\r\n",
+	    "GET  /hello HTTP/1.1\r\n\r\n",
+	    "GET hello HTTP/1.1\r\n\r\n",
+	    "GET /hello HTTP/1.1\r\nNoColon\r\n\r\n",
+	    "GET /hello HTTP/1.1\r\nBad Name: x\r\n\r\n",
+	    "GET /hello HTTP/1.1\r\n folded: x\r\n\r\n",
+	    "GET /hello HTTP/1.1\nHost: x\r\n\r\n",
+	    "GET /hello HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+	    "GET /hello HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	    "GET /v1/jobs/%zz HTTP/1.1\r\n\r\n",
+	    "GET /v1/jobs/a%00 HTTP/1.1\r\n\r\n",
+	    "GET /hello?a=%2 HTTP/1.1\r\n\r\n",
+	    "GET /he\x01llo HTTP/1.1\r\n\r\n",
+	    "\x16\x03\x01\x02\x01\x01\x02\x01\xfc\x03\x03\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		expect_error_and_close(&f, bad[i], strlen(bad[i]), 400);
@@ -396,17 +395,16 @@ TEST(http_large_upload_within_the_route_limit_arrives_whole)
 	}
 	struct wg_buf out = {0};
 	long status = 0;
-	CHECK_EQ(wg_http_request(f.addr, "POST", "/big", "application/wasm", big, n, &status,
-				 &out),
+	CHECK_EQ(wg_http_request(f.addr, "POST", "/big", "application/wasm", big, n, &status, &out),
 		 0);
 	CHECK_EQ(status, 200);
 	char want[64];
 	snprintf(want, sizeof want, "%zu %llu", n, sum);
 	CHECK_STREQ(wg_buf_cstr(&out), want);
 	out.len = 0;
-	CHECK_EQ(wg_http_request(f.addr, "POST", "/big", "application/wasm", big, n + 1, &status,
-				 &out),
-		 0);
+	CHECK_EQ(
+	    wg_http_request(f.addr, "POST", "/big", "application/wasm", big, n + 1, &status, &out),
+	    0);
 	CHECK_EQ(status, 413);
 	free(big);
 	wg_buf_free(&out);
@@ -505,8 +503,7 @@ TEST(http_connections_from_one_address_are_limited)
 TEST(http_full_server_closes_the_longest_waiting_connection_for_a_new_one)
 {
 	struct http_fixture f;
-	struct wg_http_options o = {.max_connections = 3, .request_ms = 20000,
-				    .head_ms = 20000};
+	struct wg_http_options o = {.max_connections = 3, .request_ms = 20000, .head_ms = 20000};
 	fixture_start_opts(&f, &o);
 	/* Three connections each with part of a head, oldest first. */
 	int fds[3];
@@ -591,7 +588,8 @@ TEST(http_handler_headers_are_sent_and_cannot_split_the_head)
 	fixture_start(&f);
 	int fd = raw_connect(&f);
 	struct wg_buf carry = {0};
-	raw_send_str(fd, "POST /created HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	raw_send_str(fd,
+		     "POST /created HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 	raw_read_until_eof(fd, &carry);
 	const char *all = wg_buf_cstr(&carry);
 	CHECK(strncmp(all, "HTTP/1.1 201 Created\r\n", 22) == 0);

@@ -52,7 +52,7 @@ void jfx_done(struct jfx *f)
 uint64_t jfx_submit(struct jfx *f, size_t n, const struct wg_job_options *o)
 {
 	struct wg_jobs_arg *args = calloc(n ? n : 1, sizeof *args);
-	char (*text)[24] = calloc(n ? n : 1, sizeof *text);
+	char(*text)[24] = calloc(n ? n : 1, sizeof *text);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(text[i], sizeof text[i], "arg%zu", i);
 		args[i].data = (const uint8_t *)text[i];
@@ -82,8 +82,8 @@ size_t jfx_assign(struct jfx *f, const char *worker, uint32_t slots, struct wg_a
 int jfx_complete(struct jfx *f, const char *worker, uint64_t attempt, const char *result)
 {
 	bool applied = true;
-	CHECK_EQ(wg_jobs_completed(f->j, worker, attempt, (const uint8_t *)result,
-				   strlen(result), &applied),
+	CHECK_EQ(wg_jobs_completed(f->j, worker, attempt, (const uint8_t *)result, strlen(result),
+				   &applied),
 		 0);
 	return applied;
 }

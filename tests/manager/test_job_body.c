@@ -5,7 +5,9 @@
 #include "harness/test.h"
 #include "manager/job_body.h"
 
-#define HASH "AB" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
+#define HASH                                                                                       \
+	"AB"                                                                                       \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
 
 static int parse(const char *body, struct wg_job_body *jb, char *err, size_t n)
 {
@@ -16,8 +18,8 @@ TEST(job_body_unknown_fields_are_refused_with_the_field_named)
 {
 	struct wg_job_body jb;
 	char err[256];
-	CHECK_EQ(parse("{\"program\":\"" HASH "\",\"arguments\":[\"1\"],\"timeot_ms\":5}", &jb,
-		       err, sizeof err),
+	CHECK_EQ(parse("{\"program\":\"" HASH "\",\"arguments\":[\"1\"],\"timeot_ms\":5}", &jb, err,
+		       sizeof err),
 		 -1);
 	CHECK_STREQ(err, "unknown field 'timeot_ms': did you mean 'timeout_ms'?");
 	wg__job_body_free(&jb);

@@ -16,8 +16,8 @@ static long long file_size(const char *path)
 }
 
 /* The log's bound: the checkpointer is woken at 1000 pages (4 MiB) and the log is cut back
- * to 8 MiB after a complete checkpoint, or emptied past 16 MiB (store.c); twice that leaves room for the
- * writes that land while a checkpoint runs. */
+ * to 8 MiB after a complete checkpoint, or emptied past 16 MiB (store.c); twice that leaves room
+ * for the writes that land while a checkpoint runs. */
 #define LOG_BOUND (32ll << 20)
 
 TEST_SLOW(store_log_is_folded_back_and_stays_bounded_over_a_long_run, 120)
@@ -35,7 +35,8 @@ TEST_SLOW(store_log_is_folded_back_and_stays_bounded_over_a_long_run, 120)
 			struct wg_assignment *a = NULL;
 			size_t n = jfx_assign(&f, "w1", 500, &a);
 			for (size_t i = 0; i < n; i++)
-				jfx_complete(&f, "w1", a[i].attempt_id, "a result of some length 0123456789");
+				jfx_complete(&f, "w1", a[i].attempt_id,
+					     "a result of some length 0123456789");
 			wg_assignments_free(a, n);
 			if (n == 0)
 				break;

@@ -21,12 +21,12 @@
 struct side {
 	struct wg_link *link;
 	int opened, closed, close_status;
-	int reject_with;   /* what on_open returns */
-	int greet;         /* on_open sends one frame */
-	size_t frames;     /* frames received */
-	int in_order;      /* every small frame carried the next sequence number */
+	int reject_with; /* what on_open returns */
+	int greet;	 /* on_open sends one frame */
+	size_t frames;	 /* frames received */
+	int in_order;	 /* every small frame carried the next sequence number */
 	uint32_t next_seq;
-	int big_ok;        /* a big frame arrived intact */
+	int big_ok; /* a big frame arrived intact */
 	uint8_t peer_seen[32];
 };
 
@@ -124,10 +124,10 @@ static void fixture_connect(struct fixture *fx, const char *host, const uint8_t 
 	CHECK(fx->client.link != NULL);
 }
 
-#define RUN_UNTIL(fx, cond)                                                                \
-	do {                                                                               \
-		while (!(cond))                                                            \
-			uv_run(&(fx)->loop, UV_RUN_ONCE);                                  \
+#define RUN_UNTIL(fx, cond)                                                                        \
+	do {                                                                                       \
+		while (!(cond))                                                                    \
+			uv_run(&(fx)->loop, UV_RUN_ONCE);                                          \
 	} while (0)
 
 /* The runner ends each test with _exit, which skips LeakSanitizer's exit check; under ASan
@@ -151,7 +151,7 @@ static void open_pair(struct fixture *fx, const char *host)
 {
 	fixture_connect(fx, host, fx->server_id.public_key);
 	RUN_UNTIL(fx, (fx->client.opened && fx->server.opened) || fx->client.closed ||
-			      fx->server.closed);
+			  fx->server.closed);
 	CHECK(fx->client.opened && fx->server.opened);
 }
 
@@ -347,8 +347,8 @@ TEST(link_connect_rejects_malformed_address)
 	struct fixture fx;
 	struct wg_link *link = NULL;
 	fixture_init(&fx, "127.0.0.1:0", NULL);
-	const char *bad[] = {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", ":80", "::1:80",
-			     "[::1]80", "host:8x"};
+	const char *bad[] = {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", ":80",
+			     "::1:80",	  "[::1]80",	"host:8x"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_MSG(wg_link_connect(&fx.loop, bad[i], &fx.client_id, NULL, NULL, &test_cbs,
 					  &fx.client, &link) == WG_EINVAL,
@@ -418,12 +418,12 @@ TEST(link_addr_split_and_format)
 /* ---- hostile peers ---- */
 
 enum hostile_act {
-	SEND_GARBAGE,       /* an HTTP request instead of HELLO */
-	STAY_SILENT,        /* connect and say nothing */
-	SEND_HUGE_LENGTH,   /* handshake, then a length far over the limit and no body */
-	SEND_TAMPERED,      /* handshake, then a frame with one ciphertext bit flipped */
-	SEND_VALID_FRAME,   /* handshake, then one good frame (checks the peer itself) */
-	RESET_AFTER_OPEN,   /* handshake, then a TCP reset while the link is writing */
+	SEND_GARBAGE,	  /* an HTTP request instead of HELLO */
+	STAY_SILENT,	  /* connect and say nothing */
+	SEND_HUGE_LENGTH, /* handshake, then a length far over the limit and no body */
+	SEND_TAMPERED,	  /* handshake, then a frame with one ciphertext bit flipped */
+	SEND_VALID_FRAME, /* handshake, then one good frame (checks the peer itself) */
+	RESET_AFTER_OPEN, /* handshake, then a TCP reset while the link is writing */
 };
 
 struct hostile {
@@ -634,9 +634,9 @@ TEST(link_listen_on_busy_port_fails)
 	char addr[64];
 	fixture_init(&fx, "127.0.0.1:0", NULL);
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", fx.port);
-	CHECK_EQ(wg_listener_start(&fx.loop, addr, &fx.server_id, NULL, on_accept, &fx, &second,
-				   NULL),
-		 WG_EADDRINUSE);
+	CHECK_EQ(
+	    wg_listener_start(&fx.loop, addr, &fx.server_id, NULL, on_accept, &fx, &second, NULL),
+	    WG_EADDRINUSE);
 	CHECK(second == NULL);
 	CHECK_EQ(wg_listener_start(&fx.loop, "127.0.0.1:x", &fx.server_id, NULL, on_accept, &fx,
 				   &second, NULL),

@@ -40,13 +40,13 @@ TEST(limits_are_documented_as_they_are)
 	CHECK_EQ(wg_read_file(path, 1 << 20, &data, &len), 0);
 	char *doc = (char *)data;
 	int rows = 0;
-#define ROW(name, value, unit, what)                                                       \
-	do {                                                                                \
-		char v[64], want[160];                                                      \
-		human((unsigned long long)(name), unit, v, sizeof v);                       \
-		snprintf(want, sizeof want, "| `%s` | %s |", #name, v);                     \
-		CHECK_MSG(strstr(doc, want), "docs/limits.md lacks the row %s", want);      \
-		rows++;                                                                     \
+#define ROW(name, value, unit, what)                                                               \
+	do {                                                                                       \
+		char v[64], want[160];                                                             \
+		human((unsigned long long)(name), unit, v, sizeof v);                              \
+		snprintf(want, sizeof want, "| `%s` | %s |", #name, v);                            \
+		CHECK_MSG(strstr(doc, want), "docs/limits.md lacks the row %s", want);             \
+		rows++;                                                                            \
 	} while (0);
 	WG_LIMITS(ROW)
 #undef ROW
