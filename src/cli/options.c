@@ -8,7 +8,8 @@
 
 #include "util/err.h"
 
-static void tell(const char *cmd, const char *fmt, va_list ap, const char *after)
+__attribute__((format(printf, 2, 0))) static void tell(const char *cmd, const char *fmt, va_list ap,
+						       const char *after)
 {
 	fprintf(stderr, "wasmgrid %s: ", cmd);
 	vfprintf(stderr, fmt, ap);

@@ -32,6 +32,25 @@ void wg_engine_hash_hex(const uint8_t *data, size_t len, char out[65])
 
 static void on_kick(uv_timer_t *h);
 
+/* Frees what the engine holds (also a half-made one, when creating it failed). */
+static void engine_destroy(struct wg_engine *e)
+{
+	while (e->programs) {
+		struct wg__program *p = e->programs;
+		e->programs = p->next;
+		wg__program_free(p);
+	}
+	for (size_t i = 0; i < e->n_fetchers; i++)
+		free(e->fetchers[i].scheme);
+	wg_sandbox_filter_free(&e->filter);
+	free(e->wasm2c);
+	free(e->cc);
+	free(e->prlimit);
+	free(e->programs_dir);
+	free(e->cache_dir);
+	free(e);
+}
+
 int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct wg_engine **out)
 {
 	if (!o || !o->data_dir)
@@ -56,12 +75,7 @@ int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct 
 	e->runq_tail = &e->runq;
 	int rc = wg__program_dirs_init(e, o->data_dir);
 	if (rc) {
-		free(e->wasm2c);
-		free(e->cc);
-		free(e->prlimit);
-		free(e->programs_dir);
-		free(e->cache_dir);
-		free(e);
+		engine_destroy(e);
 		return rc;
 	}
 	uv_timer_init(loop, &e->kick);
@@ -69,24 +83,6 @@ int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct 
 	e->pending++; /* the kick timer, released when it is closed */
 	*out = e;
 	return 0;
-}
-
-static void engine_destroy(struct wg_engine *e)
-{
-	while (e->programs) {
-		struct wg__program *p = e->programs;
-		e->programs = p->next;
-		wg__program_free(p);
-	}
-	for (size_t i = 0; i < e->n_fetchers; i++)
-		free(e->fetchers[i].scheme);
-	wg_sandbox_filter_free(&e->filter);
-	free(e->wasm2c);
-	free(e->cc);
-	free(e->prlimit);
-	free(e->programs_dir);
-	free(e->cache_dir);
-	free(e);
 }
 
 void wg__engine_release(struct wg_engine *e)

@@ -494,16 +494,24 @@ static void after_prepare(uv_work_t *w, int status)
 	}
 }
 
-static void after_store(uv_work_t *w, int status)
+/* The common end of work done off the loop: the program, or NULL when the engine closes
+ * meanwhile (then e and p may be freed). */
+static struct wg__program *work_done(uv_work_t *w)
 {
 	struct wg__program *p = w->data;
 	struct wg_engine *e = p->engine;
 	p->work_busy = 0;
-	if (e->closing) {
-		wg__engine_release(e); /* may free e and p */
+	bool closing = e->closing;
+	wg__engine_release(e); /* may free e and p when closing */
+	return closing ? NULL : p;
+}
+
+static void after_store(uv_work_t *w, int status)
+{
+	struct wg__program *p = work_done(w);
+	if (!p)
 		return;
-	}
-	wg__engine_release(e);
+	struct wg_engine *e = p->engine;
 	if (p->next_step == STEP_COMPILE)
 		e->stats.downloads++;
 	finish_step(p);
@@ -777,14 +785,10 @@ static void start_cc(struct wg__program *p)
 
 static void after_install(uv_work_t *w, int status)
 {
-	struct wg__program *p = w->data;
-	struct wg_engine *e = p->engine;
-	p->work_busy = 0;
-	if (e->closing) {
-		wg__engine_release(e); /* may free e and p */
+	struct wg__program *p = work_done(w);
+	if (!p)
 		return;
-	}
-	wg__engine_release(e);
+	struct wg_engine *e = p->engine;
 	if (p->next_step == STEP_READY) {
 		e->stats.compilations++;
 		wg_info(NULL, "program %.16s compiled", p->hash);

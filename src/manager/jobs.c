@@ -363,15 +363,10 @@ int wg_jobs_cancel(struct wg_jobs *j, uint64_t job_id, size_t *n_aborts)
 	int rc = wg_store_begin(j->store);
 	if (rc < 0)
 		return rc;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_STATE);
-	sqlite3_bind_int64(st, 1, (int64_t)job_id);
-	rc = wg_store_step(j->store, st);
-	if (rc <= 0) {
-		rc = rc < 0 ? rc : WG_ENOTFOUND;
+	enum wg_job_state state;
+	sqlite3_stmt *st;
+	if ((rc = wg_jobs_state(j, job_id, &state)) < 0)
 		goto end;
-	}
-	int state = sqlite3_column_int(st, 0);
-	rc = 0;
 	if (state != WG_JOB_RUNNING)
 		goto end;
 	/* Collect first: the rows change under the statement otherwise. */

@@ -13,18 +13,14 @@ int wg_jobs_remove(struct wg_jobs *j, uint64_t job_id)
 	int rc = wg_store_begin(j->store);
 	if (rc < 0)
 		return rc;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_STATE);
-	sqlite3_bind_int64(st, 1, (int64_t)job_id);
-	rc = wg_store_step(j->store, st);
-	if (rc <= 0) {
-		rc = rc < 0 ? rc : WG_ENOTFOUND;
+	enum wg_job_state state;
+	if ((rc = wg_jobs_state(j, job_id, &state)) < 0)
 		goto end;
-	}
-	if (sqlite3_column_int(st, 0) == WG_JOB_RUNNING) {
+	if (state == WG_JOB_RUNNING) {
 		rc = WG_EBUSY;
 		goto end;
 	}
-	st = wg__stmt(j, WG__S_JOB_DELETE);
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_DELETE);
 	sqlite3_bind_int64(st, 1, (int64_t)job_id);
 	if (wg_store_step(j->store, st) != 1) {
 		rc = WG_EDB;
