@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -249,9 +250,10 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 			status = (c.completed == c.tasks) ? 0 : 1;
 			fprintf(stderr,
 				"job %" PRIu64 " %s: %" PRIu64 " of %" PRIu64
-				" tasks completed, %" PRIu64 " failed, %" PRIu64 " cancelled%s\n",
-				id, state, c.completed, c.tasks, c.failed, c.cancelled,
-				c.failed ? " (see 'wasmgrid results' for the errors)" : "");
+				" tasks completed, %" PRIu64 " failed, %" PRIu64
+				" cancelled; 'wasmgrid results %" PRIu64 "' shows %s\n",
+				id, state, c.completed, c.tasks, c.failed, c.cancelled, id,
+				c.failed ? "them, with the errors" : "them");
 			wg_json_free(doc);
 			wg_buf_free(&body);
 			return status;
@@ -388,16 +390,50 @@ static void print_result_text(const struct wg_json *r)
 	putchar('\n');
 }
 
-int wg_cmd_results(int argc, char **argv)
+/* How `results` shows them: a line each, JSON lines, or a file each in a directory. */
+struct results_out {
+	int json;
+	const char *dir; /* --output-dir, or NULL */
+	size_t written, without;
+};
+
+/* Writes a completed task's result, decoded, to DIR/INDEX. */
+static int write_result_file(const char *cmd, const struct results_out *o, const struct wg_json *r)
 {
-	const char *cmd = "results", *api;
-	int json = 0;
-	uint64_t id = 0;
-	int status = job_command_args(cmd, argc, argv, true, &api, &json, &id, NULL);
-	if (status)
-		return status;
+	size_t len = 0;
+	const char *res = wg_json_as_str(wg_json_get(r, "result"), &len);
+	uint8_t *bytes = (uint8_t *)res;
+	size_t n = len;
+	bool b64 = !strcmp(json_str(r, "encoding"), "base64");
+	if (b64) {
+		bytes = wg_malloc(len + 1);
+		if (sodium_base642bin(bytes, len + 1, res, len, NULL, &n, NULL,
+				      sodium_base64_VARIANT_ORIGINAL) != 0) {
+			free(bytes);
+			return wg_cli_fail(cmd, "task %" PRIu64 ": the manager sent bad base64",
+					   json_u64(r, "index"));
+		}
+	}
+	char name[24];
+	snprintf(name, sizeof name, "%" PRIu64, json_u64(r, "index"));
+	char *path = wg_path_join(o->dir, name);
+	int rc = wg_write_file_atomic(path, bytes, n, 0644);
+	int status = rc ? wg_cli_fail(cmd, "cannot write %s: %s", path, wg_strerror(rc)) : 0;
+	free(path);
+	if (b64)
+		free(bytes);
+	return status;
+}
+
+/* Prints (or writes) every result of the job, a page at a time; the exit status. */
+static int show_results(const char *cmd, const char *api, uint64_t id, struct results_out *o)
+{
+	if (o->dir && mkdir(o->dir, 0755) != 0 && errno != EEXIST)
+		return wg_cli_fail(cmd, "cannot make the directory %s: %s", o->dir,
+				   strerror(errno));
 	uint64_t from = 0;
 	struct wg_buf line = {0};
+	int status;
 	for (;;) {
 		char path[96];
 		snprintf(path, sizeof path,
@@ -414,7 +450,15 @@ int wg_cmd_results(int argc, char **argv)
 		const struct wg_json *results = wg_json_get(doc, "results"), *r;
 		WG_JSON_FOREACH(r, i, results)
 		{
-			if (json) {
+			if (o->dir) {
+				if (!wg_json_as_str(wg_json_get(r, "result"), NULL)) {
+					o->without++;
+				} else if ((status = write_result_file(cmd, o, r)) != 0) {
+					break;
+				} else {
+					o->written++;
+				}
+			} else if (o->json) {
 				struct wg_json_writer w;
 				line.len = 0;
 				wg_jw_init(&w, &line);
@@ -426,7 +470,8 @@ int wg_cmd_results(int argc, char **argv)
 			}
 		}
 		uint64_t next = 0;
-		bool more = wg_json_as_u64(wg_json_get(doc, "next"), &next) == 0 && next > from;
+		bool more =
+		    !status && wg_json_as_u64(wg_json_get(doc, "next"), &next) == 0 && next > from;
 		wg_json_free(doc);
 		wg_buf_free(&body);
 		if (!more)
@@ -434,12 +479,41 @@ int wg_cmd_results(int argc, char **argv)
 		from = next;
 	}
 	wg_buf_free(&line);
+	if (!status && o->dir)
+		printf("%zu results written to %s, one file per task named by its index%s\n",
+		       o->written, o->dir,
+		       o->without ? "; tasks without a result: see 'wasmgrid results'" : "");
 	if (fflush(stdout) != 0 && errno != EPIPE) {
 		/* A closed pipe (| head) is the reader's choice, not an error. */
 		wg_cli_fail(cmd, "cannot write the results to stdout: %s", strerror(errno));
 		status = 1;
 	}
 	return status;
+}
+
+int wg_cmd_results(int argc, char **argv)
+{
+	const char *cmd = "results";
+	struct results_out o = {0};
+	/* --output-dir DIR is taken out first; the rest is what every job command takes. */
+	for (int i = 1; i < argc; i++) {
+		int r = wg_opt_value(cmd, argc, argv, &i, "--output-dir", &o.dir);
+		if (r < 0)
+			return 2;
+		if (r > 0) {
+			memmove(&argv[i - 1], &argv[i + 1], (size_t)(argc - i) * sizeof *argv);
+			argc -= 2;
+			i -= 2;
+		}
+	}
+	const char *api;
+	uint64_t id = 0;
+	int status = job_command_args(cmd, argc, argv, true, &api, &o.json, &id, NULL);
+	if (status)
+		return status;
+	if (o.dir && o.json)
+		return wg_usage_error(cmd, "give --json or --output-dir, not both");
+	return show_results(cmd, api, id, &o);
 }
 
 /* ---- cancel ---- */
@@ -610,9 +684,9 @@ static int upload_program(const char *cmd, const char *api, const char *path, ch
 
 struct submit_opts {
 	const char *program, *hash, *api;
-	uint64_t timeout_s, memory_mib, result_limit, redundancy, max_failures;
-	bool has_timeout, has_memory, has_result_limit, has_redundancy, has_max_failures;
-	bool has_priority, wait;
+	uint64_t timeout_s, memory_mib, result_limit, redundancy, quorum, max_failures;
+	bool has_timeout, has_memory, has_result_limit, has_redundancy, has_quorum;
+	bool has_max_failures, has_priority, wait, results;
 	int32_t priority;
 };
 
@@ -622,8 +696,10 @@ static int parse_submit(int argc, char **argv, struct submit_opts *o, struct arg
 	for (int i = 1; i < argc; i++) {
 		const char *v = NULL;
 		int r;
-		if (!strcmp(argv[i], "--wait")) {
+		if (!strcmp(argv[i], "--wait") || !strcmp(argv[i], "--results")) {
+			/* --results: wait, then print them as `wasmgrid results` does. */
 			o->wait = true;
+			o->results = o->results || !strcmp(argv[i], "--results");
 			continue;
 		}
 #define OPT(name) ((r = wg_opt_value(cmd, argc, argv, &i, name, &v)) != 0)
@@ -653,9 +729,15 @@ static int parse_submit(int argc, char **argv, struct submit_opts *o, struct arg
 				return 2;
 			o->has_result_limit = true;
 		} else if (OPT("--redundancy")) {
-			if (r > 0 && wg_opt_uint(cmd, "--redundancy", v, 1, 16, &o->redundancy))
+			if (r > 0 && wg_opt_uint(cmd, "--redundancy", v, 1, WG_MAX_REDUNDANCY,
+						 &o->redundancy))
 				return 2;
 			o->has_redundancy = true;
+		} else if (OPT("--quorum")) {
+			if (r > 0 &&
+			    wg_opt_uint(cmd, "--quorum", v, 1, WG_MAX_REDUNDANCY, &o->quorum))
+				return 2;
+			o->has_quorum = true;
 		} else if (OPT("--max-failures")) {
 			if (r > 0 &&
 			    wg_opt_uint(cmd, "--max-failures", v, 0, 1000, &o->max_failures))
@@ -694,6 +776,12 @@ static int parse_submit(int argc, char **argv, struct submit_opts *o, struct arg
 		return wg_usage_error(cmd,
 				      "no arguments: give --arg A (repeatable) or "
 				      "--args-file F (one argument per line); each is one task");
+	uint64_t k = o->has_redundancy ? o->redundancy : 1;
+	if (o->has_quorum && o->quorum > k)
+		return wg_usage_error(cmd,
+				      "--quorum %" PRIu64 " needs at least as many replicas "
+				      "(--redundancy %" PRIu64 ")",
+				      o->quorum, k);
 	return 0;
 }
 
@@ -759,6 +847,8 @@ int wg_cmd_submit(int argc, char **argv)
 		wg_jw_kv_uint(&w, "result_limit", o.result_limit);
 	if (o.has_redundancy)
 		wg_jw_kv_uint(&w, "redundancy", o.redundancy);
+	if (o.has_quorum)
+		wg_jw_kv_uint(&w, "quorum", o.quorum);
 	if (o.has_max_failures)
 		wg_jw_kv_uint(&w, "max_failures", o.max_failures);
 	if (o.has_priority)
@@ -792,6 +882,11 @@ int wg_cmd_submit(int argc, char **argv)
 	fflush(stdout);
 	if (o.wait)
 		status = wait_job(cmd, o.api, id);
+	if (o.results && status <= 1) {
+		struct results_out ro = {0};
+		int rs = show_results(cmd, o.api, id, &ro);
+		status = status ? status : rs;
+	}
 out:
 	wg_json_free(doc);
 	wg_buf_free(&body);

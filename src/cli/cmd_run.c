@@ -36,7 +36,8 @@ static void on_done(void *user, uint64_t task_id, const struct wg_engine_outcome
 
 int wg_cmd_run(int argc, char **argv)
 {
-	const char *program = NULL, *arg = NULL, *arg_file = NULL, *data = WG_DEFAULT_DATA_DIR;
+	const char *program = NULL, *arg = NULL, *arg_file = NULL, *data = NULL;
+	char *cache = NULL;
 	double timeout_s = 0;
 	uint64_t memory_mib = 0, seed = 0, compile_cpu = 0, compile_memory = 0;
 	const char *cmd = "run";
@@ -115,6 +116,10 @@ int wg_cmd_run(int argc, char **argv)
 	wg_log_set_level(WG_LOG_ERROR);
 	uv_loop_init(&loop);
 	loop_ready = 1;
+	/* Without --data, the user's cache directory: not a folder dropped where they stand. */
+	cache = data ? NULL : wg_cli_cache_dir();
+	if (cache)
+		data = cache;
 	struct wg_engine_options options = {.data_dir = data,
 					    .compile_cpu_s = (uint32_t)compile_cpu,
 					    .compile_memory_mib = (uint32_t)compile_memory};
@@ -154,5 +159,6 @@ out:
 	}
 	free(bytes);
 	free(file_arg);
+	free(cache);
 	return code;
 }

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/alloc.h"
 #include "util/err.h"
+#include "util/fs.h"
 
 __attribute__((format(printf, 2, 0))) static void tell(const char *cmd, const char *fmt, va_list ap,
 						       const char *after)
@@ -68,4 +70,15 @@ int wg_opt_uint(const char *cmd, const char *name, const char *value, uint64_t m
 	}
 	*out = v;
 	return 0;
+}
+
+char *wg_cli_cache_dir(void)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	/* The XDG rule: a relative XDG_CACHE_HOME is to be ignored. */
+	if (xdg && xdg[0] == '/')
+		return wg_path_join(xdg, "wasmgrid");
+	if (home && home[0] == '/')
+		return wg_path_join(home, ".cache/wasmgrid");
+	return wg_strdup(WG_DEFAULT_DATA_DIR);
 }

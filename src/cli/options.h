@@ -7,6 +7,10 @@
 #define WG_DEFAULT_NODE_ADDR "127.0.0.1:5740"
 #define WG_DEFAULT_API_ADDR "127.0.0.1:5741"
 
+/* Where `wasmgrid run` keeps its compiled programs without --data: $XDG_CACHE_HOME/wasmgrid,
+ * else ~/.cache/wasmgrid, else (no HOME) WG_DEFAULT_DATA_DIR. A new string. */
+char *wg_cli_cache_dir(void);
+
 /* Every error of a command is told by one of these two, on stderr, as one line:
  * wg_cli_fail prints "wasmgrid CMD: MESSAGE" and returns 1, the exit status of a failure;
  * wg_usage_error prints "wasmgrid CMD: MESSAGE (try 'wasmgrid help')" and returns 2, the
