@@ -283,6 +283,9 @@ static void print_job_detail(const struct wg_json *job)
 	printf("  tasks       %" PRIu64 ": %" PRIu64 " queued, %" PRIu64 " running, %" PRIu64
 	       " completed, %" PRIu64 " failed, %" PRIu64 " cancelled\n",
 	       c.tasks, c.queued, c.running, c.completed, c.failed, c.cancelled);
+	const char *waiting = wg_json_as_str(wg_json_get(job, "waiting"), NULL);
+	if (waiting)
+		printf("  waiting     %s\n", waiting);
 	int64_t prio = 0;
 	wg_json_as_i64(wg_json_get(o, "priority"), &prio);
 	printf("  options     timeout %.1f s, memory %" PRIu64 " MiB, result limit %" PRIu64

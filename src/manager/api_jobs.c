@@ -153,7 +153,32 @@ void wg__api_post_program(struct wg_http_request *req, void *user)
 
 /* ---- job descriptions ---- */
 
-static void write_job(struct wg_json_writer *w, const struct wg_job_info *ji)
+/* Why a running job's queued tasks go nowhere, when the attached workers say so: none gives
+ * a task the memory it asks for. NULL when nothing stands in the way. */
+static const char *job_blocked(struct wg_manager *m, const struct wg_job_info *ji, char *buf,
+			       size_t n)
+{
+	if (ji->state != WG_JOB_RUNNING || !ji->counts[WG_TASK_QUEUED])
+		return NULL;
+	int workers = 0;
+	for (const struct wg_peer *p = m->peers; p; p = p->next) {
+		if (!p->rel.partner)
+			continue;
+		workers++;
+		if (!p->rel.specs.memory || p->rel.specs.memory >= ji->options.memory_bytes)
+			return NULL;
+	}
+	if (!workers)
+		snprintf(buf, n, "no worker is attached");
+	else
+		snprintf(buf, n,
+			 "no attached worker accepts %llu MiB of memory per task (see 'wasmgrid "
+			 "workers'; start one with a larger --memory)",
+			 (unsigned long long)(ji->options.memory_bytes >> 20));
+	return buf;
+}
+
+static void write_job(struct wg_manager *m, struct wg_json_writer *w, const struct wg_job_info *ji)
 {
 	wg_jw_object_begin(w);
 	wg_jw_kv_uint(w, "id", ji->id);
@@ -180,15 +205,22 @@ static void write_job(struct wg_json_writer *w, const struct wg_job_info *ji)
 		wg_jw_kv_uint(w, "finished_ms", ji->finished_ms);
 	else
 		wg_jw_kv_null(w, "finished_ms");
+	char why[200];
+	const char *blocked = job_blocked(m, ji, why, sizeof why);
+	if (blocked)
+		wg_jw_kv_str(w, "waiting", blocked);
+	else
+		wg_jw_kv_null(w, "waiting");
 	wg_jw_object_end(w);
 }
 
-static void respond_job(struct wg_http_request *req, int status, const struct wg_job_info *ji)
+static void respond_job(struct wg_manager *m, struct wg_http_request *req, int status,
+			const struct wg_job_info *ji)
 {
 	struct wg_buf out = {0};
 	struct wg_json_writer w;
 	wg_jw_init(&w, &out);
-	write_job(&w, ji);
+	write_job(m, &w, ji);
 	wg_http_respond_json(req, status, out.data, out.len);
 	wg_buf_free(&out);
 }
@@ -291,7 +323,7 @@ void wg__api_list_jobs(struct wg_http_request *req, void *user)
 	wg_jw_key(&w, "jobs");
 	wg_jw_array_begin(&w);
 	for (size_t i = 0; i < n; i++)
-		write_job(&w, &jobs[i]);
+		write_job(m, &w, &jobs[i]);
 	wg_jw_array_end(&w);
 	wg_jw_object_end(&w);
 	wg_http_respond_json(req, 200, out.data, out.len);
@@ -374,7 +406,7 @@ void wg__api_wake_waiters(struct wg_manager *m, bool all)
 		else if (rc)
 			wg_http_respond_error(w->req, 500, "reading a job: %s", wg_strerror(rc));
 		else
-			respond_job(w->req, 200, &ji);
+			respond_job(w->m, w->req, 200, &ji);
 		free(w);
 	}
 }
@@ -426,7 +458,7 @@ void wg__api_get_job(struct wg_http_request *req, void *user)
 	else if (rc)
 		respond_core_error(m, req, "reading a job", rc);
 	else
-		respond_job(req, 200, &ji);
+		respond_job(m, req, 200, &ji);
 }
 
 void wg__api_cancel_job(struct wg_http_request *req, void *user)
@@ -466,7 +498,7 @@ void wg__api_cancel_job(struct wg_http_request *req, void *user)
 		int n = snprintf(body, sizeof body, "{\"job\":%" PRIu64 ",\"removed\":true}", id);
 		wg_http_respond_json(req, 200, body, (size_t)n);
 	} else {
-		respond_job(req, 200, &ji);
+		respond_job(m, req, 200, &ji);
 	}
 }
 

@@ -352,6 +352,21 @@ static void reconcile(struct wg_manager *m)
 	}
 }
 
+/* How many attempts a worker may hold: as many as it finishes in QUEUE_WORK_MS at its
+ * rate (tasks per second), at least twice its slots, so that it starts the next task the
+ * moment one ends, and at most QUEUE_MAX. But when the worker claimed more slots than
+ * --max-slots allows, exactly the allowed slots: it would run whatever it holds, and the
+ * operator's cap is on what runs. */
+static uint32_t in_flight_cap(const struct wg_peer *p, double rate)
+{
+	uint32_t slots = p->rel.specs.slots ? p->rel.specs.slots : 1;
+	if (p->rel.specs.slots_capped)
+		return slots;
+	double want = rate * QUEUE_WORK_MS / 1000.0;
+	uint32_t cap = want > QUEUE_MAX ? QUEUE_MAX : (uint32_t)want;
+	return cap < 2 * slots ? 2 * slots : cap;
+}
+
 /* ---- work in slices ---- */
 
 /* An idle handle, not a 0 ms timer: libuv runs a timer re-armed from its own callback
@@ -412,11 +427,7 @@ static void on_tick(uv_timer_t *t)
 		double now_rate = ws->finished * 1000.0 / TICK_MS;
 		ws->finished = 0;
 		ws->rate = ws->rate * 0.5 + now_rate * 0.5;
-		uint32_t slots = p->rel.specs.slots ? p->rel.specs.slots : 1;
-		double want = ws->rate * QUEUE_WORK_MS / 1000.0;
-		uint32_t cap = want > QUEUE_MAX ? QUEUE_MAX : (uint32_t)want;
-		if (cap < 2 * slots)
-			cap = 2 * slots;
+		uint32_t cap = in_flight_cap(p, ws->rate);
 		if (cap != ws->cap) {
 			ws->cap = cap;
 			wg_jobs_worker_set_cap(m->jobs, p->id_hex, cap);
@@ -446,10 +457,9 @@ void wg__dispatch_worker_attached(struct wg_manager *m, struct wg_peer *peer)
 {
 	if (!peer->data)
 		peer->data = wg_calloc(1, sizeof(struct worker_state));
-	uint32_t slots = peer->rel.specs.slots ? peer->rel.specs.slots : 1;
-	/* Twice its slots: the worker starts the next task the moment one ends. */
-	wstate(peer)->cap = slots * 2;
+	wstate(peer)->cap = in_flight_cap(peer, 0);
 	wg_jobs_worker_set_cap(m->jobs, peer->id_hex, wstate(peer)->cap);
+	wg_jobs_worker_set_memory(m->jobs, peer->id_hex, peer->rel.specs.memory);
 	wg__dispatch_kick(m);
 }
 

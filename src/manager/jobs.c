@@ -520,6 +520,15 @@ int wg_jobs_worker_set_cap(struct wg_jobs *j, const char *node_id, uint32_t cap)
 	return rc;
 }
 
+int wg_jobs_worker_set_memory(struct wg_jobs *j, const char *node_id, uint64_t bytes)
+{
+	struct wg__worker *w;
+	int rc = with_worker_tx(j, node_id, &w);
+	if (rc == 0)
+		w->max_memory = bytes;
+	return rc;
+}
+
 uint32_t wg_jobs_worker_running(struct wg_jobs *j, const char *node_id)
 {
 	struct wg__worker *w = wg__worker_find(j, node_id);

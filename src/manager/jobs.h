@@ -128,6 +128,9 @@ int wg_jobs_cancel(struct wg_jobs *j, uint64_t job_id, size_t *n_aborts);
 
 /* The manager's cap on how many attempts a worker runs at once (its declared slots capped by
  * the manager's configuration and by what it observes). Until set: no cap. */
+/* The most memory the worker gives one task (its --memory, from its ManagerRequest; 0: not
+ * known). A job asking more is not offered to it: it would only refuse. */
+int wg_jobs_worker_set_memory(struct wg_jobs *j, const char *node_id, uint64_t bytes);
 int wg_jobs_worker_set_cap(struct wg_jobs *j, const char *node_id, uint32_t cap);
 /* Attempts this module counts in flight on the worker (0 for an unknown worker). */
 uint32_t wg_jobs_worker_running(struct wg_jobs *j, const char *node_id);

@@ -188,9 +188,10 @@ enum wg__jobs_stmt {
 struct wg__worker {
 	int64_t db_id;
 	char *node_id;
-	uint32_t running; /* attempts in flight */
-	uint32_t cap;	  /* UINT32_MAX: no cap */
-	char **hashes;	  /* programs it holds (started or finished an attempt of) */
+	uint32_t running;    /* attempts in flight */
+	uint32_t cap;	     /* UINT32_MAX: no cap */
+	uint64_t max_memory; /* the most memory it gives a task, bytes; 0: not known */
+	char **hashes;	     /* programs it holds (started or finished an attempt of) */
 	size_t n_hashes;
 };
 

@@ -54,8 +54,10 @@ static void answer_manager_request(struct wg_manager *m, struct wg_peer *peer, u
 		if (req->program_kinds[i] == WASMGRID__PROGRAM_KIND__WASI_PREVIEW1)
 			specs.wasi_preview1 = true;
 	/* A worker's specs are claims: cap what it may ask of us. */
-	if (m->opts->max_slots && specs.slots > m->opts->max_slots)
+	if (m->opts->max_slots && specs.slots > m->opts->max_slots) {
 		specs.slots = m->opts->max_slots;
+		specs.slots_capped = true;
+	}
 	bool was_partner = peer->rel.partner;
 	/* No worker joins while the job store is down: it could not be given tasks. */
 	bool accepted = m->jobs && wg_rel_answer_manager_request(&m->rel, &peer->rel, &specs);

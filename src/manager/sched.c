@@ -332,6 +332,10 @@ int wg_jobs_assign(struct wg_jobs *j, const char *node_id, uint32_t free_slots,
 	/* The jobs table is not written while this statement walks it. */
 	sqlite3_stmt *jobs = wg__stmt(j, WG__S_JOBS_RUNNING);
 	while (count < room && (rc = wg_store_step(j->store, jobs)) == 1) {
+		/* A job asking more memory than the worker gives a task waits for another. */
+		uint64_t memory = (uint64_t)sqlite3_column_int64(jobs, 4);
+		if (w->max_memory && memory > w->max_memory)
+			continue;
 		rc = assign_from_job(j, jobs, w, room - (uint32_t)count, &list, &count, &cap);
 		if (rc < 0)
 			break;

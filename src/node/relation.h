@@ -22,8 +22,9 @@ const char *wg_node_type_name(enum wg_node_type t);
 /* What a worker declares in ManagerRequest. Claims, not facts: the manager caps them. */
 struct wg_specs {
 	uint32_t cores;
-	uint64_t memory;
-	uint32_t slots;
+	uint64_t memory;   /* the most memory the worker gives one task, in bytes (0: unknown) */
+	uint32_t slots;	   /* tasks it runs at once (a manager may cap what it believes) */
+	bool slots_capped; /* the worker claimed more slots than its manager allows */
 	bool wasi_preview1;
 };
 

@@ -392,7 +392,11 @@ int wg_worker_run(const struct wg_worker_options *o)
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
 	w.specs.cores = cores > 0 ? (uint32_t)cores : 1;
-	w.specs.memory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+	/* What one task may have: --memory, unless the host has less. */
+	uint64_t host = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+	w.specs.memory = o->memory_mib << 20;
+	if (host && host < w.specs.memory)
+		w.specs.memory = host;
 	w.specs.slots = o->slots ? o->slots : w.specs.cores;
 	w.specs.wasi_preview1 = true;
 	rc = wg_fetch_policy_add(&w.fetch_policy, WG_FETCH_POLICY_DEFAULT, why, sizeof why);

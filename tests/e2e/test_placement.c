@@ -1,0 +1,106 @@
+/* Where tasks go: only to workers that can take them (a job asking more memory than a
+ * worker's --memory waits for another, without being offered and refused over and over,
+ * and says why), and never more at once than the manager's --max-slots lets a worker run
+ * (measured inside the tasks: no two of them overlap). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "e2e/cluster.h"
+#include "harness/proc.h"
+#include "harness/test.h"
+
+/* A counter of the manager's /metrics, or -1. */
+static long metric(int api_port, const char *name)
+{
+	struct wg_buf body = {0};
+	long v = -1;
+	if (wg_test_http_get(api_port, "/metrics", &body) == 200) {
+		char key[96];
+		snprintf(key, sizeof key, "\n%s ", name);
+		const char *p = strstr(wg_buf_cstr(&body), key);
+		if (p)
+			v = atol(p + strlen(key));
+	}
+	wg_buf_free(&body);
+	return v;
+}
+
+TEST_SLOW(e2e_job_asking_more_memory_than_a_worker_gives_waits_for_one_that_does, 120)
+{
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, NULL);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", m.port);
+	pid_t small = e2e_worker_start("small", addr, "--memory", "64", NULL);
+	CHECK(e2e_wait_workers(m.api_port, "attached", 1, 20000));
+	struct wg_buf out = {0}, err = {0};
+	CHECK_EQ(wg_test_run(&out, &err, "submit", e2e_program("increment"), "--arg", "1", "--arg",
+			     "2", "--memory", "128", "--api", m.api, NULL),
+		 0);
+	/* Long enough for several refusals under the old 2 s cool-down. */
+	sleep(5);
+	CHECK_EQ(metric(m.api_port, "wasmgrid_attempts_refused_total"), 0);
+	CHECK_EQ(e2e_job_count(m.api, "1", "queued"), 2);
+	out.len = 0;
+	CHECK_EQ(wg_test_run(&out, &err, "status", "1", "--api", m.api, NULL), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&out), "no attached worker accepts 128 MiB");
+	/* A worker that gives enough takes them. */
+	pid_t big = e2e_worker_start("big", addr, "--memory", "256", NULL);
+	CHECK_EQ(e2e_wait(m.api, "1"), 0);
+	char *big_id = wg_test_node_id(e2e_data("big"));
+	size_t n = 0;
+	struct e2e_result *r = e2e_results(m.api, "1", &n);
+	CHECK_EQ(n, 2);
+	for (size_t i = 0; i < n; i++)
+		CHECK_STREQ(r[i].worker, big_id);
+	e2e_results_free(r, n);
+	free(big_id);
+	out.len = 0;
+	CHECK_EQ(wg_test_run(&out, &err, "status", "1", "--json", "--api", m.api, NULL), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&out), "\"waiting\":null");
+	wg_buf_free(&out);
+	wg_buf_free(&err);
+	wg_test_stop(small, SIGTERM, 10000);
+	wg_test_stop(big, SIGTERM, 10000);
+	wg_test_stop(m.pid, SIGTERM, 10000);
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const long long *x = a, *y = b;
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+TEST_SLOW(e2e_max_slots_caps_what_runs_at_once_on_a_worker, 120)
+{
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, "--max-slots", "1", NULL);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", m.port);
+	pid_t w = e2e_worker_start("w1", addr, "--slots", "4", NULL);
+	CHECK(e2e_wait_workers(m.api_port, "attached", 1, 20000));
+	enum { N = 6 };
+	const char *args[N];
+	for (int i = 0; i < N; i++)
+		args[i] = "300";
+	char *job = e2e_submit(m.api, e2e_program("t_span"), e2e_args_file("args", args, N), NULL);
+	CHECK_EQ(e2e_wait(m.api, job), 0);
+	size_t n = 0;
+	struct e2e_result *r = e2e_results(m.api, job, &n);
+	CHECK_EQ(n, N);
+	long long span[N][2];
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ(sscanf(r[i].result, "%lld %lld", &span[i][0], &span[i][1]), 2);
+	qsort(span, N, sizeof span[0], by_start);
+	for (int i = 1; i < N; i++)
+		CHECK_MSG(span[i][0] >= span[i - 1][1],
+			  "tasks overlapped: one ran %lld-%lld, the next started at %lld",
+			  span[i - 1][0], span[i - 1][1], span[i][0]);
+	e2e_results_free(r, n);
+	free(job);
+	wg_test_stop(w, SIGTERM, 10000);
+	wg_test_stop(m.pid, SIGTERM, 10000);
+}
