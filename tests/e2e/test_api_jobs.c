@@ -293,8 +293,8 @@ TEST_SLOW(e2e_bad_job_input_gets_clear_errors, 60)
 	CHECK_EQ(post_json(&m, json, &body), 201);
 	CHECK_STREQ((char *)body.data, "{\"id\":2,\"tasks\":0}");
 	CHECK_EQ(RUN(&out, &err, "wait", "2", "--api", m.api), 0);
-	CHECK_STREQ((char *)err.data,
-		    "job 2 completed: 0 of 0 tasks completed, 0 failed, 0 cancelled\n");
+	CHECK_STREQ((char *)err.data, "job 2 completed: 0 of 0 tasks completed, 0 failed, 0 "
+				      "cancelled; 'wasmgrid results 2' shows them\n");
 
 	/* Nothing listens: the user is told to check the manager. */
 	wg_test_stop(m.pid, SIGTERM, 5000);
