@@ -141,7 +141,7 @@ static int job_command_args(const char *cmd, int argc, char **argv, bool require
 /* ---- wait ---- */
 
 struct job_counts {
-	uint64_t tasks, queued, running, completed, failed, cancelled;
+	uint64_t tasks, queued, assigned, running, completed, failed, cancelled;
 };
 
 static void read_counts(const struct wg_json *job, struct job_counts *c)
@@ -149,6 +149,7 @@ static void read_counts(const struct wg_json *job, struct job_counts *c)
 	const struct wg_json *counts = wg_json_get(job, "counts");
 	c->tasks = json_u64(job, "tasks");
 	c->queued = json_u64(counts, "queued");
+	c->assigned = json_u64(counts, "assigned");
 	c->running = json_u64(counts, "running");
 	c->completed = json_u64(counts, "completed");
 	c->failed = json_u64(counts, "failed");
@@ -177,8 +178,8 @@ static void draw_progress(const struct job_counts *c, double rate, uint64_t elap
 	}
 	fprintf(stderr,
 		"\r\033[K[%s] %" PRIu64 "/%" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
-		" running  %.1f tasks/s  %s left  (%.0fs)",
-		bar, c->completed, c->tasks, c->failed, c->running, rate, eta,
+		" running, %" PRIu64 " assigned  %.1f tasks/s  %s left  (%.0fs)",
+		bar, c->completed, c->tasks, c->failed, c->running, c->assigned, rate, eta,
 		(double)elapsed_ms / 1000.0);
 	fflush(stderr);
 }
@@ -280,9 +281,9 @@ static void print_job_detail(const struct wg_json *job)
 	const struct wg_json *o = wg_json_get(job, "options");
 	printf("job %" PRIu64 ": %s\n", json_u64(job, "id"), json_str(job, "state"));
 	printf("  program     %s\n", json_str(job, "program"));
-	printf("  tasks       %" PRIu64 ": %" PRIu64 " queued, %" PRIu64 " running, %" PRIu64
-	       " completed, %" PRIu64 " failed, %" PRIu64 " cancelled\n",
-	       c.tasks, c.queued, c.running, c.completed, c.failed, c.cancelled);
+	printf("  tasks       %" PRIu64 ": %" PRIu64 " queued, %" PRIu64 " assigned, %" PRIu64
+	       " running, %" PRIu64 " completed, %" PRIu64 " failed, %" PRIu64 " cancelled\n",
+	       c.tasks, c.queued, c.assigned, c.running, c.completed, c.failed, c.cancelled);
 	const char *waiting = wg_json_as_str(wg_json_get(job, "waiting"), NULL);
 	if (waiting)
 		printf("  waiting     %s\n", waiting);

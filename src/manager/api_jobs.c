@@ -187,8 +187,16 @@ static void write_job(struct wg_manager *m, struct wg_json_writer *w, const stru
 	wg_jw_kv_uint(w, "tasks", ji->n_tasks);
 	wg_jw_key(w, "counts");
 	wg_jw_object_begin(w);
-	for (int s = 0; s < WG_TASK_STATE_COUNT; s++)
-		wg_jw_kv_uint(w, wg_task_state_name((enum wg_task_state)s), ji->counts[s]);
+	/* "running" are the tasks a worker has started; "assigned" those sent and not started
+	 * yet (in a worker's queue), which the job core counts as running. */
+	for (int s = 0; s < WG_TASK_STATE_COUNT; s++) {
+		uint64_t n = ji->counts[s];
+		if (s == WG_TASK_RUNNING) {
+			wg_jw_kv_uint(w, "assigned", ji->assigned);
+			n -= ji->assigned;
+		}
+		wg_jw_kv_uint(w, wg_task_state_name((enum wg_task_state)s), n);
+	}
 	wg_jw_object_end(w);
 	wg_jw_key(w, "options");
 	wg_jw_object_begin(w);
@@ -635,9 +643,17 @@ int wg__api_jobs_metrics(struct wg_manager *m, struct wg_buf *out)
 		wg_buf_appendf(out, "wasmgrid_jobs{state=\"%s\"} %" PRIu64 "\n",
 			       wg_job_state_name((enum wg_job_state)s), jm.jobs[s]);
 	wg_buf_appendf(out, "# HELP wasmgrid_tasks Tasks by state.\n# TYPE wasmgrid_tasks gauge\n");
-	for (int s = 0; s < WG_TASK_STATE_COUNT; s++)
+	for (int s = 0; s < WG_TASK_STATE_COUNT; s++) {
+		uint64_t n = jm.tasks[s];
+		if (s == WG_TASK_RUNNING) {
+			/* As in the job view: sent but not started is "assigned". */
+			wg_buf_appendf(out, "wasmgrid_tasks{state=\"assigned\"} %" PRIu64 "\n",
+				       jm.tasks_assigned);
+			n = n > jm.tasks_assigned ? n - jm.tasks_assigned : 0;
+		}
 		wg_buf_appendf(out, "wasmgrid_tasks{state=\"%s\"} %" PRIu64 "\n",
-			       wg_task_state_name((enum wg_task_state)s), jm.tasks[s]);
+			       wg_task_state_name((enum wg_task_state)s), n);
+	}
 	wg_buf_appendf(out,
 		       "# HELP wasmgrid_attempts_in_flight Attempts sent to workers and not yet "
 		       "answered.\n# TYPE wasmgrid_attempts_in_flight gauge\n"

@@ -227,6 +227,9 @@ struct wg_job_info {
 	uint64_t finished_ms; /* 0 while running */
 	uint64_t n_tasks;
 	uint64_t counts[WG_TASK_STATE_COUNT]; /* tasks per enum wg_task_state */
+	/* Of counts[WG_TASK_RUNNING], the tasks sent to workers that none has started yet
+	 * (waiting in a worker's queue, or on their way): shown as "assigned". */
+	uint64_t assigned;
 };
 
 /* Removes a finished job and everything of it: the job at once (it is then unknown,
@@ -274,6 +277,7 @@ int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t 
 struct wg_jobs_metrics {
 	uint64_t jobs[4]; /* per enum wg_job_state */
 	uint64_t tasks[WG_TASK_STATE_COUNT];
+	uint64_t tasks_assigned; /* of tasks[WG_TASK_RUNNING], not started on any worker */
 	uint64_t attempts_in_flight;
 	uint64_t assigned, results, errors, lost, timed_out, refused; /* events */
 	uint64_t commits; /* database transactions committed */

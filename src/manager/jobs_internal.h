@@ -75,6 +75,10 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 		   " FROM jobs WHERE id = ?1")                                                     \
 	X(JOB_LIST, "SELECT id FROM jobs ORDER BY id DESC")                                        \
 	X(JOB_COUNTS, "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state")        \
+	X(JOB_ASSIGNED,                                                                            \
+	  "SELECT count(*) FROM tasks t WHERE t.job_id = ?1 AND t.state = " T_RUNNING              \
+	  " AND NOT EXISTS(SELECT 1 FROM attempts a WHERE a.task_id = t.id"                        \
+	  " AND a.state = " A_STARTED ")")                                                         \
 	X(JOBS_RUNNING,                                                                            \
 	  "SELECT id, program_hash, addresses, timeout_ms, memory_bytes,"                          \
 	  " result_bytes, k FROM jobs WHERE state = " J_RUNNING " ORDER BY priority DESC, id")     \
@@ -174,6 +178,9 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 		   " WHERE t.job_id = ?1 AND t.idx >= ?2 ORDER BY t.idx LIMIT ?3")                 \
 	X(METRIC_JOBS, "SELECT state, count(*) FROM jobs GROUP BY state")                          \
 	X(METRIC_TASKS, "SELECT state, count(*) FROM tasks GROUP BY state")                        \
+	X(METRIC_ASSIGNED, "SELECT count(*) FROM (SELECT task_id FROM attempts"                    \
+			   " WHERE state <= " A_STARTED " GROUP BY task_id"                        \
+			   " HAVING max(state) = " A_ASSIGNED ")")                                 \
 	X(METRIC_IN_FLIGHT, "SELECT count(*) FROM attempts WHERE state <= " A_STARTED)
 
 enum wg__jobs_stmt {

@@ -43,6 +43,14 @@ static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out
 		out->counts[WG_TASK_CANCELLED] +=
 		    out->counts[WG_TASK_QUEUED] + out->counts[WG_TASK_RUNNING];
 		out->counts[WG_TASK_QUEUED] = out->counts[WG_TASK_RUNNING] = 0;
+	} else if (rc == 0 && out->counts[WG_TASK_RUNNING]) {
+		st = wg__stmt(j, WG__S_JOB_ASSIGNED);
+		sqlite3_bind_int64(st, 1, (int64_t)job_id);
+		if ((rc = wg_store_step(j->store, st)) == 1) {
+			out->assigned = (uint64_t)sqlite3_column_int64(st, 0);
+			rc = 0;
+		}
+		sqlite3_reset(st);
 	}
 	return rc;
 }
@@ -171,6 +179,11 @@ int wg_jobs_metrics(struct wg_jobs *j, struct wg_jobs_metrics *out)
 	}
 	if (rc < 0)
 		return rc;
+	st = wg__stmt(j, WG__S_METRIC_ASSIGNED);
+	if ((rc = wg_store_step(j->store, st)) != 1)
+		return rc < 0 ? rc : WG_EDB;
+	out->tasks_assigned = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
 	st = wg__stmt(j, WG__S_METRIC_IN_FLIGHT);
 	if ((rc = wg_store_step(j->store, st)) != 1)
 		return rc < 0 ? rc : WG_EDB;

@@ -61,7 +61,7 @@ TEST_SLOW(e2e_submitted_job_is_listed_paged_and_cancelled, 60)
 	CHECK_STREQ((char *)out.data, "1\n");
 	CHECK_EQ(RUN(&out, &err, "status", "1", "--api", m.api), 0);
 	CHECK_CONTAINS((char *)out.data, "job 1: running");
-	CHECK_CONTAINS((char *)out.data, "3: 3 queued, 0 running");
+	CHECK_CONTAINS((char *)out.data, "3: 3 queued, 0 assigned, 0 running");
 	CHECK_CONTAINS((char *)out.data, "priority -2");
 	CHECK_CONTAINS((char *)out.data, "redundancy 2");
 	CHECK_EQ(RUN(&out, &err, "status", "1", "--json", "--api", m.api), 0);

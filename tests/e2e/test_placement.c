@@ -104,3 +104,43 @@ TEST_SLOW(e2e_max_slots_caps_what_runs_at_once_on_a_worker, 120)
 	wg_test_stop(w, SIGTERM, 10000);
 	wg_test_stop(m.pid, SIGTERM, 10000);
 }
+
+struct counts_seen {
+	struct e2e_manager *m;
+};
+
+static bool one_running_one_assigned(void *arg)
+{
+	struct counts_seen *c = arg;
+	return e2e_job_count(c->m->api, "1", "running") == 1 &&
+	       e2e_job_count(c->m->api, "1", "assigned") >= 1;
+}
+
+TEST_SLOW(e2e_counts_tell_assigned_from_running, 120)
+{
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, NULL);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", m.port);
+	/* One slot: the manager sends two tasks, the worker starts one and holds the other. */
+	pid_t w = e2e_worker_start("w1", addr, "--slots", "1", NULL);
+	CHECK(e2e_wait_workers(m.api_port, "attached", 1, 20000));
+	const char *args[] = {"1500", "1500", "1500"};
+	char *job = e2e_submit(m.api, e2e_program("t_slow"), e2e_args_file("args", args, 3), NULL);
+	struct counts_seen c = {&m};
+	CHECK(wg_test_wait_for(one_running_one_assigned, &c, 30000));
+	struct wg_buf out = {0}, err = {0};
+	CHECK_EQ(wg_test_run(&out, &err, "status", job, "--api", m.api, NULL), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&out), "1 assigned, 1 running");
+	struct wg_buf body = {0};
+	CHECK_EQ(wg_test_http_get(m.api_port, "/metrics", &body), 200);
+	CHECK_CONTAINS(wg_buf_cstr(&body), "wasmgrid_tasks{state=\"assigned\"} 1\n");
+	CHECK_CONTAINS(wg_buf_cstr(&body), "wasmgrid_tasks{state=\"running\"} 1\n");
+	CHECK_EQ(e2e_wait(m.api, job), 0);
+	wg_buf_free(&body);
+	wg_buf_free(&out);
+	wg_buf_free(&err);
+	free(job);
+	wg_test_stop(w, SIGTERM, 10000);
+	wg_test_stop(m.pid, SIGTERM, 10000);
+}

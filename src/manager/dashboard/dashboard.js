@@ -59,15 +59,15 @@ function finishedOf(job) {
 function progressBar(job) {
   const c = job.counts || {};
   const total = job.tasks || 1;
-  const bar = el('div', { class: 'bar', title: 'completed, failed, running, cancelled; grey is queued' });
-  for (const k of ['completed', 'failed', 'running', 'cancelled']) {
+  const bar = el('div', { class: 'bar', title: 'completed, failed, running, assigned (sent, not started), cancelled; grey is queued' });
+  for (const k of ['completed', 'failed', 'running', 'assigned', 'cancelled']) {
     const span = el('span', { class: k });
     span.style.width = (100 * (c[k] || 0) / total) + '%';
     bar.append(span);
   }
   const text = el('div', { class: 'counts' },
     `${finishedOf(job)}/${job.tasks} done · ${c.completed || 0} completed · ${c.failed || 0} failed · ` +
-    `${c.running || 0} running · ${c.queued || 0} queued`);
+    `${c.running || 0} running · ${c.assigned || 0} assigned · ${c.queued || 0} queued`);
   return el('div', {}, bar, text);
 }
 
