@@ -547,6 +547,34 @@ static int write_result(const struct wg_task_result *r, void *user)
 	wg_jw_kv_str(w, "worker", r->worker);
 	wg_jw_kv_uint(w, "attempts", r->attempts);
 	wg_jw_kv_uint(w, "failures", r->failures);
+	/* Every attempt: where, when, how long (wall from its start, CPU as its worker said). */
+	wg_jw_key(w, "runs");
+	wg_jw_array_begin(w);
+	for (size_t i = 0; i < r->n_runs; i++) {
+		const struct wg_attempt_run *a = &r->runs[i];
+		wg_jw_object_begin(w);
+		wg_jw_kv_str(w, "worker", a->worker);
+		wg_jw_kv_str(w, "state", wg_attempt_state_name(a->state));
+		wg_jw_kv_uint(w, "assigned_ms", a->assigned_ms);
+#define WG__OPT_MS(key, v)                                                                         \
+	do {                                                                                       \
+		if (v)                                                                             \
+			wg_jw_kv_uint(w, key, v);                                                  \
+		else                                                                               \
+			wg_jw_kv_null(w, key);                                                     \
+	} while (0)
+		WG__OPT_MS("started_ms", a->started_ms);
+		WG__OPT_MS("finished_ms", a->finished_ms);
+		WG__OPT_MS("wall_ms", a->started_ms && a->finished_ms >= a->started_ms
+					  ? a->finished_ms - a->started_ms
+					  : 0);
+		WG__OPT_MS("cpu_ms", a->cpu_ms);
+#undef WG__OPT_MS
+		if (a->state == WG_ATTEMPT_ERROR || a->state == WG_ATTEMPT_ABORTED)
+			wg_jw_kv_str(w, "error", wg_error_kind_name(a->error_kind));
+		wg_jw_object_end(w);
+	}
+	wg_jw_array_end(w);
 	wg_jw_object_end(w);
 	pg->count++;
 	pg->last_index = r->index;

@@ -606,13 +606,14 @@ void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t i
 		what = "storing a result";
 		rc = wg_jobs_completed(m->jobs, peer->id_hex, req->task_completed->task_id,
 				       req->task_completed->result.data,
-				       req->task_completed->result.len, NULL);
+				       req->task_completed->result.len, req->task_completed->cpu_ms,
+				       NULL);
 		break;
 	case WASMGRID__FRAME__BODY_TASK_ERROR: {
 		const Wasmgrid__TaskError *e = req->task_error;
 		what = "recording TaskError";
 		rc = wg_jobs_error(m->jobs, peer->id_hex, e->task_id, e->error, e->detail,
-				   e->stderr_tail.data, e->stderr_tail.len, NULL);
+				   e->stderr_tail.data, e->stderr_tail.len, e->cpu_ms, NULL);
 		break;
 	}
 	case WASMGRID__FRAME__BODY_PROGRAM_FETCH:

@@ -47,7 +47,7 @@ static const char schema_sql[] =
     "CREATE TABLE attempts(id INTEGER PRIMARY KEY AUTOINCREMENT, task_id INTEGER NOT NULL,"
     " worker INTEGER NOT NULL, state INTEGER NOT NULL, assigned_ms INTEGER NOT NULL,"
     " started_ms INTEGER, finished_ms INTEGER, deadline_ms INTEGER NOT NULL, result BLOB,"
-    " error_kind INTEGER, error_detail TEXT, error_stderr BLOB);"
+    " error_kind INTEGER, error_detail TEXT, error_stderr BLOB, cpu_ms INTEGER);"
     "CREATE INDEX attempts_task ON attempts(task_id);"
     "CREATE INDEX attempts_deadline ON attempts(deadline_ms) WHERE state <= " A_STARTED ";"
     "CREATE INDEX attempts_worker ON attempts(worker) WHERE state <= " A_STARTED ";" SWEEP_TABLE;
@@ -55,6 +55,8 @@ static const char schema_sql[] =
 /* Upgrades of older databases: schema_upgrades[v - 1] takes version v to v + 1. */
 static const char *const schema_upgrades[] = {
     SWEEP_TABLE, /* 1 -> 2: work done in slices (cancels, removals) */
+    /* 2 -> 3: the CPU time of each attempt, as its worker reports it */
+    "ALTER TABLE attempts ADD COLUMN cpu_ms INTEGER",
 };
 
 static const char *const stmt_sql[] = {
@@ -67,6 +69,13 @@ const char *wg_job_state_name(enum wg_job_state s)
 {
 	static const char *const names[] = {"running", "completed", "failed", "cancelled"};
 	return (unsigned)s < 4 ? names[s] : "unknown";
+}
+
+const char *wg_attempt_state_name(enum wg_attempt_state s)
+{
+	static const char *const names[] = {"",	     "assigned", "started", "completed",
+					    "error", "lost",	 "aborted", "refused"};
+	return s >= WG_ATTEMPT_ASSIGNED && s <= WG_ATTEMPT_REFUSED ? names[s] : "unknown";
 }
 
 const char *wg_task_state_name(enum wg_task_state s)

@@ -50,8 +50,9 @@ enum wg_attempt_state {
 	WG_ATTEMPT_REFUSED,	 /* the worker refused it (TasksRefused) */
 };
 
-const char *wg_job_state_name(enum wg_job_state s);   /* "running", "completed"... */
-const char *wg_task_state_name(enum wg_task_state s); /* "queued", "running"... */
+const char *wg_job_state_name(enum wg_job_state s);	    /* "running", "completed"... */
+const char *wg_task_state_name(enum wg_task_state s);	    /* "queued", "running"... */
+const char *wg_attempt_state_name(enum wg_attempt_state s); /* "assigned", "started"... */
 
 /* Options of a job. Fill with wg_job_options_init() (the defaults), then change fields. */
 struct wg_job_options {
@@ -184,11 +185,12 @@ int wg_jobs_started(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
  * result from a lost attempt is accepted when the task still wants one. A result over the
  * job's result limit is recorded as a ResourceLimit error. */
 int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
-		      const uint8_t *result, size_t len, bool *applied);
+		      const uint8_t *result, size_t len, uint64_t cpu_ms, bool *applied);
 /* Counts a failure; the task is queued again or, past max_failures, fails with this error.
  * detail (may be NULL) and stderr_tail are copied, cut to the limits above. */
 int wg_jobs_error(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, int kind,
-		  const char *detail, const uint8_t *stderr_tail, size_t stderr_len, bool *applied);
+		  const char *detail, const uint8_t *stderr_tail, size_t stderr_len,
+		  uint64_t cpu_ms, bool *applied);
 /* The worker refused the attempt (TasksRefused): queued again, no failure counted. */
 int wg_jobs_refused(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, bool *applied);
 /* The worker's connection dropped or it missed its pings: its attempts in flight become
@@ -253,6 +255,16 @@ int wg_jobs_status(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out);
 int wg_jobs_list(struct wg_jobs *j, struct wg_job_info **out, size_t *n);
 
 /* One task's outcome. Pointers are valid only during the callback. */
+/* One attempt of a task, for the results: where and when it ran. Times are Unix ms, 0 when
+ * it did not get there (never started, still running). */
+struct wg_attempt_run {
+	enum wg_attempt_state state;
+	const char *worker; /* node id */
+	uint64_t assigned_ms, started_ms, finished_ms;
+	uint64_t cpu_ms; /* as its worker reported it; 0: not known */
+	int error_kind;	 /* for an attempt that ended in error */
+};
+
 struct wg_task_result {
 	uint32_t index;
 	enum wg_task_state state;
@@ -265,6 +277,8 @@ struct wg_task_result {
 	const char *worker; /* node id of the accepted result's worker, or NULL */
 	uint32_t attempts;  /* attempts made */
 	uint32_t failures;
+	const struct wg_attempt_run *runs; /* every attempt, oldest first */
+	size_t n_runs;
 };
 /* Return non-zero to stop (that value is returned). */
 typedef int (*wg_jobs_result_cb)(const struct wg_task_result *r, void *user);

@@ -8,7 +8,7 @@
 #include "manager/jobs.h"
 #include "manager/store.h"
 
-#define WG__JOBS_SCHEMA_VERSION 2
+#define WG__JOBS_SCHEMA_VERSION 3
 
 /* The kinds of work in the sweep table (jobs.c). */
 enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE };
@@ -105,10 +105,10 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 	  " WHERE id = ?1")                                                                        \
 	X(ATTEMPT_SET_STATE, "UPDATE attempts SET state = ?2, finished_ms = ?3 WHERE id = ?1")     \
 	X(ATTEMPT_COMPLETED,                                                                       \
-	  "UPDATE attempts SET state = " A_COMPLETED ", finished_ms = ?2, result = ?3"             \
-	  " WHERE id = ?1")                                                                        \
+	  "UPDATE attempts SET state = " A_COMPLETED ", finished_ms = ?2, result = ?3,"            \
+	  " cpu_ms = ?4 WHERE id = ?1")                                                            \
 	X(ATTEMPT_ERROR, "UPDATE attempts SET state = ?2, finished_ms = ?3, error_kind = ?4,"      \
-			 " error_detail = ?5, error_stderr = ?6 WHERE id = ?1")                    \
+			 " error_detail = ?5, error_stderr = ?6, cpu_ms = ?7 WHERE id = ?1")       \
 	X(RESULT_COUNT,                                                                            \
 	  "SELECT count(*) FROM attempts WHERE task_id = ?1 AND state = " A_COMPLETED)             \
 	X(RESULT_MATCH, "SELECT 1 FROM attempts WHERE task_id = ?1 AND state = " A_COMPLETED       \
@@ -172,10 +172,13 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 	X(ALL_IN_FLIGHT, "SELECT DISTINCT task_id FROM attempts WHERE state <= " A_STARTED)        \
 	X(LOSE_ALL, "UPDATE attempts SET state = " A_LOST " WHERE state <= " A_STARTED)            \
 	X(RESULTS, "SELECT t.idx, t.state, a.result, t.error_kind, t.error_detail,"                \
-		   " t.error_stderr, w.node_id, t.attempts, t.failures FROM tasks t"               \
+		   " t.error_stderr, w.node_id, t.attempts, t.failures, t.id FROM tasks t"         \
 		   " LEFT JOIN attempts a ON a.id = t.accepted"                                    \
 		   " LEFT JOIN workers w ON w.id = a.worker"                                       \
 		   " WHERE t.job_id = ?1 AND t.idx >= ?2 ORDER BY t.idx LIMIT ?3")                 \
+	X(TASK_RUNS, "SELECT a.state, w.node_id, a.assigned_ms, a.started_ms, a.finished_ms,"      \
+		     " a.cpu_ms, a.error_kind FROM attempts a"                                     \
+		     " LEFT JOIN workers w ON w.id = a.worker WHERE a.task_id = ?1 ORDER BY a.id") \
 	X(METRIC_JOBS, "SELECT state, count(*) FROM jobs GROUP BY state")                          \
 	X(METRIC_TASKS, "SELECT state, count(*) FROM tasks GROUP BY state")                        \
 	X(METRIC_ASSIGNED, "SELECT count(*) FROM (SELECT task_id FROM attempts"                    \

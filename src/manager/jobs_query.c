@@ -108,6 +108,52 @@ out:
 	return rc;
 }
 
+static void free_runs(struct wg_attempt_run *runs, size_t n)
+{
+	if (!runs)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((char *)runs[i].worker);
+	free(runs);
+}
+
+/* The attempts of a task, oldest first (their worker ids copied: the statement is reset). */
+static int load_runs(struct wg_jobs *j, int64_t task, struct wg_attempt_run **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_RUNS);
+	sqlite3_bind_int64(st, 1, task);
+	size_t count = 0, cap = 0;
+	struct wg_attempt_run *runs = NULL;
+	int rc;
+	while ((rc = wg_store_step(j->store, st)) == 1) {
+		if (count == cap) {
+			cap = cap ? cap * 2 : 4;
+			runs = wg_realloc(runs, cap * sizeof *runs);
+		}
+		struct wg_attempt_run *a = &runs[count++];
+		const unsigned char *worker = sqlite3_column_text(st, 1);
+		*a = (struct wg_attempt_run){
+		    .state = (enum wg_attempt_state)sqlite3_column_int(st, 0),
+		    .worker = wg_strdup(worker ? (const char *)worker : ""),
+		    .assigned_ms = (uint64_t)sqlite3_column_int64(st, 2),
+		    .started_ms = (uint64_t)sqlite3_column_int64(st, 3),
+		    .finished_ms = (uint64_t)sqlite3_column_int64(st, 4),
+		    .cpu_ms = (uint64_t)sqlite3_column_int64(st, 5),
+		    .error_kind = sqlite3_column_int(st, 6),
+		};
+	}
+	sqlite3_reset(st);
+	if (rc < 0) {
+		free_runs(runs, count);
+		return rc;
+	}
+	*out = runs;
+	*n = count;
+	return 0;
+}
+
 int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t limit,
 		    wg_jobs_result_cb cb, void *user)
 {
@@ -145,7 +191,13 @@ int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t 
 		r.worker = (const char *)sqlite3_column_text(st, 6);
 		r.attempts = (uint32_t)sqlite3_column_int64(st, 7);
 		r.failures = (uint32_t)sqlite3_column_int64(st, 8);
+		int64_t task = sqlite3_column_int64(st, 9);
+		struct wg_attempt_run *runs = NULL;
+		if ((rc = load_runs(j, task, &runs, &r.n_runs)) < 0)
+			break;
+		r.runs = runs;
 		int stop = cb(&r, user);
+		free_runs(runs, r.n_runs);
 		if (stop) {
 			sqlite3_reset(st);
 			return stop;

@@ -442,7 +442,7 @@ end:
 /* Records a failed attempt (state ERROR or ABORTED) and counts a failure for its task. */
 static int attempt_failed(struct wg_jobs *j, uint64_t attempt_id, const struct attempt_row *a,
 			  int state, int kind, const char *detail, const uint8_t *stderr_tail,
-			  size_t stderr_len)
+			  size_t stderr_len, uint64_t cpu_ms)
 {
 	size_t dlen = detail ? strnlen(detail, WG_ERROR_DETAIL_BYTES) : 0;
 	size_t slen = stderr_len > WG_STDERR_TAIL_BYTES ? WG_STDERR_TAIL_BYTES : stderr_len;
@@ -455,6 +455,8 @@ static int attempt_failed(struct wg_jobs *j, uint64_t attempt_id, const struct a
 	if (slen)
 		sqlite3_bind_blob(st, 6, stderr_tail + (stderr_len - slen), (int)slen,
 				  SQLITE_STATIC);
+	if (cpu_ms)
+		sqlite3_bind_int64(st, 7, (int64_t)cpu_ms);
 	int rc = wg_store_exec_stmt(j->store, st);
 	if (rc == 0)
 		rc = count_failure(j, a->task, kind, detail, stderr_tail, stderr_len);
@@ -466,7 +468,7 @@ static int attempt_failed(struct wg_jobs *j, uint64_t attempt_id, const struct a
 }
 
 int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
-		      const uint8_t *result, size_t len, bool *applied)
+		      const uint8_t *result, size_t len, uint64_t cpu_ms, bool *applied)
 {
 	struct wg__worker *w;
 	struct attempt_row a;
@@ -494,7 +496,7 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 		j->counters.errors++;
 		rc = attempt_failed(j, attempt_id, &a, WG_ATTEMPT_ERROR,
 				    WASMGRID__ERROR_KIND__RESOURCE_LIMIT,
-				    "result larger than the job's result limit", NULL, 0);
+				    "result larger than the job's result limit", NULL, 0, cpu_ms);
 		goto end;
 	}
 	/* A result that matches none of the results already in (after the first) is a
@@ -521,6 +523,8 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
 	sqlite3_bind_int64(st, 2, (int64_t)wg__jobs_now(j));
 	sqlite3_bind_blob64(st, 3, result, len, SQLITE_STATIC);
+	if (cpu_ms)
+		sqlite3_bind_int64(st, 4, (int64_t)cpu_ms);
 	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
 		goto end;
 	if (in_flight)
@@ -539,7 +543,8 @@ end:
 }
 
 int wg_jobs_error(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, int kind,
-		  const char *detail, const uint8_t *stderr_tail, size_t stderr_len, bool *applied)
+		  const char *detail, const uint8_t *stderr_tail, size_t stderr_len,
+		  uint64_t cpu_ms, bool *applied)
 {
 	struct wg__worker *w;
 	struct attempt_row a;
@@ -554,7 +559,7 @@ int wg_jobs_error(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, i
 		kind = WASMGRID__ERROR_KIND__ERROR_KIND_UNKNOWN;
 	j->counters.errors++;
 	rc = attempt_failed(j, attempt_id, &a, WG_ATTEMPT_ERROR, kind, detail, stderr_tail,
-			    stderr_len);
+			    stderr_len, cpu_ms);
 	did = 1;
 end:
 	rc = wg_store_end(j->store, rc < 0 ? rc : 0);
@@ -639,7 +644,7 @@ int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
 		struct attempt_row a = {.task = fl.v[i].b, .worker = fl.v[i].c};
 		rc = attempt_failed(j, (uint64_t)fl.v[i].a, &a, WG_ATTEMPT_ABORTED,
 				    WASMGRID__ERROR_KIND__TIMED_OUT,
-				    "no result within the timeout and its grace", NULL, 0);
+				    "no result within the timeout and its grace", NULL, 0, 0);
 		wg__abort_push(j, fl.v[i].c, (uint64_t)fl.v[i].a);
 	}
 	j->counters.timed_out += fl.n;

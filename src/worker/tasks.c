@@ -40,6 +40,7 @@ struct wtask {
 	size_t result_len;
 	uint8_t *stderr_tail;
 	size_t stderr_len;
+	uint64_t cpu_ms; /* the CPU time it used, reported with it */
 	struct wtask *prev, *next;
 };
 
@@ -145,6 +146,7 @@ static void send_report(struct wg_wtasks *t, struct wtask *k)
 		c.task_id = k->id;
 		c.result.data = k->result;
 		c.result.len = k->result_len;
+		c.cpu_ms = k->cpu_ms;
 		f.body_case = WASMGRID__FRAME__BODY_TASK_COMPLETED;
 		f.task_completed = &c;
 	} else {
@@ -153,6 +155,7 @@ static void send_report(struct wg_wtasks *t, struct wtask *k)
 		e.detail = k->detail ? k->detail : "";
 		e.stderr_tail.data = k->stderr_tail;
 		e.stderr_tail.len = k->stderr_len;
+		e.cpu_ms = k->cpu_ms;
 		f.body_case = WASMGRID__FRAME__BODY_TASK_ERROR;
 		f.task_error = &e;
 	}
@@ -207,6 +210,7 @@ static void on_done(void *user, uint64_t task_id, const struct wg_engine_outcome
 		remove_task(t, k);
 	} else if (k) {
 		/* stdout only travels as a result; an error report carries stderr. */
+		k->cpu_ms = o->cpu_ms;
 		finish(t, k, o->error_kind, o->detail, o->error_kind ? NULL : o->result,
 		       o->error_kind ? 0 : o->result_len, o->stderr_tail, o->stderr_tail_len);
 	}

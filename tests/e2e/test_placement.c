@@ -11,6 +11,7 @@
 #include "e2e/cluster.h"
 #include "harness/proc.h"
 #include "harness/test.h"
+#include "util/json.h"
 
 /* A counter of the manager's /metrics, or -1. */
 static long metric(int api_port, const char *name)
@@ -140,6 +141,56 @@ TEST_SLOW(e2e_counts_tell_assigned_from_running, 120)
 	wg_buf_free(&body);
 	wg_buf_free(&out);
 	wg_buf_free(&err);
+	free(job);
+	wg_test_stop(w, SIGTERM, 10000);
+	wg_test_stop(m.pid, SIGTERM, 10000);
+}
+
+TEST_SLOW(e2e_results_carry_each_attempts_worker_and_timings, 120)
+{
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, NULL);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", m.port);
+	pid_t w = e2e_worker_start("w1", addr, NULL);
+	CHECK(e2e_wait_workers(m.api_port, "attached", 1, 20000));
+	const char *args[] = {"300", "300"};
+	char *job = e2e_submit(m.api, e2e_program("t_slow"), e2e_args_file("args", args, 2), NULL);
+	CHECK_EQ(e2e_wait(m.api, job), 0);
+	char *id = wg_test_node_id(e2e_data("w1"));
+	struct wg_buf out = {0};
+	CHECK_EQ(wg_test_run(&out, NULL, "results", job, "--json", "--api", m.api, NULL), 0);
+	int lines = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(wg_buf_cstr(&out), "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct wg_json *doc = NULL;
+		char why[128];
+		CHECK_EQ(wg_json_parse(line, strlen(line), NULL, &doc, why, sizeof why), 0);
+		const struct wg_json *runs = wg_json_get(doc, "runs");
+		CHECK_EQ(wg_json_len(runs), 1);
+		const struct wg_json *run = wg_json_at(runs, 0);
+		CHECK_STREQ(wg_json_as_str(wg_json_get(run, "worker"), NULL), id);
+		CHECK_STREQ(wg_json_as_str(wg_json_get(run, "state"), NULL), "completed");
+		uint64_t assigned = 0, started = 0, finished = 0, wall = 0, cpu = 0;
+		CHECK_EQ(wg_json_as_u64(wg_json_get(run, "assigned_ms"), &assigned), 0);
+		CHECK_EQ(wg_json_as_u64(wg_json_get(run, "started_ms"), &started), 0);
+		CHECK_EQ(wg_json_as_u64(wg_json_get(run, "finished_ms"), &finished), 0);
+		CHECK_EQ(wg_json_as_u64(wg_json_get(run, "wall_ms"), &wall), 0);
+		CHECK_EQ(wg_json_as_u64(wg_json_get(run, "cpu_ms"), &cpu), 0);
+		/* The program busies itself 300 ms of wall-clock time: the report cannot say less.
+		 */
+		CHECK(assigned <= started && started <= finished);
+		CHECK_EQ(wall, finished - started);
+		CHECK_MSG(wall >= 300, "wall %llu ms", (unsigned long long)wall);
+		CHECK_MSG(cpu > 0 && cpu <= wall + 50, "cpu %llu ms, wall %llu ms",
+			  (unsigned long long)cpu, (unsigned long long)wall);
+		wg_json_free(doc);
+		lines++;
+	}
+	CHECK_EQ(lines, 2);
+	wg_buf_free(&out);
+	free(id);
 	free(job);
 	wg_test_stop(w, SIGTERM, 10000);
 	wg_test_stop(m.pid, SIGTERM, 10000);

@@ -83,7 +83,7 @@ int jfx_complete(struct jfx *f, const char *worker, uint64_t attempt, const char
 {
 	bool applied = true;
 	CHECK_EQ(wg_jobs_completed(f->j, worker, attempt, (const uint8_t *)result, strlen(result),
-				   &applied),
+				   7, &applied),
 		 0);
 	return applied;
 }

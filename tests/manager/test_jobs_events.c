@@ -201,7 +201,7 @@ TEST(jobs_failures_beyond_max_fail_task_with_kind)
 		char detail[32];
 		snprintf(detail, sizeof detail, "unreachable %d", i);
 		CHECK_EQ(wg_jobs_error(f.j, "w1", a[0].attempt_id, 2, detail,
-				       (const uint8_t *)"some stderr", 11, &applied),
+				       (const uint8_t *)"some stderr", 11, 0, &applied),
 			 0);
 		CHECK(applied);
 		wg_assignments_free(a, 1);
@@ -248,7 +248,7 @@ TEST(jobs_error_detail_and_stderr_are_cut_to_their_limits)
 	memcpy(err + sizeof err - 4, "tail", 4);
 	static char detail[2 * WG_ERROR_DETAIL_BYTES + 1];
 	memset(detail, 'd', sizeof detail - 1);
-	CHECK_EQ(wg_jobs_error(f.j, "w1", a[0].attempt_id, 3, detail, err, sizeof err, NULL), 0);
+	CHECK_EQ(wg_jobs_error(f.j, "w1", a[0].attempt_id, 3, detail, err, sizeof err, 0, NULL), 0);
 	wg_assignments_free(a, 1);
 	struct cut_lengths c = {0};
 	CHECK_EQ(wg_jobs_results(f.j, id, 0, 0, record_cut_lengths, &c), 0);
@@ -297,7 +297,7 @@ TEST(jobs_worker_lost_requeues_without_failure)
 	CHECK_EQ(jfx_assign(&f, "w2", 5, NULL), 2);
 	/* Its errors for lost attempts count for nothing. */
 	bool applied = true;
-	CHECK_EQ(wg_jobs_error(f.j, "w1", a[1].attempt_id, 3, "x", NULL, 0, &applied), 0);
+	CHECK_EQ(wg_jobs_error(f.j, "w1", a[1].attempt_id, 3, "x", NULL, 0, 0, &applied), 0);
 	CHECK(!applied);
 	jfx_task(&f, id, 1, &t);
 	CHECK_EQ(t.failures, 0);

@@ -213,11 +213,17 @@ TEST(jobs_store_of_schema_version_1_is_upgraded)
 	/* What a manager of the first release left: no sweep table, version 1. */
 	sqlite3 *db = NULL;
 	CHECK_EQ(sqlite3_open(f.path, &db), SQLITE_OK);
-	CHECK_EQ(sqlite3_exec(db, "DROP TABLE sweep; PRAGMA user_version = 1", NULL, NULL, NULL),
+	CHECK_EQ(sqlite3_exec(db,
+			      "DROP TABLE sweep; ALTER TABLE attempts DROP COLUMN cpu_ms;"
+			      " PRAGMA user_version = 1",
+			      NULL, NULL, NULL),
 		 SQLITE_OK);
 	sqlite3_close(db);
 	jfx_open(&f);
-	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 2);
+	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 3);
+	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM pragma_table_info('attempts')"
+			       " WHERE name = 'cpu_ms'"),
+		 1);
 	struct wg_job_info info;
 	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
 	CHECK_EQ(info.counts[WG_TASK_QUEUED], 4);
