@@ -162,6 +162,29 @@ const char *e2e_args_file(const char *name, const char *const *args, size_t n)
 	return path;
 }
 
+const char *e2e_args_file_repeat(const char *name, const char *arg, size_t n)
+{
+	const char **args = wg_calloc(n ? n : 1, sizeof *args);
+	for (size_t i = 0; i < n; i++)
+		args[i] = arg;
+	const char *path = e2e_args_file(name, args, n);
+	free(args);
+	return path;
+}
+
+long e2e_http_number(int api_port, const char *path, const char *key)
+{
+	struct wg_buf body = {0};
+	long n = -1;
+	if (wg_test_http_get(api_port, path, &body) == 200) {
+		const char *p = strstr(wg_buf_cstr(&body), key);
+		if (p)
+			n = atol(p + strlen(key));
+	}
+	wg_buf_free(&body);
+	return n;
+}
+
 char *e2e_submit(const char *api, const char *program, const char *args_file, ...)
 {
 	const char *argv[40] = {"submit", program, "--args-file", args_file, "--api", api};

@@ -38,6 +38,11 @@ bool e2e_worker_listed(int api_port, const char *node_id);
 const char *e2e_program(const char *name);
 /* Writes one argument per line into TMP/NAME and returns the path. */
 const char *e2e_args_file(const char *name, const char *const *args, size_t n);
+/* The same argument n times, one per line, into TMP/NAME. */
+const char *e2e_args_file_repeat(const char *name, const char *arg, size_t n);
+/* The integer that follows `key` in the body of GET PATH (a JSON field such as
+ * "\"completed\":", a metric line such as "\nwasmgrid_x_total "), or -1. */
+long e2e_http_number(int api_port, const char *path, const char *key);
 /* `wasmgrid submit PROGRAM --args-file F --api API EXTRA...`; returns the job id. */
 char *e2e_submit(const char *api, const char *program, const char *args_file, ...)
     __attribute__((sentinel));

@@ -11,20 +11,11 @@
 #include "e2e/cluster.h"
 #include "harness/proc.h"
 #include "harness/test.h"
-#include "util/alloc.h"
 
 /* The "completed" count of job 1, or -1. */
 static long completed(int api_port)
 {
-	struct wg_buf body = {0};
-	long n = -1;
-	if (wg_test_http_get(api_port, "/v1/jobs/1", &body) == 200) {
-		const char *c = strstr(wg_buf_cstr(&body), "\"completed\":");
-		if (c)
-			n = atol(c + 12);
-	}
-	wg_buf_free(&body);
-	return n;
+	return e2e_http_number(api_port, "/v1/jobs/1", "\"completed\":");
 }
 
 TEST_SLOW(e2e_api_shows_only_committed_counts_across_sigkill, 240)
@@ -38,12 +29,8 @@ TEST_SLOW(e2e_api_shows_only_committed_counts_across_sigkill, 240)
 	pid_t w2 = e2e_worker_start("w2", addr, "--slots", "2", NULL);
 	CHECK(e2e_wait_workers(m.api_port, "attached", 2, 20000));
 	enum { TASKS = 300000 };
-	const char **args = wg_calloc(TASKS, sizeof *args);
-	for (size_t i = 0; i < TASKS; i++)
-		args[i] = "7";
-	char *job =
-	    e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, TASKS), NULL);
-	free(args);
+	char *job = e2e_submit(m.api, e2e_program("increment"),
+			       e2e_args_file_repeat("args", "7", TASKS), NULL);
 	CHECK_STREQ(job, "1");
 	int worse = 0;
 	for (int round = 0; round < 3; round++) {

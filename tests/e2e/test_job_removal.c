@@ -12,7 +12,6 @@
 #include "e2e/cluster.h"
 #include "harness/proc.h"
 #include "harness/test.h"
-#include "util/alloc.h"
 #include "util/fs.h"
 #include "util/time.h"
 
@@ -58,12 +57,8 @@ TEST_SLOW(e2e_cancel_of_a_large_job_leaves_the_manager_responsive, 300)
 	/* A heartbeat short enough that a loop held for seconds would lose the worker. */
 	e2e_manager_start(&m, "manager", 0, "--heartbeat-ms", "1000", NULL);
 	enum { TASKS = 300000 };
-	const char **args = wg_calloc(TASKS, sizeof *args);
-	for (size_t i = 0; i < TASKS; i++)
-		args[i] = "7";
-	char *job =
-	    e2e_submit(m.api, e2e_program("increment"), e2e_args_file("args", args, TASKS), NULL);
-	free(args);
+	char *job = e2e_submit(m.api, e2e_program("increment"),
+			       e2e_args_file_repeat("args", "7", TASKS), NULL);
 	CHECK_STREQ(job, "1");
 	char addr[64];
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", m.port);
