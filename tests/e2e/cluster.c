@@ -315,3 +315,34 @@ int e2e_children(pid_t pid)
 		closedir(d);
 	return n;
 }
+
+/* The page at URL as chromium's DOM after `budget_ms` of (virtual) time: the page's timers
+ * and fetches run, then the DOM is printed. */
+char *e2e_dump_dom(const char *url, const char *budget_ms)
+{
+	char profile[4200], budget[64];
+	snprintf(profile, sizeof profile, "--user-data-dir=%s", wg_test_path("chromium"));
+	snprintf(budget, sizeof budget, "--virtual-time-budget=%s", budget_ms);
+	/* No sandbox (we are root), and none of the background connections a closed machine
+	 * refuses. */
+	const char *argv[] = {"chromium",
+			      "--headless",
+			      "--no-sandbox",
+			      "--disable-gpu",
+			      "--disable-quic",
+			      "--no-first-run",
+			      "--disable-background-networking",
+			      "--disable-component-update",
+			      "--disable-sync",
+			      profile,
+			      budget,
+			      "--dump-dom",
+			      url,
+			      NULL};
+	struct wg_buf out = {0}, err = {0};
+	int status = wg_test_run_program(&out, &err, argv);
+	CHECK_MSG(status != 127, "chromium is not installed (tools/deps.sh installs it)");
+	CHECK_MSG(status == 0, "chromium exited %d: %s", status, wg_buf_cstr(&err));
+	wg_buf_free(&err);
+	return wg_buf_cstr(&out);
+}

@@ -43,6 +43,9 @@ const char *e2e_args_file_repeat(const char *name, const char *arg, size_t n);
 /* The integer that follows `key` in the body of GET PATH (a JSON field such as
  * "\"completed\":", a metric line such as "\nwasmgrid_x_total "), or -1. */
 long e2e_http_number(int api_port, const char *path, const char *key);
+/* The page at URL as Debian's chromium, headless, sees it after `budget_ms` of (virtual)
+ * time: the page's timers and fetches run, then its DOM is returned (free it). */
+char *e2e_dump_dom(const char *url, const char *budget_ms);
 /* `wasmgrid submit PROGRAM --args-file F --api API EXTRA...`; returns the job id. */
 char *e2e_submit(const char *api, const char *program, const char *args_file, ...)
     __attribute__((sentinel));

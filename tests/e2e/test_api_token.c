@@ -141,31 +141,12 @@ TEST_SLOW(dashboard_asks_for_the_token_when_the_api_has_one, 90)
 	const char *file = token_file();
 	struct e2e_manager m;
 	e2e_manager_start(&m, "manager", 0, "--api-token-file", file, NULL);
-	char profile[4200], url[128];
-	snprintf(profile, sizeof profile, "--user-data-dir=%s", wg_test_path("chromium"));
+	char url[128];
 	snprintf(url, sizeof url, "http://%s/", m.api);
-	const char *argv[] = {"chromium",
-			      "--headless",
-			      "--no-sandbox",
-			      "--disable-gpu",
-			      "--disable-quic",
-			      "--no-first-run",
-			      "--disable-background-networking",
-			      "--disable-component-update",
-			      "--disable-sync",
-			      profile,
-			      "--virtual-time-budget=2000",
-			      "--dump-dom",
-			      url,
-			      NULL};
-	struct wg_buf out = {0};
-	int status = wg_test_run_program(&out, NULL, argv);
-	CHECK_MSG(status != 127, "chromium is not installed (tools/deps.sh installs it)");
-	CHECK_EQ(status, 0);
-	const char *dom = wg_buf_cstr(&out);
+	char *dom = e2e_dump_dom(url, "2000");
 	CHECK_CONTAINS(dom, "waiting for the API token");
 	CHECK_CONTAINS(dom, "<form id=\"token-form\">"); /* shown: no longer hidden */
 	CHECK_CONTAINS(dom, "needs its API token");
-	wg_buf_free(&out);
+	free(dom);
 	wg_test_stop(m.pid, SIGTERM, 10000);
 }

@@ -9,37 +9,6 @@
 #include "harness/proc.h"
 #include "harness/test.h"
 
-/* The page at URL as chromium's DOM after `budget_ms` of (virtual) time: the page's timers
- * and fetches run, then the DOM is printed. */
-static char *dump_dom(const char *url, const char *budget_ms)
-{
-	char profile[4200], budget[64];
-	snprintf(profile, sizeof profile, "--user-data-dir=%s", wg_test_path("chromium"));
-	snprintf(budget, sizeof budget, "--virtual-time-budget=%s", budget_ms);
-	/* No sandbox (we are root), and none of the background connections a closed machine
-	 * refuses. */
-	const char *argv[] = {"chromium",
-			      "--headless",
-			      "--no-sandbox",
-			      "--disable-gpu",
-			      "--disable-quic",
-			      "--no-first-run",
-			      "--disable-background-networking",
-			      "--disable-component-update",
-			      "--disable-sync",
-			      profile,
-			      budget,
-			      "--dump-dom",
-			      url,
-			      NULL};
-	struct wg_buf out = {0}, err = {0};
-	int status = wg_test_run_program(&out, &err, argv);
-	CHECK_MSG(status != 127, "chromium is not installed (tools/deps.sh installs it)");
-	CHECK_MSG(status == 0, "chromium exited %d: %s", status, wg_buf_cstr(&err));
-	wg_buf_free(&err);
-	return wg_buf_cstr(&out);
-}
-
 static bool job_half_done(void *arg)
 {
 	const char *api = arg;
@@ -65,7 +34,7 @@ TEST_SLOW(dashboard_in_chromium_shows_workers_jobs_progress_and_a_jobs_tasks, 18
 	CHECK(wg_test_wait_for(job_half_done, m.api, 60000));
 
 	snprintf(url, sizeof url, "http://%s/", m.api);
-	char *dom = dump_dom(url, "3000");
+	char *dom = e2e_dump_dom(url, "3000");
 	CHECK_CONTAINS(dom, "class=\"status\">live"); /* the API answered the page */
 	char row[128];
 	snprintf(row, sizeof row, "data-worker=\"%s\"", worker_id);
@@ -79,7 +48,7 @@ TEST_SLOW(dashboard_in_chromium_shows_workers_jobs_progress_and_a_jobs_tasks, 18
 
 	/* A job's own page lists its tasks with their results. */
 	snprintf(url, sizeof url, "http://%s/#/jobs/1", m.api);
-	dom = dump_dom(url, "3000");
+	dom = e2e_dump_dom(url, "3000");
 	CHECK_CONTAINS(dom, "job 1 · running");
 	CHECK_CONTAINS(dom, "data-task=\"0\"");
 	CHECK_CONTAINS(dom, "slept 300");
