@@ -90,6 +90,12 @@ static void on_ping_timer(uv_timer_t *t)
 		peer->ping_in_flight = 1;
 }
 
+void wg_peer_check(struct wg_peer *peer)
+{
+	if (peer->ping_timer)
+		on_ping_timer(peer->ping_timer);
+}
+
 void wg_peer_start_heartbeat(struct wg_peer *peer, uv_loop_t *loop, uint32_t interval_ms,
 			     uint32_t deadline_ms, wg_peer_lost_cb lost)
 {

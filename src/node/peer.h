@@ -41,6 +41,9 @@ void wg_peer_list_remove(struct wg_peer **head, struct wg_peer *peer);
 void wg_peer_start_heartbeat(struct wg_peer *peer, uv_loop_t *loop, uint32_t interval_ms,
 			     uint32_t deadline_ms, wg_peer_lost_cb lost);
 void wg_peer_stop_heartbeat(struct wg_peer *peer);
+/* A doubt about the relationship: sends the heartbeat's ManagerPing now (unless one is on
+ * its way), whose NotMine or silence ends it as usual. Nothing without a heartbeat. */
+void wg_peer_check(struct wg_peer *peer);
 /* Frees the peer (stops its heartbeat). The rpc must be closed or gone. */
 void wg_peer_free(struct wg_peer *peer);
 

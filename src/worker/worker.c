@@ -115,7 +115,12 @@ static void on_manager_answer(struct wg_rpc *rpc, int status, const wg_frame *a,
 		wg_peer_send_bye(peer, NULL, NULL);
 		wg_rpc_close(rpc);
 		break;
-	case WG_REL_CHECK_PING: break;
+	case WG_REL_CHECK_PING:
+		/* An answer while already attached is not considered, but may mean the two
+		 * sides disagree: PROTOCOL.md lets it trigger a ManagerPing to check. */
+		wg_debug(peer->rel.short_id, "ManagerAnswer while attached: checking with a ping");
+		wg_peer_check(peer);
+		break;
 	}
 }
 
