@@ -23,7 +23,7 @@ static const struct command commands[] = {
 /* Commands that do not talk to a manager's API, so take no API token. */
 static int is_local(const char *name)
 {
-	static const char *const local[] = {"id", "manager", "worker", "run"};
+	static const char *const local[] = {"id", "manager", "worker", "run", "compile"};
 	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
 		if (!strcmp(name, local[i]))
 			return 1;

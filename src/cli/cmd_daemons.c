@@ -69,6 +69,7 @@ int wg_cmd_worker(int argc, char **argv)
 	const char *cmd = "worker";
 	const char **managers = calloc((size_t)argc, sizeof *managers);
 	const char **fetch = calloc((size_t)argc, sizeof *fetch);
+	struct wg_cli_compile compile = {0};
 	struct wg_worker_options o = {
 	    .managers = managers,
 	    .fetch = fetch,
@@ -121,17 +122,9 @@ int wg_cmd_worker(int argc, char **argv)
 			if (r < 0 || wg_opt_uint(cmd, "--heartbeat-ms", v, 30, 3600000, &n))
 				goto out;
 			o.heartbeat_ms = (uint32_t)n;
-		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--compile-cpu", &v))) {
-			if (r < 0 ||
-			    wg_opt_uint(cmd, "--compile-cpu", v, 1, WG_MAX_COMPILE_CPU_S, &n))
+		} else if ((r = wg_opt_compile(cmd, argc, argv, &i, &compile))) {
+			if (r < 0)
 				goto out;
-			o.compile_cpu_s = (uint32_t)n;
-		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--compile-memory", &v))) {
-			if (r < 0 ||
-			    wg_opt_uint(cmd, "--compile-memory", v, WG_MIN_COMPILE_MEMORY_MIB,
-					WG_MAX_COMPILE_MEMORY_MIB, &n))
-				goto out;
-			o.compile_memory_mib = (uint32_t)n;
 		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--retry-max-ms", &v))) {
 			if (r < 0 || wg_opt_uint(cmd, "--retry-max-ms", v, 10, 600000, &n))
 				goto out;
@@ -143,6 +136,9 @@ int wg_cmd_worker(int argc, char **argv)
 	}
 	if (o.n_managers == 0)
 		managers[o.n_managers++] = WG_DEFAULT_NODE_ADDR;
+	o.compile_cpu_s = compile.cpu_s;
+	o.compile_memory_mib = compile.memory_mib;
+	o.tiers = compile.tiers;
 	status = wg_worker_run(&o);
 out:
 	free(managers);

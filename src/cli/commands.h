@@ -2,6 +2,7 @@
  * and returns the process exit status. */
 #ifndef WG_CLI_COMMANDS_H
 #define WG_CLI_COMMANDS_H
+#include "cli/options.h"
 
 int wg_cmd_id(int argc, char **argv);
 int wg_cmd_manager(int argc, char **argv);
@@ -14,6 +15,7 @@ int wg_cmd_results(int argc, char **argv);
 int wg_cmd_cancel(int argc, char **argv);
 int wg_cmd_remove(int argc, char **argv);
 int wg_cmd_run(int argc, char **argv);
+int wg_cmd_compile(int argc, char **argv);
 
 /* Every further command: X(name, function, usage line). Add one line per command. */
 #define WG_EXTRA_COMMANDS(X)                                                                       \
@@ -25,7 +27,7 @@ int wg_cmd_run(int argc, char **argv);
 	  "worker [--manager [ID@]A]... [--slots N] [--queue N] [--memory MIB] [--data DIR]\n"     \
 	  "                   [--managers open|FILE] [--listen A] [--port-file F] "                \
 	  "[--heartbeat-ms MS]\n"                                                                  \
-	  "                   [--compile-cpu S] [--compile-memory MIB] [--fetch LIST]...")         \
+	  "                   " WG_CLI_COMPILE_USAGE " [--fetch LIST]...")                         \
 	X("workers", wg_cmd_workers,                                                               \
 	  "workers [--json] [--api A]       list the manager's workers")                           \
 	X("submit", wg_cmd_submit,                                                                 \
@@ -42,7 +44,10 @@ int wg_cmd_run(int argc, char **argv);
 	  "remove JOB [--api A]            delete a job with its results (cancelled first)")       \
 	X("run", wg_cmd_run,                                                                       \
 	  "run PROGRAM [ARG | --arg-file F] [--timeout S] [--memory MIB] [--seed N]\n"             \
-	  "                   [--data DIR] [--compile-cpu S] [--compile-memory MIB]\n"             \
-	  "                   run one task here, in the same sandbox as a worker")
+	  "                   [--data DIR] " WG_CLI_COMPILE_USAGE "\n"                             \
+	  "                   run one task here, in the same sandbox as a worker")                 \
+	X("compile", wg_cmd_compile,                                                               \
+	  "compile PROGRAM [--data DIR] " WG_CLI_COMPILE_USAGE "\n"                                \
+	  "                   compile a program into the cache now (optimised tier)")
 
 #endif

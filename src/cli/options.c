@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/fs.h"
+#include "util/limits.h"
 
 __attribute__((format(printf, 2, 0))) static void tell(const char *cmd, const char *fmt, va_list ap,
 						       const char *after)
@@ -70,6 +72,34 @@ int wg_opt_uint(const char *cmd, const char *name, const char *value, uint64_t m
 	}
 	*out = v;
 	return 0;
+}
+
+int wg_opt_compile(const char *cmd, int argc, char **argv, int *i, struct wg_cli_compile *c)
+{
+	const char *v;
+	uint64_t n;
+	int r;
+	if ((r = wg_opt_value(cmd, argc, argv, i, "--compile-cpu", &v))) {
+		if (r < 0 || wg_opt_uint(cmd, "--compile-cpu", v, 1, WG_MAX_COMPILE_CPU_S, &n))
+			return -1;
+		c->cpu_s = (uint32_t)n;
+	} else if ((r = wg_opt_value(cmd, argc, argv, i, "--compile-memory", &v))) {
+		if (r < 0 || wg_opt_uint(cmd, "--compile-memory", v, WG_MIN_COMPILE_MEMORY_MIB,
+					 WG_MAX_COMPILE_MEMORY_MIB, &n))
+			return -1;
+		c->memory_mib = (uint32_t)n;
+	} else if ((r = wg_opt_value(cmd, argc, argv, i, "--tier", &v))) {
+		if (r < 0)
+			return -1;
+		c->tiers = wg_engine_tiers_parse(v);
+		if (c->tiers < 0) {
+			wg_usage_error(cmd, "--tier is auto, quick or optimised, not '%s'", v);
+			return -1;
+		}
+	} else {
+		return 0;
+	}
+	return 1;
 }
 
 char *wg_cli_cache_dir(void)

@@ -27,4 +27,14 @@ int wg_opt_value(const char *cmd, int argc, char **argv, int *i, const char *nam
 int wg_opt_uint(const char *cmd, const char *name, const char *value, uint64_t min, uint64_t max,
 		uint64_t *out);
 
+/* How a command that compiles programs (worker, run, compile) does it: the options
+ * --compile-cpu S, --compile-memory MIB and --tier auto|quick|optimised. */
+struct wg_cli_compile {
+	uint32_t cpu_s, memory_mib; /* 0: the engine's defaults */
+	int tiers;		    /* an enum wg_engine_tiers */
+};
+#define WG_CLI_COMPILE_USAGE "[--compile-cpu S] [--compile-memory MIB] [--tier T]"
+/* Matches argv[*i] against those options like wg_opt_value: 1 (stored in c), 0 or -1. */
+int wg_opt_compile(const char *cmd, int argc, char **argv, int *i, struct wg_cli_compile *c);
+
 #endif

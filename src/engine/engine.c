@@ -28,6 +28,17 @@ void wg_engine_hash_hex(const uint8_t *data, size_t len, char out[65])
 	wg_hex_encode(h, sizeof h, out);
 }
 
+int wg_engine_tiers_parse(const char *name)
+{
+	if (!strcmp(name, "auto"))
+		return WG_TIERS_AUTO;
+	if (!strcmp(name, "quick"))
+		return WG_TIERS_QUICK;
+	if (!strcmp(name, "optimised") || !strcmp(name, "optimized"))
+		return WG_TIERS_OPTIMISED;
+	return -1;
+}
+
 /* ---- engine lifetime ---- */
 
 static void on_kick(uv_timer_t *h);
@@ -45,6 +56,7 @@ static void engine_destroy(struct wg_engine *e)
 	wg_sandbox_filter_free(&e->filter);
 	free(e->wasm2c);
 	free(e->cc);
+	free(e->quick_cc);
 	free(e->prlimit);
 	free(e->programs_dir);
 	free(e->cache_dir);
@@ -68,12 +80,13 @@ int wg_engine_create(uv_loop_t *loop, const struct wg_engine_options *o, struct 
 	e->runner_idle_ms = o->runner_idle_ms ? o->runner_idle_ms : 30000;
 	e->wasm2c = wg_strdup(o->wasm2c ? o->wasm2c : "wasm2c");
 	e->cc = wg_strdup(o->cc ? o->cc : "cc");
+	e->tiers = o->tiers;
 	e->policy = o->fetch_policy;
 	e->compile_cpu_s = o->compile_cpu_s ? o->compile_cpu_s : WG_DEFAULT_COMPILE_CPU_S;
 	e->compile_memory_mib =
 	    o->compile_memory_mib ? o->compile_memory_mib : WG_DEFAULT_COMPILE_MEMORY_MIB;
 	e->runq_tail = &e->runq;
-	int rc = wg__program_dirs_init(e, o->data_dir);
+	int rc = wg__program_dirs_init(e, o->data_dir, o->quick_cc);
 	if (rc) {
 		engine_destroy(e);
 		return rc;
@@ -144,6 +157,14 @@ void wg_engine_get_stats(const struct wg_engine *e, struct wg_engine_stats *out)
 	*out = e->stats;
 }
 
+bool wg_engine_building(const struct wg_engine *e)
+{
+	for (const struct wg__program *p = e->programs; p; p = p->next)
+		if (p->state != WG__PROGRAM_READY || p->proc_busy || p->work_busy)
+			return true;
+	return false;
+}
+
 static struct wg__program *find_program(struct wg_engine *e, const char *hash)
 {
 	for (struct wg__program *p = e->programs; p; p = p->next)
@@ -186,7 +207,7 @@ static void task_finish(struct wg__task *t, int kind, const char *detail, const 
 	    .result_len = t->out.len,
 	    .stderr_tail = tail_len ? tail : NULL,
 	    .stderr_tail_len = tail_len,
-	    .cpu_ms = cpu_ns / 1000000u,
+	    .cpu_ms = (t->cpu_ns_before + cpu_ns) / 1000000u,
 	};
 	if (!e->closing)
 		t->done(t->user, t->id, &o);
@@ -252,11 +273,26 @@ void wg__task_ended(struct wg__task *t, const struct wg_runner_end *st, const ui
 	task_finish(t, kind, detail, tail, tail_len, cpu_ns);
 }
 
+static void enqueue(struct wg__task *t);
+
 void wg__task_runner_died(struct wg__task *t, int ws, uint64_t cpu_ns)
 {
 	char detail[300];
 	detail[0] = 0;
 	int kind = decided_kind(t, detail, sizeof detail);
+	t->runner = NULL;
+	if (!kind && t->restart) {
+		/* Killed on the quick tier because the optimised one is here: run it again
+		 * there, from the start (a task is a pure function of its input). */
+		struct wg_engine *e = t->engine;
+		t->restart = 0;
+		t->cpu_ns_before += cpu_ns;
+		t->out.len = 0;
+		e->stats.tasks_running--;
+		e->stats.tasks_restarted++;
+		enqueue(t);
+		return;
+	}
 	if (kind) {
 		;
 	} else if (WIFSIGNALED(ws)) {
@@ -279,7 +315,6 @@ void wg__task_runner_died(struct wg__task *t, int ws, uint64_t cpu_ns)
 		snprintf(detail, sizeof detail, "sandbox exited with status %d and no report",
 			 WEXITSTATUS(ws));
 	}
-	t->runner = NULL;
 	task_finish(t, kind, detail, NULL, 0, cpu_ns);
 }
 
@@ -288,13 +323,20 @@ static void task_launch(struct wg__task *t)
 {
 	struct wg_engine *e = t->engine;
 	char why[200];
+	if (t->prepare_only) {
+		task_finish(t, 0, "", NULL, 0, 0);
+		return;
+	}
 	if (wg__runner_start_task(t, why, sizeof why)) {
 		task_finish(t, WASMGRID__ERROR_KIND__RESOURCE_LIMIT, why, NULL, 0, 0);
 		return;
 	}
 	t->state = WG__TASK_RUNNING;
-	e->stats.tasks_run++;
 	e->stats.tasks_running++;
+	if (t->launched)
+		return; /* a restart: the caller was told once */
+	t->launched = 1;
+	e->stats.tasks_run++;
 	if (t->started)
 		t->started(t->user, t->id, wg_unix_ms());
 }
@@ -353,6 +395,7 @@ int wg_engine_submit(struct wg_engine *e, const struct wg_engine_task *d,
 	t->memory_bytes = d->memory_bytes ? d->memory_bytes : e->default_memory_bytes;
 	t->result_bytes = d->result_bytes ? d->result_bytes : e->default_result_bytes;
 	t->seed = d->random_seed;
+	t->prepare_only = d->prepare_only;
 	t->started = started;
 	t->done = done;
 	t->user = user;

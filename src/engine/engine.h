@@ -39,6 +39,20 @@ struct wg_fetch_policy {
 int wg_fetch_policy_add(struct wg_fetch_policy *p, const char *spec, char *why, size_t why_len);
 void wg_fetch_policy_free(struct wg_fetch_policy *p);
 
+/* How programs are compiled (docs/engine.md, "Two tiers"). AUTO: a program's first tasks
+ * run on the quick tier (tcc, tens of milliseconds to build, several times slower code)
+ * while the optimising tier (cc -O2) builds; once it is installed, new tasks use it and
+ * tasks still running on the quick tier are restarted on it. QUICK: the quick tier only
+ * (nothing is cached). OPTIMISED: tasks wait for cc -O2, as without tcc. */
+enum wg_engine_tiers {
+	WG_TIERS_AUTO = 0,
+	WG_TIERS_QUICK,
+	WG_TIERS_OPTIMISED,
+};
+
+/* "auto", "quick" or "optimised" (also "optimized"); -1 for anything else. */
+int wg_engine_tiers_parse(const char *name);
+
 struct wg_engine_options {
 	const char *data_dir;	       /* required: programs/ and cache/ live under it */
 	uint64_t default_memory_bytes; /* for tasks that give 0; 0 means 256 MiB */
@@ -47,6 +61,8 @@ struct wg_engine_options {
 	uint32_t download_timeout_ms;  /* 0 means 60 s */
 	const char *wasm2c;	       /* NULL: "wasm2c" from PATH */
 	const char *cc;		       /* NULL: "cc" from PATH */
+	const char *quick_cc;	       /* the quick tier's compiler; NULL: "tcc" from PATH */
+	enum wg_engine_tiers tiers;    /* AUTO falls back to OPTIMISED when tcc is missing */
 	uint32_t runner_idle_ms;       /* an idle runner exits after this; 0 means 30 s */
 	/* Limits of each compiler process of an untrusted module (wasm2c, cc and what cc
 	 * runs): CPU seconds (0: WG_DEFAULT_COMPILE_CPU_S) and address space in MiB (0:
@@ -72,6 +88,9 @@ struct wg_engine_task {
 	uint64_t memory_bytes; /* WebAssembly memory limit; 0: the engine default */
 	uint64_t result_bytes; /* stdout limit; 0: the engine default */
 	uint64_t random_seed;  /* seeds random_get; replicas use the same seed */
+	/* Only prepare the program (fetch, verify, compile on the engine's tiers): done
+	 * reports error_kind 0 once it is ready, without running anything. */
+	bool prepare_only;
 };
 
 /* error_kind is 0 when the task completed (exit status 0), otherwise a
@@ -124,7 +143,9 @@ int wg_engine_abort(struct wg_engine *e, uint64_t task_id);
 int wg_engine_has_program(struct wg_engine *e, const char *hash_hex);
 
 struct wg_engine_stats {
-	uint64_t compilations;	  /* programs compiled by this engine */
+	uint64_t compilations;	  /* programs compiled (optimising tier) by this engine */
+	uint64_t quick_compilations; /* programs compiled on the quick tier */
+	uint64_t tasks_restarted; /* tasks moved from the quick tier to the optimised one */
 	uint64_t cache_hits;	  /* programs found compiled in the cache */
 	uint64_t cache_rejected;  /* cache entries that failed verification and were rebuilt */
 	uint64_t downloads;	  /* programs fetched from an address */
@@ -133,6 +154,9 @@ struct wg_engine_stats {
 	uint64_t runners_started; /* runner processes forked */
 };
 void wg_engine_get_stats(const struct wg_engine *e, struct wg_engine_stats *out);
+/* Whether a program is being fetched or compiled (on AUTO, the optimised tier building
+ * behind a quick one counts). */
+bool wg_engine_building(const struct wg_engine *e);
 
 /* BLAKE2b-256 of data as 64 hex digits plus NUL: the program hash. */
 void wg_engine_hash_hex(const uint8_t *data, size_t len, char out[65]);

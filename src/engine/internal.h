@@ -19,7 +19,13 @@ enum wg__program_state {
 	WG__PROGRAM_PREPARING, /* cache check or download on the thread pool */
 	WG__PROGRAM_FETCHING,  /* waiting for a registered fetcher */
 	WG__PROGRAM_COMPILING, /* wasm2c or cc running */
-	WG__PROGRAM_READY,     /* so_path is a verified compiled program */
+	WG__PROGRAM_READY,     /* runnable: on the quick tier (quick_path) or so_path */
+};
+
+/* Which compiled form a runner loads. */
+enum wg__tier {
+	WG__TIER_OPTIMISED = 0, /* cc -O2, cached in so_path */
+	WG__TIER_QUICK,		/* tcc, quick_path in the build directory, never cached */
 };
 
 struct wg__fetcher {
@@ -37,6 +43,12 @@ struct wg__program {
 	char **addresses; /* copied from the first task that named the program */
 	size_t n_addresses;
 	char *wasm_path, *so_path, *sum_path, *build_dir;
+	/* What new runners load once READY. On the quick tier, quick_path is the build
+	 * directory's quick.so, kept until the optimised object replaces it. */
+	enum wg__tier tier;
+	char *quick_path;
+	int no_wasi; /* the module imports nothing (the shim's WG_NO_WASI) */
+	uint64_t compile_started_ms; /* when wasm2c started (wg_mono_ms), for the log */
 	struct wg__runner *runners; /* its runner processes, busy or idle (engine.c) */
 	struct wg__task *waiting;   /* tasks waiting for READY, in submission order */
 	struct wg__task **waiting_tail;
@@ -63,6 +75,8 @@ struct wg_engine {
 	char *programs_dir; /* DATA/programs: verified .wasm files by hash */
 	char *cache_dir;    /* DATA/cache/TOOLCHAINKEY: compiled programs by hash */
 	char *wasm2c, *cc;
+	char *quick_cc; /* tcc's absolute path; NULL when the quick tier is off or missing */
+	enum wg_engine_tiers tiers;
 	char *prlimit; /* util-linux's prlimit, which starts the compilers within their limits */
 	uint32_t compile_cpu_s, compile_memory_mib;
 	const struct wg_fetch_policy *policy; /* NULL: anything */
@@ -105,6 +119,10 @@ struct wg__task {
 	void *user;
 	enum wg__task_state state;
 	int aborted, timed_out, output_over;
+	int launched; /* handed to a runner at least once (started was called) */
+	int prepare_only;
+	int restart;  /* its quick-tier runner was killed to run it again optimised */
+	uint64_t cpu_ns_before; /* CPU time of runs that were restarted */
 	/* A failure decided before the task ran (program failed). */
 	int early_kind;
 	char *early_detail;
@@ -123,6 +141,7 @@ struct wg__runner {
 	pid_t pid;
 	int pidfd;
 	uint64_t memory_bytes;
+	enum wg__tier tier;    /* the program's tier when it was forked */
 	struct wg__task *task; /* the task it runs; NULL when idle */
 	int killed;	       /* SIGKILL sent: it takes no more tasks, its frames are ignored */
 	int exited;
@@ -146,6 +165,8 @@ int wg__runner_start_task(struct wg__task *t, char *why, size_t why_len);
 void wg__runner_kill(struct wg__runner *r);
 /* Kills and reaps every runner of p at once and closes their handles (wg_engine_free). */
 void wg__runners_stop(struct wg__program *p);
+/* Kills p's runners of another tier than p's; their tasks are marked to run again. */
+void wg__runners_retire(struct wg__program *p);
 
 /* engine.c, called by runner.c */
 /* The runner reported the task's end (an END frame). */
@@ -155,7 +176,9 @@ void wg__task_ended(struct wg__task *t, const struct wg_runner_end *end, const u
 void wg__task_runner_died(struct wg__task *t, int wait_status, uint64_t cpu_ns);
 
 /* program.c */
-int wg__program_dirs_init(struct wg_engine *e, const char *data_dir);
+/* Also finds the quick tier's compiler (quick_cc, NULL: "tcc") unless e->tiers is
+ * OPTIMISED; fails with WG_ENOTFOUND when the tiers are QUICK and it is missing. */
+int wg__program_dirs_init(struct wg_engine *e, const char *data_dir, const char *quick_cc);
 /* Starts preparing p (state PREPARING). Ends in wg__program_ready or wg__program_failed. */
 void wg__program_start(struct wg__program *p);
 void wg__program_cancel(struct wg__program *p);

@@ -28,6 +28,7 @@
 #include "util/fs.h"
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/time.h"
 #include "wasmgrid.pb-c.h"
 
 #define WG__RT_DIR "/usr/share/wabt/wasm2c"
@@ -42,7 +43,11 @@
 #define WG__CC_FLAGS_TEXT "-O2 -ffp-contract=off -fPIC -shared -fvisibility=hidden -w"
 
 enum step { STEP_READY = 1, STEP_COMPILE, STEP_FETCHER, STEP_FAILED };
-enum stage { STAGE_WASM2C = 1, STAGE_CC };
+/* The quick tier: tcc, which compiles wasm2c's output in tens of milliseconds (no
+ * optimisation, so no FP contraction either). Its object is never cached. */
+#define WG__QUICK_CC_FLAGS "-shared", "-w"
+
+enum stage { STAGE_WASM2C = 1, STAGE_QUICK, STAGE_CC };
 
 #define WG__STR2(x) #x
 #define WG__STR(x) WG__STR2(x)
@@ -212,12 +217,20 @@ static void describe_file(struct wg_buf *b, const char *path)
 		wg_buf_appendf(b, "%s:missing;", path ? path : "?");
 }
 
-int wg__program_dirs_init(struct wg_engine *e, const char *data_dir)
+int wg__program_dirs_init(struct wg_engine *e, const char *data_dir, const char *quick_cc)
 {
 	static int curl_ready;
 	if (!curl_ready) {
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		curl_ready = 1;
+	}
+	if (e->tiers != WG_TIERS_OPTIMISED) {
+		e->quick_cc = find_executable(quick_cc ? quick_cc : "tcc");
+		if (!e->quick_cc && e->tiers == WG_TIERS_QUICK)
+			return WG_ENOTFOUND;
+		if (!e->quick_cc)
+			wg_warn(NULL, "tcc is missing: new programs wait for the optimising "
+				      "compiler (install Debian's tcc for the quick tier)");
 	}
 	/* The cache key changes whenever anything that shapes the compiled code does: the
 	 * shim's interface, wasm2c, the C compiler, or the wasm-rt runtime sources. */
@@ -422,7 +435,8 @@ static void install_work(uv_work_t *w)
 	}
 	free(so);
 	free(built);
-	remove_build_dir(p->build_dir);
+	if (!p->quick_path)
+		remove_build_dir(p->build_dir); /* else on the loop, once its runners are gone */
 }
 
 /* ---- steps on the loop ---- */
@@ -674,6 +688,12 @@ static void compile_failed(struct wg__program *p, const char *what)
 		detail = wg_asprintf("%s: %s", what, line);
 		free(line);
 	}
+	if (p->state == WG__PROGRAM_READY) {
+		/* The optimising tier failed behind a working quick tier, which stays. */
+		wg_warn(NULL, "program %.16s: %s; it stays on the quick tier", p->hash, detail);
+		free(detail);
+		return;
+	}
 	remove_build_dir(p->build_dir);
 	wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM, detail);
 	free(detail);
@@ -683,6 +703,7 @@ static void start_compile(struct wg__program *p)
 {
 	struct wg_engine *e = p->engine;
 	p->state = WG__PROGRAM_COMPILING;
+	p->compile_started_ms = wg_mono_ms();
 	char *name = wg_asprintf("build-%.16s-%d-%llu", p->hash, (int)getpid(),
 				 (unsigned long long)++e->build_counter);
 	free(p->build_dir);
@@ -749,11 +770,35 @@ out:
 	return problem;
 }
 
+/* Starts a C compiler on the generated code and the shim (which includes wasm-rt-impl.c
+ * itself): tcc for the quick tier (STAGE_QUICK, into quick.so), cc -O2 for the optimised
+ * one (STAGE_CC, into prog.so). Returns 0 or WG_EIO (no build log). */
+static int spawn_cc(struct wg__program *p, int stage)
+{
+	struct wg_engine *e = p->engine;
+	char *shim = wg_path_join(p->build_dir, "shim.c");
+	char *prog = wg_path_join(p->build_dir, "prog.c");
+	char *so = wg_path_join(p->build_dir, stage == STAGE_QUICK ? "quick.so" : "prog.so");
+	char *include = wg_asprintf("-I%s", WG__RT_DIR);
+	char *wasi = p->no_wasi ? "-DWG_NO_WASI" : "-DWG_WASI";
+	char *quick[] = {e->quick_cc, WG__QUICK_CC_FLAGS, include, wasi, "-o", so, prog, shim,
+			 "-lm", NULL};
+	char *optimised[] = {e->cc, WG__CC_FLAGS, include, wasi, "-o", so, prog, shim, "-lm",
+			     NULL};
+	p->proc_stage = stage;
+	int rc = spawn(p, stage == STAGE_QUICK ? quick : optimised);
+	free(shim);
+	free(prog);
+	free(so);
+	free(include);
+	return rc;
+}
+
+/* wasm2c is done: check the module's interface, then compile. */
 static void start_cc(struct wg__program *p)
 {
 	struct wg_engine *e = p->engine;
-	int no_wasi = 0;
-	char *problem = check_interface(p, &no_wasi);
+	char *problem = check_interface(p, &p->no_wasi);
 	if (problem) {
 		remove_build_dir(p->build_dir);
 		wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM, problem);
@@ -761,26 +806,34 @@ static void start_cc(struct wg__program *p)
 		return;
 	}
 	char *shim = wg_path_join(p->build_dir, "shim.c");
-	char *prog = wg_path_join(p->build_dir, "prog.c");
-	char *so = wg_path_join(p->build_dir, "prog.so");
-	char *include = wg_asprintf("-I%s", WG__RT_DIR);
 	int rc = wg_write_file_atomic(shim, shim_source, sizeof shim_source - 1, 0600);
-	/* The shim includes wasm-rt-impl.c itself. */
-	char *args[] = {e->cc, WG__CC_FLAGS, include, no_wasi ? "-DWG_NO_WASI" : "-DWG_WASI",
-			"-o",  so,	     prog,    shim,
-			"-lm", NULL};
-	p->proc_stage = STAGE_CC;
-	if (!rc)
-		rc = spawn(p, args);
 	free(shim);
-	free(prog);
-	free(so);
-	free(include);
+	if (!rc)
+		rc = spawn_cc(p, e->quick_cc ? STAGE_QUICK : STAGE_CC);
 	if (rc) {
 		remove_build_dir(p->build_dir);
 		wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM,
 				   "cannot write the program's shim or build log");
 	}
+}
+
+/* The quick tier is built: the program runs on it at once, and the optimised tier is
+ * built behind it (unless the engine runs the quick tier only). */
+static void quick_ready(struct wg__program *p)
+{
+	struct wg_engine *e = p->engine;
+	free(p->quick_path);
+	p->quick_path = wg_path_join(p->build_dir, "quick.so");
+	p->tier = WG__TIER_QUICK;
+	e->stats.quick_compilations++;
+	wg_info(NULL, "program %.16s: quick tier ready in %llu ms", p->hash,
+		(unsigned long long)(wg_mono_ms() - p->compile_started_ms));
+	wg__program_ready(p);
+	if (e->tiers == WG_TIERS_QUICK)
+		return;
+	/* Without a build log the quick tier simply stays. */
+	if (spawn_cc(p, STAGE_CC))
+		wg_warn(NULL, "program %.16s: cannot start the optimising compiler", p->hash);
 }
 
 static void after_install(uv_work_t *w, int status)
@@ -791,9 +844,26 @@ static void after_install(uv_work_t *w, int status)
 	struct wg_engine *e = p->engine;
 	if (p->next_step == STEP_READY) {
 		e->stats.compilations++;
-		wg_info(NULL, "program %.16s compiled", p->hash);
+		wg_info(NULL, "program %.16s compiled in %llu ms", p->hash,
+			(unsigned long long)(wg_mono_ms() - p->compile_started_ms));
 	}
-	finish_step(p);
+	if (p->state != WG__PROGRAM_READY) {
+		finish_step(p);
+		return;
+	}
+	/* It ran on the quick tier meanwhile. Installed: new tasks run optimised, and those
+	 * on the quick tier start again there (see docs/engine.md for why). Not installed:
+	 * it stays on the quick tier. */
+	if (p->next_step == STEP_READY) {
+		p->tier = WG__TIER_OPTIMISED;
+		wg__runners_retire(p);
+		free(p->quick_path);
+		p->quick_path = NULL;
+		remove_build_dir(p->build_dir);
+	} else {
+		wg_warn(NULL, "program %.16s: %s; it stays on the quick tier", p->hash,
+			p->fail_detail);
+	}
 }
 
 static void on_proc_closed(uv_handle_t *h)
@@ -809,7 +879,19 @@ static void on_proc_closed(uv_handle_t *h)
 		return;
 	}
 	wg__engine_release(e);
-	if (!ok && p->spawn_failed) {
+	if (stage == STAGE_QUICK && ok) {
+		quick_ready(p);
+	} else if (stage == STAGE_QUICK && !p->unwanted && e->tiers != WG_TIERS_QUICK) {
+		/* tcc could not build it (or hit a limit): the optimising tier decides. */
+		char *line = first_log_line(p);
+		wg_warn(NULL, "program %.16s: the quick tier failed (%s); waiting for cc", p->hash,
+			line);
+		free(line);
+		if (spawn_cc(p, STAGE_CC))
+			compile_failed(p, "C compiler");
+	} else if (!ok && p->state == WG__PROGRAM_READY) {
+		compile_failed(p, "C compiler"); /* behind the quick tier, which stays */
+	} else if (!ok && p->spawn_failed) {
 		remove_build_dir(p->build_dir);
 		wg__program_failed(p, WASMGRID__ERROR_KIND__INVALID_PROGRAM,
 				   stage == STAGE_WASM2C ? "cannot run wasm2c (is wabt installed?)"
@@ -852,6 +934,9 @@ void wg__program_unwanted(struct wg__program *p)
 
 void wg__program_free(struct wg__program *p)
 {
+	if (p->quick_path && p->build_dir)
+		remove_build_dir(p->build_dir); /* stayed on the quick tier */
+	free(p->quick_path);
 	for (size_t i = 0; i < p->n_addresses; i++)
 		free(p->addresses[i]);
 	free(p->addresses);

@@ -16,6 +16,7 @@
 
 #include "engine/internal.h"
 #include "util/alloc.h"
+#include "util/limits.h"
 #include "util/log.h"
 
 #define WG__MAX_FRAME_BYTES                                                                        \
@@ -278,7 +279,10 @@ static struct wg__runner *runner_spawn(struct wg__program *p, uint64_t memory_by
 		goto fail;
 	}
 	struct wg_runner_params params = {
-	    .so_path = p->so_path,
+	    .so_path = p->tier == WG__TIER_QUICK ? p->quick_path : p->so_path,
+	    /* The quick tier's frames are larger: more stack, so that a program whose
+	     * recursion fits the optimised tier's 8 MiB fits it too. */
+	    .stack_bytes = p->tier == WG__TIER_QUICK ? WG_MIB(32) : WG_MIB(8),
 	    .memory_bytes = memory_bytes,
 	    .filter = &e->filter,
 	    .request_fd = down[0],
@@ -309,6 +313,7 @@ static struct wg__runner *runner_spawn(struct wg__program *p, uint64_t memory_by
 	r->pid = pid;
 	r->pidfd = pidfd;
 	r->memory_bytes = memory_bytes;
+	r->tier = p->tier;
 	e->pending++;
 	e->stats.runners_started++;
 	uv_timer_init(e->loop, &r->timer);
@@ -347,7 +352,8 @@ int wg__runner_start_task(struct wg__task *t, char *why, size_t why_len)
 	/* The idle runner allowing the least memory that is enough. */
 	struct wg__runner *best = NULL;
 	for (; r; r = r->next)
-		if (!r->task && !r->killed && !r->exited && r->memory_bytes >= t->memory_bytes &&
+		if (!r->task && !r->killed && !r->exited && r->tier == p->tier &&
+		    r->memory_bytes >= t->memory_bytes &&
 		    (!best || r->memory_bytes < best->memory_bytes))
 			best = r;
 	r = best;
@@ -366,6 +372,17 @@ int wg__runner_start_task(struct wg__task *t, char *why, size_t why_len)
 		uv_timer_start(&r->timer, on_timer, t->timeout_ms, 0);
 	send_request(r, t);
 	return 0;
+}
+
+void wg__runners_retire(struct wg__program *p)
+{
+	for (struct wg__runner *r = p->runners; r; r = r->next) {
+		if (r->tier == p->tier || r->killed || r->exited)
+			continue;
+		if (r->task)
+			r->task->restart = 1;
+		wg__runner_kill(r);
+	}
 }
 
 void wg__runners_stop(struct wg__program *p)

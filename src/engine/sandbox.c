@@ -325,7 +325,7 @@ void wg_runner_main(const struct wg_runner_params *p)
 
 	set_limit(RLIMIT_CORE, 0, 0);
 	set_limit(RLIMIT_FSIZE, 0, 0);
-	set_limit(RLIMIT_STACK, 8u << 20, 8u << 20);
+	set_limit(RLIMIT_STACK, p->stack_bytes, p->stack_bytes);
 	struct rlimit cpu_hard;
 	if (getrlimit(RLIMIT_CPU, &cpu_hard))
 		cpu_hard.rlim_max = RLIM_INFINITY;

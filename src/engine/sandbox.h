@@ -76,6 +76,7 @@ struct wg_runner_end {
 
 struct wg_runner_params {
 	const char *so_path;		 /* the compiled program */
+	uint64_t stack_bytes;		 /* RLIMIT_STACK, which bounds the call depth */
 	uint64_t memory_bytes;		 /* the largest memory limit this runner will serve */
 	const struct sock_fprog *filter; /* the seccomp program (wg_sandbox_filter_build) */
 	int request_fd, reply_fd;	 /* pipe ends to the engine; become fds 0 and 1 */

@@ -420,6 +420,7 @@ int wg_worker_run(const struct wg_worker_options *o)
 	    .default_memory_bytes = o->memory_mib << 20,
 	    .compile_cpu_s = o->compile_cpu_s,
 	    .compile_memory_mib = o->compile_memory_mib,
+	    .tiers = (enum wg_engine_tiers)o->tiers,
 	};
 	rc = wg_engine_create(w.loop, &eo, &w.engine);
 	if (rc) {

@@ -23,6 +23,7 @@ struct wg_worker_options {
 	size_t n_fetch;
 	uint32_t compile_cpu_s; /* limits of each compiler process (0: the engine's) */
 	uint32_t compile_memory_mib;
+	int tiers; /* an enum wg_engine_tiers */
 };
 
 int wg_worker_run(const struct wg_worker_options *o);

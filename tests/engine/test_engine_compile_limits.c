@@ -84,7 +84,9 @@ TEST_SLOW(engine_compile_over_its_cpu_limit_is_an_invalid_program, 120)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct wg_engine *e;
-	struct wg_engine_options o = {.data_dir = wg_test_tmpdir(), .compile_cpu_s = 1};
+	struct wg_engine_options o = {.data_dir = wg_test_tmpdir(),
+				      .compile_cpu_s = 1,
+				      .tiers = WG_TIERS_OPTIMISED};
 	CHECK(wg_engine_create(&loop, &o, &e) == 0);
 	struct task_result r = {0};
 	struct wg_engine_task t = test_task(addresses, hash, NULL, 0);
@@ -110,7 +112,9 @@ TEST_SLOW(engine_compile_over_its_memory_limit_is_an_invalid_program, 120)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct wg_engine *e;
-	struct wg_engine_options o = {.data_dir = wg_test_tmpdir(), .compile_memory_mib = 128};
+	struct wg_engine_options o = {.data_dir = wg_test_tmpdir(),
+				      .compile_memory_mib = 128,
+				      .tiers = WG_TIERS_OPTIMISED};
 	CHECK(wg_engine_create(&loop, &o, &e) == 0);
 	struct task_result r = {0};
 	struct wg_engine_task t = test_task(addresses, hash, NULL, 0);
@@ -145,7 +149,8 @@ TEST_SLOW(engine_compile_no_task_needs_is_killed_and_others_run_meanwhile, 120)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct wg_engine *e;
-	struct wg_engine_options o = {.data_dir = wg_test_tmpdir()};
+	/* The optimising compiler: tcc would be done with the bomb at once. */
+	struct wg_engine_options o = {.data_dir = wg_test_tmpdir(), .tiers = WG_TIERS_OPTIMISED};
 	CHECK(wg_engine_create(&loop, &o, &e) == 0);
 	struct two r = {0};
 	struct wg_engine_task tb = test_task(bomb_addr, bomb_hash, NULL, 0);
@@ -178,4 +183,39 @@ TEST_SLOW(engine_compile_no_task_needs_is_killed_and_others_run_meanwhile, 120)
 	test_result_free(&r.small);
 	free(bomb);
 	free(small);
+}
+
+TEST_SLOW(engine_optimising_tier_over_its_limit_leaves_the_program_on_the_quick_tier, 120)
+{
+	char *path = compile_bomb(300, 300);
+	char hash[65];
+	test_program_hash(path, hash);
+	const char *addresses[] = {path};
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct wg_engine *e;
+	struct wg_engine_options o = {.data_dir = wg_test_tmpdir(), .compile_cpu_s = 1};
+	CHECK(wg_engine_create(&loop, &o, &e) == 0);
+	struct task_result r = {0}, again = {0};
+	struct wg_engine_task t = test_task(addresses, hash, NULL, 0);
+	CHECK(wg_engine_submit(e, &t, test_on_started, test_on_done, &r) == 0);
+	uv_run(&loop, UV_RUN_DEFAULT); /* until cc has hit its limit too */
+	CHECK_EQ(r.done, 1);
+	CHECK_EQ(r.kind, 0);
+	CHECK_EQ(compilers_alive(), 0);
+	struct wg_engine_stats st;
+	wg_engine_get_stats(e, &st);
+	CHECK_EQ(st.quick_compilations, 1);
+	CHECK_EQ(st.compilations, 0);
+	/* The program stays runnable, on the quick tier. */
+	t.task_id = 2;
+	CHECK(wg_engine_submit(e, &t, test_on_started, test_on_done, &again) == 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_EQ(again.kind, 0);
+	wg_engine_free(e);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK(uv_loop_close(&loop) == 0);
+	test_result_free(&r);
+	test_result_free(&again);
+	free(path);
 }
