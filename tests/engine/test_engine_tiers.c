@@ -3,9 +3,12 @@
  * program; a task still running on the quick tier when the optimised one arrives is
  * restarted there; and the quick compiler is held to the same limits and falls back to
  * cc when it fails. */
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "engine/engine_helpers.h"
@@ -300,4 +303,58 @@ TEST(engine_quick_tier_only_without_tcc_is_refused)
 				      .quick_cc = "/nonexistent/tcc"};
 	CHECK_EQ(wg_engine_create(&loop, &o, &e), WG_ENOTFOUND);
 	CHECK(uv_loop_close(&loop) == 0);
+}
+
+/* The optimised object of hash in DATA's cache (any toolchain key). */
+static bool optimised_cached(void *arg)
+{
+	const char *want = arg;
+	char *cmd = wg_asprintf("ls %s/cache/*/%s.so.b2 >/dev/null 2>&1", wg_test_path("data"), want);
+	int rc = system(cmd);
+	free(cmd);
+	return rc == 0;
+}
+
+TEST_SLOW(run_on_an_empty_cache_answers_at_once_and_leaves_the_optimised_build_behind, 180)
+{
+	char *path = test_program_path("primes");
+	char hash[65];
+	test_program_hash(path, hash);
+	const char *data = wg_test_path("data");
+	struct wg_buf out = {0}, err = {0};
+	CHECK_EQ(wg_test_run(&out, &err, "run", path, "1 1000", "--data", data, NULL), 0);
+	CHECK_STREQ(wg_buf_cstr(&out), "168\n");
+	/* Not built by run itself (it answered from the quick tier), but by the compile it
+	 * left running, which needs no terminal. */
+	CHECK(wg_test_wait_for(optimised_cached, hash, 120000));
+	wg_buf_free(&out);
+	CHECK_EQ(wg_test_run(&out, NULL, "run", path, "1 1000", "--data", data, NULL), 0);
+	CHECK_STREQ(wg_buf_cstr(&out), "168\n");
+	wg_buf_free(&out);
+	wg_buf_free(&err);
+	free(path);
+}
+
+TEST_SLOW(compile_puts_the_optimised_tier_in_the_cache_one_at_a_time, 180)
+{
+	char *path = test_program_path("increment");
+	char hash[65];
+	test_program_hash(path, hash);
+	const char *data = wg_test_path("data");
+	CHECK(wg_mkdir_p(wg_test_path("data/cache")) == 0);
+	/* While another compile holds the data directory's lock, a second one says so. */
+	int fd = open(wg_test_path("data/cache/compile.lock"), O_RDWR | O_CREAT, 0600);
+	CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0);
+	struct wg_buf err = {0};
+	CHECK_EQ(wg_test_run(NULL, &err, "compile", path, "--data", data, NULL), 1);
+	CHECK_CONTAINS(wg_buf_cstr(&err), "another compile is running");
+	close(fd);
+	wg_buf_free(&err);
+	CHECK(!optimised_cached(hash));
+	CHECK_EQ(wg_test_run(NULL, &err, "compile", path, "--data", data, NULL), 0);
+	CHECK(optimised_cached(hash));
+	CHECK_EQ(wg_test_run(NULL, &err, "compile", "/nonexistent.wasm", "--data", data, NULL), 1);
+	CHECK_CONTAINS(wg_buf_cstr(&err), "cannot read /nonexistent.wasm");
+	wg_buf_free(&err);
+	free(path);
 }
