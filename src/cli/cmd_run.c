@@ -45,8 +45,7 @@ static void on_done(void *user, uint64_t task_id, const struct wg_engine_outcome
 
 /* Starts `wasmgrid compile` for the program, detached (its own session, no terminal, no
  * output), so that the next run finds the optimised tier in the cache. */
-static void compile_behind(const char *program, const char *data,
-			   const struct wg_cli_compile *c)
+static void compile_behind(const char *program, const char *data, const struct wg_cli_compile *c)
 {
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -54,10 +53,12 @@ static void compile_behind(const char *program, const char *data,
 		return;
 	self[n] = 0;
 	char cpu[32], memory[32];
-	snprintf(cpu, sizeof cpu, "--compile-cpu=%u", c->cpu_s ? c->cpu_s : WG_DEFAULT_COMPILE_CPU_S);
+	snprintf(cpu, sizeof cpu, "--compile-cpu=%u",
+		 c->cpu_s ? c->cpu_s : WG_DEFAULT_COMPILE_CPU_S);
 	snprintf(memory, sizeof memory, "--compile-memory=%u",
 		 c->memory_mib ? c->memory_mib : WG_DEFAULT_COMPILE_MEMORY_MIB);
-	char *args[] = {self, "compile", (char *)program, "--data", (char *)data, cpu, memory, NULL};
+	char *args[] = {self,	      "compile", (char *)program, "--data",
+			(char *)data, cpu,	 memory,	  NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_init(&fa);

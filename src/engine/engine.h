@@ -143,15 +143,15 @@ int wg_engine_abort(struct wg_engine *e, uint64_t task_id);
 int wg_engine_has_program(struct wg_engine *e, const char *hash_hex);
 
 struct wg_engine_stats {
-	uint64_t compilations;	  /* programs compiled (optimising tier) by this engine */
+	uint64_t compilations;	     /* programs compiled (optimising tier) by this engine */
 	uint64_t quick_compilations; /* programs compiled on the quick tier */
-	uint64_t tasks_restarted; /* tasks moved from the quick tier to the optimised one */
-	uint64_t cache_hits;	  /* programs found compiled in the cache */
-	uint64_t cache_rejected;  /* cache entries that failed verification and were rebuilt */
-	uint64_t downloads;	  /* programs fetched from an address */
-	uint64_t tasks_run;	  /* tasks handed to a runner */
-	uint64_t tasks_running;	  /* tasks running now */
-	uint64_t runners_started; /* runner processes forked */
+	uint64_t tasks_restarted;    /* tasks moved from the quick tier to the optimised one */
+	uint64_t cache_hits;	     /* programs found compiled in the cache */
+	uint64_t cache_rejected;     /* cache entries that failed verification and were rebuilt */
+	uint64_t downloads;	     /* programs fetched from an address */
+	uint64_t tasks_run;	     /* tasks handed to a runner */
+	uint64_t tasks_running;	     /* tasks running now */
+	uint64_t runners_started;    /* runner processes forked */
 };
 void wg_engine_get_stats(const struct wg_engine *e, struct wg_engine_stats *out);
 /* Whether a program is being fetched or compiled (on AUTO, the optimised tier building

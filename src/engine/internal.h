@@ -47,10 +47,10 @@ struct wg__program {
 	 * directory's quick.so, kept until the optimised object replaces it. */
 	enum wg__tier tier;
 	char *quick_path;
-	int no_wasi; /* the module imports nothing (the shim's WG_NO_WASI) */
+	int no_wasi;		     /* the module imports nothing (the shim's WG_NO_WASI) */
 	uint64_t compile_started_ms; /* when wasm2c started (wg_mono_ms), for the log */
-	struct wg__runner *runners; /* its runner processes, busy or idle (engine.c) */
-	struct wg__task *waiting;   /* tasks waiting for READY, in submission order */
+	struct wg__runner *runners;  /* its runner processes, busy or idle (engine.c) */
+	struct wg__task *waiting;    /* tasks waiting for READY, in submission order */
 	struct wg__task **waiting_tail;
 	/* The step running on the thread pool, its outcome, and data for it. */
 	uv_work_t work;
@@ -121,7 +121,7 @@ struct wg__task {
 	int aborted, timed_out, output_over;
 	int launched; /* handed to a runner at least once (started was called) */
 	int prepare_only;
-	int restart;  /* its quick-tier runner was killed to run it again optimised */
+	int restart;		/* its quick-tier runner was killed to run it again optimised */
 	uint64_t cpu_ns_before; /* CPU time of runs that were restarted */
 	/* A failure decided before the task ran (program failed). */
 	int early_kind;

@@ -781,10 +781,9 @@ static int spawn_cc(struct wg__program *p, int stage)
 	char *so = wg_path_join(p->build_dir, stage == STAGE_QUICK ? "quick.so" : "prog.so");
 	char *include = wg_asprintf("-I%s", WG__RT_DIR);
 	char *wasi = p->no_wasi ? "-DWG_NO_WASI" : "-DWG_WASI";
-	char *quick[] = {e->quick_cc, WG__QUICK_CC_FLAGS, include, wasi, "-o", so, prog, shim,
-			 "-lm", NULL};
-	char *optimised[] = {e->cc, WG__CC_FLAGS, include, wasi, "-o", so, prog, shim, "-lm",
-			     NULL};
+	char *quick[] = {
+	    e->quick_cc, WG__QUICK_CC_FLAGS, include, wasi, "-o", so, prog, shim, "-lm", NULL};
+	char *optimised[] = {e->cc, WG__CC_FLAGS, include, wasi, "-o", so, prog, shim, "-lm", NULL};
 	p->proc_stage = stage;
 	int rc = spawn(p, stage == STAGE_QUICK ? quick : optimised);
 	free(shim);

@@ -84,9 +84,8 @@ TEST_SLOW(engine_compile_over_its_cpu_limit_is_an_invalid_program, 120)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct wg_engine *e;
-	struct wg_engine_options o = {.data_dir = wg_test_tmpdir(),
-				      .compile_cpu_s = 1,
-				      .tiers = WG_TIERS_OPTIMISED};
+	struct wg_engine_options o = {
+	    .data_dir = wg_test_tmpdir(), .compile_cpu_s = 1, .tiers = WG_TIERS_OPTIMISED};
 	CHECK(wg_engine_create(&loop, &o, &e) == 0);
 	struct task_result r = {0};
 	struct wg_engine_task t = test_task(addresses, hash, NULL, 0);
@@ -112,9 +111,8 @@ TEST_SLOW(engine_compile_over_its_memory_limit_is_an_invalid_program, 120)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct wg_engine *e;
-	struct wg_engine_options o = {.data_dir = wg_test_tmpdir(),
-				      .compile_memory_mib = 128,
-				      .tiers = WG_TIERS_OPTIMISED};
+	struct wg_engine_options o = {
+	    .data_dir = wg_test_tmpdir(), .compile_memory_mib = 128, .tiers = WG_TIERS_OPTIMISED};
 	CHECK(wg_engine_create(&loop, &o, &e) == 0);
 	struct task_result r = {0};
 	struct wg_engine_task t = test_task(addresses, hash, NULL, 0);

@@ -298,9 +298,8 @@ TEST(engine_quick_tier_only_without_tcc_is_refused)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct wg_engine *e = NULL;
-	struct wg_engine_options o = {.data_dir = wg_test_tmpdir(),
-				      .tiers = WG_TIERS_QUICK,
-				      .quick_cc = "/nonexistent/tcc"};
+	struct wg_engine_options o = {
+	    .data_dir = wg_test_tmpdir(), .tiers = WG_TIERS_QUICK, .quick_cc = "/nonexistent/tcc"};
 	CHECK_EQ(wg_engine_create(&loop, &o, &e), WG_ENOTFOUND);
 	CHECK(uv_loop_close(&loop) == 0);
 }
@@ -309,7 +308,8 @@ TEST(engine_quick_tier_only_without_tcc_is_refused)
 static bool optimised_cached(void *arg)
 {
 	const char *want = arg;
-	char *cmd = wg_asprintf("ls %s/cache/*/%s.so.b2 >/dev/null 2>&1", wg_test_path("data"), want);
+	char *cmd =
+	    wg_asprintf("ls %s/cache/*/%s.so.b2 >/dev/null 2>&1", wg_test_path("data"), want);
 	int rc = system(cmd);
 	free(cmd);
 	return rc == 0;

@@ -11,8 +11,23 @@
 #include <string.h>
 
 static const double values[] = {
-    0.0, -0.0, 1.0, -1.0, 0.1, -2.5, 3.5, 1e300, -1e-300, 4.9e-324, 2.2250738585072014e-308,
-    1.7976931348623157e308, 123456789.125, 1.0 / 3.0, (double)INFINITY, -(double)INFINITY, NAN,
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.1,
+    -2.5,
+    3.5,
+    1e300,
+    -1e-300,
+    4.9e-324,
+    2.2250738585072014e-308,
+    1.7976931348623157e308,
+    123456789.125,
+    1.0 / 3.0,
+    (double)INFINITY,
+    -(double)INFINITY,
+    NAN,
 };
 #define N (sizeof values / sizeof values[0])
 
