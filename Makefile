@@ -111,8 +111,9 @@ install: $(BUILD)/wasmgrid
 	install -D -m 644 python/wasmgrid/__init__.py $(DESTDIR)$(PY_SITE)/wasmgrid/__init__.py
 	install -d $(DESTDIR)$(PREFIX)/share/doc/wasmgrid
 	install -m 644 README.md LICENSE docs/*.md $(DESTDIR)$(PREFIX)/share/doc/wasmgrid/
+	@mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
 	for f in $(wildcard dist/*.service); do \
-		install -D -m 644 $$f $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$f) || exit 1; done
+		sed 's|@PREFIX@|$(PREFIX)|g' $$f > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$f) || exit 1; done
 	for f in $(wildcard dist/default/*); do [ -e $(DESTDIR)/etc/default/$$(basename $$f) ] || \
 		install -D -m 644 $$f $(DESTDIR)/etc/default/$$(basename $$f) || exit 1; done
 

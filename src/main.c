@@ -7,48 +7,23 @@
 #include "cli/commands.h"
 #include "util/version.h"
 
-struct command {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *usage;
+static const struct wg_command *const commands[] = {
+#define WG__CMD_ENTRY(name) &wg_cmd_##name,
+    WG_COMMANDS(WG__CMD_ENTRY)
+#undef WG__CMD_ENTRY
 };
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
 
-static const struct command commands[] = {
-    {"id", wg_cmd_id, "id [--data DIR]                 print this node's id"},
-#define WG__CMD(name, fn, usage) {name, fn, usage},
-    WG_EXTRA_COMMANDS(WG__CMD)
-#undef WG__CMD
-};
-
-/* Commands that do not talk to a manager's API, so take no API token. */
-static int is_local(const char *name)
+static const struct wg_command *find_command(const char *name)
 {
-	static const char *const local[] = {"id", "manager", "worker", "run", "compile"};
-	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
-		if (!strcmp(name, local[i]))
-			return 1;
-	return 0;
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(name, commands[i]->name))
+			return commands[i];
+	return NULL;
 }
 
-/* Writes text for roff: a leading '.' or "'" and every backslash escaped. */
-static void roff(FILE *out, const char *text)
-{
-	int bol = 1;
-	for (const char *p = text; *p; p++) {
-		if (bol && (*p == '.' || *p == '\''))
-			fputs("\\&", out);
-		if (*p == '\\')
-			fputs("\\e", out);
-		else if (*p == '-')
-			fputs("\\-", out);
-		else
-			fputc(*p, out);
-		bol = *p == '\n';
-	}
-}
-
-/* The manual page, wasmgrid(1), made from the same usage lines as `wasmgrid help`, so the
- * two cannot disagree (`make install` writes it). */
+/* The manual page, wasmgrid(1), made from the commands' own tables, so that it, `wasmgrid
+ * help COMMAND` and the parser cannot disagree (`make install` writes it). */
 static void man_page(FILE *out)
 {
 	fprintf(out, ".TH WASMGRID 1 \"\" \"wasmgrid %s\" \"User Commands\"\n", WG_VERSION);
@@ -57,33 +32,16 @@ static void man_page(FILE *out)
 	      ".SH DESCRIPTION\nA manager stores jobs (a WebAssembly program and one argument per "
 	      "task) and hands their tasks to the workers attached to it; each worker runs them "
 	      "sandboxed and reports their results, which the manager commits before it "
-	      "acknowledges them.\n.SH COMMANDS\n",
+	      "acknowledges them. Every option is written \\-\\-NAME VALUE or \\-\\-NAME=VALUE; "
+	      "\\-\\-help after any command shows its options.\n.SH COMMANDS\n",
 	      out);
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		fputs(".TP\n.B ", out);
-		const char *u = commands[i].usage;
-		const char *nl = strchr(u, '\n');
-		const char *line_end = nl ? nl : u + strlen(u);
-		/* The usage line, then its continuation lines, each as is. */
-		char first[512];
-		snprintf(first, sizeof first, "wasmgrid %.*s", (int)(line_end - u), u);
-		roff(out, first);
-		fputc('\n', out);
-		while (nl) {
-			const char *next = nl + 1;
-			nl = strchr(next, '\n');
-			line_end = nl ? nl : next + strlen(next);
-			fputs(".br\n", out);
-			char more[512];
-			snprintf(more, sizeof more, "%.*s", (int)(line_end - next), next);
-			const char *t = more;
-			while (*t == ' ')
-				t++;
-			roff(out, t);
-			fputc('\n', out);
-		}
-	}
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		wg_command_man(out, commands[i]);
 	fputs(
+	    ".SH CONFIGURATION FILES\nmanager and worker take \\-\\-config FILE: one option per "
+	    "line, its name without the dashes and its value (NAME VALUE or NAME = VALUE; a flag "
+	    "alone or with true or false), # starting a comment. Options on the command line win; "
+	    "a repeatable option given there replaces the file's values.\n"
 	    ".SH ENVIRONMENT\n.TP\n.B WASMGRID_TOKEN_FILE\n"
 	    "A file whose first line is the manager API's token (as \\-\\-token-file).\n"
 	    ".TP\n.B WASMGRID_TOKEN\nThe token itself.\n"
@@ -99,11 +57,17 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: wasmgrid COMMAND [OPTIONS]     (wasmgrid --version: the version)\n\n"
 		     "commands:\n");
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(out, "  wasmgrid %s\n", commands[i].usage);
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		char left[40];
+		snprintf(left, sizeof left, "%s %s", commands[i]->name,
+			 commands[i]->operands ? commands[i]->operands : "");
+		fprintf(out, "  %-26s %s\n", left, commands[i]->summary);
+	}
 	fprintf(out,
-		"\nCommands that talk to a manager take --api HOST:PORT and, when its API has a\n"
-		"token, --token-file F (or WASMGRID_TOKEN_FILE, or WASMGRID_TOKEN).\n");
+		"\n'wasmgrid help COMMAND' (or COMMAND --help) shows a command's options.\n"
+		"Commands that talk to a manager take --api HOST:PORT and, when its API has a\n"
+		"token, --token-file F (or WASMGRID_TOKEN_FILE, or WASMGRID_TOKEN).\n"
+		"manager and worker also read options from --config FILE.\n");
 }
 
 int main(int argc, char **argv)
@@ -121,18 +85,27 @@ int main(int argc, char **argv)
 		man_page(stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "help") && argc > 2) {
+		const struct wg_command *c = find_command(argv[2]);
+		if (!c) {
+			fprintf(stderr, "wasmgrid: unknown command '%s' (try 'wasmgrid help')\n",
+				argv[2]);
+			return 2;
+		}
+		wg_command_help(stdout, c);
+		return 0;
+	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (strcmp(argv[1], commands[i].name))
-			continue;
-		int cargc = argc - 1, rc;
-		if (!is_local(argv[1]) && (rc = wg_cli_take_token(argv[1], &cargc, argv + 1)))
-			return rc;
-		return commands[i].run(cargc, argv + 1);
+	const struct wg_command *c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "wasmgrid: unknown command '%s' (try 'wasmgrid help')\n", argv[1]);
+		return 2;
 	}
-	fprintf(stderr, "wasmgrid: unknown command '%s' (try 'wasmgrid help')\n", argv[1]);
-	return 2;
+	int cargc = argc - 1, rc;
+	if (c->api && (rc = wg_cli_take_token(argv[1], &cargc, argv + 1)))
+		return rc;
+	return wg_command_main(c, cargc, argv + 1);
 }

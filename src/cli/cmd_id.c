@@ -1,3 +1,5 @@
+/* wasmgrid id: prints this node's id (the public key in its data directory, made if new). */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -6,21 +8,32 @@
 #include "node/identity.h"
 #include "util/err.h"
 
-int wg_cmd_id(int argc, char **argv)
+struct id_cli {
+	const char *data;
+};
+
+static const struct wg_opt id_opts[] = {
+    {"data", "DIR", WG_OPT_STR, offsetof(struct id_cli, data), .dflt = WG_DEFAULT_DATA_DIR,
+     .help = "the data directory whose key it is"},
+    {0},
+};
+
+static int run_id(void *options, char **operands, size_t n)
 {
-	const char *data = WG_DEFAULT_DATA_DIR;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--data") && i + 1 < argc)
-			data = argv[++i];
-		else
-			return wg_usage_error("id", "unexpected argument '%s'", argv[i]);
-	}
+	const struct id_cli *c = options;
 	struct wg_identity id;
-	int rc = wg_identity_load_or_create(&id, data);
-	if (rc) {
-		wg_cli_fail("id", "cannot load or create the key in %s: %s", data, wg_strerror(rc));
-		return 1;
-	}
+	int rc = wg_identity_load_or_create(&id, c->data);
+	if (rc)
+		return wg_cli_fail("id", "cannot load or create the key in %s: %s", c->data,
+				   wg_strerror(rc));
 	printf("%s\n", id.id_hex);
 	return 0;
 }
+
+const struct wg_command wg_cmd_id = {
+    .name = "id",
+    .summary = "Prints this node's id, the public key in its data directory (made if new).",
+    .opts = id_opts,
+    .run = run_id,
+    .options_size = sizeof(struct id_cli),
+};

@@ -3,6 +3,7 @@
  * print for programs (--json) is the API's own JSON. */
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <errno.h>
 #include <stdio.h>
@@ -108,35 +109,48 @@ static void write_json(struct wg_json_writer *w, const struct wg_json *v)
 	}
 }
 
-/* The arguments the job commands share: [JOB] [--json] [--api A]. Returns 0, or the exit
- * status of a usage error (already reported). `json` NULL: --json is not an option here;
- * `required`: JOB must be given (else *has_id says whether it was). */
-static int job_command_args(const char *cmd, int argc, char **argv, bool required, const char **api,
-			    int *json, uint64_t *id, bool *has_id)
-{
-	const char *job = NULL;
-	*api = WG_DEFAULT_API_ADDR;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (json && !strcmp(argv[i], "--json"))
-			*json = 1;
-		else if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", api)) != 0) {
-			if (r < 0)
-				return 2;
-		} else if (argv[i][0] == '-' || job)
-			return wg_usage_error(cmd, "unexpected '%s'", argv[i]);
-		else
-			job = argv[i];
+/* The options the job commands share; each table takes what it needs. */
+struct job_cli {
+	const char *api;
+	bool json;
+	const char *output_dir;
+};
+
+#define J(field) offsetof(struct job_cli, field)
+#define OPT_API                                                                                    \
+	{                                                                                          \
+		"api", "HOST:PORT", WG_OPT_STR, J(api), .dflt = WG_DEFAULT_API_ADDR,               \
+							.help = "the manager's API address"        \
 	}
-	if (has_id)
-		*has_id = job != NULL;
-	if (!job) {
-		if (required)
-			return wg_usage_error(cmd, "which job? give its id: wasmgrid %s JOB", cmd);
-		return 0;
+#define OPT_JSON                                                                                   \
+	{                                                                                          \
+		"json", NULL, WG_OPT_FLAG, J(json), .help = "print the API's JSON"                 \
 	}
-	return parse_job_id(cmd, job, id) ? 2 : 0;
-}
+static const struct wg_opt api_opts[] = {OPT_API, {0}};
+static const struct wg_opt api_json_opts[] = {OPT_API, OPT_JSON, {0}};
+static const struct wg_opt results_opts[] = {
+    OPT_API,
+    OPT_JSON,
+    {"output-dir", "DIR", WG_OPT_STR, J(output_dir),
+     .help = "write each result's bytes to DIR/INDEX instead of printing it"},
+    {0},
+};
+#undef J
+
+/* A job command's table entry. */
+#define JOB_COMMAND(cmd, fn, opts_, operands_, min, summary_)                                      \
+	const struct wg_command wg_cmd_##cmd = {                                                   \
+	    .name = #cmd,                                                                          \
+	    .operands = operands_,                                                                 \
+	    .min_operands = min,                                                                   \
+	    .max_operands = 1,                                                                     \
+	    .missing = "which job? give its id: wasmgrid " #cmd " JOB",                            \
+	    .summary = summary_,                                                                   \
+	    .opts = opts_,                                                                         \
+	    .api = true,                                                                           \
+	    .run = fn,                                                                             \
+	    .options_size = sizeof(struct job_cli),                                                \
+	}
 
 /* ---- wait ---- */
 
@@ -264,13 +278,14 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 	}
 }
 
-int wg_cmd_wait(int argc, char **argv)
+static int run_wait(void *options, char **operands, size_t n)
 {
-	const char *cmd = "wait", *api;
+	const struct job_cli *c = options;
 	uint64_t id = 0;
-	int rc = job_command_args(cmd, argc, argv, true, &api, NULL, &id, NULL);
-	return rc ? rc : wait_job(cmd, api, id);
+	return parse_job_id("wait", operands[0], &id) ? 2 : wait_job("wait", c->api, id);
 }
+
+JOB_COMMAND(wait, run_wait, api_opts, "JOB", 1, "Waits for a job to end, with a progress bar.");
 
 /* ---- status ---- */
 
@@ -306,15 +321,14 @@ static void print_job_detail(const struct wg_json *job)
 	}
 }
 
-int wg_cmd_status(int argc, char **argv)
+static int run_status(void *options, char **operands, size_t n_operands)
 {
-	const char *cmd = "status", *api;
-	int json = 0;
+	const struct job_cli *opts = options;
+	const char *cmd = "status", *api = opts->api;
+	bool json = opts->json, has_id = n_operands > 0;
 	uint64_t id = 0;
-	bool has_id;
-	int rc = job_command_args(cmd, argc, argv, false, &api, &json, &id, &has_id);
-	if (rc)
-		return rc;
+	if (has_id && parse_job_id(cmd, operands[0], &id))
+		return 2;
 	char path[64] = "/v1/jobs";
 	if (has_id)
 		snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
@@ -350,6 +364,9 @@ out:
 	wg_buf_free(&body);
 	return status;
 }
+
+JOB_COMMAND(status, run_status, api_json_opts, "[JOB]", 0,
+	    "Shows one job (its counts, options, why it waits), or a table of all jobs.");
 
 /* ---- results ---- */
 
@@ -495,40 +512,31 @@ static int show_results(const char *cmd, const char *api, uint64_t id, struct re
 	return status;
 }
 
-int wg_cmd_results(int argc, char **argv)
+static int run_results(void *options, char **operands, size_t n)
 {
+	const struct job_cli *c = options;
 	const char *cmd = "results";
-	struct results_out o = {0};
-	/* --output-dir DIR is taken out first; the rest is what every job command takes. */
-	for (int i = 1; i < argc; i++) {
-		int r = wg_opt_value(cmd, argc, argv, &i, "--output-dir", &o.dir);
-		if (r < 0)
-			return 2;
-		if (r > 0) {
-			memmove(&argv[i - 1], &argv[i + 1], (size_t)(argc - i) * sizeof *argv);
-			argc -= 2;
-			i -= 2;
-		}
-	}
-	const char *api;
+	struct results_out o = {.dir = c->output_dir, .json = c->json};
 	uint64_t id = 0;
-	int status = job_command_args(cmd, argc, argv, true, &api, &o.json, &id, NULL);
-	if (status)
-		return status;
+	if (parse_job_id(cmd, operands[0], &id))
+		return 2;
 	if (o.dir && o.json)
 		return wg_usage_error(cmd, "give --json or --output-dir, not both");
-	return show_results(cmd, api, id, &o);
+	return show_results(cmd, c->api, id, &o);
 }
+
+JOB_COMMAND(results, run_results, results_opts, "JOB", 1,
+	    "Prints a job's results, one line per task: INDEX STATUS RESULT-or-ERROR.");
 
 /* ---- cancel ---- */
 
-int wg_cmd_cancel(int argc, char **argv)
+static int run_cancel(void *options, char **operands, size_t n_operands)
 {
-	const char *cmd = "cancel", *api;
+	const struct job_cli *opts = options;
+	const char *cmd = "cancel", *api = opts->api;
 	uint64_t id = 0;
-	int rc = job_command_args(cmd, argc, argv, true, &api, NULL, &id, NULL);
-	if (rc)
-		return rc;
+	if (parse_job_id(cmd, operands[0], &id))
+		return 2;
 	char path[64];
 	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
 	struct wg_buf body = {0};
@@ -552,15 +560,17 @@ int wg_cmd_cancel(int argc, char **argv)
 	return status;
 }
 
+JOB_COMMAND(cancel, run_cancel, api_opts, "JOB", 1, "Cancels a job's remaining tasks.");
+
 /* ---- remove ---- */
 
-int wg_cmd_remove(int argc, char **argv)
+static int run_remove(void *options, char **operands, size_t n)
 {
-	const char *cmd = "remove", *api;
+	const struct job_cli *c = options;
+	const char *cmd = "remove", *api = c->api;
 	uint64_t id = 0;
-	int rc = job_command_args(cmd, argc, argv, true, &api, NULL, &id, NULL);
-	if (rc)
-		return rc;
+	if (parse_job_id(cmd, operands[0], &id))
+		return 2;
 	char path[80];
 	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?remove=true", id);
 	struct wg_buf body = {0};
@@ -574,6 +584,9 @@ int wg_cmd_remove(int argc, char **argv)
 	wg_buf_free(&body);
 	return status;
 }
+
+JOB_COMMAND(remove, run_remove, api_opts, "JOB", 1,
+	    "Deletes a job with its tasks and results (cancelled first).");
 
 /* ---- submit ---- */
 
@@ -686,102 +699,126 @@ static int upload_program(const char *cmd, const char *api, const char *path, ch
 	return status;
 }
 
-struct submit_opts {
-	const char *program, *hash, *api;
-	uint64_t timeout_s, memory_mib, result_limit, redundancy, quorum, max_failures;
-	bool has_timeout, has_memory, has_result_limit, has_redundancy, has_quorum;
-	bool has_max_failures, has_priority, wait, results;
-	int32_t priority;
+/* A number option that may be 0 and so needs to say whether it was given. */
+struct given_u64 {
+	uint64_t v;
+	bool given;
 };
 
-static int parse_submit(int argc, char **argv, struct submit_opts *o, struct arg_list *args)
+static int parse_given(const char *cmd, const struct wg_opt *o, const char *value, void *out)
+{
+	struct given_u64 *g = out;
+	g->given = true;
+	return wg_opt_uint(cmd, o, value, &g->v);
+}
+
+static int parse_priority(const char *cmd, const struct wg_opt *o, const char *value, void *out)
+{
+	char *end = NULL;
+	long long p = strtoll(value, &end, 10);
+	if (!*value || *end || p < INT32_MIN || p > INT32_MAX) {
+		wg_usage_error(
+		    cmd, "--priority must be a whole number (higher runs first), not '%s'", value);
+		return -1;
+	}
+	*(struct given_u64 *)out = (struct given_u64){(uint64_t)(int64_t)p, true};
+	return 0;
+}
+
+/* --arg A and --args-file F, in the order given: the file's lines go where it was named. */
+struct job_args {
+	struct arg_list list;
+	const char *file;
+	size_t file_at;
+};
+
+static int parse_arg(const char *cmd, const struct wg_opt *o, const char *value, void *out)
+{
+	struct job_args *a = out;
+	arg_push(&a->list, (char *)value, strlen(value));
+	return 0;
+}
+
+static int parse_args_file(const char *cmd, const struct wg_opt *o, const char *value, void *out)
+{
+	struct job_args *a = out;
+	if (a->file) {
+		wg_usage_error(cmd, "give --args-file once");
+		return -1;
+	}
+	a->file = value;
+	a->file_at = a->list.n;
+	return 0;
+}
+
+struct submit_opts {
+	const char *program, *hash, *api;
+	struct job_args args;
+	uint64_t timeout_s, memory_mib, redundancy, quorum; /* 0: not given */
+	struct given_u64 result_limit, max_failures, priority;
+	bool wait, results;
+};
+
+#define S(field) offsetof(struct submit_opts, field)
+static const struct wg_opt submit_opts[] = {
+    {"arg", "A", WG_OPT_FN, S(args), .parse = parse_arg,
+     .help = "one task's argument; repeatable, one task each"},
+    {"args-file", "F", WG_OPT_FN, S(args), .parse = parse_args_file,
+     .help = "one argument per line of F (docs/api.md says how lines are cut)"},
+    {"hash", "H", WG_OPT_STR, S(hash),
+     .help = "the program's BLAKE2b-256 in hex (needed for a program at a URL)"},
+    {"timeout", "S", WG_OPT_U64, S(timeout_s), 1, WG_MAX_TIMEOUT_MS / 1000,
+     .help = "wall-clock limit of a task in seconds (default: WG_DEFAULT_TIMEOUT_MS)"},
+    {"memory", "MIB", WG_OPT_U64, S(memory_mib), 1, WG_MAX_MEMORY_MIB,
+     .help = "WebAssembly memory of a task (default: WG_DEFAULT_MEMORY_MIB)"},
+    {"result-limit", "BYTES", WG_OPT_FN, S(result_limit), 0, WG_MAX_RESULT_BYTES,
+     .parse = parse_given, .help = "the largest result a task may give"},
+    {"priority", "N", WG_OPT_FN, S(priority), .parse = parse_priority,
+     .help = "higher runs first (default: 0)"},
+    {"redundancy", "K", WG_OPT_U64, S(redundancy), 1, WG_MAX_REDUNDANCY,
+     .help = "replicas of every task, on different workers (default: 1)"},
+    {"quorum", "Q", WG_OPT_U64, S(quorum), 1, WG_MAX_REDUNDANCY,
+     .help = "byte-identical results a task needs (default: K/2+1)"},
+    {"max-failures", "N", WG_OPT_FN, S(max_failures), 0, 1000, .parse = parse_given,
+     .help = "failed attempts a task may have before it fails"},
+    {"api", "HOST:PORT", WG_OPT_STR, S(api), .dflt = WG_DEFAULT_API_ADDR,
+     .help = "the manager's API address"},
+    {"wait", NULL, WG_OPT_FLAG, S(wait), .help = "wait for the job with a progress bar"},
+    {"results", NULL, WG_OPT_FLAG, S(results), .help = "wait, then print the results"},
+    {0},
+};
+#undef S
+
+/* The checks across options, and the arguments file read into place. */
+static int check_submit(struct submit_opts *o)
 {
 	const char *cmd = "submit";
-	for (int i = 1; i < argc; i++) {
-		const char *v = NULL;
-		int r;
-		if (!strcmp(argv[i], "--wait") || !strcmp(argv[i], "--results")) {
-			/* --results: wait, then print them as `wasmgrid results` does. */
-			o->wait = true;
-			o->results = o->results || !strcmp(argv[i], "--results");
-			continue;
-		}
-#define OPT(name) ((r = wg_opt_value(cmd, argc, argv, &i, name, &v)) != 0)
-		if (OPT("--arg")) {
-			if (r > 0)
-				arg_push(args, (char *)v, strlen(v));
-		} else if (OPT("--args-file")) {
-			if (r > 0 && (r = read_args_file(cmd, v, args)) != 0)
-				return r;
-		} else if (OPT("--api")) {
-			o->api = v;
-		} else if (OPT("--hash")) {
-			o->hash = v;
-		} else if (OPT("--timeout")) {
-			if (r > 0 && wg_opt_uint(cmd, "--timeout", v, 1, WG_MAX_TIMEOUT_MS / 1000,
-						 &o->timeout_s))
-				return 2;
-			o->has_timeout = true;
-		} else if (OPT("--memory")) {
-			if (r > 0 &&
-			    wg_opt_uint(cmd, "--memory", v, 1, WG_MAX_MEMORY_MIB, &o->memory_mib))
-				return 2;
-			o->has_memory = true;
-		} else if (OPT("--result-limit")) {
-			if (r > 0 && wg_opt_uint(cmd, "--result-limit", v, 0, WG_MAX_RESULT_BYTES,
-						 &o->result_limit))
-				return 2;
-			o->has_result_limit = true;
-		} else if (OPT("--redundancy")) {
-			if (r > 0 && wg_opt_uint(cmd, "--redundancy", v, 1, WG_MAX_REDUNDANCY,
-						 &o->redundancy))
-				return 2;
-			o->has_redundancy = true;
-		} else if (OPT("--quorum")) {
-			if (r > 0 &&
-			    wg_opt_uint(cmd, "--quorum", v, 1, WG_MAX_REDUNDANCY, &o->quorum))
-				return 2;
-			o->has_quorum = true;
-		} else if (OPT("--max-failures")) {
-			if (r > 0 &&
-			    wg_opt_uint(cmd, "--max-failures", v, 0, 1000, &o->max_failures))
-				return 2;
-			o->has_max_failures = true;
-		} else if (OPT("--priority")) {
-			char *end = NULL;
-			long long p = r > 0 ? strtoll(v, &end, 10) : 0;
-			if (r > 0 && (!*v || *end || p < INT32_MIN || p > INT32_MAX))
-				return wg_usage_error(cmd,
-						      "--priority must be a whole number "
-						      "(higher runs first), not '%s'",
-						      v);
-			o->priority = (int32_t)p;
-			o->has_priority = true;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			return wg_usage_error(cmd, "unknown option '%s'", argv[i]);
-		} else if (o->program) {
-			return wg_usage_error(cmd,
-					      "one program per job: '%s' and '%s' (arguments "
-					      "go after --arg)",
-					      o->program, argv[i]);
-		} else {
-			o->program = argv[i];
-		}
-		if (r < 0)
-			return 2;
-#undef OPT
+	o->wait = o->wait || o->results;
+	if (o->args.file) {
+		/* Read, then moved to where it was named among the --arg values. */
+		struct arg_list *l = &o->args.list;
+		size_t before = l->n;
+		int r = read_args_file(cmd, o->args.file, l);
+		if (r)
+			return r;
+		size_t added = l->n - before, at = o->args.file_at, after = before - at;
+		char **items = wg_malloc((after ? after : 1) * sizeof *items);
+		size_t *lens = wg_malloc((after ? after : 1) * sizeof *lens);
+		memcpy(items, l->items + at, after * sizeof *items);
+		memcpy(lens, l->lens + at, after * sizeof *lens);
+		memmove(l->items + at, l->items + before, added * sizeof *items);
+		memmove(l->lens + at, l->lens + before, added * sizeof *lens);
+		memcpy(l->items + at + added, items, after * sizeof *items);
+		memcpy(l->lens + at + added, lens, after * sizeof *lens);
+		free(items);
+		free(lens);
 	}
-	if (!o->program) {
-		wg_usage_error(cmd, "which program? give a .wasm file or an https://, http:// or "
-				    "file:// URL");
-		return 2;
-	}
-	if (args->n == 0)
+	if (o->args.list.n == 0)
 		return wg_usage_error(cmd,
 				      "no arguments: give --arg A (repeatable) or "
 				      "--args-file F (one argument per line); each is one task");
-	uint64_t k = o->has_redundancy ? o->redundancy : 1;
-	if (o->has_quorum && o->quorum > k)
+	uint64_t k = o->redundancy ? o->redundancy : 1;
+	if (o->quorum > k)
 		return wg_usage_error(cmd,
 				      "--quorum %" PRIu64 " needs at least as many replicas "
 				      "(--redundancy %" PRIu64 ")",
@@ -789,14 +826,16 @@ static int parse_submit(int argc, char **argv, struct submit_opts *o, struct arg
 	return 0;
 }
 
-int wg_cmd_submit(int argc, char **argv)
+static int run_submit(void *options, char **operands, size_t n_operands)
 {
 	const char *cmd = "submit";
-	struct submit_opts o = {.api = WG_DEFAULT_API_ADDR};
+	struct submit_opts o = *(struct submit_opts *)options;
+	o.program = operands[0];
 	struct arg_list args = {0};
 	struct wg_buf req = {0}, body = {0};
 	struct wg_json *doc = NULL;
-	int status = parse_submit(argc, argv, &o, &args);
+	int status = check_submit(&o);
+	args = o.args.list;
 	if (status)
 		goto out;
 	char hash[65];
@@ -843,20 +882,20 @@ int wg_cmd_submit(int argc, char **argv)
 	} else {
 		wg_jw_kv_str(&w, "program", hash);
 	}
-	if (o.has_timeout)
+	if (o.timeout_s)
 		wg_jw_kv_uint(&w, "timeout_ms", o.timeout_s * 1000);
-	if (o.has_memory)
+	if (o.memory_mib)
 		wg_jw_kv_uint(&w, "memory_mib", o.memory_mib);
-	if (o.has_result_limit)
-		wg_jw_kv_uint(&w, "result_limit", o.result_limit);
-	if (o.has_redundancy)
+	if (o.result_limit.given)
+		wg_jw_kv_uint(&w, "result_limit", o.result_limit.v);
+	if (o.redundancy)
 		wg_jw_kv_uint(&w, "redundancy", o.redundancy);
-	if (o.has_quorum)
+	if (o.quorum)
 		wg_jw_kv_uint(&w, "quorum", o.quorum);
-	if (o.has_max_failures)
-		wg_jw_kv_uint(&w, "max_failures", o.max_failures);
-	if (o.has_priority)
-		wg_jw_kv_int(&w, "priority", o.priority);
+	if (o.max_failures.given)
+		wg_jw_kv_uint(&w, "max_failures", o.max_failures.v);
+	if (o.priority.given)
+		wg_jw_kv_int(&w, "priority", (int64_t)o.priority.v);
 	bool text = all_text(args.items, args.lens, args.n);
 	wg_jw_key(&w, text ? "arguments" : "arguments_base64");
 	wg_jw_array_begin(&w);
@@ -900,3 +939,16 @@ out:
 	free(args.file);
 	return status;
 }
+
+const struct wg_command wg_cmd_submit = {
+    .name = "submit",
+    .operands = "PROGRAM.wasm|URL",
+    .min_operands = 1,
+    .max_operands = 1,
+    .missing = "which program? give a .wasm file or an https://, http:// or file:// URL",
+    .summary = "Submits a job, one task per argument, and prints its id.",
+    .opts = submit_opts,
+    .api = true,
+    .run = run_submit,
+    .options_size = sizeof(struct submit_opts),
+};

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,54 +74,62 @@ static void compile_behind(const char *program, const char *data, const struct w
 	posix_spawnattr_destroy(&attr);
 }
 
-int wg_cmd_run(int argc, char **argv)
-{
-	const char *program = NULL, *arg = NULL, *arg_file = NULL, *data = NULL;
-	char *cache = NULL;
-	double timeout_s = 0;
-	uint64_t memory_mib = 0, seed = 0;
-	struct wg_cli_compile compile = {0};
-	const char *cmd = "run";
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v;
-		int r;
-		if ((r = wg_opt_value(cmd, argc, argv, &i, "--arg-file", &arg_file)) ||
-		    (r = wg_opt_value(cmd, argc, argv, &i, "--data", &data))) {
-			if (r < 0)
-				return 2;
-		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--timeout", &v))) {
-			/* Seconds, fractions allowed. */
-			char *end = NULL;
-			timeout_s = r > 0 ? strtod(v, &end) : 0;
-			if (r < 0 || *end || end == v || !(timeout_s > 0) ||
-			    timeout_s > WG_MAX_TIMEOUT_MS / 1000.0)
-				return r < 0 ? 2
-					     : wg_usage_error(cmd,
-							      "--timeout takes seconds, above 0 "
-							      "and at most %u, not '%s'",
-							      WG_MAX_TIMEOUT_MS / 1000, v);
-		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--memory", &v))) {
-			if (r < 0 ||
-			    wg_opt_uint(cmd, "--memory", v, 1, WG_MAX_MEMORY_MIB, &memory_mib))
-				return 2;
-		} else if ((r = wg_opt_value(cmd, argc, argv, &i, "--seed", &v))) {
-			if (r < 0 || wg_opt_uint(cmd, "--seed", v, 0, UINT64_MAX, &seed))
-				return 2;
-		} else if ((r = wg_opt_compile(cmd, argc, argv, &i, &compile))) {
-			if (r < 0)
-				return 2;
-		} else if (a[0] == '-' && a[1] == '-') {
-			return wg_usage_error(cmd, "unknown option '%s'", a);
-		} else if (!program) {
-			program = a;
-		} else if (!arg) {
-			arg = a;
-		} else {
-			return wg_usage_error(cmd, "unexpected argument '%s'", a);
-		}
+struct run_cli {
+	const char *arg_file, *data;
+	double timeout_s;
+	uint64_t memory_mib, seed;
+	struct wg_cli_compile compile;
+};
+
+/* The options of run and compile that say how programs are compiled. */
+#define COMPILE_OPTS(type, dflt_tier)                                                              \
+	{"compile-cpu",                                                                            \
+	 "S",                                                                                      \
+	 WG_OPT_U32,                                                                               \
+	 offsetof(type, compile.cpu_s),                                                            \
+	 1,                                                                                        \
+	 WG_MAX_COMPILE_CPU_S,                                                                     \
+	 .help = "CPU seconds each compiler of the program may use (default: "                     \
+		 "WG_DEFAULT_COMPILE_CPU_S)"},                                                     \
+	    {"compile-memory",                                                                     \
+	     "MIB",                                                                                \
+	     WG_OPT_U32,                                                                           \
+	     offsetof(type, compile.memory_mib),                                                   \
+	     WG_MIN_COMPILE_MEMORY_MIB,                                                            \
+	     WG_MAX_COMPILE_MEMORY_MIB,                                                            \
+	     .help = "address space of each compiler (default: WG_DEFAULT_COMPILE_MEMORY_MIB)"},   \
+	{                                                                                          \
+		"tier", "T", WG_OPT_FN, offsetof(type, compile.tiers),                             \
+		    .parse = wg_opt_tier, .dflt = dflt_tier,                                       \
+		    .help = "auto (quick tier first, optimised behind), quick or optimised"        \
 	}
-	if (!program)
-		return wg_usage_error("run", "missing PROGRAM");
+
+#define DATA_HELP                                                                                  \
+	"where programs are cached (default: $XDG_CACHE_HOME/wasmgrid or ~/.cache/wasmgrid)"
+
+static const struct wg_opt run_opts[] = {
+    {"arg-file", "F", WG_OPT_STR, offsetof(struct run_cli, arg_file),
+     .help = "the argument is the bytes of F (instead of ARG)"},
+    {"timeout", "S", WG_OPT_FN, offsetof(struct run_cli, timeout_s), .parse = wg_opt_seconds,
+     .help = "wall-clock limit in seconds, fractions allowed (default: none)"},
+    {"memory", "MIB", WG_OPT_U64, offsetof(struct run_cli, memory_mib), 1, WG_MAX_MEMORY_MIB,
+     .help = "the most WebAssembly memory the task gets (default: WG_DEFAULT_MEMORY_MIB)"},
+    {"seed", "N", WG_OPT_U64, offsetof(struct run_cli, seed), 0, UINT64_MAX, .dflt = "0",
+     .help = "seeds random_get (a worker uses the task id)"},
+    {"data", "DIR", WG_OPT_STR, offsetof(struct run_cli, data), .help = DATA_HELP},
+    COMPILE_OPTS(struct run_cli, "auto"),
+    {0},
+};
+
+static int run_run(void *options, char **operands, size_t n_operands)
+{
+	const struct run_cli *c = options;
+	const char *program = operands[0], *arg = n_operands > 1 ? operands[1] : NULL;
+	const char *arg_file = c->arg_file, *data = c->data;
+	char *cache = NULL;
+	double timeout_s = c->timeout_s;
+	uint64_t memory_mib = c->memory_mib, seed = c->seed;
+	struct wg_cli_compile compile = c->compile;
 	if (arg && arg_file)
 		return wg_usage_error("run", "give ARG or --arg-file, not both");
 
@@ -154,11 +163,11 @@ int wg_cmd_run(int argc, char **argv)
 	cache = data ? NULL : wg_cli_cache_dir();
 	if (cache)
 		data = cache;
-	struct wg_engine_options options = {.data_dir = data,
-					    .compile_cpu_s = compile.cpu_s,
-					    .compile_memory_mib = compile.memory_mib,
-					    .tiers = (enum wg_engine_tiers)compile.tiers};
-	rc = wg_engine_create(&loop, &options, &engine);
+	struct wg_engine_options eo = {.data_dir = data,
+				       .compile_cpu_s = compile.cpu_s,
+				       .compile_memory_mib = compile.memory_mib,
+				       .tiers = (enum wg_engine_tiers)compile.tiers};
+	rc = wg_engine_create(&loop, &eo, &engine);
 	if (rc) {
 		wg_cli_fail("run", "cannot use the data directory %s: %s", data, wg_strerror(rc));
 		goto out;
@@ -217,26 +226,22 @@ static void on_compiled(void *user, uint64_t task_id, const struct wg_engine_out
 	snprintf(s->detail, sizeof s->detail, "%s", o->detail);
 }
 
-int wg_cmd_compile(int argc, char **argv)
+struct compile_cli {
+	const char *data;
+	struct wg_cli_compile compile;
+};
+
+static const struct wg_opt compile_opts[] = {
+    {"data", "DIR", WG_OPT_STR, offsetof(struct compile_cli, data), .help = DATA_HELP},
+    COMPILE_OPTS(struct compile_cli, "optimised"),
+    {0},
+};
+
+static int run_compile(void *options, char **operands, size_t n_operands)
 {
-	const char *cmd = "compile", *program = NULL, *data = NULL;
-	struct wg_cli_compile compile = {.tiers = WG_TIERS_OPTIMISED};
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if ((r = wg_opt_value(cmd, argc, argv, &i, "--data", &data)) ||
-		    (r = wg_opt_compile(cmd, argc, argv, &i, &compile))) {
-			if (r < 0)
-				return 2;
-		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
-			return wg_usage_error(cmd, "unknown option '%s'", argv[i]);
-		} else if (!program) {
-			program = argv[i];
-		} else {
-			return wg_usage_error(cmd, "unexpected argument '%s'", argv[i]);
-		}
-	}
-	if (!program)
-		return wg_usage_error(cmd, "missing PROGRAM");
+	const struct compile_cli *c = options;
+	const char *cmd = "compile", *program = operands[0], *data = c->data;
+	struct wg_cli_compile compile = c->compile;
 	uint8_t *bytes = NULL;
 	size_t len = 0;
 	int rc = wg_read_file(program, WG_MAX_PROGRAM_BYTES, &bytes, &len);
@@ -253,11 +258,11 @@ int wg_cmd_compile(int argc, char **argv)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	wg_log_set_level(WG_LOG_ERROR);
-	struct wg_engine_options options = {.data_dir = data,
-					    .compile_cpu_s = compile.cpu_s,
-					    .compile_memory_mib = compile.memory_mib,
-					    .tiers = (enum wg_engine_tiers)compile.tiers};
-	rc = wg_engine_create(&loop, &options, &engine);
+	struct wg_engine_options eo = {.data_dir = data,
+				       .compile_cpu_s = compile.cpu_s,
+				       .compile_memory_mib = compile.memory_mib,
+				       .tiers = (enum wg_engine_tiers)compile.tiers};
+	rc = wg_engine_create(&loop, &eo, &engine);
 	if (rc) {
 		wg_cli_fail(cmd, "cannot use the data directory %s: %s", data, wg_strerror(rc));
 		goto out;
@@ -300,3 +305,27 @@ out:
 	free(cache);
 	return code;
 }
+
+const struct wg_command wg_cmd_run = {
+    .name = "run",
+    .operands = "PROGRAM [ARG]",
+    .min_operands = 1,
+    .max_operands = 2,
+    .missing = "missing PROGRAM",
+    .summary = "Runs one task here, in the same sandbox as a worker: the result on stdout.",
+    .opts = run_opts,
+    .run = run_run,
+    .options_size = sizeof(struct run_cli),
+};
+
+const struct wg_command wg_cmd_compile = {
+    .name = "compile",
+    .operands = "PROGRAM",
+    .min_operands = 1,
+    .max_operands = 1,
+    .missing = "missing PROGRAM",
+    .summary = "Compiles a program into the cache now (the optimised tier, as run leaves behind).",
+    .opts = compile_opts,
+    .run = run_compile,
+    .options_size = sizeof(struct compile_cli),
+};

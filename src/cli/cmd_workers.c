@@ -1,4 +1,5 @@
 /* wasmgrid workers [--json]: the manager's workers, from GET /v1/workers. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,20 +10,23 @@
 #include "util/json.h"
 #include "util/time.h"
 
-int wg_cmd_workers(int argc, char **argv)
+struct workers_cli {
+	const char *api;
+	bool json;
+};
+
+static const struct wg_opt workers_opts[] = {
+    {"api", "HOST:PORT", WG_OPT_STR, offsetof(struct workers_cli, api), .dflt = WG_DEFAULT_API_ADDR,
+     .help = "the manager's API address"},
+    {"json", NULL, WG_OPT_FLAG, offsetof(struct workers_cli, json), .help = "print the API's JSON"},
+    {0},
+};
+
+static int run_workers(void *options, char **operands, size_t n_operands)
 {
-	const char *cmd = "workers", *api = WG_DEFAULT_API_ADDR;
-	int json = 0;
-	for (int i = 1; i < argc; i++) {
-		int r;
-		if (!strcmp(argv[i], "--json"))
-			json = 1;
-		else if ((r = wg_opt_value(cmd, argc, argv, &i, "--api", &api)) != 0) {
-			if (r < 0)
-				return 2;
-		} else
-			return wg_usage_error(cmd, "unknown option '%s'", argv[i]);
-	}
+	const struct workers_cli *c = options;
+	const char *cmd = "workers", *api = c->api;
+	bool json = c->json;
 	struct wg_json *doc = NULL;
 	struct wg_buf body = {0};
 	int status =
@@ -62,3 +66,12 @@ out:
 	wg_buf_free(&body);
 	return status;
 }
+
+const struct wg_command wg_cmd_workers = {
+    .name = "workers",
+    .summary = "Lists the manager's workers: state, cores, memory, slots, last answer to a ping.",
+    .opts = workers_opts,
+    .api = true,
+    .run = run_workers,
+    .options_size = sizeof(struct workers_cli),
+};

@@ -1,4 +1,6 @@
 /* The command line itself: version, help, unknown commands, start-up failures told once. */
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -68,5 +70,104 @@ TEST(cli_daemon_that_cannot_listen_says_why_once)
 	CHECK_EQ(occurrences(wg_buf_cstr(&err), addr), 1);
 	close(fd);
 	wg_buf_free(&out);
+	wg_buf_free(&err);
+}
+
+/* Every option named in a help text ("--name"), as a NULL-terminated array of new strings. */
+static char **help_options(const char *help)
+{
+	char **v = calloc(256, sizeof *v);
+	size_t n = 0;
+	for (const char *p = help; (p = strstr(p, "  --")) != NULL && n < 255; p += 4) {
+		size_t len = strcspn(p + 2, " \n");
+		v[n++] = strndup(p + 2, len);
+	}
+	return v;
+}
+
+TEST(cli_every_command_has_help_from_the_table_its_parser_and_manual_use)
+{
+	static const char *const names[] = {"manager", "worker", "workers", "submit",
+					    "status",  "wait",	 "results", "cancel",
+					    "remove",  "run",	 "compile", "id"};
+	struct wg_buf man = {0}, out = {0}, again = {0}, err = {0};
+	CHECK_EQ(wg_test_run(&man, NULL, "help", "--man", NULL), 0);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		out.len = again.len = err.len = 0;
+		CHECK_EQ(wg_test_run(&out, NULL, "help", names[i], NULL), 0);
+		char head[64];
+		snprintf(head, sizeof head, "usage: wasmgrid %s", names[i]);
+		CHECK_CONTAINS(wg_buf_cstr(&out), head);
+		CHECK_EQ(wg_test_run(&again, NULL, names[i], "--help", NULL), 0);
+		CHECK_STREQ(wg_buf_cstr(&again), wg_buf_cstr(&out));
+		/* The parser knows what the help lists, and nothing else. */
+		CHECK_EQ(wg_test_run(NULL, &err, names[i], "--no-such-option", NULL), 2);
+		CHECK_CONTAINS(wg_buf_cstr(&err), "unknown option '--no-such-option'");
+		char hint[64];
+		snprintf(hint, sizeof hint, "(try 'wasmgrid help %s')", names[i]);
+		CHECK_CONTAINS(wg_buf_cstr(&err), hint);
+		/* Every option of the help is in the manual page (roff escapes its dashes). */
+		char **opts = help_options(wg_buf_cstr(&out));
+		CHECK(opts[0] != NULL);
+		for (char **o = opts; *o; o++) {
+			char roff[128];
+			size_t r = 0;
+			for (const char *c = *o; *c && r < sizeof roff - 3; c++) {
+				if (*c == '-')
+					roff[r++] = '\\';
+				roff[r++] = *c;
+			}
+			roff[r] = 0;
+			CHECK_MSG(strstr(wg_buf_cstr(&man), roff), "%s %s: not in the manual",
+				  names[i], *o);
+			free(*o);
+		}
+		free(opts);
+	}
+	/* A value that the table's bounds refuse, told the same way for every option. */
+	err.len = 0;
+	CHECK_EQ(wg_test_run(NULL, &err, "worker", "--slots=0", NULL), 2);
+	CHECK_CONTAINS(wg_buf_cstr(&err), "--slots must be a whole number from 1 to");
+	wg_buf_free(&man);
+	wg_buf_free(&out);
+	wg_buf_free(&again);
+	wg_buf_free(&err);
+}
+
+TEST(cli_daemon_config_file_sets_options_the_command_line_overrides)
+{
+	const char *conf = wg_test_path("manager.conf");
+	char *text = NULL;
+	CHECK(asprintf(&text,
+		       "# a manager on ports the kernel picks\n"
+		       "listen 127.0.0.1:0\n"
+		       "api = 127.0.0.1:0\n"
+		       "data %s\n"
+		       "port-file %s   # where the node port goes\n"
+		       "api-port-file %s\n"
+		       "heartbeat-ms = 3000\n",
+		       wg_test_path("m"), wg_test_path("port"), wg_test_path("api.port")) > 0);
+	FILE *f = fopen(conf, "w");
+	CHECK(f != NULL);
+	fputs(text, f);
+	fclose(f);
+	free(text);
+	/* The command line wins over the file: its API port goes elsewhere. */
+	pid_t pid = wg_test_start("manager", "manager", "--config", conf, "--api-port-file",
+				  wg_test_path("api2.port"), NULL);
+	CHECK(wg_test_wait_port(wg_test_path("port"), 10000) > 0);
+	CHECK(wg_test_wait_port(wg_test_path("api2.port"), 10000) > 0);
+	CHECK(access(wg_test_path("api.port"), F_OK) != 0);
+	wg_test_stop(pid, SIGTERM, 5000);
+	/* A line the table does not know is named, with its place. */
+	f = fopen(conf, "a");
+	fputs("slots 4\n", f);
+	fclose(f);
+	struct wg_buf err = {0};
+	CHECK_EQ(wg_test_run(NULL, &err, "manager", "--config", conf, NULL), 2);
+	CHECK_CONTAINS(wg_buf_cstr(&err), "manager.conf:8: unknown option 'slots'");
+	err.len = 0;
+	CHECK_EQ(wg_test_run(NULL, &err, "worker", "--config", "/nonexistent.conf", NULL), 2);
+	CHECK_CONTAINS(wg_buf_cstr(&err), "cannot read --config /nonexistent.conf");
 	wg_buf_free(&err);
 }

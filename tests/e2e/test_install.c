@@ -72,6 +72,36 @@ TEST_SLOW(install_puts_the_binary_manual_units_python_client_and_docs_in_place, 
 		check_file(dest, rel);
 	}
 	free(names);
+	/* The two services: their binary is the installed one, their option files are valid
+	 * config files of the daemons (read before --help answers), and systemd accepts them
+	 * (verified with the binary at its staged place and the staged manual page). */
+	static const char *const roles[] = {"manager", "worker"};
+	for (size_t i = 0; i < 2; i++) {
+		char unit[PATH_MAX + 64], conf[PATH_MAX + 64], exec[64];
+		snprintf(unit, sizeof unit, "%s/usr/lib/systemd/system/wasmgrid-%s.service", dest,
+			 roles[i]);
+		snprintf(conf, sizeof conf, "%s/etc/default/wasmgrid-%s", dest, roles[i]);
+		snprintf(exec, sizeof exec, "ExecStart=/usr/bin/wasmgrid %s --config", roles[i]);
+		uint8_t *text = NULL;
+		CHECK_EQ(wg_read_file(unit, 1 << 16, &text, &len), 0);
+		CHECK_CONTAINS((char *)text, exec);
+		CHECK_CONTAINS((char *)text, "StateDirectory=");
+		CHECK_CONTAINS((char *)text, "DynamicUser=yes");
+		free(text);
+		const char *check[] = {bin, roles[i], "--config", conf, "--help", NULL};
+		CHECK_EQ(wg_test_run_program(NULL, &err, check), 0);
+		char verify[3 * PATH_MAX + 256];
+		snprintf(verify, sizeof verify,
+			 "d=$(mktemp -d) && sed 's|/usr/bin/wasmgrid|%s|' %s > "
+			 "$d/wasmgrid-%s.service && "
+			 "MANPATH=%s/usr/share/man systemd-analyze verify $d/wasmgrid-%s.service; "
+			 "rc=$?; rm -rf $d; exit $rc",
+			 bin, unit, roles[i], dest, roles[i]);
+		const char *sh[] = {"sh", "-c", verify, NULL};
+		err.len = 0;
+		CHECK_MSG(wg_test_run_program(NULL, &err, sh) == 0, "systemd-analyze: %s",
+			  wg_buf_cstr(&err));
+	}
 
 	/* The Python client is importable from where it was installed. */
 	char find[PATH_MAX + 64];
