@@ -22,15 +22,6 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 
-cat >"$OUT/node-wasi.cjs" <<'JS'
-const fs = require('node:fs');
-const { WASI } = require('node:wasi');
-const [path, arg] = process.argv.slice(2);
-const wasi = new WASI({ version: 'preview1', args: ['program', arg], env: {} });
-const wasmModule = new WebAssembly.Module(fs.readFileSync(path));
-const instance = new WebAssembly.Instance(wasmModule, { wasi_snapshot_preview1: wasi.wasiImport });
-process.exitCode = wasi.start(instance);
-JS
 
 EXAMPLES=(
 	"primes|1 1000"
@@ -79,7 +70,7 @@ for entry in "${EXAMPLES[@]}"; do
 	arg=${entry#*|}
 	wasm=build/examples/$name.wasm
 	want=$OUT/$name.want
-	node --no-warnings "$OUT/node-wasi.cjs" "$wasm" "$arg" >"$want"
+	node --no-warnings bench/node-wasi.cjs "$wasm" "$arg" >"$want"
 	declare -A t=()
 	for col in auto optimised node wauto woptimised; do t[$col]=""; done
 	ready=()
@@ -94,7 +85,7 @@ for entry in "${EXAMPLES[@]}"; do
 			quiet
 		done
 		s=$(now_ms)
-		node --no-warnings "$OUT/node-wasi.cjs" "$wasm" "$arg" >/dev/null
+		node --no-warnings bench/node-wasi.cjs "$wasm" "$arg" >/dev/null
 		e=$(now_ms)
 		t[node]+="$((e - s)) "
 		for tier in auto optimised; do

@@ -15,16 +15,6 @@ OUT=build/bench-exec
 make -s build/wasmgrid examples >/dev/null
 mkdir -p "$OUT"
 
-cat >"$OUT/node-wasi.cjs" <<'JS'
-// Runs a WASI command module with one argument, as wasmgrid would (stdout is the result).
-const fs = require('node:fs');
-const { WASI } = require('node:wasi');
-const [path, arg] = process.argv.slice(2);
-const wasi = new WASI({ version: 'preview1', args: ['program', arg], env: {} });
-const wasmModule = new WebAssembly.Module(fs.readFileSync(path));
-const instance = new WebAssembly.Instance(wasmModule, { wasi_snapshot_preview1: wasi.wasiImport });
-process.exitCode = wasi.start(instance);
-JS
 
 # name and argument (chosen to take 1-3 s natively on a 2020s x86-64 core)
 EXAMPLES=(
@@ -57,7 +47,7 @@ for entry in "${EXAMPLES[@]}"; do
 	first=$( { TIMEFORMAT=%R; time build/wasmgrid run --data "$data" "$wasm" "$arg" >/dev/null; } 2>&1 )
 	warm=$( { TIMEFORMAT=%R; time build/wasmgrid run --data "$data" "$wasm" "$arg" >/dev/null; } 2>&1 )
 	b=$(build/wasmgrid run --data "$data" "$wasm" "$arg" | sha256sum)
-	c=$(node --no-warnings "$OUT/node-wasi.cjs" "$wasm" "$arg" | sha256sum)
+	c=$(node --no-warnings bench/node-wasi.cjs "$wasm" "$arg" | sha256sum)
 	if [ "$a" != "$b" ] || [ "$a" != "$c" ]; then
 		echo "$name: outputs differ (native $a, wasmgrid $b, node $c)" >&2
 		exit 1
@@ -65,7 +55,7 @@ for entry in "${EXAMPLES[@]}"; do
 
 	native=$(best_of "$OUT/$name" "$arg")
 	wasmgrid=$(best_of build/wasmgrid run --data "$data" "$wasm" "$arg")
-	nodejs=$(best_of node --no-warnings "$OUT/node-wasi.cjs" "$wasm" "$arg")
+	nodejs=$(best_of node --no-warnings bench/node-wasi.cjs "$wasm" "$arg")
 	rm -rf "$data"
 	awk -v n="$name" -v na="$native" -v w="$wasmgrid" -v no="$nodejs" -v f="$first" -v wr="$warm" 'BEGIN {
 		printf "%-11s %9.2f %11.2f %8.2f %13.2fx %10.2fx %14.2f\n",
