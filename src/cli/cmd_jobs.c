@@ -141,14 +141,14 @@ static const struct wg_opt results_opts[] = {
 #define JOB_COMMAND(cmd, fn, opts_, operands_, min, summary_)                                      \
 	const struct wg_command wg_cmd_##cmd = {                                                   \
 	    .name = #cmd,                                                                          \
-	    .operands = operands_,                                                                 \
-	    .min_operands = min,                                                                   \
+	    .operands = (operands_),                                                               \
+	    .min_operands = (min),                                                                 \
 	    .max_operands = 1,                                                                     \
 	    .missing = "which job? give its id: wasmgrid " #cmd " JOB",                            \
-	    .summary = summary_,                                                                   \
-	    .opts = opts_,                                                                         \
+	    .summary = (summary_),                                                                 \
+	    .opts = (opts_),                                                                       \
 	    .api = true,                                                                           \
-	    .run = fn,                                                                             \
+	    .run = (fn),                                                                           \
 	    .options_size = sizeof(struct job_cli),                                                \
 	}
 

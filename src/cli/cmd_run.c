@@ -100,7 +100,7 @@ struct run_cli {
 	     .help = "address space of each compiler (default: WG_DEFAULT_COMPILE_MEMORY_MIB)"},   \
 	{                                                                                          \
 		"tier", "T", WG_OPT_FN, offsetof(type, compile.tiers),                             \
-		    .parse = wg_opt_tier, .dflt = dflt_tier,                                       \
+		    .parse = wg_opt_tier, .dflt = (dflt_tier),                                     \
 		    .help = "auto (quick tier first, optimised behind), quick or optimised"        \
 	}
 

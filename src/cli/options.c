@@ -202,6 +202,8 @@ static int parse_argv(struct parse *p, int argc, char **argv, char **operands, s
 	bool options_end = false;
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i];
+		if (!a)
+			break;
 		if (!options_end && (!strcmp(a, "--help") || !strcmp(a, "-h")))
 			return 1;
 		if (!options_end && !strcmp(a, "--")) {
