@@ -48,8 +48,8 @@ static void man_page(FILE *out)
 	    ".SH EXIT STATUS\n0 success, 1 failure (reported on standard error), 2 a usage "
 	    "error; wasmgrid run also 3 to 6 by the kind of the task's failure.\n"
 	    ".SH SEE ALSO\nThe documentation in docs/ of the source tree: api.md (the HTTP API and "
-	    "the client commands), engine.md (the program ABI and the sandbox), deploy.md "
-	    "(several machines), dashboard.md, python.md.\n",
+	    "the client commands), engine.md (the program ABI and the sandbox), install.md "
+	    "(the services and their option files), dashboard.md, python.md.\n",
 	    out);
 }
 
