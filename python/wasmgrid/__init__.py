@@ -187,12 +187,12 @@ class Client:
 
     def submit(self, program, args, hash=None, timeout=None, memory_mib=None,
                result_limit=None, priority=None, max_failures=None, redundancy=None,
-               quorum=None):
+               quorum=None, name=None):
         """Submits a job: one task per argument (str or bytes) of `args`. `program` is a
         path to a local .wasm file (uploaded first), a program hash already stored on the
         manager, or an https://, http:// or file:// URL (then `hash` is required, except for
         file:// URLs this machine can read, which are hashed here). `timeout` is in seconds
-        per attempt. Returns the Job."""
+        per attempt; `name` is a label shown with the job. Returns the Job."""
         body = {}
         if isinstance(program, str) and program.startswith(("https://", "http://", "file://")):
             if hash is None and program.startswith("file://"):
@@ -214,6 +214,7 @@ class Client:
             body["arguments_base64"] = [base64.b64encode(a).decode("ascii") for a in encoded]
         options = {"memory_mib": memory_mib, "result_limit": result_limit, "priority": priority,
                    "max_failures": max_failures, "redundancy": redundancy, "quorum": quorum,
+                   "name": name,
                    "timeout_ms": None if timeout is None else int(timeout * 1000)}
         body.update({k: v for k, v in options.items() if v is not None})
         answer = self._json("POST", "/v1/jobs", json.dumps(body).encode("utf-8"))
@@ -223,9 +224,16 @@ class Client:
         """The Job with this id (not checked until used)."""
         return Job(self, job_id)
 
-    def jobs(self):
-        """Every job the manager holds, newest first (a list of status dicts)."""
-        return self._json("GET", "/v1/jobs")["jobs"]
+    def jobs(self, state=None, limit=None):
+        """The jobs the manager holds, newest first (a list of status dicts): those in
+        `state` (a state name or a list of them) when given, at most `limit` of them."""
+        query = {}
+        if state is not None:
+            query["state"] = state if isinstance(state, str) else ",".join(state)
+        if limit is not None:
+            query["limit"] = str(int(limit))
+        path = "/v1/jobs" + ("?" + urllib.parse.urlencode(query) if query else "")
+        return self._json("GET", path)["jobs"]
 
     def workers(self):
         """The workers the manager knows (a list of dicts: node_id, address, state, specs)."""

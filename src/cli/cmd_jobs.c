@@ -16,6 +16,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "manager/jobs.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -114,7 +115,32 @@ struct job_cli {
 	const char *api;
 	bool json;
 	const char *output_dir;
+	const char *states; /* status --state */
+	uint64_t limit;	    /* status --limit; 0: all */
 };
+
+/* --state S[,S...]: job states, checked here so the URL carries only known words. */
+static int parse_states(const char *cmd, const struct wg_opt *o, const char *value, void *out)
+{
+	for (const char *s = value; *s;) {
+		size_t len = strcspn(s, ",");
+		bool known = false;
+		for (int st = 0; st < 4 && !known; st++) {
+			const char *name = wg_job_state_name((enum wg_job_state)st);
+			known = strlen(name) == len && !strncmp(s, name, len);
+		}
+		if (!known) {
+			wg_usage_error(cmd,
+				       "--state takes job states separated by commas (running, "
+				       "completed, failed, cancelled), not '%s'",
+				       value);
+			return -1;
+		}
+		s += len + (s[len] == ',');
+	}
+	*(const char **)out = value;
+	return 0;
+}
 
 #define J(field) offsetof(struct job_cli, field)
 #define OPT_API                                                                                    \
@@ -127,7 +153,14 @@ struct job_cli {
 		"json", NULL, WG_OPT_FLAG, J(json), .help = "print the API's JSON"                 \
 	}
 static const struct wg_opt api_opts[] = {OPT_API, {0}};
-static const struct wg_opt api_json_opts[] = {OPT_API, OPT_JSON, {0}};
+static const struct wg_opt status_opts[] = {
+    OPT_API,
+    OPT_JSON,
+    {"state", "S[,S...]", WG_OPT_FN, J(states), .parse = parse_states,
+     .help = "only jobs in these states: running, completed, failed, cancelled"},
+    {"limit", "N", WG_OPT_U64, J(limit), 1, UINT32_MAX, .help = "only the N newest jobs"},
+    {0},
+};
 static const struct wg_opt results_opts[] = {
     OPT_API,
     OPT_JSON,
@@ -295,6 +328,9 @@ static void print_job_detail(const struct wg_json *job)
 	read_counts(job, &c);
 	const struct wg_json *o = wg_json_get(job, "options");
 	printf("job %" PRIu64 ": %s\n", json_u64(job, "id"), json_str(job, "state"));
+	const char *name = wg_json_as_str(wg_json_get(job, "name"), NULL);
+	if (name)
+		printf("  name        %s\n", name);
 	printf("  program     %s\n", json_str(job, "program"));
 	printf("  tasks       %" PRIu64 ": %" PRIu64 " queued, %" PRIu64 " assigned, %" PRIu64
 	       " running, %" PRIu64 " completed, %" PRIu64 " failed, %" PRIu64 " cancelled\n",
@@ -329,9 +365,14 @@ static int run_status(void *options, char **operands, size_t n_operands)
 	uint64_t id = 0;
 	if (has_id && parse_job_id(cmd, operands[0], &id))
 		return 2;
-	char path[64] = "/v1/jobs";
+	if (has_id && (opts->states || opts->limit))
+		return wg_usage_error(cmd, "--state and --limit select among jobs: give no JOB");
+	char path[160] = "/v1/jobs";
 	if (has_id)
 		snprintf(path, sizeof path, "/v1/jobs/%" PRIu64, id);
+	else
+		snprintf(path, sizeof path, "/v1/jobs?state=%.64s&limit=%" PRIu64,
+			 opts->states ? opts->states : "", opts->limit);
 	struct wg_buf body = {0};
 	struct wg_json *doc = NULL;
 	int status = wg_cli_call(cmd, api, &(struct wg_cli_request){.path = path, .job_id = id},
@@ -345,16 +386,18 @@ static int run_status(void *options, char **operands, size_t n_operands)
 		print_job_detail(doc);
 	} else {
 		const struct wg_json *jobs = wg_json_get(doc, "jobs"), *j;
-		printf("%6s  %-10s %8s %8s %8s %8s %8s  %s\n", "JOB", "STATE", "TASKS", "DONE",
-		       "FAILED", "RUNNING", "QUEUED", "PROGRAM");
+		printf("%6s  %-10s %8s %8s %8s %8s %8s  %-12s  %s\n", "JOB", "STATE", "TASKS",
+		       "DONE", "FAILED", "RUNNING", "QUEUED", "PROGRAM", "NAME");
 		WG_JSON_FOREACH(j, i, jobs)
 		{
 			struct job_counts c;
 			read_counts(j, &c);
+			const char *name = wg_json_as_str(wg_json_get(j, "name"), NULL);
 			printf("%6" PRIu64 "  %-10s %8" PRIu64 " %8" PRIu64 " %8" PRIu64
-			       " %8" PRIu64 " %8" PRIu64 "  %.12s\n",
+			       " %8" PRIu64 " %8" PRIu64 "  %-12.12s  %s\n",
 			       json_u64(j, "id"), json_str(j, "state"), c.tasks, c.completed,
-			       c.failed, c.running, c.queued, json_str(j, "program"));
+			       c.failed, c.running, c.queued, json_str(j, "program"),
+			       name ? name : "-");
 		}
 		size_t n = wg_json_len(jobs);
 		printf("%zu job%s\n", n, n == 1 ? "" : "s");
@@ -365,7 +408,7 @@ out:
 	return status;
 }
 
-JOB_COMMAND(status, run_status, api_json_opts, "[JOB]", 0,
+JOB_COMMAND(status, run_status, status_opts, "[JOB]", 0,
 	    "Shows one job (its counts, options, why it waits), or a table of all jobs.");
 
 /* ---- results ---- */
@@ -756,6 +799,7 @@ struct submit_opts {
 	struct job_args args;
 	uint64_t timeout_s, memory_mib, redundancy, quorum; /* 0: not given */
 	struct given_u64 result_limit, max_failures, priority;
+	const char *name;
 	bool wait, results;
 };
 
@@ -781,6 +825,8 @@ static const struct wg_opt submit_opts[] = {
      .help = "byte-identical results a task needs (default: K/2+1)"},
     {"max-failures", "N", WG_OPT_FN, S(max_failures), 0, 1000, .parse = parse_given,
      .help = "failed attempts a task may have before it fails"},
+    {"name", "NAME", WG_OPT_STR, S(name),
+     .help = "a label shown with the job (at most WG_MAX_JOB_NAME_BYTES bytes)"},
     {"api", "HOST:PORT", WG_OPT_STR, S(api), .dflt = WG_DEFAULT_API_ADDR,
      .help = "the manager's API address"},
     {"wait", NULL, WG_OPT_FLAG, S(wait), .help = "wait for the job with a progress bar"},
@@ -813,6 +859,11 @@ static int check_submit(struct submit_opts *o)
 		free(items);
 		free(lens);
 	}
+	if (o->name && !wg_job_name_valid(o->name, strlen(o->name)))
+		return wg_usage_error(cmd,
+				      "--name must be at most %u bytes of text without control "
+				      "characters",
+				      WG_MAX_JOB_NAME_BYTES);
 	if (o->args.list.n == 0)
 		return wg_usage_error(cmd,
 				      "no arguments: give --arg A (repeatable) or "
@@ -896,6 +947,8 @@ static int run_submit(void *options, char **operands, size_t n_operands)
 		wg_jw_kv_uint(&w, "max_failures", o.max_failures.v);
 	if (o.priority.given)
 		wg_jw_kv_int(&w, "priority", (int64_t)o.priority.v);
+	if (o.name)
+		wg_jw_kv_str(&w, "name", o.name);
 	bool text = all_text(args.items, args.lens, args.n);
 	wg_jw_key(&w, text ? "arguments" : "arguments_base64");
 	wg_jw_array_begin(&w);

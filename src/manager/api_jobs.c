@@ -182,6 +182,10 @@ static void write_job(struct wg_manager *m, struct wg_json_writer *w, const stru
 {
 	wg_jw_object_begin(w);
 	wg_jw_kv_uint(w, "id", ji->id);
+	if (ji->options.name[0])
+		wg_jw_kv_str(w, "name", ji->options.name);
+	else
+		wg_jw_kv_null(w, "name");
 	wg_jw_kv_str(w, "state", wg_job_state_name(ji->state));
 	wg_jw_kv_str(w, "program", ji->program_hash);
 	wg_jw_kv_uint(w, "tasks", ji->n_tasks);
@@ -312,14 +316,63 @@ out:
 
 /* ---- GET /v1/jobs, GET /v1/jobs/ID, DELETE /v1/jobs/ID ---- */
 
+/* Parses an optional unsigned query parameter; answers 400 and returns -1 when malformed. */
+static int query_u32(struct wg_http_request *req, const char *name, uint32_t dflt, uint32_t max,
+		     uint32_t *out)
+{
+	const char *s = wg_http_query(req, name);
+	*out = dflt;
+	if (!s)
+		return 0;
+	char *end = NULL;
+	unsigned long long v = (*s >= '0' && *s <= '9') ? strtoull(s, &end, 10) : 0;
+	if (!end || *end || v > max) {
+		wg_http_respond_error(req, 400, "'%s' must be an integer from 0 to %u", name, max);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* ?state=running,failed: the bits of the states named; answers 400 for an unknown one. */
+static int query_states(struct wg_http_request *req, unsigned *states)
+{
+	const char *s = wg_http_query(req, "state");
+	*states = 0;
+	while (s && *s) {
+		size_t len = strcspn(s, ",");
+		int found = -1;
+		for (int st = 0; st < 4 && found < 0; st++) {
+			const char *name = wg_job_state_name((enum wg_job_state)st);
+			if (strlen(name) == len && !strncmp(s, name, len))
+				found = st;
+		}
+		if (found < 0) {
+			wg_http_respond_error(req, 400,
+					      "'state' takes job states separated by commas: "
+					      "running, completed, failed, cancelled; not '%.*s'",
+					      (int)(len > 32 ? 32 : len), s);
+			return -1;
+		}
+		*states |= 1u << found;
+		s += len + (s[len] == ',');
+	}
+	return 0;
+}
+
 void wg__api_list_jobs(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
 	if (!wg__api_core_ready(m, req, wg__api_list_jobs))
 		return;
+	struct wg_jobs_filter f = {0};
+	uint32_t limit;
+	if (query_states(req, &f.states) || query_u32(req, "limit", 0, UINT32_MAX, &limit))
+		return;
+	f.limit = limit;
 	struct wg_job_info *jobs = NULL;
 	size_t n = 0;
-	int rc = wg_jobs_list(m->jobs, &jobs, &n);
+	int rc = wg_jobs_list(m->jobs, &f, &jobs, &n);
 	if (rc) {
 		respond_core_error(m, req, "listing jobs", rc);
 		return;
@@ -578,24 +631,6 @@ static int write_result(const struct wg_task_result *r, void *user)
 	wg_jw_object_end(w);
 	pg->count++;
 	pg->last_index = r->index;
-	return 0;
-}
-
-/* Parses an optional unsigned query parameter; answers 400 and returns -1 when malformed. */
-static int query_u32(struct wg_http_request *req, const char *name, uint32_t dflt, uint32_t max,
-		     uint32_t *out)
-{
-	const char *s = wg_http_query(req, name);
-	*out = dflt;
-	if (!s)
-		return 0;
-	char *end = NULL;
-	unsigned long long v = (*s >= '0' && *s <= '9') ? strtoull(s, &end, 10) : 0;
-	if (!end || *end || v > max) {
-		wg_http_respond_error(req, 400, "'%s' must be an integer from 0 to %u", name, max);
-		return -1;
-	}
-	*out = (uint32_t)v;
 	return 0;
 }
 

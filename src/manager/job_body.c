@@ -84,6 +84,19 @@ static int parse_options(const struct wg_json *doc, struct wg_job_options *o, ch
 		}
 		o->priority = (int32_t)pv;
 	}
+	const struct wg_json *name = wg_json_get(doc, "name");
+	if (name) {
+		size_t len = 0;
+		const char *s = wg_json_as_str(name, &len);
+		if (!s || strlen(s) != len || !wg_job_name_valid(s, len)) {
+			snprintf(err, err_len,
+				 "'name' must be a string of at most %u bytes without control "
+				 "characters",
+				 WG_MAX_JOB_NAME_BYTES);
+			return -1;
+		}
+		memcpy(o->name, s, len + 1);
+	}
 	return 0;
 }
 
@@ -201,8 +214,9 @@ static int parse_program(const struct wg_json *doc, struct wg_job_body *jr, char
 /* Every field a job body may have (docs/api.md): any other is refused, so that a misspelt
  * option ("timeot_ms") is not silently ignored. */
 static const char *const known_fields[] = {
-    "program",	  "address",	  "hash",     "arguments",    "arguments_base64", "timeout_ms",
-    "memory_mib", "result_limit", "priority", "max_failures", "redundancy",	  "quorum",
+    "program",	  "address",	"hash",		"arguments", "arguments_base64",
+    "timeout_ms", "memory_mib", "result_limit", "priority",  "max_failures",
+    "redundancy", "quorum",	"name",
 };
 
 /* Edit distance of a and b, or 3 when it is more than 2 (all that is needed here). */

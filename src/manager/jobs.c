@@ -14,6 +14,7 @@
 #include "util/limits.h"
 #include "util/log.h"
 #include "util/time.h"
+#include "util/utf8.h"
 
 /* Task and attempt rows are the bulk of the data; the partial indexes keep the two hot
  * lookups (queued tasks of a job, attempts in flight) proportional to what they find rather
@@ -31,7 +32,8 @@ static const char schema_sql[] =
     " result_bytes INTEGER NOT NULL, priority INTEGER NOT NULL,"
     " max_failures INTEGER NOT NULL, k INTEGER NOT NULL, quorum INTEGER NOT NULL,"
     " state INTEGER NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL,"
-    " n_tasks INTEGER NOT NULL, remaining INTEGER NOT NULL, n_failed INTEGER NOT NULL);"
+    " n_tasks INTEGER NOT NULL, remaining INTEGER NOT NULL, n_failed INTEGER NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX jobs_running ON jobs(priority DESC, id) WHERE state = " J_RUNNING ";"
     "CREATE TABLE tasks(id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL,"
     " idx INTEGER NOT NULL, argument BLOB NOT NULL, state INTEGER NOT NULL,"
@@ -57,6 +59,8 @@ static const char *const schema_upgrades[] = {
     SWEEP_TABLE, /* 1 -> 2: work done in slices (cancels, removals) */
     /* 2 -> 3: the CPU time of each attempt, as its worker reports it */
     "ALTER TABLE attempts ADD COLUMN cpu_ms INTEGER",
+    /* 3 -> 4: a job's name (--name) */
+    "ALTER TABLE jobs ADD COLUMN name TEXT NOT NULL DEFAULT ''",
 };
 
 static const char *const stmt_sql[] = {
@@ -96,6 +100,16 @@ void wg_job_options_init(struct wg_job_options *o)
 	    .redundancy = 1,
 	    .quorum = 0,
 	};
+}
+
+bool wg_job_name_valid(const char *name, size_t len)
+{
+	if (len > WG_MAX_JOB_NAME_BYTES || !wg_utf8_valid(name, len))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return false;
+	return true;
 }
 
 static uint64_t real_clock_ms(void *user)
@@ -294,7 +308,8 @@ int wg_jobs_submit(struct wg_jobs *j, const char *hash, const char *const *addre
 	    n_args > WG_MAX_TASKS || o.timeout_ms == 0 || o.redundancy == 0 ||
 	    o.redundancy > WG_MAX_REDUNDANCY || o.quorum > o.redundancy ||
 	    o.max_failures > 1000000 || o.memory_bytes == 0 || o.result_bytes == 0 ||
-	    o.memory_bytes > INT64_MAX || o.result_bytes > WG_MAX_RESULT_BYTES)
+	    o.memory_bytes > INT64_MAX || o.result_bytes > WG_MAX_RESULT_BYTES ||
+	    !memchr(o.name, 0, sizeof o.name) || !wg_job_name_valid(o.name, strlen(o.name)))
 		return WG_EINVAL;
 	/* Addresses are stored one per line, so none may hold a line break. */
 	char *joined = NULL;
@@ -335,6 +350,7 @@ int wg_jobs_submit(struct wg_jobs *j, const char *hash, const char *const *addre
 	sqlite3_bind_int64(st, 6, o.priority);
 	sqlite3_bind_int64(st, 7, o.max_failures);
 	sqlite3_bind_int64(st, 8, o.redundancy);
+	sqlite3_bind_text(st, 14, o.name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, o.quorum);
 	sqlite3_bind_int(st, 10, n_args ? WG_JOB_RUNNING : WG_JOB_COMPLETED);
 	sqlite3_bind_int64(st, 11, (int64_t)now);

@@ -63,8 +63,13 @@ struct wg_job_options {
 	uint32_t max_failures; /* the task fails at max_failures + 1 failures; default 3 */
 	uint32_t redundancy;   /* replicas per task, k; default 1 */
 	uint32_t quorum;       /* identical results needed; 0 means k/2 + 1 */
+	/* A label for people ("" none): UTF-8 without control characters, at most
+	 * WG_MAX_JOB_NAME_BYTES bytes. Not unique. */
+	char name[WG_MAX_JOB_NAME_BYTES + 1];
 };
 void wg_job_options_init(struct wg_job_options *o);
+/* Whether `len` bytes at `name` make a valid job name (see wg_job_options.name). */
+bool wg_job_name_valid(const char *name, size_t len);
 
 struct wg_jobs_options {
 	/* The clock for created/finished/assigned times; NULL: the real-time clock. Tests
@@ -251,8 +256,16 @@ int wg_jobs_sweep(struct wg_jobs *j, size_t max_rows, bool *more);
 int wg_jobs_state(struct wg_jobs *j, uint64_t job_id, enum wg_job_state *state);
 /* WG_ENOTFOUND for an unknown job. */
 int wg_jobs_status(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out);
-/* Every job, newest first; *out freed by the caller with free(). */
-int wg_jobs_list(struct wg_jobs *j, struct wg_job_info **out, size_t *n);
+/* Which jobs wg_jobs_list gives: those in the states of `states` (bits 1 << enum
+ * wg_job_state; 0: any), at most `limit` of them (0: all). */
+struct wg_jobs_filter {
+	unsigned states;
+	size_t limit;
+};
+/* The jobs `f` lets through (NULL: every job), newest first; *out freed by the caller with
+ * free(). */
+int wg_jobs_list(struct wg_jobs *j, const struct wg_jobs_filter *f, struct wg_job_info **out,
+		 size_t *n);
 
 /* One task's outcome. Pointers are valid only during the callback. */
 /* One attempt of a task, for the results: where and when it ran. Times are Unix ms, 0 when

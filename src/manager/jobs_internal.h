@@ -8,7 +8,7 @@
 #include "manager/jobs.h"
 #include "manager/store.h"
 
-#define WG__JOBS_SCHEMA_VERSION 3
+#define WG__JOBS_SCHEMA_VERSION 4
 
 /* The kinds of work in the sweep table (jobs.c). */
 enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE };
@@ -66,14 +66,15 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 	X(PROGRAM_FIND, "SELECT id, size FROM programs WHERE hash = ?1 AND bytes IS NOT NULL")     \
 	X(JOB_INSERT, "INSERT INTO jobs(program_hash, addresses, timeout_ms, memory_bytes,"        \
 		      " result_bytes, priority, max_failures, k, quorum, state, created_ms,"       \
-		      " finished_ms, n_tasks, remaining, n_failed)"                                \
-		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 0)")   \
+		      " finished_ms, n_tasks, remaining, n_failed, name) VALUES(?1, ?2, ?3, ?4,"   \
+		      " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 0, ?14)")                     \
 	X(TASK_INSERT, "INSERT INTO tasks(job_id, idx, argument, state, want)"                     \
 		       " VALUES(?1, ?2, ?3, 0, ?4)")                                               \
 	X(JOB_GET, "SELECT id, program_hash, state, timeout_ms, memory_bytes, result_bytes,"       \
-		   " priority, max_failures, k, quorum, created_ms, finished_ms, n_tasks"          \
+		   " priority, max_failures, k, quorum, created_ms, finished_ms, n_tasks, name"    \
 		   " FROM jobs WHERE id = ?1")                                                     \
-	X(JOB_LIST, "SELECT id FROM jobs ORDER BY id DESC")                                        \
+	X(JOB_LIST, "SELECT id FROM jobs WHERE ?1 = 0 OR ((1 << state) & ?1) != 0"                 \
+		    " ORDER BY id DESC LIMIT ?2")                                                  \
 	X(JOB_COUNTS, "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state")        \
 	X(JOB_ASSIGNED,                                                                            \
 	  "SELECT count(*) FROM tasks t WHERE t.job_id = ?1 AND t.state = " T_RUNNING              \

@@ -30,6 +30,8 @@ static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out
 	out->created_ms = (uint64_t)sqlite3_column_int64(st, 10);
 	out->finished_ms = (uint64_t)sqlite3_column_int64(st, 11);
 	out->n_tasks = (uint64_t)sqlite3_column_int64(st, 12);
+	snprintf(out->options.name, sizeof out->options.name, "%s",
+		 (const char *)sqlite3_column_text(st, 13));
 	sqlite3_reset(st);
 	st = wg__stmt(j, WG__S_JOB_COUNTS);
 	sqlite3_bind_int64(st, 1, (int64_t)job_id);
@@ -75,7 +77,8 @@ int wg_jobs_status(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
 	return rc < 0 ? rc : fill_info(j, job_id, out);
 }
 
-int wg_jobs_list(struct wg_jobs *j, struct wg_job_info **out, size_t *n)
+int wg_jobs_list(struct wg_jobs *j, const struct wg_jobs_filter *f, struct wg_job_info **out,
+		 size_t *n)
 {
 	int64_t *ids = NULL;
 	size_t count = 0, cap = 0;
@@ -86,6 +89,8 @@ int wg_jobs_list(struct wg_jobs *j, struct wg_job_info **out, size_t *n)
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_LIST);
+	sqlite3_bind_int64(st, 1, f ? (int64_t)f->states : 0);
+	sqlite3_bind_int64(st, 2, f && f->limit ? (int64_t)f->limit : -1);
 	while ((rc = wg_store_step(j->store, st)) == 1) {
 		if (count == cap) {
 			cap = cap ? cap * 2 : 16;

@@ -25,6 +25,7 @@
 	X(WG_DEFAULT_RESULT_BYTES, 1u << 20, "bytes", "the result limit when none is given")       \
 	X(WG_STDERR_TAIL_BYTES, 4096u, "bytes", "the tail of a task's stderr that is kept")        \
 	X(WG_ERROR_DETAIL_BYTES, 1024u, "bytes", "the error detail stored for a task")             \
+	X(WG_MAX_JOB_NAME_BYTES, 128u, "bytes", "a job's name (--name)")                           \
 	X(WG_MAX_SLOTS, 4096u, "", "slots of a worker (--slots, a manager's --max-slots)")         \
 	X(WG_DEFAULT_COMPILE_CPU_S, 60u, "s", "CPU time of each compiler of a program")            \
 	X(WG_MAX_COMPILE_CPU_S, 86400u, "s", "the most --compile-cpu may give")                    \

@@ -79,10 +79,15 @@ TEST_SLOW(e2e_submitted_job_is_listed_paged_and_cancelled, 60)
 	/* A file:// URL: the CLI hashes the file itself, to the same hash. */
 	char url[700];
 	snprintf(url, sizeof url, "file://%s", wasm);
-	CHECK_EQ(RUN(&out, &err, "submit", url, "--arg", "x", "--api", m.api), 0);
+	CHECK_EQ(RUN(&out, &err, "submit", url, "--arg", "x", "--name", "sweep \xce\xb1=0.5",
+		     "--api", m.api),
+		 0);
 	CHECK_STREQ((char *)out.data, "2\n");
 	CHECK_EQ(RUN(&out, &err, "status", "2", "--api", m.api), 0);
 	CHECK_CONTAINS((char *)out.data, hex);
+	CHECK_CONTAINS((char *)out.data, "  name        sweep \xce\xb1=0.5\n");
+	CHECK_EQ(RUN(&out, &err, "submit", url, "--arg", "x", "--name", "a\tb", "--api", m.api), 2);
+	CHECK_CONTAINS((char *)err.data, "--name must be at most 128 bytes");
 
 	CHECK_EQ(RUN(&out, &err, "status", "--api", m.api), 0);
 	CHECK_CONTAINS((char *)out.data, "2 jobs");
@@ -107,6 +112,19 @@ TEST_SLOW(e2e_submitted_job_is_listed_paged_and_cancelled, 60)
 	CHECK_CONTAINS((char *)out.data, "job 1 cancelled: 3 of 3 tasks cancelled");
 	CHECK_EQ(RUN(&out, &err, "status", "1", "--api", m.api), 0);
 	CHECK_CONTAINS((char *)out.data, "job 1: cancelled");
+	/* Finished jobs stay listed; --state and --limit choose among them, newest first. */
+	CHECK_EQ(RUN(&out, &err, "status", "--state", "cancelled", "--api", m.api), 0);
+	CHECK_CONTAINS((char *)out.data, "1 job\n");
+	CHECK_CONTAINS((char *)out.data, "cancelled");
+	CHECK_EQ(RUN(&out, &err, "status", "--state", "running,completed", "--api", m.api), 0);
+	CHECK_CONTAINS((char *)out.data, "sweep \xce\xb1=0.5\n1 job\n");
+	CHECK_EQ(RUN(&out, &err, "status", "--limit", "1", "--json", "--api", m.api), 0);
+	CHECK_CONTAINS((char *)out.data, "{\"jobs\":[{\"id\":2,\"name\":\"sweep \xce\xb1=0.5\"");
+	CHECK(!strstr((char *)out.data, "\"id\":1"));
+	CHECK_EQ(RUN(&out, &err, "status", "--state", "done", "--api", m.api), 2);
+	CHECK_CONTAINS((char *)err.data, "--state takes job states");
+	CHECK_EQ(api_call(&m, "GET", "/v1/jobs?state=finished", NULL, NULL, 0, &body), 400);
+	CHECK_CONTAINS((char *)body.data, "not 'finished'");
 	CHECK_EQ(RUN(&out, &err, "results", "1", "--api", m.api), 0);
 	CHECK_CONTAINS((char *)out.data, "2 cancelled -");
 	/* wait on a job that did not complete: exit 1 with a one-line summary. */

@@ -36,7 +36,8 @@ TEST(job_body_a_valid_submission_is_read_whole)
 	char err[256] = "";
 	CHECK_EQ(parse("{\"program\":\"" HASH "\",\"arguments\":[\"1\",\"two\",\"\"],"
 		       "\"timeout_ms\":5000,\"memory_mib\":64,\"result_limit\":100,"
-		       "\"priority\":-3,\"max_failures\":0,\"redundancy\":3,\"quorum\":2}",
+		       "\"priority\":-3,\"max_failures\":0,\"redundancy\":3,\"quorum\":2,"
+		       "\"name\":\"sweep 1\"}",
 		       &jb, err, sizeof err),
 		 0);
 	CHECK_STREQ(jb.hash, "ab0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd");
@@ -49,6 +50,13 @@ TEST(job_body_a_valid_submission_is_read_whole)
 	CHECK_EQ(jb.opts.priority, -3);
 	CHECK_EQ(jb.opts.redundancy, 3);
 	CHECK_EQ(jb.opts.quorum, 2);
+	CHECK_STREQ(jb.opts.name, "sweep 1");
+	wg__job_body_free(&jb);
+	/* A name is a line of text, not too long. */
+	CHECK_EQ(parse("{\"program\":\"" HASH "\",\"arguments\":[],\"name\":\"a\\tb\"}", &jb, err,
+		       sizeof err),
+		 -1);
+	CHECK_CONTAINS(err, "'name' must be a string of at most 128 bytes");
 	wg__job_body_free(&jb);
 	/* base64 arguments are decoded; an address needs its hash. */
 	CHECK_EQ(parse("{\"address\":\"https://example.org/p.wasm\",\"hash\":\"" HASH "\","

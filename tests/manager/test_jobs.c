@@ -46,11 +46,14 @@ TEST(jobs_submit_rejects_bad_input_and_stores_nothing)
 	o.redundancy = 2;
 	o.quorum = 3;
 	CHECK_EQ(wg_jobs_submit(f.j, JFX_HASH, &addr, 1, &o, &arg, 1, &id), WG_EINVAL);
+	wg_job_options_init(&o);
+	snprintf(o.name, sizeof o.name, "two\nlines");
+	CHECK_EQ(wg_jobs_submit(f.j, JFX_HASH, &addr, 1, &o, &arg, 1, &id), WG_EINVAL);
 	const char *bad = "file:///a\nfile:///b";
 	CHECK_EQ(wg_jobs_submit(f.j, JFX_HASH, &bad, 1, NULL, &arg, 1, &id), WG_EINVAL);
 	struct wg_job_info *list;
 	size_t n;
-	CHECK_EQ(wg_jobs_list(f.j, &list, &n), 0);
+	CHECK_EQ(wg_jobs_list(f.j, NULL, &list, &n), 0);
 	CHECK_EQ(n, 0);
 	free(list);
 	jfx_done(&f);
@@ -257,13 +260,33 @@ TEST(jobs_list_and_metrics_count_jobs_and_tasks)
 	wg_assignments_free(batch, 2);
 	struct wg_job_info *list;
 	size_t n;
-	CHECK_EQ(wg_jobs_list(f.j, &list, &n), 0);
+	CHECK_EQ(wg_jobs_list(f.j, NULL, &list, &n), 0);
 	CHECK_EQ(n, 2);
 	CHECK_EQ(list[0].id, b); /* newest first */
 	CHECK_EQ(list[1].id, a);
 	CHECK_EQ(list[1].counts[WG_TASK_COMPLETED], 1);
 	CHECK_EQ(list[1].counts[WG_TASK_RUNNING], 1);
 	CHECK_EQ(list[1].counts[WG_TASK_QUEUED], 1);
+	free(list);
+	/* A filter by state and a limit: the newest first. */
+	struct wg_job_options named;
+	wg_job_options_init(&named);
+	snprintf(named.name, sizeof named.name, "sweep \xc3\xa9");
+	uint64_t c = jfx_submit(&f, 0, &named); /* no task: completed at once */
+	CHECK_EQ(wg_jobs_list(f.j, &(struct wg_jobs_filter){.states = 1u << WG_JOB_COMPLETED},
+			      &list, &n),
+		 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(list[0].id, c);
+	CHECK_STREQ(list[0].options.name, "sweep \xc3\xa9");
+	free(list);
+	CHECK_EQ(wg_jobs_list(f.j,
+			      &(struct wg_jobs_filter){.states = 1u << WG_JOB_RUNNING, .limit = 1},
+			      &list, &n),
+		 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(list[0].id, b);
+	CHECK_STREQ(list[0].options.name, "");
 	free(list);
 	struct wg_jobs_metrics m;
 	CHECK_EQ(wg_jobs_metrics(f.j, &m), 0);

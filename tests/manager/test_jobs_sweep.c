@@ -124,7 +124,7 @@ TEST(jobs_remove_deletes_a_finished_job_with_everything_of_it)
 	CHECK_EQ(wg_jobs_remove(f.j, id), WG_ENOTFOUND);
 	struct wg_job_info *list;
 	size_t n;
-	CHECK_EQ(wg_jobs_list(f.j, &list, &n), 0);
+	CHECK_EQ(wg_jobs_list(f.j, NULL, &list, &n), 0);
 	CHECK_EQ(n, 1);
 	CHECK_EQ(list[0].id, keep);
 	free(list);
@@ -215,12 +215,13 @@ TEST(jobs_store_of_schema_version_1_is_upgraded)
 	CHECK_EQ(sqlite3_open(f.path, &db), SQLITE_OK);
 	CHECK_EQ(sqlite3_exec(db,
 			      "DROP TABLE sweep; ALTER TABLE attempts DROP COLUMN cpu_ms;"
-			      " PRAGMA user_version = 1",
+			      " ALTER TABLE jobs DROP COLUMN name; PRAGMA user_version = 1",
 			      NULL, NULL, NULL),
 		 SQLITE_OK);
 	sqlite3_close(db);
 	jfx_open(&f);
-	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 3);
+	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 4);
+	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM jobs WHERE name = ''"), 1);
 	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM pragma_table_info('attempts')"
 			       " WHERE name = 'cpu_ms'"),
 		 1);

@@ -67,9 +67,12 @@ class ClientTest(unittest.TestCase):
         self.assertTrue(all(r.status == "cancelled" for r in job.results()))
 
     def test_jobs_and_workers_are_listed(self):
-        job = self.grid.submit(program("increment"), ["1"])
+        job = self.grid.submit(program("increment"), ["1"], name="listed")
         job.wait(timeout=120)
         self.assertIn(job.id, [j["id"] for j in self.grid.jobs()])
+        newest = self.grid.jobs(state=["completed", "failed"], limit=1)
+        self.assertEqual([(j["id"], j["name"]) for j in newest], [(job.id, "listed")])
+        self.assertNotIn(job.id, [j["id"] for j in self.grid.jobs(state="running")])
         workers = self.grid.workers()
         self.assertTrue(any(w["state"] == "attached" for w in workers), workers)
 

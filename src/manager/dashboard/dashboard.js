@@ -104,7 +104,7 @@ function renderJobs(jobs, now) {
     if (j.state !== 'running') rate = 0;
     jobRates.set(j.id, { t: now, finished: f, rate });
     tbody.append(el('tr', { 'data-job': j.id },
-      el('td', {}, el('a', { href: '#/jobs/' + j.id }, 'job ' + j.id)),
+      el('td', {}, el('a', { href: '#/jobs/' + j.id }, 'job ' + j.id + (j.name ? ' · ' + j.name : ''))),
       el('td', {}, el('span', { class: 'state ' + j.state }, j.state)),
       el('td', {}, progressBar(j)),
       el('td', { class: 'num' }, j.tasks.toLocaleString()),
@@ -170,7 +170,7 @@ async function renderJob(id) {
     getJSON('/v1/jobs/' + id),
     getJSON(`/v1/jobs/${id}/results?from=0&limit=${TASKS_SHOWN}`),
   ]);
-  $('#job-title').textContent = `job ${job.id} · ${job.state}`;
+  $('#job-title').textContent = `job ${job.id}${job.name ? ' · ' + job.name : ''} · ${job.state}`;
   const o = job.options || {};
   $('#job-summary').replaceChildren(progressBar(job), el('p', { class: 'muted mono' },
     `program ${job.program} · timeout ${o.timeout_ms} ms · memory ${o.memory_mib} MiB · ` +
