@@ -16,8 +16,8 @@ int wg_cli_call(const char *cmd, const char *api, const struct wg_cli_request *r
 {
 	long status = 0;
 	*doc = NULL;
-	int rc = wg_http_request(api, r->method ? r->method : "GET", r->path, r->content_type,
-				 r->body, r->len, &status, body);
+	int rc = wg_http_request_within(r->timeout_ms, api, r->method ? r->method : "GET", r->path,
+					r->content_type, r->body, r->len, &status, body);
 	if (rc && r->quiet_unreachable && (rc == WG_EUNREACHABLE || rc == WG_ETIMEOUT))
 		return 2;
 	if (rc) {

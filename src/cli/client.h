@@ -19,6 +19,7 @@ struct wg_cli_request {
 	size_t len;
 	uint64_t job_id;	/* non-zero: a 404 means no such job, told in the user's terms */
 	bool quiet_unreachable; /* a manager that does not answer is not reported: 2 */
+	long timeout_ms;	/* give up after this long (0: the HTTP client's default) */
 };
 
 /* Sends the request to the API at `api` and expects a 2xx JSON answer, parsed into *doc

@@ -16,6 +16,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "http/client.h"
 #include "manager/jobs.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -30,7 +31,13 @@
 
 #define ARGS_FILE_MAX ((size_t)512 << 20)
 #define RESULTS_PAGE 1000
+/* How long `wait` asks the manager to hold each request: on a terminal short, so the progress
+ * bar redraws; otherwise a little longer. A request not answered WAIT_SILENT_MS after that
+ * means a silent manager (stopped, hung, cut off), which is said at once: the wait never
+ * sits for long without news. */
 #define WAIT_POLL_MS 200
+#define WAIT_HOLD_MS 500
+#define WAIT_SILENT_MS 500
 /* While waiting, how long the manager may stay unreachable (a restart) before we give up. */
 #define WAIT_UNREACHABLE_MS 30000
 
@@ -238,23 +245,33 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 	bool tty = isatty(STDERR_FILENO);
 	/* The manager holds the request until the job ends (or this long: the progress bar
 	 * redraws at each answer), so the end is seen at once, without polling. */
-	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?wait=%d", id, tty ? WAIT_POLL_MS : 30000);
+	int hold = tty ? WAIT_POLL_MS : WAIT_HOLD_MS;
+	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?wait=%d", id, hold);
 	uint64_t start = wg_mono_ms(), unreachable_since = 0, first_finished = 0;
-	bool have_first = false, drew = false;
+	bool have_first = false, drew = false, warned = false;
 	int status = 1;
 	for (;;) {
 		struct wg_buf body = {0};
 		struct wg_json *doc = NULL;
-		int rc = wg_cli_call(
-		    cmd, api,
-		    &(struct wg_cli_request){.path = path, .job_id = id, .quiet_unreachable = true},
-		    &body, &doc);
+		int rc = wg_cli_call(cmd, api,
+				     &(struct wg_cli_request){.path = path,
+							      .job_id = id,
+							      .quiet_unreachable = true,
+							      .timeout_ms = hold + WAIT_SILENT_MS},
+				     &body, &doc);
 		if (rc == 2) {
-			/* A manager restarting is not the end of the job: keep asking a while. */
+			/* A manager restarting is not the end of the job: keep asking a while,
+			 * and say so at once. */
 			uint64_t now = wg_mono_ms();
 			if (!unreachable_since)
 				unreachable_since = now;
 			wg_buf_free(&body);
+			if (!warned) {
+				fprintf(stderr, "%swasmgrid %s: %s; trying again for %d s\n",
+					drew ? "\r\033[K" : "", cmd, wg_http_client_error(),
+					WAIT_UNREACHABLE_MS / 1000);
+				warned = true;
+			}
 			if (now - unreachable_since < WAIT_UNREACHABLE_MS) {
 				usleep(WAIT_POLL_MS * 1000);
 				continue;
@@ -273,6 +290,11 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 		if (rc) {
 			wg_buf_free(&body);
 			return 1;
+		}
+		if (warned) {
+			fprintf(stderr, "%swasmgrid %s: the manager at %s answers again\n",
+				drew ? "\r\033[K" : "", cmd, api);
+			warned = false;
 		}
 		struct job_counts c;
 		read_counts(doc, &c);
@@ -296,11 +318,13 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 			if (drew)
 				fputc('\n', stderr);
 			status = (c.completed == c.tasks) ? 0 : 1;
+			const char *name = wg_json_as_str(wg_json_get(doc, "name"), NULL);
 			fprintf(stderr,
-				"job %" PRIu64 " %s: %" PRIu64 " of %" PRIu64
+				"job %" PRIu64 "%s%s%s %s: %" PRIu64 " of %" PRIu64
 				" tasks completed, %" PRIu64 " failed, %" PRIu64
 				" cancelled; 'wasmgrid results %" PRIu64 "' shows %s\n",
-				id, state, c.completed, c.tasks, c.failed, c.cancelled, id,
+				id, name ? " (" : "", name ? name : "", name ? ")" : "", state,
+				c.completed, c.tasks, c.failed, c.cancelled, id,
 				c.failed ? "them, with the errors" : "them");
 			wg_json_free(doc);
 			wg_buf_free(&body);

@@ -46,6 +46,14 @@ int wg_http_request(const char *addr, const char *method, const char *path,
 		    const char *content_type, const void *body, size_t len, long *status,
 		    struct wg_buf *response)
 {
+	return wg_http_request_within(0, addr, method, path, content_type, body, len, status,
+				      response);
+}
+
+int wg_http_request_within(long timeout_ms, const char *addr, const char *method, const char *path,
+			   const char *content_type, const void *body, size_t len, long *status,
+			   struct wg_buf *response)
+{
 	int rc = 0;
 	CURL *curl = NULL;
 	struct curl_slist *headers = NULL;
@@ -69,7 +77,10 @@ int wg_http_request(const char *addr, const char *method, const char *path,
 	curl_easy_setopt(curl, CURLOPT_PROXY, "");
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
+	if (timeout_ms > 0)
+		curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	else
+		curl_easy_setopt(curl, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, response);
@@ -103,8 +114,13 @@ int wg_http_request(const char *addr, const char *method, const char *path,
 		rc = WG_EUNREACHABLE;
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		snprintf(last_error, sizeof last_error, "the manager at %s did not answer in time",
-			 addr);
+		if (timeout_ms > 0)
+			snprintf(last_error, sizeof last_error,
+				 "the manager at %s did not answer within %ld ms", addr,
+				 timeout_ms);
+		else
+			snprintf(last_error, sizeof last_error,
+				 "the manager at %s did not answer in time", addr);
 		rc = WG_ETIMEOUT;
 		break;
 	case CURLE_URL_MALFORMAT:

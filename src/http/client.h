@@ -17,6 +17,11 @@
 int wg_http_request(const char *addr, const char *method, const char *path,
 		    const char *content_type, const void *body, size_t len, long *status,
 		    struct wg_buf *response);
+/* The same, giving up (WG_ETIMEOUT) when the whole exchange, connecting included, takes
+ * longer than timeout_ms (0: the default, 10 s to connect and 600 s in all). */
+int wg_http_request_within(long timeout_ms, const char *addr, const char *method, const char *path,
+			   const char *content_type, const void *body, size_t len, long *status,
+			   struct wg_buf *response);
 
 /* Makes every later request carry "Authorization: Bearer TOKEN" (copied; NULL: none). For
  * a command-line process, which talks to one API with one token; not thread-safe. */

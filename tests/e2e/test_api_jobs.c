@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "e2e/cluster.h"
 #include "harness/proc.h"
@@ -323,4 +325,33 @@ TEST_SLOW(e2e_bad_job_input_gets_clear_errors, 60)
 	wg_buf_free(&out);
 	wg_buf_free(&err);
 	wg_buf_free(&body);
+}
+
+/* `wait` says within a second when the manager stops answering (here: stopped with
+ * SIGSTOP, so its socket accepts and nothing answers), keeps trying, and says when it answers
+ * again; the job's end is then reported as usual. */
+TEST_SLOW(e2e_wait_says_at_once_when_the_manager_goes_silent, 60)
+{
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, NULL);
+	const char *wasm = write_min_wasm();
+	struct wg_buf out = {0}, err = {0};
+	CHECK_EQ(RUN(&out, &err, "submit", wasm, "--arg", "1", "--api", m.api), 0);
+	pid_t waiter = wg_test_start("wait", "wait", "1", "--api", m.api, NULL);
+	usleep(300 * 1000);
+	CHECK_EQ(kill(m.pid, SIGSTOP), 0);
+	/* Well before the 30 s it keeps trying for (the message comes after 1 s). */
+	CHECK(wg_test_wait_log("wait", "did not answer within 1000 ms; trying again for 30 s",
+			       10000));
+	CHECK_EQ(kill(m.pid, SIGCONT), 0);
+	CHECK(wg_test_wait_log("wait", "answers again", 10000));
+	CHECK_EQ(RUN(&out, &err, "cancel", "1", "--api", m.api), 0);
+	int ws = wg_test_stop(waiter, 0, 10000);
+	CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 1);
+	char *log = wg_test_log("wait");
+	CHECK_CONTAINS(log, "job 1 cancelled: 0 of 1 tasks completed");
+	free(log);
+	wg_buf_free(&out);
+	wg_buf_free(&err);
+	wg_test_stop(m.pid, SIGTERM, 5000);
 }
