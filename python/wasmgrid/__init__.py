@@ -150,6 +150,10 @@ class Job:
         """Cancels the job's queued and running tasks; returns its status."""
         return self.client._json("DELETE", "/v1/jobs/%d" % self.id)
 
+    def retry(self):
+        """Queues the job's failed tasks again; returns how many."""
+        return self.client._json("POST", "/v1/jobs/%d/retry" % self.id, b"")["retried"]
+
 
 class Client:
     """A connection to one manager's API ("HOST:PORT"; default: the WASMGRID_API environment

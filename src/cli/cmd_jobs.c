@@ -629,6 +629,39 @@ static int run_cancel(void *options, char **operands, size_t n_operands)
 
 JOB_COMMAND(cancel, run_cancel, api_opts, "JOB", 1, "Cancels a job's remaining tasks.");
 
+/* ---- retry ---- */
+
+static int run_retry(void *options, char **operands, size_t n_operands)
+{
+	const struct job_cli *opts = options;
+	const char *cmd = "retry";
+	uint64_t id = 0;
+	if (parse_job_id(cmd, operands[0], &id))
+		return 2;
+	char path[64];
+	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "/retry", id);
+	struct wg_buf body = {0};
+	struct wg_json *doc = NULL;
+	int status = wg_cli_call(
+	    cmd, opts->api, &(struct wg_cli_request){.method = "POST", .path = path, .job_id = id},
+	    &body, &doc);
+	if (!status) {
+		uint64_t n = json_u64(doc, "retried");
+		if (n)
+			printf("job %" PRIu64 ": %" PRIu64 " failed task%s queued again ('wasmgrid "
+			       "wait %" PRIu64 "' follows them)\n",
+			       id, n, n == 1 ? "" : "s", id);
+		else
+			printf("job %" PRIu64 " has no failed task; nothing to retry\n", id);
+	}
+	wg_json_free(doc);
+	wg_buf_free(&body);
+	return status;
+}
+
+JOB_COMMAND(retry, run_retry, api_opts, "JOB", 1,
+	    "Queues a job's failed tasks again, their failures counted afresh.");
+
 /* ---- remove ---- */
 
 static int run_remove(void *options, char **operands, size_t n)

@@ -14,6 +14,7 @@
 	X(wait)                                                                                    \
 	X(results)                                                                                 \
 	X(cancel)                                                                                  \
+	X(retry)                                                                                   \
 	X(remove)                                                                                  \
 	X(run)                                                                                     \
 	X(compile)                                                                                 \

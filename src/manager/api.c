@@ -105,6 +105,7 @@ static const struct wg_http_route routes[] = {
     {"GET", "/v1/jobs", wg__api_list_jobs, 0, false},
     {"GET", "/v1/jobs/{id}", wg__api_get_job, 0, false},
     {"DELETE", "/v1/jobs/{id}", wg__api_cancel_job, 0, false},
+    {"POST", "/v1/jobs/{id}/retry", wg__api_retry_job, 0, false},
     {"GET", "/v1/jobs/{id}/results", wg__api_job_results, 0, false},
     {"GET", "/", wg__dashboard_index, 0, true},
     {"GET", "/ui/{*}", wg__dashboard_asset, 0, true},

@@ -563,6 +563,44 @@ void wg__api_cancel_job(struct wg_http_request *req, void *user)
 	}
 }
 
+/* POST /v1/jobs/ID/retry: the job's failed tasks queued again. */
+void wg__api_retry_job(struct wg_http_request *req, void *user)
+{
+	struct wg_manager *m = user;
+	if (!wg__api_core_ready(m, req, wg__api_retry_job))
+		return;
+	uint64_t id, n = 0;
+	if (job_id_param(req, &id))
+		return;
+	struct wg_job_info ji;
+	int rc = wg_jobs_retry(m->jobs, id, &n);
+	if (rc == 0) {
+		wg__dispatch_sweep(m);
+		rc = wg_jobs_status(m->jobs, id, &ji);
+	}
+	if (rc == WG_ENOTFOUND) {
+		respond_unknown_job(req, id);
+	} else if (rc == WG_EBUSY) {
+		wg_http_respond_error(req, 409,
+				      "job %" PRIu64 " was cancelled: nothing of it runs again "
+				      "(submit it again)",
+				      id);
+	} else if (rc) {
+		respond_core_error(m, req, "retrying a job", rc);
+	} else {
+		struct wg_buf out = {0};
+		struct wg_json_writer w;
+		wg_jw_init(&w, &out);
+		wg_jw_object_begin(&w);
+		wg_jw_kv_uint(&w, "retried", n);
+		wg_jw_key(&w, "job");
+		write_job(m, &w, &ji);
+		wg_jw_object_end(&w);
+		wg_http_respond_json(req, 200, out.data, out.len);
+		wg_buf_free(&out);
+	}
+}
+
 /* ---- GET /v1/jobs/ID/results ---- */
 
 struct results_page {

@@ -378,7 +378,9 @@ static void on_sweep(uv_idle_t *h)
 	bool more = false;
 	int rc = m->jobs && !m->stopping ? wg_jobs_sweep(m->jobs, SWEEP_ROWS, &more) : 0;
 	if (rc)
-		wg__manager_fatal(m, "cancelling or removing tasks", rc);
+		wg__manager_fatal(m, "cancelling, removing or retrying tasks", rc);
+	/* A retry's slice queued tasks again. */
+	wg__dispatch_kick(m);
 	if (!more)
 		uv_idle_stop(h);
 }

@@ -243,10 +243,17 @@ struct wg_job_info {
  * WG_ENOTFOUND), its tasks, attempts and results by wg_jobs_sweep. WG_EBUSY while it runs
  * (cancel it first), WG_ENOTFOUND for an unknown job. */
 int wg_jobs_remove(struct wg_jobs *j, uint64_t job_id);
+/* Queues the failed tasks of a job again, each with its failures counted from 0 (its
+ * attempts and their errors stay in its history): the job is running again at once, and
+ * *n_tasks (may be NULL) gets how many tasks it took back; the tasks are queued by
+ * wg_jobs_sweep, a slice at a time. A job without failed tasks changes nothing (*n_tasks
+ * 0). WG_EBUSY for a cancelled job (nothing of it is to run again), WG_ENOTFOUND for an
+ * unknown one. */
+int wg_jobs_retry(struct wg_jobs *j, uint64_t job_id, uint64_t *n_tasks);
 /* Removes up to `max` jobs that finished before `before_ms` (--keep-finished). */
 int wg_jobs_remove_finished_before(struct wg_jobs *j, uint64_t before_ms, size_t max,
 				   size_t *n_removed);
-/* Does one slice of the work that cancels and removals leave, at most max_rows tasks, in
+/* Does one slice of the work that cancels, removals and retries leave, at most max_rows tasks, in
  * one transaction; *more says whether work is left. So that no call holds the caller's
  * loop for long whatever the size of a job; the work survives a restart. */
 int wg_jobs_sweep(struct wg_jobs *j, size_t max_rows, bool *more);

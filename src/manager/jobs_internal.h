@@ -11,7 +11,8 @@
 #define WG__JOBS_SCHEMA_VERSION 4
 
 /* The kinds of work in the sweep table (jobs.c). */
-enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE };
+/* RETRY: the failed tasks of a job retried (wg_jobs_retry) are queued again. */
+enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE, WG__SWEEP_RETRY };
 
 /* A program no job refers to any more goes with the last job removed, unless it was stored
  * (or stored again) this recently: it may be for a job about to be submitted. */
@@ -27,6 +28,7 @@ enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE };
 #define WG__SQL_JOB_CANCELLED 3
 #define WG__SQL_TASK_QUEUED 0
 #define WG__SQL_TASK_RUNNING 1
+#define WG__SQL_TASK_FAILED 3
 #define WG__SQL_TASK_CANCELLED 4
 #define WG__SQL_ATTEMPT_ASSIGNED 1
 #define WG__SQL_ATTEMPT_STARTED 2
@@ -36,6 +38,7 @@ _Static_assert(WG__SQL_JOB_RUNNING == WG_JOB_RUNNING, "SQL job state");
 _Static_assert(WG__SQL_JOB_CANCELLED == WG_JOB_CANCELLED, "SQL job state");
 _Static_assert(WG__SQL_TASK_QUEUED == WG_TASK_QUEUED, "SQL task state");
 _Static_assert(WG__SQL_TASK_RUNNING == WG_TASK_RUNNING, "SQL task state");
+_Static_assert(WG__SQL_TASK_FAILED == WG_TASK_FAILED, "SQL task state");
 _Static_assert(WG__SQL_TASK_CANCELLED == WG_TASK_CANCELLED, "SQL task state");
 _Static_assert(WG__SQL_ATTEMPT_ASSIGNED == WG_ATTEMPT_ASSIGNED, "SQL attempt state");
 _Static_assert(WG__SQL_ATTEMPT_STARTED == WG_ATTEMPT_STARTED, "SQL attempt state");
@@ -48,6 +51,7 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 #define J_CANCELLED WG__SQL_STR(WG__SQL_JOB_CANCELLED)
 #define T_QUEUED WG__SQL_STR(WG__SQL_TASK_QUEUED)
 #define T_RUNNING WG__SQL_STR(WG__SQL_TASK_RUNNING)
+#define T_FAILED WG__SQL_STR(WG__SQL_TASK_FAILED)
 #define T_CANCELLED WG__SQL_STR(WG__SQL_TASK_CANCELLED)
 #define A_ASSIGNED WG__SQL_STR(WG__SQL_ATTEMPT_ASSIGNED)
 #define A_STARTED WG__SQL_STR(WG__SQL_ATTEMPT_STARTED)
@@ -150,6 +154,12 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 				 " WHERE job_id = ?1 ORDER BY idx LIMIT ?2)")                      \
 	X(SWEEP_DELETE_TASKS, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks"                \
 			      " WHERE job_id = ?1 ORDER BY idx LIMIT ?2)")                         \
+	X(SWEEP_RETRY_SLICE,                                                                       \
+	  "SELECT id FROM tasks WHERE job_id = ?1 AND state = " T_FAILED " LIMIT ?2")              \
+	X(TASK_RETRY, "UPDATE tasks SET state = " T_QUEUED ", failures = 0 WHERE id = ?1")         \
+	X(JOB_FAILED_COUNT, "SELECT state, n_failed FROM jobs WHERE id = ?1")                      \
+	X(JOB_RETRY, "UPDATE jobs SET state = " J_RUNNING ", finished_ms = 0,"                     \
+		     " remaining = remaining + n_failed, n_failed = 0 WHERE id = ?1")              \
 	X(JOB_DELETE, "DELETE FROM jobs WHERE id = ?1 RETURNING program_hash")                     \
 	X(PROGRAM_FORGET, "DELETE FROM programs WHERE hash = ?1 AND created_ms < ?2"               \
 			  " AND NOT EXISTS(SELECT 1 FROM jobs WHERE program_hash = ?1)")           \

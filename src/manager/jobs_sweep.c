@@ -1,10 +1,13 @@
-/* Work that cancels and removals leave behind, done a slice at a time so that no call holds
- * the manager's loop for long whatever the size of a job: the tasks of a cancelled job
- * marked cancelled, the tasks and attempts of a removed job deleted. What is still to do
- * is a row of the sweep table, so it survives a restart. */
+/* Work that cancels, removals and retries leave behind, done a slice at a time so that no
+ * call holds the manager's loop for long whatever the size of a job: the tasks of a
+ * cancelled job marked cancelled, the tasks and attempts of a removed job deleted, the
+ * failed tasks of a retried job queued again. What is still to do is a row of the sweep
+ * table, so it survives a restart. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "manager/jobs_internal.h"
+#include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -44,6 +47,74 @@ end:
 	return wg_store_end(j->store, rc);
 }
 
+int wg_jobs_retry(struct wg_jobs *j, uint64_t job_id, uint64_t *n_tasks)
+{
+	if (n_tasks)
+		*n_tasks = 0;
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_FAILED_COUNT);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	rc = wg_store_step(j->store, st);
+	if (rc <= 0) {
+		rc = rc < 0 ? rc : WG_ENOTFOUND;
+		goto end;
+	}
+	int state = sqlite3_column_int(st, 0);
+	int64_t failed = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	rc = 0;
+	if (state == WG_JOB_CANCELLED) {
+		rc = WG_EBUSY;
+		goto end;
+	}
+	if (failed == 0)
+		goto end;
+	/* The job counts the tasks as remaining at once, so it cannot end before the sweep
+	 * has queued them and they have run again. */
+	st = wg__stmt(j, WG__S_JOB_RETRY);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
+		goto end;
+	st = wg__stmt(j, WG__S_SWEEP_ADD);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	sqlite3_bind_int(st, 2, WG__SWEEP_RETRY);
+	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
+		goto end;
+	if (n_tasks)
+		*n_tasks = (uint64_t)failed;
+	wg_info(NULL, "job %llu: %lld failed tasks queued again", (unsigned long long)job_id,
+		(long long)failed);
+end:
+	return wg_store_end(j->store, rc);
+}
+
+/* One slice of a retry: up to max_rows failed tasks queued again; *changed gets how many. */
+static int retry_slice(struct wg_jobs *j, int64_t job, size_t max_rows, int *changed)
+{
+	int64_t *ids = wg_malloc((max_rows ? max_rows : 1) * sizeof *ids);
+	size_t n = 0;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_SWEEP_RETRY_SLICE);
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_int64(st, 2, (int64_t)max_rows);
+	int rc = 0;
+	while (n < max_rows && (rc = wg_store_step(j->store, st)) == 1)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	rc = rc < 0 ? rc : 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		st = wg__stmt(j, WG__S_TASK_RETRY);
+		sqlite3_bind_int64(st, 1, ids[i]);
+		rc = wg_store_exec_stmt(j->store, st);
+		if (rc == 0)
+			rc = wg__task_reconcile(j, ids[i]);
+	}
+	free(ids);
+	*changed = (int)n;
+	return rc;
+}
+
 int wg_jobs_remove_finished_before(struct wg_jobs *j, uint64_t before_ms, size_t max,
 				   size_t *n_removed)
 {
@@ -79,7 +150,9 @@ int wg_jobs_sweep(struct wg_jobs *j, size_t max_rows, bool *more)
 	if (rc < 0)
 		return rc;
 	int changed = 0;
-	if (kind == WG__SWEEP_CANCEL) {
+	if (kind == WG__SWEEP_RETRY) {
+		rc = retry_slice(j, job, max_rows, &changed);
+	} else if (kind == WG__SWEEP_CANCEL) {
 		st = wg__stmt(j, WG__S_SWEEP_CANCEL_SLICE);
 		sqlite3_bind_int64(st, 1, job);
 		sqlite3_bind_int64(st, 2, (int64_t)max_rows);

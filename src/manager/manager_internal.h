@@ -112,6 +112,7 @@ void wg__api_list_jobs(struct wg_http_request *req, void *user);
 void wg__api_get_job(struct wg_http_request *req, void *user);
 void wg__api_job_results(struct wg_http_request *req, void *user);
 void wg__api_cancel_job(struct wg_http_request *req, void *user);
+void wg__api_retry_job(struct wg_http_request *req, void *user);
 /* Appends the job core's metrics in Prometheus text format; 0 or a job-core error. */
 int wg__api_jobs_metrics(struct wg_manager *m, struct wg_buf *out);
 

@@ -233,3 +233,85 @@ TEST(jobs_store_of_schema_version_1_is_upgraded)
 	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 4);
 	jfx_done(&f);
 }
+
+/* Retry: the failed tasks of a job are queued again (a slice at a time) with their failures
+ * counted afresh, the job runs until they are done, and a job without failures, a
+ * cancelled job and an unknown one are told apart. */
+TEST(jobs_retry_queues_failed_tasks_again_a_slice_at_a_time)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	struct wg_job_options o;
+	wg_job_options_init(&o);
+	o.max_failures = 0;
+	uint64_t id = jfx_submit(&f, 5, &o);
+	struct wg_assignment *a = NULL;
+	CHECK_EQ(jfx_assign(&f, "w1", 5, &a), 5);
+	for (size_t i = 0; i < 5; i++) {
+		if (i == 0)
+			CHECK(jfx_complete(&f, "w1", a[i].attempt_id, "ok"));
+		else
+			CHECK_EQ(wg_jobs_error(f.j, "w1", a[i].attempt_id, 3, "exit status 1", NULL,
+					       0, 0, NULL),
+				 0);
+	}
+	wg_assignments_free(a, 5);
+	struct wg_job_info ji;
+	CHECK_EQ(wg_jobs_status(f.j, id, &ji), 0);
+	CHECK_EQ(ji.state, WG_JOB_FAILED);
+	CHECK_EQ(ji.counts[WG_TASK_FAILED], 4);
+
+	uint64_t n = 0;
+	CHECK_EQ(wg_jobs_retry(f.j, id, &n), 0);
+	CHECK_EQ(n, 4);
+	CHECK_EQ(wg_jobs_status(f.j, id, &ji), 0);
+	CHECK_EQ(ji.state, WG_JOB_RUNNING);
+	CHECK_EQ(ji.finished_ms, 0);
+	/* Two slices of 3 rows and the end of the last. */
+	CHECK_EQ(sweep_all(&f, 3), 2);
+	CHECK_EQ(wg_jobs_status(f.j, id, &ji), 0);
+	CHECK_EQ(ji.counts[WG_TASK_QUEUED], 4);
+	CHECK_EQ(ji.counts[WG_TASK_FAILED], 0);
+	struct jfx_task t;
+	jfx_task(&f, id, 1, &t);
+	CHECK_EQ(t.failures, 0);
+	CHECK_EQ(t.attempts, 1);
+
+	/* They run again; one fails again, so the job fails again, and can be retried again. */
+	CHECK_EQ(jfx_assign(&f, "w2", 5, &a), 4);
+	for (size_t i = 0; i < 4; i++) {
+		if (i < 3)
+			CHECK(jfx_complete(&f, "w2", a[i].attempt_id, "ok"));
+		else
+			CHECK_EQ(
+			    wg_jobs_error(f.j, "w2", a[i].attempt_id, 3, "again", NULL, 0, 0, NULL),
+			    0);
+	}
+	wg_assignments_free(a, 4);
+	CHECK_EQ(wg_jobs_status(f.j, id, &ji), 0);
+	CHECK_EQ(ji.state, WG_JOB_FAILED);
+	CHECK_EQ(ji.counts[WG_TASK_COMPLETED], 4);
+	CHECK_EQ(wg_jobs_retry(f.j, id, &n), 0);
+	CHECK_EQ(n, 1);
+	/* The work survives a restart. */
+	jfx_close(&f);
+	jfx_open(&f);
+	sweep_all(&f, 100);
+	CHECK_EQ(jfx_assign(&f, "w3", 5, &a), 1);
+	CHECK(jfx_complete(&f, "w3", a[0].attempt_id, "ok"));
+	wg_assignments_free(a, 1);
+	CHECK_EQ(wg_jobs_status(f.j, id, &ji), 0);
+	CHECK_EQ(ji.state, WG_JOB_COMPLETED);
+	CHECK_EQ(ji.counts[WG_TASK_COMPLETED], 5);
+
+	/* Nothing to retry; cancelled; unknown. */
+	CHECK_EQ(wg_jobs_retry(f.j, id, &n), 0);
+	CHECK_EQ(n, 0);
+	CHECK_EQ(wg_jobs_status(f.j, id, &ji), 0);
+	CHECK_EQ(ji.state, WG_JOB_COMPLETED);
+	uint64_t other = jfx_submit(&f, 2, NULL);
+	CHECK_EQ(wg_jobs_cancel(f.j, other, NULL), 0);
+	CHECK_EQ(wg_jobs_retry(f.j, other, &n), WG_EBUSY);
+	CHECK_EQ(wg_jobs_retry(f.j, other + 1, &n), WG_ENOTFOUND);
+	jfx_done(&f);
+}

@@ -58,6 +58,11 @@ class ClientTest(unittest.TestCase):
         self.assertIn("not a number", r.stderr)
         with self.assertRaises(wasmgrid.Error):
             self.grid.map(program("increment"), ["x"], max_failures=0)
+        job = self.grid.submit(program("increment"), ["x", "1"], max_failures=0)
+        job.wait(timeout=120)
+        self.assertEqual(job.retry(), 1)
+        self.assertEqual(job.wait(timeout=120)["counts"]["failed"], 1)
+        self.assertEqual(job.retry(), 1)
 
     def test_cancel_ends_a_running_job(self):
         job = self.grid.submit(program("t_slow"), ["60000"] * 4)
