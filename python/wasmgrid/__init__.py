@@ -125,26 +125,30 @@ class Job:
             frm = page.get("next")
 
     def as_completed(self, timeout=None):
-        """Yields each task's Result once it is final (completed, failed or cancelled), in
-        the order they finish as far as the manager's pages show it, until every task has
-        been yielded or `timeout` seconds passed (then TimeoutError)."""
+        """Yields each task's Result once it is final, in the order tasks end (completed or
+        failed; the manager's results?after= cursor, so each poll reads only what is new),
+        then, for a cancelled job, the cancelled tasks; until the job is over or `timeout`
+        seconds passed (then TimeoutError)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        seen = set()
-        total = None
-        while total is None or len(seen) < total:
-            st = self.status()
-            total = st["tasks"]
+        after, seen = 0, set()
+        while True:
+            hold = _MAX_WAIT_MS
+            if deadline is not None:
+                hold = max(0, min(hold, int((deadline - time.monotonic()) * 1000)))
+            page = self.client._json("GET", "/v1/jobs/%d/results?after=%d&limit=%d&wait=%d"
+                                     % (self.id, after, _PAGE, hold))
+            for doc in page["results"]:
+                seen.add(doc["index"])
+                yield Result(doc)
+            after = page["last"]
+            if page["state"] != "running" and not page["more"]:
+                break
+            if deadline is not None and time.monotonic() >= deadline and not page["more"]:
+                raise TimeoutError("job %d: %d tasks finished so far" % (self.id, len(seen)))
+        if page["state"] == "cancelled":
             for r in self.results():
-                if r.done and r.index not in seen:
-                    seen.add(r.index)
+                if r.status == "cancelled" and r.index not in seen:
                     yield r
-            if len(seen) >= total:
-                return
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError("job %d: %d of %d tasks finished" % (self.id, len(seen), total))
-            if st["state"] == "running":
-                # Sleeps until the job ends, or a short while to pick up partial progress.
-                self.client._json("GET", "/v1/jobs/%d?wait=%d" % (self.id, 200))
 
     def cancel(self):
         """Cancels the job's queued and running tasks; returns its status."""

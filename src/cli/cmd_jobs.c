@@ -122,6 +122,7 @@ struct job_cli {
 	const char *api;
 	bool json;
 	const char *output_dir;
+	bool follow;	    /* results --follow */
 	const char *states; /* status --state */
 	uint64_t limit;	    /* status --limit; 0: all */
 };
@@ -173,6 +174,8 @@ static const struct wg_opt results_opts[] = {
     OPT_JSON,
     {"output-dir", "DIR", WG_OPT_STR, J(output_dir),
      .help = "write each result's bytes to DIR/INDEX instead of printing it"},
+    {"follow", NULL, WG_OPT_FLAG, J(follow),
+     .help = "print results as tasks end, in that order, until the job is over"},
     {0},
 };
 #undef J
@@ -238,6 +241,65 @@ static void draw_progress(const struct job_counts *c, double rate, uint64_t elap
 	fflush(stderr);
 }
 
+/* Long-polls of a job (`wait`, `results --follow`): each request is held by the manager up
+ * to `hold` ms and given WAIT_SILENT_MS more; a manager that does not answer is said at
+ * once, asked again for WAIT_UNREACHABLE_MS, and said when it answers again. */
+struct long_poll {
+	const char *cmd, *api;
+	uint64_t job_id;
+	int hold;
+	bool drew; /* a progress bar is on the last line of stderr */
+	bool warned;
+	uint64_t unreachable_since;
+};
+
+/* Returns 0 with the answer in body and *doc, 1 after a failure (reported), or -1 when the
+ * manager did not answer and should be asked again. */
+static int long_poll_call(struct long_poll *lp, const char *path, struct wg_buf *body,
+			  struct wg_json **doc)
+{
+	int rc = wg_cli_call(lp->cmd, lp->api,
+			     &(struct wg_cli_request){.path = path,
+						      .job_id = lp->job_id,
+						      .quiet_unreachable = true,
+						      .timeout_ms = lp->hold + WAIT_SILENT_MS},
+			     body, doc);
+	const char *clear = lp->drew ? "\r\033[K" : "";
+	if (rc == 2) {
+		/* A manager restarting is not the end of the job: keep asking a while, and say
+		 * so at once. */
+		uint64_t now = wg_mono_ms();
+		if (!lp->unreachable_since)
+			lp->unreachable_since = now;
+		if (!lp->warned) {
+			fprintf(stderr, "%swasmgrid %s: %s; trying again for %d s\n", clear,
+				lp->cmd, wg_http_client_error(), WAIT_UNREACHABLE_MS / 1000);
+			lp->warned = true;
+		}
+		if (now - lp->unreachable_since < WAIT_UNREACHABLE_MS) {
+			usleep(WAIT_POLL_MS * 1000);
+			return -1;
+		}
+		if (lp->drew)
+			fputc('\n', stderr);
+		wg_cli_fail(lp->cmd,
+			    "the manager at %s has not answered for %d s: "
+			    "is it running? (the job stays there; run 'wasmgrid %s %" PRIu64
+			    "' again)",
+			    lp->api, WAIT_UNREACHABLE_MS / 1000, lp->cmd, lp->job_id);
+		return 1;
+	}
+	lp->unreachable_since = 0;
+	if (rc)
+		return 1;
+	if (lp->warned) {
+		fprintf(stderr, "%swasmgrid %s: the manager at %s answers again\n", clear, lp->cmd,
+			lp->api);
+		lp->warned = false;
+	}
+	return 0;
+}
+
 /* Polls the job until it is no longer running; the exit status of `wait`. */
 static int wait_job(const char *cmd, const char *api, uint64_t id)
 {
@@ -245,56 +307,21 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 	bool tty = isatty(STDERR_FILENO);
 	/* The manager holds the request until the job ends (or this long: the progress bar
 	 * redraws at each answer), so the end is seen at once, without polling. */
-	int hold = tty ? WAIT_POLL_MS : WAIT_HOLD_MS;
-	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?wait=%d", id, hold);
-	uint64_t start = wg_mono_ms(), unreachable_since = 0, first_finished = 0;
-	bool have_first = false, drew = false, warned = false;
+	struct long_poll lp = {
+	    .cmd = cmd, .api = api, .job_id = id, .hold = tty ? WAIT_POLL_MS : WAIT_HOLD_MS};
+	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?wait=%d", id, lp.hold);
+	uint64_t start = wg_mono_ms(), first_finished = 0;
+	bool have_first = false;
 	int status = 1;
 	for (;;) {
 		struct wg_buf body = {0};
 		struct wg_json *doc = NULL;
-		int rc = wg_cli_call(cmd, api,
-				     &(struct wg_cli_request){.path = path,
-							      .job_id = id,
-							      .quiet_unreachable = true,
-							      .timeout_ms = hold + WAIT_SILENT_MS},
-				     &body, &doc);
-		if (rc == 2) {
-			/* A manager restarting is not the end of the job: keep asking a while,
-			 * and say so at once. */
-			uint64_t now = wg_mono_ms();
-			if (!unreachable_since)
-				unreachable_since = now;
-			wg_buf_free(&body);
-			if (!warned) {
-				fprintf(stderr, "%swasmgrid %s: %s; trying again for %d s\n",
-					drew ? "\r\033[K" : "", cmd, wg_http_client_error(),
-					WAIT_UNREACHABLE_MS / 1000);
-				warned = true;
-			}
-			if (now - unreachable_since < WAIT_UNREACHABLE_MS) {
-				usleep(WAIT_POLL_MS * 1000);
-				continue;
-			}
-			if (drew)
-				fputc('\n', stderr);
-			wg_cli_fail(
-			    cmd,
-			    "the manager at %s has not answered for %d s: "
-			    "is it running? (the job stays there; run 'wasmgrid wait %" PRIu64
-			    "' again)",
-			    api, WAIT_UNREACHABLE_MS / 1000, id);
-			return 1;
-		}
-		unreachable_since = 0;
+		int rc = long_poll_call(&lp, path, &body, &doc);
 		if (rc) {
 			wg_buf_free(&body);
+			if (rc < 0)
+				continue;
 			return 1;
-		}
-		if (warned) {
-			fprintf(stderr, "%swasmgrid %s: the manager at %s answers again\n",
-				drew ? "\r\033[K" : "", cmd, api);
-			warned = false;
 		}
 		struct job_counts c;
 		read_counts(doc, &c);
@@ -312,10 +339,10 @@ static int wait_job(const char *cmd, const char *api, uint64_t id)
 		bool done = strcmp(state, "running") != 0;
 		if (tty) {
 			draw_progress(&c, rate, now - start);
-			drew = true;
+			lp.drew = true;
 		}
 		if (done) {
-			if (drew)
+			if (lp.drew)
 				fputc('\n', stderr);
 			status = (c.completed == c.tasks) ? 0 : 1;
 			const char *name = wg_json_as_str(wg_json_get(doc, "name"), NULL);
@@ -513,15 +540,118 @@ static int write_result_file(const char *cmd, const struct results_out *o, const
 	return status;
 }
 
-/* Prints (or writes) every result of the job, a page at a time; the exit status. */
-static int show_results(const char *cmd, const char *api, uint64_t id, struct results_out *o)
+/* Prints (or writes) one result as `o` says; `line` is scratch space. */
+static int emit_result(const char *cmd, struct results_out *o, const struct wg_json *r,
+		       struct wg_buf *line)
+{
+	if (o->dir) {
+		if (!wg_json_as_str(wg_json_get(r, "result"), NULL)) {
+			o->without++;
+			return 0;
+		}
+		int status = write_result_file(cmd, o, r);
+		o->written += status == 0;
+		return status;
+	}
+	if (o->json) {
+		struct wg_json_writer w;
+		line->len = 0;
+		wg_jw_init(&w, line);
+		write_json(&w, r);
+		fwrite(line->data, 1, line->len, stdout);
+		putchar('\n');
+	} else {
+		print_result_text(r);
+	}
+	return 0;
+}
+
+static int results_dir(const char *cmd, const struct results_out *o)
 {
 	if (o->dir && mkdir(o->dir, 0755) != 0 && errno != EEXIST)
 		return wg_cli_fail(cmd, "cannot make the directory %s: %s", o->dir,
 				   strerror(errno));
+	return 0;
+}
+
+/* What `results` says at the end: the files written, and a write error on stdout. */
+static int results_end(const char *cmd, const struct results_out *o, int status)
+{
+	if (!status && o->dir)
+		printf("%zu results written to %s, one file per task named by its index%s\n",
+		       o->written, o->dir,
+		       o->without ? "; tasks without a result: see 'wasmgrid results'" : "");
+	if (fflush(stdout) != 0 && errno != EPIPE) {
+		/* A closed pipe (| head) is the reader's choice, not an error. */
+		wg_cli_fail(cmd, "cannot write the results to stdout: %s", strerror(errno));
+		status = 1;
+	}
+	return status;
+}
+
+/* --follow: the results as tasks end, in that order, until the job is over; the exit
+ * status: 0 when it completed. */
+static int follow_results(const char *cmd, const char *api, uint64_t id, struct results_out *o)
+{
+	int status = results_dir(cmd, o);
+	if (status)
+		return status;
+	struct long_poll lp = {.cmd = cmd, .api = api, .job_id = id, .hold = WAIT_HOLD_MS};
+	struct wg_buf line = {0};
+	uint64_t after = 0;
+	for (;;) {
+		char path[160];
+		snprintf(path, sizeof path,
+			 "/v1/jobs/%" PRIu64 "/results?after=%" PRIu64 "&limit=%d&wait=%d", id,
+			 after, RESULTS_PAGE, lp.hold);
+		struct wg_buf body = {0};
+		struct wg_json *doc = NULL;
+		int rc = long_poll_call(&lp, path, &body, &doc);
+		if (rc) {
+			wg_buf_free(&body);
+			if (rc < 0)
+				continue;
+			status = 1;
+			break;
+		}
+		const struct wg_json *results = wg_json_get(doc, "results"), *r;
+		WG_JSON_FOREACH(r, i, results)
+		{
+			if ((status = emit_result(cmd, o, r, &line)) != 0)
+				break;
+		}
+		fflush(stdout);
+		uint64_t last = after;
+		wg_json_as_u64(wg_json_get(doc, "last"), &last);
+		bool more = false;
+		wg_json_as_bool(wg_json_get(doc, "more"), &more);
+		const char *state = json_str(doc, "state");
+		bool over = strcmp(state, "running") != 0 && !more;
+		if (over && strcmp(state, "completed") != 0) {
+			fprintf(stderr,
+				"job %" PRIu64 " %s; 'wasmgrid status %" PRIu64
+				"' counts its tasks\n",
+				id, state, id);
+			status = status ? status : 1;
+		}
+		after = last > after ? last : after;
+		wg_json_free(doc);
+		wg_buf_free(&body);
+		if (status || over)
+			break;
+	}
+	wg_buf_free(&line);
+	return results_end(cmd, o, status);
+}
+
+/* Prints (or writes) every result of the job, a page at a time; the exit status. */
+static int show_results(const char *cmd, const char *api, uint64_t id, struct results_out *o)
+{
+	int status = results_dir(cmd, o);
+	if (status)
+		return status;
 	uint64_t from = 0;
 	struct wg_buf line = {0};
-	int status;
 	for (;;) {
 		char path[96];
 		snprintf(path, sizeof path,
@@ -538,24 +668,8 @@ static int show_results(const char *cmd, const char *api, uint64_t id, struct re
 		const struct wg_json *results = wg_json_get(doc, "results"), *r;
 		WG_JSON_FOREACH(r, i, results)
 		{
-			if (o->dir) {
-				if (!wg_json_as_str(wg_json_get(r, "result"), NULL)) {
-					o->without++;
-				} else if ((status = write_result_file(cmd, o, r)) != 0) {
-					break;
-				} else {
-					o->written++;
-				}
-			} else if (o->json) {
-				struct wg_json_writer w;
-				line.len = 0;
-				wg_jw_init(&w, &line);
-				write_json(&w, r);
-				fwrite(line.data, 1, line.len, stdout);
-				putchar('\n');
-			} else {
-				print_result_text(r);
-			}
+			if ((status = emit_result(cmd, o, r, &line)) != 0)
+				break;
 		}
 		uint64_t next = 0;
 		bool more =
@@ -567,16 +681,7 @@ static int show_results(const char *cmd, const char *api, uint64_t id, struct re
 		from = next;
 	}
 	wg_buf_free(&line);
-	if (!status && o->dir)
-		printf("%zu results written to %s, one file per task named by its index%s\n",
-		       o->written, o->dir,
-		       o->without ? "; tasks without a result: see 'wasmgrid results'" : "");
-	if (fflush(stdout) != 0 && errno != EPIPE) {
-		/* A closed pipe (| head) is the reader's choice, not an error. */
-		wg_cli_fail(cmd, "cannot write the results to stdout: %s", strerror(errno));
-		status = 1;
-	}
-	return status;
+	return results_end(cmd, o, status);
 }
 
 static int run_results(void *options, char **operands, size_t n)
@@ -589,7 +694,7 @@ static int run_results(void *options, char **operands, size_t n)
 		return 2;
 	if (o.dir && o.json)
 		return wg_usage_error(cmd, "give --json or --output-dir, not both");
-	return show_results(cmd, c->api, id, &o);
+	return c->follow ? follow_results(cmd, c->api, id, &o) : show_results(cmd, c->api, id, &o);
 }
 
 JOB_COMMAND(results, run_results, results_opts, "JOB", 1,

@@ -396,18 +396,26 @@ void wg__api_list_jobs(struct wg_http_request *req, void *user)
  * passed (at most WAIT_MAX_MS), so a client learns of the end at once without polling. */
 #define WAIT_MAX_MS 60000
 
+/* What a results request asks for: a page from index `from`, or (follow) the tasks that
+ * ended after number `after`, in the order they ended. */
+struct results_query {
+	bool follow;
+	uint64_t after;
+	uint32_t from, limit;
+};
+
 struct job_waiter {
 	struct wg_manager *m;
 	struct wg_http_request *req;
 	uint64_t job_id;
 	uint64_t deadline; /* uv_now() scale */
 	bool results;	   /* answer with the results page, not the job's status */
-	uint32_t from, limit;
+	struct results_query q;
 	struct job_waiter *next;
 };
 
 static void respond_results(struct wg_manager *m, struct wg_http_request *req, uint64_t id,
-			    uint32_t from, uint32_t limit);
+			    const struct results_query *q);
 
 static void unlink_waiter(struct wg_manager *m, struct job_waiter *w)
 {
@@ -448,14 +456,17 @@ void wg__api_wake_waiters(struct wg_manager *m, bool all)
 	while (*pp) {
 		struct job_waiter *w = *pp;
 		enum wg_job_state state;
-		int rc = wg_jobs_state(m->jobs, w->job_id, &state);
-		if (!all && rc == 0 && state == WG_JOB_RUNNING && now < w->deadline) {
+		uint64_t last = 0;
+		int rc = wg_jobs_progress(m->jobs, w->job_id, &state, &last);
+		/* A follower is answered as soon as a task ends after its cursor. */
+		bool news = w->q.follow && last > w->q.after;
+		if (!all && rc == 0 && state == WG_JOB_RUNNING && now < w->deadline && !news) {
 			pp = &w->next;
 			continue;
 		}
 		*pp = w->next;
 		if (w->results && rc == 0) {
-			respond_results(m, w->req, w->job_id, w->from, w->limit);
+			respond_results(m, w->req, w->job_id, &w->q);
 			free(w);
 			continue;
 		}
@@ -473,9 +484,11 @@ void wg__api_wake_waiters(struct wg_manager *m, bool all)
 }
 
 /* With ?wait=MS on a running job: holds the request (returns 1, or 2 after answering a
- * malformed wait with 400); 0 when it is to be answered now. */
+ * malformed wait with 400); 0 when it is to be answered now. `q`: a results request (NULL:
+ * the job's status); one that follows is answered at once when there is news after its
+ * cursor. */
 static int hold_while_running(struct wg_manager *m, struct wg_http_request *req, uint64_t id,
-			      bool results, uint32_t from, uint32_t limit)
+			      const struct results_query *q)
 {
 	const char *wait = wg_http_query(req, "wait");
 	if (!wait || m->stopping)
@@ -488,16 +501,18 @@ static int hold_while_running(struct wg_manager *m, struct wg_http_request *req,
 		return 2;
 	}
 	enum wg_job_state state;
-	if (ms == 0 || wg_jobs_state(m->jobs, id, &state) != 0 || state != WG_JOB_RUNNING)
+	uint64_t last = 0;
+	if (ms == 0 || wg_jobs_progress(m->jobs, id, &state, &last) != 0 ||
+	    state != WG_JOB_RUNNING || (q && q->follow && last > q->after))
 		return 0;
 	struct job_waiter *w = wg_calloc(1, sizeof *w);
 	w->m = m;
 	w->req = req;
 	w->job_id = id;
 	w->deadline = uv_now(m->loop) + (ms > WAIT_MAX_MS ? WAIT_MAX_MS : ms);
-	w->results = results;
-	w->from = from;
-	w->limit = limit;
+	w->results = q != NULL;
+	if (q)
+		w->q = *q;
 	w->next = m->waiters;
 	m->waiters = w;
 	wg_http_set_abort_cb(req, waiter_gone, w);
@@ -510,7 +525,7 @@ void wg__api_get_job(struct wg_http_request *req, void *user)
 	if (!wg__api_core_ready(m, req, wg__api_get_job))
 		return;
 	uint64_t id;
-	if (job_id_param(req, &id) || hold_while_running(m, req, id, false, 0, 0))
+	if (job_id_param(req, &id) || hold_while_running(m, req, id, NULL))
 		return;
 	struct wg_job_info ji;
 	int rc = wg_jobs_status(m->jobs, id, &ji);
@@ -607,6 +622,7 @@ struct results_page {
 	struct wg_json_writer *w;
 	uint32_t count;
 	uint32_t last_index;
+	uint64_t last_seq;
 };
 
 static int write_result(const struct wg_task_result *r, void *user)
@@ -616,6 +632,10 @@ static int write_result(const struct wg_task_result *r, void *user)
 	wg_jw_object_begin(w);
 	wg_jw_kv_uint(w, "index", r->index);
 	wg_jw_kv_str(w, "status", wg_task_state_name(r->state));
+	if (r->seq)
+		wg_jw_kv_uint(w, "seq", r->seq);
+	else
+		wg_jw_kv_null(w, "seq");
 	if (r->state == WG_TASK_COMPLETED && r->result) {
 		wg_jw_key(w, "result");
 		if (wg_utf8_valid(r->result, r->result_len)) {
@@ -669,6 +689,7 @@ static int write_result(const struct wg_task_result *r, void *user)
 	wg_jw_object_end(w);
 	pg->count++;
 	pg->last_index = r->index;
+	pg->last_seq = r->seq;
 	return 0;
 }
 
@@ -678,19 +699,81 @@ void wg__api_job_results(struct wg_http_request *req, void *user)
 	if (!wg__api_core_ready(m, req, wg__api_job_results))
 		return;
 	uint64_t id;
-	uint32_t from, limit;
-	if (job_id_param(req, &id) || query_u32(req, "from", 0, UINT32_MAX - 1, &from) ||
-	    query_u32(req, "limit", API_RESULTS_DEFAULT, API_RESULTS_MAX, &limit))
+	struct results_query q = {0};
+	if (job_id_param(req, &id) || query_u32(req, "from", 0, UINT32_MAX - 1, &q.from) ||
+	    query_u32(req, "limit", API_RESULTS_DEFAULT, API_RESULTS_MAX, &q.limit))
 		return;
-	if (limit == 0)
-		limit = API_RESULTS_DEFAULT;
-	if (!hold_while_running(m, req, id, true, from, limit))
-		respond_results(m, req, id, from, limit);
+	const char *after = wg_http_query(req, "after");
+	if (after) {
+		char *end = NULL;
+		q.after = (*after >= '0' && *after <= '9') ? strtoull(after, &end, 10) : 0;
+		if (!end || *end || q.after > INT64_MAX) {
+			wg_http_respond_error(req, 400,
+					      "'after' must be the 'last' of an earlier answer (a "
+					      "whole number; 0 to start)");
+			return;
+		}
+		if (wg_http_query(req, "from")) {
+			wg_http_respond_error(req, 400,
+					      "give 'from' (pages in index order) or 'after' (the "
+					      "order tasks ended in), not both");
+			return;
+		}
+		q.follow = true;
+	}
+	if (q.limit == 0)
+		q.limit = API_RESULTS_DEFAULT;
+	if (!hold_while_running(m, req, id, &q))
+		respond_results(m, req, id, &q);
+}
+
+/* ?after=N: the tasks that ended after number N, in the order they ended; `last` is the
+ * cursor of the next request. Cheap whatever the size of the job: no task is counted. */
+static void respond_followed(struct wg_manager *m, struct wg_http_request *req, uint64_t id,
+			     const struct results_query *q)
+{
+	enum wg_job_state state;
+	uint64_t last = 0;
+	int rc = wg_jobs_progress(m->jobs, id, &state, &last);
+	if (rc == WG_ENOTFOUND) {
+		respond_unknown_job(req, id);
+		return;
+	}
+	if (rc) {
+		respond_core_error(m, req, "reading results", rc);
+		return;
+	}
+	struct wg_buf out = {0};
+	struct wg_json_writer w;
+	wg_jw_init(&w, &out);
+	wg_jw_object_begin(&w);
+	wg_jw_kv_uint(&w, "job", id);
+	wg_jw_kv_str(&w, "state", wg_job_state_name(state));
+	wg_jw_kv_uint(&w, "after", q->after);
+	wg_jw_key(&w, "results");
+	wg_jw_array_begin(&w);
+	struct results_page pg = {.w = &w};
+	rc = wg_jobs_results_after(m->jobs, id, q->after, q->limit, write_result, &pg);
+	wg_jw_array_end(&w);
+	wg_jw_kv_uint(&w, "last", pg.count ? pg.last_seq : q->after);
+	/* Whether more results than this page had ended when it was read. */
+	wg_jw_kv_bool(&w, "more", pg.count && pg.last_seq < last);
+	wg_jw_object_end(&w);
+	if (rc)
+		respond_core_error(m, req, "reading results", rc);
+	else
+		wg_http_respond_json(req, 200, out.data, out.len);
+	wg_buf_free(&out);
 }
 
 static void respond_results(struct wg_manager *m, struct wg_http_request *req, uint64_t id,
-			    uint32_t from, uint32_t limit)
+			    const struct results_query *q)
 {
+	if (q->follow) {
+		respond_followed(m, req, id, q);
+		return;
+	}
+	uint32_t from = q->from, limit = q->limit;
 	struct wg_job_info ji;
 	int rc = wg_jobs_status(m->jobs, id, &ji);
 	if (rc == WG_ENOTFOUND) {

@@ -23,6 +23,11 @@
  * 1, the job itself already gone): that work is done a slice at a time (wg_jobs_sweep), so
  * that no call holds the loop for long, and survives a restart. */
 #define SWEEP_TABLE "CREATE TABLE sweep(job_id INTEGER PRIMARY KEY, kind INTEGER NOT NULL)"
+/* A task that ends (completed or failed) gets the next number of its job's done_seq: the
+ * order results came in, for GET /v1/jobs/ID/results?after= (a retried task is numbered
+ * again when it ends again). */
+#define TASKS_DONE_INDEX                                                                           \
+	"CREATE INDEX tasks_done ON tasks(job_id, done_seq) WHERE done_seq IS NOT NULL;"
 
 static const char schema_sql[] =
     "CREATE TABLE programs(id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, bytes BLOB,"
@@ -33,14 +38,14 @@ static const char schema_sql[] =
     " max_failures INTEGER NOT NULL, k INTEGER NOT NULL, quorum INTEGER NOT NULL,"
     " state INTEGER NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL,"
     " n_tasks INTEGER NOT NULL, remaining INTEGER NOT NULL, n_failed INTEGER NOT NULL,"
-    " name TEXT NOT NULL DEFAULT '');"
+    " name TEXT NOT NULL DEFAULT '', done_seq INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX jobs_running ON jobs(priority DESC, id) WHERE state = " J_RUNNING ";"
     "CREATE TABLE tasks(id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL,"
     " idx INTEGER NOT NULL, argument BLOB NOT NULL, state INTEGER NOT NULL,"
     " want INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0,"
     " attempts INTEGER NOT NULL DEFAULT 0, accepted INTEGER, error_kind INTEGER,"
-    " error_detail TEXT, error_stderr BLOB, UNIQUE(job_id, idx));"
-    "CREATE INDEX tasks_state ON tasks(job_id, state);"
+    " error_detail TEXT, error_stderr BLOB, done_seq INTEGER, UNIQUE(job_id, idx));"
+    "CREATE INDEX tasks_state ON tasks(job_id, state);" TASKS_DONE_INDEX
     "CREATE INDEX tasks_queue ON tasks(job_id, idx) WHERE want > 0;"
     "CREATE TABLE workers(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL UNIQUE,"
     " first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER);"
@@ -61,6 +66,14 @@ static const char *const schema_upgrades[] = {
     "ALTER TABLE attempts ADD COLUMN cpu_ms INTEGER",
     /* 3 -> 4: a job's name (--name) */
     "ALTER TABLE jobs ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+    /* 4 -> 5: the order tasks ended in; those of older jobs are numbered in index order */
+    "ALTER TABLE jobs ADD COLUMN done_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tasks ADD COLUMN done_seq INTEGER;"
+    "UPDATE tasks SET done_seq = r.seq FROM (SELECT id, row_number() OVER"
+    " (PARTITION BY job_id ORDER BY idx) AS seq FROM tasks WHERE state IN (2, 3)) AS r"
+    " WHERE tasks.id = r.id;"
+    "UPDATE jobs SET done_seq = (SELECT count(*) FROM tasks"
+    " WHERE tasks.job_id = jobs.id AND tasks.done_seq IS NOT NULL);" TASKS_DONE_INDEX,
 };
 
 static const char *const stmt_sql[] = {

@@ -261,6 +261,10 @@ int wg_jobs_sweep(struct wg_jobs *j, size_t max_rows, bool *more);
 /* Only the state of a job: cheap, unlike wg_jobs_status, which counts its tasks.
  * WG_ENOTFOUND for an unknown job. */
 int wg_jobs_state(struct wg_jobs *j, uint64_t job_id, enum wg_job_state *state);
+/* The same, and the number of the job's last task to end (see wg_task_result.seq; 0: none
+ * yet), as cheaply: what a follower of wg_jobs_results_after needs to know. */
+int wg_jobs_progress(struct wg_jobs *j, uint64_t job_id, enum wg_job_state *state,
+		     uint64_t *last_seq);
 /* WG_ENOTFOUND for an unknown job. */
 int wg_jobs_status(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out);
 /* Which jobs wg_jobs_list gives: those in the states of `states` (bits 1 << enum
@@ -299,6 +303,9 @@ struct wg_task_result {
 	uint32_t failures;
 	const struct wg_attempt_run *runs; /* every attempt, oldest first */
 	size_t n_runs;
+	/* Its number in the order the job's tasks ended (completed or failed: 1, 2, 3...; a
+	 * retried task gets a new one when it ends again); 0 while it has not. */
+	uint64_t seq;
 };
 /* Return non-zero to stop (that value is returned). */
 typedef int (*wg_jobs_result_cb)(const struct wg_task_result *r, void *user);
@@ -306,6 +313,10 @@ typedef int (*wg_jobs_result_cb)(const struct wg_task_result *r, void *user);
  * WG_ENOTFOUND for an unknown job. */
 int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t limit,
 		    wg_jobs_result_cb cb, void *user);
+/* The same for up to `limit` tasks (0: all) that ended after number `after`, in the order
+ * they ended: following a job's results as they come (cancelled tasks are not among them). */
+int wg_jobs_results_after(struct wg_jobs *j, uint64_t job_id, uint64_t after, uint32_t limit,
+			  wg_jobs_result_cb cb, void *user);
 
 /* Totals for /metrics. The event counters count since this process opened the store. */
 struct wg_jobs_metrics {

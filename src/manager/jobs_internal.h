@@ -8,7 +8,7 @@
 #include "manager/jobs.h"
 #include "manager/store.h"
 
-#define WG__JOBS_SCHEMA_VERSION 4
+#define WG__JOBS_SCHEMA_VERSION 5
 
 /* The kinds of work in the sweep table (jobs.c). */
 /* RETRY: the failed tasks of a job retried (wg_jobs_retry) are queued again. */
@@ -131,14 +131,16 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 			    " WHERE task_id = ?1 AND state = " A_COMPLETED " GROUP BY result"      \
 			    " ORDER BY c DESC, min(id) LIMIT 1")                                   \
 	X(TASK_SET_QUEUE, "UPDATE tasks SET state = ?2, want = ?3 WHERE id = ?1")                  \
-	X(TASK_FINISH, "UPDATE tasks SET state = ?2, want = 0, accepted = ?3 WHERE id = ?1")       \
+	X(TASK_FINISH, "UPDATE tasks SET state = ?2, want = 0, accepted = ?3, done_seq = ?4"       \
+		       " WHERE id = ?1")                                                           \
 	X(TASK_UNCOUNT, "UPDATE tasks SET attempts = attempts - 1 WHERE id = ?1")                  \
 	X(TASK_IN_FLIGHT,                                                                          \
 	  "SELECT id, worker FROM attempts WHERE task_id = ?1 AND state <= " A_STARTED)            \
-	X(JOB_TASK_DONE, "UPDATE jobs SET remaining = remaining - 1, n_failed = n_failed + ?2"     \
-			 " WHERE id = ?1 RETURNING remaining, n_failed")                           \
+	X(JOB_TASK_DONE, "UPDATE jobs SET remaining = remaining - 1, n_failed = n_failed + ?2,"    \
+			 " done_seq = done_seq + 1 WHERE id = ?1"                                  \
+			 " RETURNING remaining, n_failed, done_seq")                               \
 	X(JOB_FINISH, "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1")                \
-	X(JOB_STATE, "SELECT state FROM jobs WHERE id = ?1")                                       \
+	X(JOB_STATE, "SELECT state, done_seq FROM jobs WHERE id = ?1")                             \
 	X(JOB_IN_FLIGHT,                                                                           \
 	  "SELECT a.id, a.worker FROM attempts a"                                                  \
 	  " JOIN tasks t ON t.id = a.task_id"                                                      \
@@ -156,7 +158,8 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 			      " WHERE job_id = ?1 ORDER BY idx LIMIT ?2)")                         \
 	X(SWEEP_RETRY_SLICE,                                                                       \
 	  "SELECT id FROM tasks WHERE job_id = ?1 AND state = " T_FAILED " LIMIT ?2")              \
-	X(TASK_RETRY, "UPDATE tasks SET state = " T_QUEUED ", failures = 0 WHERE id = ?1")         \
+	X(TASK_RETRY, "UPDATE tasks SET state = " T_QUEUED ", failures = 0, done_seq = NULL"       \
+		      " WHERE id = ?1")                                                            \
 	X(JOB_FAILED_COUNT, "SELECT state, n_failed FROM jobs WHERE id = ?1")                      \
 	X(JOB_RETRY, "UPDATE jobs SET state = " J_RUNNING ", finished_ms = 0,"                     \
 		     " remaining = remaining + n_failed, n_failed = 0 WHERE id = ?1")              \
@@ -183,10 +186,15 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 	X(ALL_IN_FLIGHT, "SELECT DISTINCT task_id FROM attempts WHERE state <= " A_STARTED)        \
 	X(LOSE_ALL, "UPDATE attempts SET state = " A_LOST " WHERE state <= " A_STARTED)            \
 	X(RESULTS, "SELECT t.idx, t.state, a.result, t.error_kind, t.error_detail,"                \
-		   " t.error_stderr, w.node_id, t.attempts, t.failures, t.id FROM tasks t"         \
-		   " LEFT JOIN attempts a ON a.id = t.accepted"                                    \
+		   " t.error_stderr, w.node_id, t.attempts, t.failures, t.id, t.done_seq"          \
+		   " FROM tasks t LEFT JOIN attempts a ON a.id = t.accepted"                       \
 		   " LEFT JOIN workers w ON w.id = a.worker"                                       \
 		   " WHERE t.job_id = ?1 AND t.idx >= ?2 ORDER BY t.idx LIMIT ?3")                 \
+	X(RESULTS_AFTER, "SELECT t.idx, t.state, a.result, t.error_kind, t.error_detail,"          \
+			 " t.error_stderr, w.node_id, t.attempts, t.failures, t.id, t.done_seq"    \
+			 " FROM tasks t LEFT JOIN attempts a ON a.id = t.accepted"                 \
+			 " LEFT JOIN workers w ON w.id = a.worker"                                 \
+			 " WHERE t.job_id = ?1 AND t.done_seq > ?2 ORDER BY t.done_seq LIMIT ?3")  \
 	X(TASK_RUNS, "SELECT a.state, w.node_id, a.assigned_ms, a.started_ms, a.finished_ms,"      \
 		     " a.cpu_ms, a.error_kind FROM attempts a"                                     \
 		     " LEFT JOIN workers w ON w.id = a.worker WHERE a.task_id = ?1 ORDER BY a.id") \

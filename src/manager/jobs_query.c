@@ -57,7 +57,8 @@ static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out
 	return rc;
 }
 
-int wg_jobs_state(struct wg_jobs *j, uint64_t job_id, enum wg_job_state *state)
+int wg_jobs_progress(struct wg_jobs *j, uint64_t job_id, enum wg_job_state *state,
+		     uint64_t *last_seq)
 {
 	int rc = wg_store_check(j->store);
 	if (rc < 0)
@@ -65,10 +66,18 @@ int wg_jobs_state(struct wg_jobs *j, uint64_t job_id, enum wg_job_state *state)
 	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_STATE);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)job_id);
 	rc = wg_store_step(j->store, st);
-	if (rc == 1)
+	if (rc == 1) {
 		*state = (enum wg_job_state)sqlite3_column_int(st, 0);
+		if (last_seq)
+			*last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+	}
 	sqlite3_reset(st);
 	return rc == 1 ? 0 : rc < 0 ? rc : WG_ENOTFOUND;
+}
+
+int wg_jobs_state(struct wg_jobs *j, uint64_t job_id, enum wg_job_state *state)
+{
+	return wg_jobs_progress(j, job_id, state, NULL);
 }
 
 int wg_jobs_status(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
@@ -159,23 +168,18 @@ static int load_runs(struct wg_jobs *j, int64_t task, struct wg_attempt_run **ou
 	return 0;
 }
 
-int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t limit,
-		    wg_jobs_result_cb cb, void *user)
+/* Calls cb for each row of a RESULTS or RESULTS_AFTER statement (bound by the caller, reset
+ * here) of the job `job_id`. */
+static int emit_results(struct wg_jobs *j, uint64_t job_id, sqlite3_stmt *st, wg_jobs_result_cb cb,
+			void *user)
 {
-	int rc = wg_store_check(j->store);
-	if (rc < 0)
+	enum wg_job_state state;
+	int rc = wg_jobs_state(j, job_id, &state);
+	if (rc) {
+		sqlite3_reset(st);
 		return rc;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_STATE);
-	sqlite3_bind_int64(st, 1, (int64_t)job_id);
-	rc = wg_store_step(j->store, st);
-	bool cancelled = rc == 1 && sqlite3_column_int(st, 0) == WG_JOB_CANCELLED;
-	sqlite3_reset(st);
-	if (rc <= 0)
-		return rc < 0 ? rc : WG_ENOTFOUND;
-	st = wg__stmt(j, WG__S_RESULTS);
-	sqlite3_bind_int64(st, 1, (int64_t)job_id);
-	sqlite3_bind_int64(st, 2, from);
-	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+	}
+	bool cancelled = state == WG_JOB_CANCELLED;
 	while ((rc = wg_store_step(j->store, st)) == 1) {
 		struct wg_task_result r = {0};
 		r.index = (uint32_t)sqlite3_column_int64(st, 0);
@@ -197,6 +201,7 @@ int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t 
 		r.attempts = (uint32_t)sqlite3_column_int64(st, 7);
 		r.failures = (uint32_t)sqlite3_column_int64(st, 8);
 		int64_t task = sqlite3_column_int64(st, 9);
+		r.seq = (uint64_t)sqlite3_column_int64(st, 10);
 		struct wg_attempt_run *runs = NULL;
 		if ((rc = load_runs(j, task, &runs, &r.n_runs)) < 0)
 			break;
@@ -210,6 +215,26 @@ int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t 
 	}
 	sqlite3_reset(st);
 	return rc;
+}
+
+int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t limit,
+		    wg_jobs_result_cb cb, void *user)
+{
+	sqlite3_stmt *st = wg__stmt(j, WG__S_RESULTS);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	sqlite3_bind_int64(st, 2, from);
+	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+	return emit_results(j, job_id, st, cb, user);
+}
+
+int wg_jobs_results_after(struct wg_jobs *j, uint64_t job_id, uint64_t after, uint32_t limit,
+			  wg_jobs_result_cb cb, void *user)
+{
+	sqlite3_stmt *st = wg__stmt(j, WG__S_RESULTS_AFTER);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	sqlite3_bind_int64(st, 2, after > INT64_MAX ? INT64_MAX : (int64_t)after);
+	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+	return emit_results(j, job_id, st, cb, user);
 }
 
 int wg_jobs_metrics(struct wg_jobs *j, struct wg_jobs_metrics *out)

@@ -78,12 +78,27 @@ static int count_failure(struct wg_jobs *j, int64_t task, int kind, const char *
 static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, int64_t accepted)
 {
 	struct id_list fl = {0}; /* attempts in flight: (attempt, worker) */
-	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_FINISH);
+	/* The job first: it numbers the task in the order tasks end (done_seq). */
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_TASK_DONE);
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_int(st, 2, state == WG_TASK_FAILED);
+	int rc = wg_store_step(j->store, st);
+	if (rc != 1) {
+		rc = WG_EDB;
+		goto out;
+	}
+	int64_t remaining = sqlite3_column_int64(st, 0), failed = sqlite3_column_int64(st, 1);
+	int64_t seq = sqlite3_column_int64(st, 2);
+	rc = wg_store_step(j->store, st);
+	if (rc < 0)
+		goto out;
+	st = wg__stmt(j, WG__S_TASK_FINISH);
 	sqlite3_bind_int64(st, 1, task);
 	sqlite3_bind_int(st, 2, state);
 	if (accepted)
 		sqlite3_bind_int64(st, 3, accepted);
-	int rc = wg_store_exec_stmt(j->store, st);
+	sqlite3_bind_int64(st, 4, seq);
+	rc = wg_store_exec_stmt(j->store, st);
 	if (rc < 0)
 		goto out;
 	st = wg__stmt(j, WG__S_TASK_IN_FLIGHT);
@@ -95,18 +110,6 @@ static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, 
 		worker_leaves(j, fl.v[i].b);
 		wg__abort_push(j, fl.v[i].b, (uint64_t)fl.v[i].a);
 	}
-	if (rc < 0)
-		goto out;
-	st = wg__stmt(j, WG__S_JOB_TASK_DONE);
-	sqlite3_bind_int64(st, 1, job);
-	sqlite3_bind_int(st, 2, state == WG_TASK_FAILED);
-	rc = wg_store_step(j->store, st);
-	if (rc != 1) {
-		rc = WG_EDB;
-		goto out;
-	}
-	int64_t remaining = sqlite3_column_int64(st, 0), failed = sqlite3_column_int64(st, 1);
-	rc = wg_store_step(j->store, st);
 	if (rc < 0)
 		goto out;
 	rc = 0;

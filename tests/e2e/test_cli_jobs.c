@@ -1,10 +1,11 @@
 /* Commands for a job's life after submission, through the real CLI against a real manager
- * and worker: `retry` of failed tasks. */
+ * and worker: `retry` of failed tasks, `results --follow` and the API's results cursor. */
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "e2e/cluster.h"
@@ -69,8 +70,8 @@ TEST_SLOW(cli_retry_queues_failed_tasks_again_and_the_job_completes, 120)
 	out.len = err.len = 0;
 	CHECK_EQ(wg_test_run(&out, &err, "retry", "1", "--api", m.api, NULL), 0);
 	CHECK_STREQ(wg_buf_cstr(&out), "job 1 has no failed task; nothing to retry\n");
-	CHECK_EQ(wg_test_run(&out, &err, "submit", e2e_program("t_slow"), "--arg", "60000",
-			     "--api", m.api, NULL),
+	CHECK_EQ(wg_test_run(&out, &err, "submit", e2e_program("t_slow"), "--arg", "60000", "--api",
+			     m.api, NULL),
 		 0);
 	CHECK_EQ(wg_test_run(&out, &err, "cancel", "2", "--api", m.api, NULL), 0);
 	err.len = 0;
@@ -79,6 +80,63 @@ TEST_SLOW(cli_retry_queues_failed_tasks_again_and_the_job_completes, 120)
 	err.len = 0;
 	CHECK_EQ(wg_test_run(&out, &err, "retry", "9", "--api", m.api, NULL), 1);
 	CHECK_CONTAINS(wg_buf_cstr(&err), "no job 9");
+	wg_buf_free(&out);
+	wg_buf_free(&err);
+	wg_test_stop(w, SIGTERM, 10000);
+	wg_test_stop(m.pid, SIGTERM, 10000);
+}
+
+/* `results --follow` prints results as tasks end, in that order, and ends with the job;
+ * the API's cursor (?after=) gives only what is new, and a long-poll with it is answered
+ * as soon as a task ends. */
+TEST_SLOW(cli_results_follow_prints_results_as_tasks_end, 120)
+{
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, NULL);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", m.port);
+	pid_t w = e2e_worker_start("w1", addr, "--slots", "2", NULL);
+	CHECK(e2e_wait_workers(m.api_port, "attached", 1, 20000));
+	struct wg_buf out = {0}, err = {0};
+	/* With 2 slots: task 1 ends first, then 2 (started when 1 ended), then 0. */
+	CHECK_EQ(wg_test_run(&out, &err, "submit", e2e_program("t_slow"), "--arg", "1500", "--arg",
+			     "50", "--arg", "400", "--api", m.api, NULL),
+		 0);
+	pid_t follower = wg_test_start("follow", "results", "1", "--follow", "--api", m.api, NULL);
+	int ws = wg_test_stop(follower, 0, 60000);
+	CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	char *log = wg_test_log("follow");
+	CHECK_STREQ(log, "1 completed slept 50\n2 completed slept 400\n0 completed slept 1500\n");
+	free(log);
+
+	/* The cursor: after 1 gives the last two, in order, with their numbers. */
+	struct wg_buf body = {0};
+	CHECK_EQ(wg_test_http_get(m.api_port, "/v1/jobs/1/results?after=1", &body), 200);
+	const char *b = wg_buf_cstr(&body);
+	CHECK_CONTAINS(b,
+		       "\"after\":1,\"results\":[{\"index\":2,\"status\":\"completed\",\"seq\":2");
+	CHECK_CONTAINS(b, "{\"index\":0,\"status\":\"completed\",\"seq\":3");
+	CHECK_CONTAINS(b, "\"last\":3,\"more\":false}");
+	body.len = 0;
+	CHECK_EQ(wg_test_http_get(m.api_port, "/v1/jobs/1/results?after=1&from=0", &body), 400);
+	body.len = 0;
+	CHECK_EQ(wg_test_http_get(m.api_port, "/v1/jobs/1/results?after=x", &body), 400);
+
+	/* A job that does not complete: the follower says so and exits 1. */
+	out.len = 0;
+	CHECK_EQ(wg_test_run(&out, &err, "submit", e2e_program("t_slow"), "--arg", "50", "--arg",
+			     "60000", "--api", m.api, NULL),
+		 0);
+	follower =
+	    wg_test_start("follow2", "results", "2", "--follow", "--json", "--api", m.api, NULL);
+	CHECK(wg_test_wait_log("follow2", "\"index\":0,\"status\":\"completed\"", 30000));
+	CHECK_EQ(wg_test_run(&out, &err, "cancel", "2", "--api", m.api, NULL), 0);
+	ws = wg_test_stop(follower, 0, 30000);
+	CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 1);
+	log = wg_test_log("follow2");
+	CHECK_CONTAINS(log, "job 2 cancelled; 'wasmgrid status 2' counts its tasks");
+	free(log);
+	wg_buf_free(&body);
 	wg_buf_free(&out);
 	wg_buf_free(&err);
 	wg_test_stop(w, SIGTERM, 10000);

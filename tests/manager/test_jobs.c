@@ -248,6 +248,59 @@ TEST(jobs_results_page_in_index_order)
 	jfx_done(&f);
 }
 
+/* Results in the order tasks ended, after a cursor: what `results --follow` reads. */
+TEST(jobs_results_after_a_cursor_come_in_the_order_tasks_ended)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	struct wg_job_options o;
+	wg_job_options_init(&o);
+	o.max_failures = 0;
+	uint64_t id = jfx_submit(&f, 4, &o);
+	enum wg_job_state state;
+	uint64_t last = 99;
+	CHECK_EQ(wg_jobs_progress(f.j, id, &state, &last), 0);
+	CHECK_EQ(last, 0);
+	struct wg_assignment *a = NULL;
+	CHECK_EQ(jfx_assign(&f, "w1", 4, &a), 4);
+	CHECK(jfx_complete(&f, "w1", a[3].attempt_id, "3"));
+	CHECK_EQ(wg_jobs_error(f.j, "w1", a[1].attempt_id, 3, "no", NULL, 0, 0, NULL), 0);
+	CHECK(jfx_complete(&f, "w1", a[2].attempt_id, "2"));
+	struct collected c = {0};
+	CHECK_EQ(wg_jobs_results_after(f.j, id, 0, 0, collect_index, &c), 0);
+	CHECK_EQ(c.n, 3);
+	CHECK_EQ(c.indexes[0], 3);
+	CHECK_EQ(c.indexes[1], 1);
+	CHECK_EQ(c.indexes[2], 2);
+	c.n = 0;
+	CHECK_EQ(wg_jobs_results_after(f.j, id, 1, 1, collect_index, &c), 0);
+	CHECK_EQ(c.n, 1);
+	CHECK_EQ(c.indexes[0], 1);
+	CHECK_EQ(wg_jobs_progress(f.j, id, &state, &last), 0);
+	CHECK_EQ(last, 3);
+	/* The last task ends; the failed one, retried, ends again with a new number. */
+	CHECK(jfx_complete(&f, "w1", a[0].attempt_id, "0"));
+	wg_assignments_free(a, 4);
+	uint64_t n = 0;
+	CHECK_EQ(wg_jobs_retry(f.j, id, &n), 0);
+	bool more = true;
+	while (more)
+		CHECK_EQ(wg_jobs_sweep(f.j, 100, &more), 0);
+	CHECK_EQ(jfx_assign(&f, "w1", 4, &a), 1);
+	CHECK(jfx_complete(&f, "w1", a[0].attempt_id, "1"));
+	wg_assignments_free(a, 1);
+	c.n = 0;
+	CHECK_EQ(wg_jobs_results_after(f.j, id, 3, 0, collect_index, &c), 0);
+	CHECK_EQ(c.n, 2);
+	CHECK_EQ(c.indexes[0], 0);
+	CHECK_EQ(c.indexes[1], 1);
+	CHECK_EQ(wg_jobs_progress(f.j, id, &state, &last), 0);
+	CHECK_EQ(state, WG_JOB_COMPLETED);
+	CHECK_EQ(last, 5);
+	CHECK_EQ(wg_jobs_results_after(f.j, id + 1, 0, 0, collect_index, &c), WG_ENOTFOUND);
+	jfx_done(&f);
+}
+
 TEST(jobs_list_and_metrics_count_jobs_and_tasks)
 {
 	struct jfx f = {0};

@@ -209,28 +209,41 @@ TEST(jobs_store_of_schema_version_1_is_upgraded)
 	struct jfx f = {0};
 	jfx_open(&f);
 	uint64_t id = jfx_submit(&f, 4, NULL);
+	struct wg_assignment *a = NULL;
+	CHECK_EQ(jfx_assign(&f, "w1", 3, &a), 3);
+	CHECK(jfx_complete(&f, "w1", a[2].attempt_id, "two"));
+	CHECK(jfx_complete(&f, "w1", a[0].attempt_id, "zero"));
+	wg_assignments_free(a, 3);
 	jfx_close(&f);
 	/* What a manager of the first release left: no sweep table, version 1. */
 	sqlite3 *db = NULL;
 	CHECK_EQ(sqlite3_open(f.path, &db), SQLITE_OK);
 	CHECK_EQ(sqlite3_exec(db,
 			      "DROP TABLE sweep; ALTER TABLE attempts DROP COLUMN cpu_ms;"
-			      " ALTER TABLE jobs DROP COLUMN name; PRAGMA user_version = 1",
+			      " ALTER TABLE jobs DROP COLUMN name; DROP INDEX tasks_done;"
+			      " ALTER TABLE tasks DROP COLUMN done_seq;"
+			      " ALTER TABLE jobs DROP COLUMN done_seq; PRAGMA user_version = 1",
 			      NULL, NULL, NULL),
 		 SQLITE_OK);
 	sqlite3_close(db);
 	jfx_open(&f);
-	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 4);
+	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 5);
 	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM jobs WHERE name = ''"), 1);
+	/* The tasks that had ended are numbered in index order, and later ones after them. */
+	CHECK_EQ(raw_count(&f, "SELECT done_seq FROM tasks WHERE idx = 0"), 1);
+	CHECK_EQ(raw_count(&f, "SELECT done_seq FROM tasks WHERE idx = 2"), 2);
+	CHECK_EQ(raw_count(&f, "SELECT done_seq FROM jobs"), 2);
+	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE done_seq IS NULL"), 2);
 	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM pragma_table_info('attempts')"
 			       " WHERE name = 'cpu_ms'"),
 		 1);
 	struct wg_job_info info;
 	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
-	CHECK_EQ(info.counts[WG_TASK_QUEUED], 4);
+	CHECK_EQ(info.counts[WG_TASK_QUEUED], 2);
+	CHECK_EQ(info.counts[WG_TASK_COMPLETED], 2);
 	CHECK_EQ(wg_jobs_cancel(f.j, id, NULL), 0);
 	sweep_all(&f, 1000);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 4);
+	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 2);
 	jfx_done(&f);
 }
 

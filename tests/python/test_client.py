@@ -48,6 +48,14 @@ class ClientTest(unittest.TestCase):
         seen = [r.index for r in job.as_completed(timeout=120)]
         self.assertEqual(sorted(seen), list(range(6)))
         self.assertEqual(job.status()["state"], "completed")
+        # In the order they end (the worker has 2 slots: 1 ends first, then 2, then 0).
+        job = self.grid.submit(program("t_slow"), ["1500", "50", "400"])
+        self.assertEqual([r.index for r in job.as_completed(timeout=120)], [1, 2, 0])
+        # A cancelled job's tasks come too, cancelled.
+        job = self.grid.submit(program("t_slow"), ["60000"] * 3)
+        job.cancel()
+        self.assertEqual(sorted((r.index, r.status) for r in job.as_completed(timeout=60)),
+                         [(i, "cancelled") for i in range(3)])
 
     def test_failed_task_reports_its_error(self):
         job = self.grid.submit(program("increment"), ["not a number"], max_failures=0)
