@@ -388,7 +388,8 @@ static void print_job_detail(const struct wg_json *job)
 	       c.tasks, c.queued, c.assigned, c.running, c.completed, c.failed, c.cancelled);
 	const char *waiting = wg_json_as_str(wg_json_get(job, "waiting"), NULL);
 	if (waiting)
-		printf("  waiting     %s\n", waiting);
+		printf("  waiting     %s ('wasmgrid explain %" PRIu64 "' tells more)\n", waiting,
+		       json_u64(job, "id"));
 	int64_t prio = 0;
 	wg_json_as_i64(wg_json_get(o, "priority"), &prio);
 	printf("  options     timeout %.1f s, memory %" PRIu64 " MiB, result limit %" PRIu64

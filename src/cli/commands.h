@@ -12,6 +12,7 @@
 	X(submit)                                                                                  \
 	X(status)                                                                                  \
 	X(wait)                                                                                    \
+	X(explain)                                                                                 \
 	X(results)                                                                                 \
 	X(cancel)                                                                                  \
 	X(retry)                                                                                   \

@@ -107,6 +107,7 @@ static const struct wg_http_route routes[] = {
     {"DELETE", "/v1/jobs/{id}", wg__api_cancel_job, 0, false},
     {"POST", "/v1/jobs/{id}/retry", wg__api_retry_job, 0, false},
     {"GET", "/v1/jobs/{id}/results", wg__api_job_results, 0, false},
+    {"GET", "/v1/jobs/{id}/explain", wg__api_explain_job, 0, false},
     {"GET", "/", wg__dashboard_index, 0, true},
     {"GET", "/ui/{*}", wg__dashboard_asset, 0, true},
 };

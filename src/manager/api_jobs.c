@@ -77,18 +77,14 @@ void wg__api_run_deferred(struct wg_manager *m)
 	}
 }
 
-/* A job-core failure that is not the client's fault: 500, and a database error makes the
- * manager close and reopen its store. */
-static void respond_core_error(struct wg_manager *m, struct wg_http_request *req, const char *what,
-			       int rc)
+void wg__api_core_error(struct wg_manager *m, struct wg_http_request *req, const char *what, int rc)
 {
 	wg_http_respond_error(req, 500, "the manager failed while %s: %s", what, wg_strerror(rc));
 	if (rc == WG_EDB)
 		wg__manager_fatal(m, what, rc);
 }
 
-/* Parses the {id} path parameter; answers 400 and returns -1 when it is not a job id. */
-static int job_id_param(struct wg_http_request *req, uint64_t *id)
+int wg__api_job_id(struct wg_http_request *req, uint64_t *id)
 {
 	const char *s = wg_http_param(req, "id");
 	char *end = NULL;
@@ -105,7 +101,7 @@ bad:
 	return -1;
 }
 
-static void respond_unknown_job(struct wg_http_request *req, uint64_t id)
+void wg__api_unknown_job(struct wg_http_request *req, uint64_t id)
 {
 	wg_http_respond_error(req, 404,
 			      "no job %" PRIu64 " on this manager (GET /v1/jobs lists them)", id);
@@ -137,7 +133,7 @@ void wg__api_post_program(struct wg_http_request *req, void *user)
 	char hash[65];
 	int rc = wg_jobs_program_put(m->jobs, body, len, hash);
 	if (rc) {
-		respond_core_error(m, req, "storing a program", rc);
+		wg__api_core_error(m, req, "storing a program", rc);
 		return;
 	}
 	struct wg_buf out = {0};
@@ -270,7 +266,7 @@ void wg__api_post_job(struct wg_http_request *req, void *user)
 			goto out;
 		}
 		if (rc) {
-			respond_core_error(m, req, "looking up a program", rc);
+			wg__api_core_error(m, req, "looking up a program", rc);
 			goto out;
 		}
 	}
@@ -292,7 +288,7 @@ void wg__api_post_job(struct wg_http_request *req, void *user)
 		goto out;
 	}
 	if (rc) {
-		respond_core_error(m, req, "storing a job", rc);
+		wg__api_core_error(m, req, "storing a job", rc);
 		goto out;
 	}
 	wg__dispatch_kick(m);
@@ -316,9 +312,8 @@ out:
 
 /* ---- GET /v1/jobs, GET /v1/jobs/ID, DELETE /v1/jobs/ID ---- */
 
-/* Parses an optional unsigned query parameter; answers 400 and returns -1 when malformed. */
-static int query_u32(struct wg_http_request *req, const char *name, uint32_t dflt, uint32_t max,
-		     uint32_t *out)
+int wg__api_query_u32(struct wg_http_request *req, const char *name, uint32_t dflt, uint32_t max,
+		      uint32_t *out)
 {
 	const char *s = wg_http_query(req, name);
 	*out = dflt;
@@ -367,14 +362,14 @@ void wg__api_list_jobs(struct wg_http_request *req, void *user)
 		return;
 	struct wg_jobs_filter f = {0};
 	uint32_t limit;
-	if (query_states(req, &f.states) || query_u32(req, "limit", 0, UINT32_MAX, &limit))
+	if (query_states(req, &f.states) || wg__api_query_u32(req, "limit", 0, UINT32_MAX, &limit))
 		return;
 	f.limit = limit;
 	struct wg_job_info *jobs = NULL;
 	size_t n = 0;
 	int rc = wg_jobs_list(m->jobs, &f, &jobs, &n);
 	if (rc) {
-		respond_core_error(m, req, "listing jobs", rc);
+		wg__api_core_error(m, req, "listing jobs", rc);
 		return;
 	}
 	struct wg_buf out = {0};
@@ -474,7 +469,7 @@ void wg__api_wake_waiters(struct wg_manager *m, bool all)
 		if (rc == 0)
 			rc = wg_jobs_status(m->jobs, w->job_id, &ji);
 		if (rc == WG_ENOTFOUND)
-			respond_unknown_job(w->req, w->job_id);
+			wg__api_unknown_job(w->req, w->job_id);
 		else if (rc)
 			wg_http_respond_error(w->req, 500, "reading a job: %s", wg_strerror(rc));
 		else
@@ -525,14 +520,14 @@ void wg__api_get_job(struct wg_http_request *req, void *user)
 	if (!wg__api_core_ready(m, req, wg__api_get_job))
 		return;
 	uint64_t id;
-	if (job_id_param(req, &id) || hold_while_running(m, req, id, NULL))
+	if (wg__api_job_id(req, &id) || hold_while_running(m, req, id, NULL))
 		return;
 	struct wg_job_info ji;
 	int rc = wg_jobs_status(m->jobs, id, &ji);
 	if (rc == WG_ENOTFOUND)
-		respond_unknown_job(req, id);
+		wg__api_unknown_job(req, id);
 	else if (rc)
-		respond_core_error(m, req, "reading a job", rc);
+		wg__api_core_error(m, req, "reading a job", rc);
 	else
 		respond_job(m, req, 200, &ji);
 }
@@ -543,7 +538,7 @@ void wg__api_cancel_job(struct wg_http_request *req, void *user)
 	if (!wg__api_core_ready(m, req, wg__api_cancel_job))
 		return;
 	uint64_t id;
-	if (job_id_param(req, &id))
+	if (wg__api_job_id(req, &id))
 		return;
 	bool remove = false;
 	const char *rm = wg_http_query(req, "remove");
@@ -566,9 +561,9 @@ void wg__api_cancel_job(struct wg_http_request *req, void *user)
 			rc = wg_jobs_status(m->jobs, id, &ji);
 	}
 	if (rc == WG_ENOTFOUND) {
-		respond_unknown_job(req, id);
+		wg__api_unknown_job(req, id);
 	} else if (rc) {
-		respond_core_error(m, req, remove ? "removing a job" : "cancelling a job", rc);
+		wg__api_core_error(m, req, remove ? "removing a job" : "cancelling a job", rc);
 	} else if (remove) {
 		char body[64];
 		int n = snprintf(body, sizeof body, "{\"job\":%" PRIu64 ",\"removed\":true}", id);
@@ -585,7 +580,7 @@ void wg__api_retry_job(struct wg_http_request *req, void *user)
 	if (!wg__api_core_ready(m, req, wg__api_retry_job))
 		return;
 	uint64_t id, n = 0;
-	if (job_id_param(req, &id))
+	if (wg__api_job_id(req, &id))
 		return;
 	struct wg_job_info ji;
 	int rc = wg_jobs_retry(m->jobs, id, &n);
@@ -594,14 +589,14 @@ void wg__api_retry_job(struct wg_http_request *req, void *user)
 		rc = wg_jobs_status(m->jobs, id, &ji);
 	}
 	if (rc == WG_ENOTFOUND) {
-		respond_unknown_job(req, id);
+		wg__api_unknown_job(req, id);
 	} else if (rc == WG_EBUSY) {
 		wg_http_respond_error(req, 409,
 				      "job %" PRIu64 " was cancelled: nothing of it runs again "
 				      "(submit it again)",
 				      id);
 	} else if (rc) {
-		respond_core_error(m, req, "retrying a job", rc);
+		wg__api_core_error(m, req, "retrying a job", rc);
 	} else {
 		struct wg_buf out = {0};
 		struct wg_json_writer w;
@@ -700,8 +695,9 @@ void wg__api_job_results(struct wg_http_request *req, void *user)
 		return;
 	uint64_t id;
 	struct results_query q = {0};
-	if (job_id_param(req, &id) || query_u32(req, "from", 0, UINT32_MAX - 1, &q.from) ||
-	    query_u32(req, "limit", API_RESULTS_DEFAULT, API_RESULTS_MAX, &q.limit))
+	if (wg__api_job_id(req, &id) ||
+	    wg__api_query_u32(req, "from", 0, UINT32_MAX - 1, &q.from) ||
+	    wg__api_query_u32(req, "limit", API_RESULTS_DEFAULT, API_RESULTS_MAX, &q.limit))
 		return;
 	const char *after = wg_http_query(req, "after");
 	if (after) {
@@ -736,11 +732,11 @@ static void respond_followed(struct wg_manager *m, struct wg_http_request *req, 
 	uint64_t last = 0;
 	int rc = wg_jobs_progress(m->jobs, id, &state, &last);
 	if (rc == WG_ENOTFOUND) {
-		respond_unknown_job(req, id);
+		wg__api_unknown_job(req, id);
 		return;
 	}
 	if (rc) {
-		respond_core_error(m, req, "reading results", rc);
+		wg__api_core_error(m, req, "reading results", rc);
 		return;
 	}
 	struct wg_buf out = {0};
@@ -760,7 +756,7 @@ static void respond_followed(struct wg_manager *m, struct wg_http_request *req, 
 	wg_jw_kv_bool(&w, "more", pg.count && pg.last_seq < last);
 	wg_jw_object_end(&w);
 	if (rc)
-		respond_core_error(m, req, "reading results", rc);
+		wg__api_core_error(m, req, "reading results", rc);
 	else
 		wg_http_respond_json(req, 200, out.data, out.len);
 	wg_buf_free(&out);
@@ -777,11 +773,11 @@ static void respond_results(struct wg_manager *m, struct wg_http_request *req, u
 	struct wg_job_info ji;
 	int rc = wg_jobs_status(m->jobs, id, &ji);
 	if (rc == WG_ENOTFOUND) {
-		respond_unknown_job(req, id);
+		wg__api_unknown_job(req, id);
 		return;
 	}
 	if (rc) {
-		respond_core_error(m, req, "reading results", rc);
+		wg__api_core_error(m, req, "reading results", rc);
 		return;
 	}
 	struct wg_buf out = {0};
@@ -804,9 +800,9 @@ static void respond_results(struct wg_manager *m, struct wg_http_request *req, u
 		wg_jw_kv_null(&w, "next");
 	wg_jw_object_end(&w);
 	if (rc == WG_ENOTFOUND)
-		respond_unknown_job(req, id);
+		wg__api_unknown_job(req, id);
 	else if (rc)
-		respond_core_error(m, req, "reading results", rc);
+		wg__api_core_error(m, req, "reading results", rc);
 	else
 		wg_http_respond_json(req, 200, out.data, out.len);
 	wg_buf_free(&out);

@@ -225,6 +225,15 @@ static void schedule(struct wg_manager *m, struct batches *out)
 
 static void on_flush(uv_prepare_t *h);
 
+void wg__dispatch_worker_view(struct wg_manager *m, struct wg_peer *p, uint32_t *cap,
+			      uint64_t *cooldown_ms)
+{
+	struct worker_state *ws = p->rel.partner ? wstate(p) : NULL;
+	uint64_t now = uv_now(m->loop);
+	*cap = ws ? ws->cap : 0;
+	*cooldown_ms = ws && ws->cooldown_until > now ? ws->cooldown_until - now : 0;
+}
+
 void wg__dispatch_kick(struct wg_manager *m)
 {
 	if (m->kick_armed || !m->jobs || m->stopping)

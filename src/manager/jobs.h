@@ -318,6 +318,43 @@ int wg_jobs_results(struct wg_jobs *j, uint64_t job_id, uint32_t from, uint32_t 
 int wg_jobs_results_after(struct wg_jobs *j, uint64_t job_id, uint64_t after, uint32_t limit,
 			  wg_jobs_result_cb cb, void *user);
 
+/* ---- why tasks wait (wasmgrid explain) ---- */
+
+/* Attempts of a job that went wrong, of one kind: an error kind (error_kind >= 0; the state
+ * then says nothing more), or lost or refused attempts (error_kind -1). */
+struct wg_jobs_trouble {
+	enum wg_attempt_state state;
+	int error_kind;
+	uint64_t attempts, workers;
+	char detail[256]; /* the latest one's error detail ("" when none) */
+};
+#define WG_JOBS_EXPLAIN_MAX 8
+/* What the job core can say of a job's waiting tasks. Its attempts are looked at among the
+ * store's latest `window` attempts only, so the answer costs the same for any size of job. */
+struct wg_jobs_explain {
+	uint64_t window;
+	struct wg_jobs_trouble trouble[WG_JOBS_EXPLAIN_MAX]; /* the most frequent first */
+	size_t n_trouble;
+	/* Running jobs with tasks to send that are served before this one (higher priority,
+	 * or the same and submitted earlier), in the order they are served. */
+	struct {
+		uint64_t job_id;
+		int32_t priority;
+	} ahead[WG_JOBS_EXPLAIN_MAX];
+	size_t n_ahead;
+};
+/* WG_ENOTFOUND for an unknown job. */
+int wg_jobs_explain(struct wg_jobs *j, uint64_t job_id, struct wg_jobs_explain *out);
+
+/* The attempts in flight on a worker, per job (the most first), at most `max` jobs. */
+struct wg_jobs_share {
+	uint64_t job_id;
+	int32_t priority;
+	uint32_t attempts;
+};
+int wg_jobs_worker_share(struct wg_jobs *j, const char *node_id, struct wg_jobs_share *out,
+			 size_t max, size_t *n);
+
 /* Totals for /metrics. The event counters count since this process opened the store. */
 struct wg_jobs_metrics {
 	uint64_t jobs[4]; /* per enum wg_job_state */

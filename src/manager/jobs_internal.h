@@ -34,6 +34,7 @@ enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE, WG__SWEEP_RETRY };
 #define WG__SQL_ATTEMPT_STARTED 2
 #define WG__SQL_ATTEMPT_COMPLETED 3
 #define WG__SQL_ATTEMPT_LOST 5
+#define WG__SQL_ATTEMPT_REFUSED 7
 _Static_assert(WG__SQL_JOB_RUNNING == WG_JOB_RUNNING, "SQL job state");
 _Static_assert(WG__SQL_JOB_CANCELLED == WG_JOB_CANCELLED, "SQL job state");
 _Static_assert(WG__SQL_TASK_QUEUED == WG_TASK_QUEUED, "SQL task state");
@@ -44,6 +45,7 @@ _Static_assert(WG__SQL_ATTEMPT_ASSIGNED == WG_ATTEMPT_ASSIGNED, "SQL attempt sta
 _Static_assert(WG__SQL_ATTEMPT_STARTED == WG_ATTEMPT_STARTED, "SQL attempt state");
 _Static_assert(WG__SQL_ATTEMPT_COMPLETED == WG_ATTEMPT_COMPLETED, "SQL attempt state");
 _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
+_Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state");
 #define WG__SQL_STR2(x) #x
 #define WG__SQL_STR(x) WG__SQL_STR2(x)
 /* Text for SQL: J_RUNNING, T_QUEUED... and the in-flight test of attempts. */
@@ -57,6 +59,7 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 #define A_STARTED WG__SQL_STR(WG__SQL_ATTEMPT_STARTED)
 #define A_COMPLETED WG__SQL_STR(WG__SQL_ATTEMPT_COMPLETED)
 #define A_LOST WG__SQL_STR(WG__SQL_ATTEMPT_LOST)
+#define A_REFUSED WG__SQL_STR(WG__SQL_ATTEMPT_REFUSED)
 
 /* Every statement the core runs, prepared once at open: X(NAME, SQL). */
 #define WG__JOBS_STMTS(X)                                                                          \
@@ -198,6 +201,23 @@ _Static_assert(WG__SQL_ATTEMPT_LOST == WG_ATTEMPT_LOST, "SQL attempt state");
 	X(TASK_RUNS, "SELECT a.state, w.node_id, a.assigned_ms, a.started_ms, a.finished_ms,"      \
 		     " a.cpu_ms, a.error_kind FROM attempts a"                                     \
 		     " LEFT JOIN workers w ON w.id = a.worker WHERE a.task_id = ?1 ORDER BY a.id") \
+	X(EXPLAIN_LAST_ATTEMPT, "SELECT coalesce(max(id), 0) FROM attempts")                       \
+	X(EXPLAIN_TROUBLE,                                                                         \
+	  "SELECT CASE WHEN a.error_kind IS NULL THEN a.state ELSE 0 END,"                         \
+	  " coalesce(a.error_kind, -1), count(*), count(DISTINCT a.worker), max(a.id)"             \
+	  " FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE a.id > ?2 AND t.job_id = ?1"    \
+	  " AND (a.error_kind IS NOT NULL OR a.state IN (" A_LOST ", " A_REFUSED "))"              \
+	  " GROUP BY 1, 2 ORDER BY 3 DESC LIMIT ?3")                                               \
+	X(EXPLAIN_DETAIL, "SELECT error_detail FROM attempts WHERE id = ?1")                       \
+	X(EXPLAIN_AHEAD,                                                                           \
+	  "SELECT j.id, j.priority FROM jobs j WHERE j.state = " J_RUNNING " AND j.id != ?1"       \
+	  " AND (j.priority > ?2 OR (j.priority = ?2 AND j.id < ?1)) AND EXISTS(SELECT 1"          \
+	  " FROM tasks t WHERE t.job_id = j.id AND t.want > 0)"                                    \
+	  " ORDER BY j.priority DESC, j.id LIMIT ?3")                                              \
+	X(WORKER_SHARE, "SELECT t.job_id, j.priority, count(*) FROM attempts a"                    \
+			" JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id"         \
+			" WHERE a.worker = ?1 AND a.state <= " A_STARTED                           \
+			" GROUP BY t.job_id ORDER BY count(*) DESC LIMIT ?2")                      \
 	X(METRIC_JOBS, "SELECT state, count(*) FROM jobs GROUP BY state")                          \
 	X(METRIC_TASKS, "SELECT state, count(*) FROM tasks GROUP BY state")                        \
 	X(METRIC_ASSIGNED, "SELECT count(*) FROM (SELECT task_id FROM attempts"                    \

@@ -237,6 +237,89 @@ int wg_jobs_results_after(struct wg_jobs *j, uint64_t job_id, uint64_t after, ui
 	return emit_results(j, job_id, st, cb, user);
 }
 
+/* The attempts explain looks at: the store's latest, whatever the size of the job. */
+#define EXPLAIN_WINDOW 10000
+
+int wg_jobs_explain(struct wg_jobs *j, uint64_t job_id, struct wg_jobs_explain *out)
+{
+	memset(out, 0, sizeof *out);
+	int rc = wg_store_check(j->store);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_GET);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	if ((rc = wg_store_step(j->store, st)) != 1)
+		return rc < 0 ? rc : WG_ENOTFOUND;
+	int64_t priority = sqlite3_column_int64(st, 6);
+	sqlite3_reset(st);
+
+	st = wg__stmt(j, WG__S_EXPLAIN_LAST_ATTEMPT);
+	if ((rc = wg_store_step(j->store, st)) != 1)
+		return rc < 0 ? rc : WG_EDB;
+	int64_t last = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	out->window = EXPLAIN_WINDOW;
+	int64_t detail_of[WG_JOBS_EXPLAIN_MAX] = {0};
+	st = wg__stmt(j, WG__S_EXPLAIN_TROUBLE);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	sqlite3_bind_int64(st, 2, last > EXPLAIN_WINDOW ? last - EXPLAIN_WINDOW : 0);
+	sqlite3_bind_int64(st, 3, WG_JOBS_EXPLAIN_MAX);
+	while ((rc = wg_store_step(j->store, st)) == 1 && out->n_trouble < WG_JOBS_EXPLAIN_MAX) {
+		struct wg_jobs_trouble *t = &out->trouble[out->n_trouble];
+		t->state = (enum wg_attempt_state)sqlite3_column_int(st, 0);
+		t->error_kind = sqlite3_column_int(st, 1);
+		t->attempts = (uint64_t)sqlite3_column_int64(st, 2);
+		t->workers = (uint64_t)sqlite3_column_int64(st, 3);
+		detail_of[out->n_trouble++] = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_reset(st);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < out->n_trouble; i++) {
+		st = wg__stmt(j, WG__S_EXPLAIN_DETAIL);
+		sqlite3_bind_int64(st, 1, detail_of[i]);
+		if ((rc = wg_store_step(j->store, st)) == 1) {
+			const unsigned char *d = sqlite3_column_text(st, 0);
+			snprintf(out->trouble[i].detail, sizeof out->trouble[i].detail, "%s",
+				 d ? (const char *)d : "");
+		}
+		sqlite3_reset(st);
+		if (rc < 0)
+			return rc;
+	}
+
+	st = wg__stmt(j, WG__S_EXPLAIN_AHEAD);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	sqlite3_bind_int64(st, 2, priority);
+	sqlite3_bind_int64(st, 3, WG_JOBS_EXPLAIN_MAX);
+	while ((rc = wg_store_step(j->store, st)) == 1 && out->n_ahead < WG_JOBS_EXPLAIN_MAX) {
+		out->ahead[out->n_ahead].job_id = (uint64_t)sqlite3_column_int64(st, 0);
+		out->ahead[out->n_ahead++].priority = (int32_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc < 0 ? rc : 0;
+}
+
+int wg_jobs_worker_share(struct wg_jobs *j, const char *node_id, struct wg_jobs_share *out,
+			 size_t max, size_t *n)
+{
+	*n = 0;
+	int rc = wg_store_check(j->store);
+	struct wg__worker *w = wg__worker_find(j, node_id);
+	if (rc < 0 || !w || !w->running || !max)
+		return rc < 0 ? rc : 0;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_WORKER_SHARE);
+	sqlite3_bind_int64(st, 1, w->db_id);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	while ((rc = wg_store_step(j->store, st)) == 1 && *n < max) {
+		out[*n].job_id = (uint64_t)sqlite3_column_int64(st, 0);
+		out[*n].priority = (int32_t)sqlite3_column_int64(st, 1);
+		out[(*n)++].attempts = (uint32_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	return rc < 0 ? rc : 0;
+}
+
 int wg_jobs_metrics(struct wg_jobs *j, struct wg_jobs_metrics *out)
 {
 	*out = j->counters;

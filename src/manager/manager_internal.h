@@ -113,6 +113,24 @@ void wg__api_get_job(struct wg_http_request *req, void *user);
 void wg__api_job_results(struct wg_http_request *req, void *user);
 void wg__api_cancel_job(struct wg_http_request *req, void *user);
 void wg__api_retry_job(struct wg_http_request *req, void *user);
+/* GET /v1/jobs/ID/explain (api_explain.c): why a job's, or a task's, tasks wait. */
+void wg__api_explain_job(struct wg_http_request *req, void *user);
+/* What the job routes share. A job-core failure that is not the client's fault: 500, and a
+ * database error makes the manager close and reopen its store. */
+void wg__api_core_error(struct wg_manager *m, struct wg_http_request *req, const char *what,
+			int rc);
+/* Parses the {id} path parameter; answers 400 and returns -1 when it is not a job id. */
+int wg__api_job_id(struct wg_http_request *req, uint64_t *id);
+/* 404 for a job this manager does not hold. */
+void wg__api_unknown_job(struct wg_http_request *req, uint64_t id);
+/* Parses an optional unsigned query parameter; answers 400 and returns -1 when malformed. */
+int wg__api_query_u32(struct wg_http_request *req, const char *name, uint32_t dflt, uint32_t max,
+		      uint32_t *out);
+/* Dispatch's view of an attached worker: the attempts it may have in flight (its slots and
+ * a queue) and how long it is still held back after refusing tasks (0: not). */
+struct wg_peer;
+void wg__dispatch_worker_view(struct wg_manager *m, struct wg_peer *p, uint32_t *cap,
+			      uint64_t *cooldown_ms);
 /* Appends the job core's metrics in Prometheus text format; 0 or a job-core error. */
 int wg__api_jobs_metrics(struct wg_manager *m, struct wg_buf *out);
 

@@ -31,19 +31,25 @@ void wg_buf_append_str(struct wg_buf *b, const char *s)
 	wg_buf_append(b, s, strlen(s));
 }
 
+void wg_buf_vappendf(struct wg_buf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	if (n >= 0) {
+		wg_buf_reserve(b, (size_t)n);
+		vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, again);
+		b->len += (size_t)n;
+	}
+	va_end(again);
+}
+
 void wg_buf_appendf(struct wg_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	wg_buf_vappendf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	wg_buf_reserve(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
 }
 
 void wg_buf_consume(struct wg_buf *b, size_t n)

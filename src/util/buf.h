@@ -1,6 +1,7 @@
 /* A growable byte buffer. The buffer owns `data`; wg_buf_free releases it. */
 #ifndef WG_BUF_H
 #define WG_BUF_H
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,8 @@ struct wg_buf {
 void wg_buf_reserve(struct wg_buf *b, size_t extra);
 void wg_buf_append(struct wg_buf *b, const void *p, size_t n);
 void wg_buf_appendf(struct wg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void wg_buf_vappendf(struct wg_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 void wg_buf_append_str(struct wg_buf *b, const char *s);
 /* Drop the first n bytes. */
 void wg_buf_consume(struct wg_buf *b, size_t n);

@@ -142,3 +142,92 @@ TEST_SLOW(cli_results_follow_prints_results_as_tasks_end, 120)
 	wg_test_stop(w, SIGTERM, 10000);
 	wg_test_stop(m.pid, SIGTERM, 10000);
 }
+
+/* `explain` says why tasks wait, in the cases a user meets: no worker, none with the memory
+ * asked, every slot busy with a job served first, more replicas than workers, a program
+ * that cannot be fetched; and about one task. `status` points to it. */
+TEST_SLOW(cli_explain_says_why_tasks_are_not_running, 120)
+{
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, NULL);
+	struct wg_buf out = {0}, err = {0};
+	const char *slow = e2e_program("t_slow");
+#define EXPLAIN(...)                                                                               \
+	(out.len = 0, err.len = 0,                                                                 \
+	 wg_test_run(&out, &err, "explain", __VA_ARGS__, "--api", m.api, NULL))
+
+	CHECK_EQ(wg_test_run(&out, &err, "submit", slow, "--arg", "60000", "--arg", "60000",
+			     "--arg", "60000", "--memory", "128", "--name", "long", "--api", m.api,
+			     NULL),
+		 0);
+	CHECK_EQ(EXPLAIN("1"), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&out), "job 1 (long): running; 3 tasks: 3 queued");
+	CHECK_CONTAINS(wg_buf_cstr(&out), "  - 3 tasks wait for a worker\n");
+	CHECK_CONTAINS(wg_buf_cstr(&out), "  - no worker is attached to this manager");
+	out.len = 0;
+	CHECK_EQ(wg_test_run(&out, &err, "status", "1", "--api", m.api, NULL), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&out),
+		       "no worker is attached ('wasmgrid explain 1' tells more)");
+
+	/* A worker too small for the job. */
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", m.port);
+	pid_t small = e2e_worker_start("small", addr, "--memory", "64", "--slots", "1", NULL);
+	CHECK(e2e_wait_workers(m.api_port, "attached", 1, 20000));
+	CHECK_EQ(EXPLAIN("1"), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&out), "no attached worker gives a task the 128 MiB");
+	CHECK_CONTAINS(wg_buf_cstr(&out), "gives a task at most 64 MiB; the job asks 128 MiB");
+	wg_test_stop(small, SIGTERM, 10000);
+	CHECK(e2e_wait_workers(m.api_port, "attached", 0, 20000));
+
+	/* A worker that fits: job 1 fills it; job 2 waits behind it, and its two replicas
+	 * need two workers. */
+	pid_t w = e2e_worker_start("w1", addr, "--slots", "1", NULL);
+	CHECK(e2e_wait_workers(m.api_port, "attached", 1, 20000));
+	CHECK_EQ(wg_test_run(&out, &err, "submit", slow, "--arg", "10", "--redundancy", "2",
+			     "--api", m.api, NULL),
+		 0);
+	/* Job 1's first task runs, its second waits in the worker's queue. */
+	for (int i = 0; i < 600 && e2e_http_number(m.api_port, "/v1/jobs/1", "\"running\":") != 1;
+	     i++)
+		usleep(50 * 1000);
+	CHECK_EQ(e2e_http_number(m.api_port, "/v1/jobs/1", "\"running\":"), 1);
+	CHECK_EQ(EXPLAIN("2"), 0);
+	const char *o = wg_buf_cstr(&out);
+	CHECK_CONTAINS(o, "redundancy 2 needs 2 different workers, and 1 can take");
+	CHECK_CONTAINS(o, "every worker that can take the job's tasks is full (1 of them)");
+	CHECK_CONTAINS(o, "jobs served first have tasks waiting too: job 1 (priority 0)");
+	CHECK_CONTAINS(o, "full: 2 attempts in flight (1 slot and a queue): job 1 x2");
+	CHECK_EQ(EXPLAIN("1", "0"), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&out), "  - task 0 is running on worker ");
+	CHECK_EQ(EXPLAIN("1", "2"), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&out), "  - task 2 is queued (0 attempts so far, 0 failed)");
+	CHECK_EQ(EXPLAIN("1", "7"), 1);
+	CHECK_CONTAINS(wg_buf_cstr(&err), "job 1 has no task 7 (its tasks are 0 to 2)");
+	CHECK_EQ(EXPLAIN("9"), 1);
+	CHECK_CONTAINS(wg_buf_cstr(&err), "no job 9");
+	CHECK_EQ(EXPLAIN("x"), 2);
+	CHECK_EQ(EXPLAIN("1", "--json"), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&out), "\"verdict\":\"full\"");
+	CHECK_EQ(wg_test_run(&out, &err, "cancel", "1", "--api", m.api, NULL), 0);
+	CHECK_EQ(wg_test_run(&out, &err, "cancel", "2", "--api", m.api, NULL), 0);
+
+	/* A program that cannot be fetched: the job fails, and explain says why. */
+	char url[600];
+	snprintf(url, sizeof url, "file://%s", wg_test_path("missing.wasm"));
+	CHECK_EQ(wg_test_run(&out, &err, "submit", url, "--hash",
+			     "0000000000000000000000000000000000000000000000000000000000000000",
+			     "--arg", "1", "--max-failures", "0", "--wait", "--api", m.api, NULL),
+		 1);
+	CHECK_EQ(EXPLAIN("3"), 0);
+	o = wg_buf_cstr(&out);
+	CHECK_CONTAINS(o, "  - the job is failed: nothing of it waits\n");
+	CHECK_CONTAINS(o, "'wasmgrid retry 3' runs it again");
+	CHECK_CONTAINS(o, "1 attempt ended in DownloadError on 1 worker (the program cannot be "
+			  "fetched); the latest: ");
+#undef EXPLAIN
+	wg_buf_free(&out);
+	wg_buf_free(&err);
+	wg_test_stop(w, SIGTERM, 10000);
+	wg_test_stop(m.pid, SIGTERM, 10000);
+}
