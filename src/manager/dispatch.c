@@ -170,8 +170,24 @@ struct batches {
 	size_t n, cap;
 };
 
+/* Opens the loop turn's transaction unless it is open; false when the store failed. */
+static bool open_turn_txn(struct wg_manager *m)
+{
+	if (m->txn_open)
+		return true;
+	int rc = wg_jobs_begin(m->jobs);
+	if (rc) {
+		wg__manager_fatal(m, "starting a transaction", rc);
+		return false;
+	}
+	m->txn_open = true;
+	return true;
+}
+
 /* Assigns queued tasks to attached workers with room, one batch per worker per round, into
- * `out`; the caller commits, then sends them. */
+ * `out`; the caller commits, then sends them. The transaction is opened only once there is
+ * a task to assign: the dispatcher is kicked on every tick, and an idle manager must not
+ * commit (wasmgrid_db_commits_total stays still). */
 static void schedule(struct wg_manager *m, struct batches *out)
 {
 	size_t n = 0;
@@ -197,7 +213,8 @@ static void schedule(struct wg_manager *m, struct batches *out)
 	}
 	for (;;) {
 		size_t chosen;
-		if (wg_jobs_pick_worker(m->jobs, ids, free_slots, n, &chosen) != 0)
+		if (wg_jobs_pick_worker(m->jobs, ids, free_slots, n, &chosen) != 0 ||
+		    !open_turn_txn(m))
 			break;
 		struct wg_assignment *as = NULL;
 		size_t n_as = 0;
@@ -562,14 +579,6 @@ static void on_flush(uv_prepare_t *h)
 	}
 	if ((m->kick_armed || m->tasks_finished) && !m->stopping) {
 		m->kick_armed = false;
-		if (!m->txn_open) {
-			int rc = wg_jobs_begin(m->jobs);
-			if (rc) {
-				wg__manager_fatal(m, "starting a transaction", rc);
-				return;
-			}
-			m->txn_open = true;
-		}
 		schedule(m, &b);
 	}
 	commit_events(m);

@@ -540,8 +540,13 @@ int wg__worker_add_program(struct wg_jobs *j, struct wg__worker *w, const char *
 	return rc;
 }
 
+/* The worker, created in its own transaction when it is new (only then is there anything
+ * to commit: the dispatcher sets caps on every tick where a worker's rate moved). */
 static int with_worker_tx(struct wg_jobs *j, const char *node_id, struct wg__worker **w)
 {
+	*w = wg__worker_find(j, node_id);
+	if (*w)
+		return wg_store_check(j->store);
 	int rc = wg_store_begin(j->store);
 	if (rc < 0)
 		return rc;

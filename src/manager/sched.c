@@ -630,19 +630,29 @@ int wg_jobs_worker_lost(struct wg_jobs *j, const char *node_id, size_t *n_lost)
 	return rc;
 }
 
+/* Runs four times a second, so it looks before it opens a transaction: one that found
+ * nothing would still be a commit, and an idle manager would never stop committing. */
 int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
 {
 	struct id_list fl = {0}; /* (attempt, task, worker) */
 	if (n_overdue)
 		*n_overdue = 0;
-	int rc = wg_store_begin(j->store);
-	if (rc < 0)
-		return rc;
 	sqlite3_stmt *st = wg__stmt(j, WG__S_OVERDUE);
 	sqlite3_bind_int64(st, 1, (int64_t)now_ms);
+	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1)
 		id_list_push(&fl, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
 			     sqlite3_column_int64(st, 2));
+	sqlite3_reset(st);
+	if (rc < 0 || fl.n == 0) {
+		free(fl.v);
+		return rc;
+	}
+	/* This process alone writes the store, so the rows read are still so. */
+	if ((rc = wg_store_begin(j->store)) < 0) {
+		free(fl.v);
+		return rc;
+	}
 	for (size_t i = 0; i < fl.n && rc == 0; i++) {
 		struct attempt_row a = {.task = fl.v[i].b, .worker = fl.v[i].c};
 		rc = attempt_failed(j, (uint64_t)fl.v[i].a, &a, WG_ATTEMPT_ABORTED,

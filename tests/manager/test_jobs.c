@@ -32,6 +32,52 @@ TEST(jobs_submit_20000_tasks_in_one_transaction)
 	jfx_done(&f);
 }
 
+static uint64_t commits(struct jfx *f)
+{
+	struct wg_jobs_metrics m;
+	CHECK_EQ(wg_jobs_metrics(f->j, &m), 0);
+	return m.commits;
+}
+
+/* What the manager does while idle (ticks, caps and memory of known workers, looking for
+ * work) commits nothing; an overdue attempt found by a tick is still committed. */
+TEST(jobs_idle_core_commits_nothing)
+{
+	struct jfx f = {0};
+	jfx_open(&f);
+	jfx_submit(&f, 2, NULL);
+	struct wg_assignment *a;
+	CHECK_EQ(jfx_assign(&f, "w1", 2, &a), 2);
+	CHECK(jfx_complete(&f, "w1", a[0].attempt_id, "r0"));
+	CHECK(jfx_complete(&f, "w1", a[1].attempt_id, "r1"));
+	wg_assignments_free(a, 2);
+	uint64_t before = commits(&f);
+	size_t overdue = 1;
+	for (int i = 0; i < 20; i++) {
+		CHECK_EQ(wg_jobs_tick(f.j, f.now + (uint64_t)i * 250, &overdue), 0);
+		CHECK_EQ(overdue, 0);
+	}
+	CHECK_EQ(wg_jobs_worker_set_cap(f.j, "w1", 4), 0);
+	CHECK_EQ(wg_jobs_worker_set_memory(f.j, "w1", (uint64_t)1 << 30), 0);
+	CHECK(!wg_jobs_worker_has_program(f.j, "w1", JFX_HASH "x"));
+	const char *ids[] = {"w1"};
+	uint32_t slots[] = {4};
+	size_t chosen;
+	CHECK_EQ(wg_jobs_pick_worker(f.j, ids, slots, 1, &chosen), WG_ENOTFOUND);
+	CHECK_EQ(commits(&f), before);
+	/* A new worker is stored: that is one commit. */
+	CHECK_EQ(wg_jobs_worker_set_cap(f.j, "w2", 4), 0);
+	CHECK_EQ(commits(&f), before + 1);
+
+	jfx_submit(&f, 1, NULL);
+	CHECK_EQ(jfx_assign(&f, "w1", 1, NULL), 1);
+	before = commits(&f);
+	CHECK_EQ(wg_jobs_tick(f.j, f.now + 3600 * 1000, &overdue), 0);
+	CHECK_EQ(overdue, 1);
+	CHECK_EQ(commits(&f), before + 1);
+	jfx_done(&f);
+}
+
 TEST(jobs_submit_rejects_bad_input_and_stores_nothing)
 {
 	struct jfx f = {0};
