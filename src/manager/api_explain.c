@@ -107,8 +107,9 @@ static enum verdict judge(struct wg_manager *m, struct wg_peer *p, const struct 
 		return V_MEMORY;
 	}
 	if (holds_replica(task, p->id_hex)) {
-		snprintf(why, n, "has a replica of this task already (replicas go to different "
-				 "workers)");
+		snprintf(why, n,
+			 "has a replica of this task already (replicas go to different "
+			 "workers)");
 		return V_REPLICA;
 	}
 	if (cooldown) {
@@ -332,11 +333,12 @@ static void explain(struct explainer *e, const struct wg_job_info *ji,
 				waiting_reasons(e, ji, ex, &t);
 			break;
 		case WG_TASK_FAILED:
-			reason(e,
-			       "task %u failed after %u failure%s (%s: %s); 'wasmgrid retry %" PRIu64
-			       "' runs it again",
-			       task->index, task->failures, PLURAL(task->failures), wg_error_kind_name(task->error_kind),
-			       task->detail, ji->id);
+			reason(
+			    e,
+			    "task %u failed after %u failure%s (%s: %s); 'wasmgrid retry %" PRIu64
+			    "' runs it again",
+			    task->index, task->failures, PLURAL(task->failures),
+			    wg_error_kind_name(task->error_kind), task->detail, ji->id);
 			break;
 		default:
 			reason(e, "task %u is %s: nothing of it waits", task->index,
@@ -348,9 +350,8 @@ static void explain(struct explainer *e, const struct wg_job_info *ji,
 			reason(e,
 			       "%" PRIu64 " task%s failed: 'wasmgrid results %" PRIu64
 			       "' shows why, 'wasmgrid retry %" PRIu64 "' runs %s again",
-			       ji->counts[WG_TASK_FAILED],
-			       PLURAL(ji->counts[WG_TASK_FAILED]), ji->id, ji->id,
-			       ji->counts[WG_TASK_FAILED] == 1 ? "it" : "them");
+			       ji->counts[WG_TASK_FAILED], PLURAL(ji->counts[WG_TASK_FAILED]),
+			       ji->id, ji->id, ji->counts[WG_TASK_FAILED] == 1 ? "it" : "them");
 	} else if (!queued) {
 		reason(e,
 		       "no task waits: %" PRIu64 " %s with workers (%" PRIu64 " of them queued "
@@ -360,7 +361,8 @@ static void explain(struct explainer *e, const struct wg_job_info *ji,
 		if (ji->options.redundancy > 1 && t.fit < ji->options.redundancy)
 			waiting_reasons(e, ji, ex, &t);
 	} else {
-		reason(e, "%" PRIu64 " task%s for a worker", queued, queued == 1 ? " waits" : "s wait");
+		reason(e, "%" PRIu64 " task%s for a worker", queued,
+		       queued == 1 ? " waits" : "s wait");
 		waiting_reasons(e, ji, ex, &t);
 	}
 	/* The attempts that went wrong: why tasks fail or keep coming back. */
@@ -398,10 +400,9 @@ void wg__api_explain_job(struct wg_http_request *req, void *user)
 	} else if (rc) {
 		wg__api_core_error(m, req, "explaining a job", rc);
 	} else if (one && (!task->found || task->index != index)) {
-		wg_http_respond_error(req, 404,
-				      "job %" PRIu64 " has no task %u (its tasks are 0 to %" PRIu64
-				      ")",
-				      id, index, ji.n_tasks ? ji.n_tasks - 1 : 0);
+		wg_http_respond_error(
+		    req, 404, "job %" PRIu64 " has no task %u (its tasks are 0 to %" PRIu64 ")", id,
+		    index, ji.n_tasks ? ji.n_tasks - 1 : 0);
 	} else {
 		struct wg_buf out = {0};
 		struct wg_json_writer w;
