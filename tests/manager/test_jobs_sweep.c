@@ -215,14 +215,17 @@ TEST(jobs_store_of_schema_version_1_is_upgraded)
 	CHECK_EQ(sqlite3_open(f.path, &db), SQLITE_OK);
 	CHECK_EQ(sqlite3_exec(db,
 			      "DROP TABLE sweep; ALTER TABLE attempts DROP COLUMN cpu_ms;"
-			      " PRAGMA user_version = 1",
+			      " ALTER TABLE tasks DROP COLUMN ready_ms; PRAGMA user_version = 1",
 			      NULL, NULL, NULL),
 		 SQLITE_OK);
 	sqlite3_close(db);
 	jfx_open(&f);
-	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 3);
+	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 4);
 	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM pragma_table_info('attempts')"
 			       " WHERE name = 'cpu_ms'"),
+		 1);
+	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM pragma_table_info('tasks')"
+			       " WHERE name = 'ready_ms'"),
 		 1);
 	struct wg_job_info info;
 	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
