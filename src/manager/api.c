@@ -1,16 +1,22 @@
 /* The manager's HTTP API: the route table, and the routes about workers. Job routes live
  * in api_jobs.c; their handlers are listed here so the whole API is in one table. */
+#include <inttypes.h>
+#include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/server.h"
 #include "manager/dashboard.h"
 #include "manager/job_body.h"
+#include "manager/jobs.h"
 #include "manager/manager_internal.h"
+#include "util/alloc.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/limits.h"
+#include "util/version.h"
 
 static const char *relation_state(const struct wg_peer *p)
 {
@@ -63,6 +69,59 @@ static void get_workers(struct wg_http_request *req, void *user)
 	wg_buf_free(&out);
 }
 
+/* The gauges of each attached worker, labelled with its node id as /v1/workers gives it:
+ * its slots from the same specs, and its attempts in flight from the job store (omitted
+ * while the store is down). 0 or a job-core error. */
+static int append_worker_gauges(struct wg_manager *m, struct wg_buf *out)
+{
+	size_t n = 0;
+	for (struct wg_peer *p = m->peers; p; p = p->next)
+		n += p->rel.partner && p->rel.known_type == WG_NODE_WORKER;
+	if (!n)
+		return 0;
+	struct worker_row {
+		const struct wg_peer *peer;
+		uint64_t assigned, started;
+	} *rows = wg_calloc(n, sizeof *rows);
+	size_t k = 0;
+	int rc = 0;
+	for (struct wg_peer *p = m->peers; p && k < n && rc == 0; p = p->next) {
+		if (!p->rel.partner || p->rel.known_type != WG_NODE_WORKER)
+			continue;
+		rows[k].peer = p;
+		if (m->jobs)
+			rc = wg_jobs_worker_load(m->jobs, p->id_hex, &rows[k].assigned,
+						 &rows[k].started);
+		k++;
+	}
+	if (rc)
+		goto out;
+	/* A family's series must be together: one pass per family. */
+	wg_buf_appendf(out, "# HELP wasmgrid_worker_slots Tasks an attached worker runs at once "
+			    "(its --slots, capped by the manager's --max-slots).\n"
+			    "# TYPE wasmgrid_worker_slots gauge\n");
+	for (size_t i = 0; i < n; i++)
+		wg_buf_appendf(out, "wasmgrid_worker_slots{worker=\"%s\"} %" PRIu32 "\n",
+			       rows[i].peer->id_hex, rows[i].peer->rel.specs.slots);
+	if (!m->jobs)
+		goto out;
+	wg_buf_appendf(out, "# HELP wasmgrid_worker_running Attempts an attached worker has "
+			    "started (TaskStarted) and not yet answered.\n"
+			    "# TYPE wasmgrid_worker_running gauge\n");
+	for (size_t i = 0; i < n; i++)
+		wg_buf_appendf(out, "wasmgrid_worker_running{worker=\"%s\"} %" PRIu64 "\n",
+			       rows[i].peer->id_hex, rows[i].started);
+	wg_buf_appendf(out, "# HELP wasmgrid_worker_assigned Attempts sent to an attached "
+			    "worker that it has not started yet (waiting in its queue).\n"
+			    "# TYPE wasmgrid_worker_assigned gauge\n");
+	for (size_t i = 0; i < n; i++)
+		wg_buf_appendf(out, "wasmgrid_worker_assigned{worker=\"%s\"} %" PRIu64 "\n",
+			       rows[i].peer->id_hex, rows[i].assigned);
+out:
+	free(rows);
+	return rc;
+}
+
 /* GET /metrics: Prometheus text format. */
 static void get_metrics(struct wg_http_request *req, void *user)
 {
@@ -77,6 +136,12 @@ static void get_metrics(struct wg_http_request *req, void *user)
 		attached += p->rel.partner;
 	}
 	wg_buf_appendf(&out,
+		       "# HELP wasmgrid_build_info The manager's version and the versions of the "
+		       "libraries it runs with; the value is always 1.\n"
+		       "# TYPE wasmgrid_build_info gauge\n"
+		       "wasmgrid_build_info{version=\"%s\",libuv=\"%s\",sqlite=\"%s\"} 1\n",
+		       WG_VERSION, uv_version_string(), sqlite3_libversion());
+	wg_buf_appendf(&out,
 		       "# HELP wasmgrid_peers_connected Node connections open.\n"
 		       "# TYPE wasmgrid_peers_connected gauge\n"
 		       "wasmgrid_peers_connected %zu\n"
@@ -84,7 +149,9 @@ static void get_metrics(struct wg_http_request *req, void *user)
 		       "# TYPE wasmgrid_workers_attached gauge\n"
 		       "wasmgrid_workers_attached %zu\n",
 		       connected, attached);
-	int rc = wg__api_jobs_metrics(m, &out);
+	int rc = append_worker_gauges(m, &out);
+	if (rc == 0)
+		rc = wg__api_jobs_metrics(m, &out);
 	if (rc) {
 		wg_buf_free(&out);
 		wg_http_respond_error(req, 500, "the manager failed reading its job metrics: %s",

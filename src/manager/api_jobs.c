@@ -857,5 +857,13 @@ int wg__api_jobs_metrics(struct wg_manager *m, struct wg_buf *out)
 			       "wasmgrid_%s_total %" PRIu64 "\n",
 			       counters[i].name, counters[i].help, counters[i].name,
 			       counters[i].name, counters[i].value);
+	wg_histogram_write(&jm.run_time, "wasmgrid_task_run_seconds",
+			   "Run time of attempts answered with a result or an error, from their "
+			   "start to the answer, since the manager started.",
+			   out);
+	wg_histogram_write(&jm.queue_wait, "wasmgrid_task_queue_wait_seconds",
+			   "Time from a task being queued (submitted, or queued again) to an "
+			   "attempt of it being assigned, since the manager started.",
+			   out);
 	return 0;
 }

@@ -44,7 +44,8 @@ static const char schema_sql[] =
     " idx INTEGER NOT NULL, argument BLOB NOT NULL, state INTEGER NOT NULL,"
     " want INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0,"
     " attempts INTEGER NOT NULL DEFAULT 0, accepted INTEGER, error_kind INTEGER,"
-    " error_detail TEXT, error_stderr BLOB, done_seq INTEGER, UNIQUE(job_id, idx));"
+    " error_detail TEXT, error_stderr BLOB, done_seq INTEGER, ready_ms INTEGER, UNIQUE(job_id, "
+    "idx));"
     "CREATE INDEX tasks_state ON tasks(job_id, state);" TASKS_DONE_INDEX
     "CREATE INDEX tasks_queue ON tasks(job_id, idx) WHERE want > 0;"
     "CREATE TABLE workers(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL UNIQUE,"
@@ -74,6 +75,9 @@ static const char *const schema_upgrades[] = {
     " WHERE tasks.id = r.id;"
     "UPDATE jobs SET done_seq = (SELECT count(*) FROM tasks"
     " WHERE tasks.job_id = jobs.id AND tasks.done_seq IS NOT NULL);" TASKS_DONE_INDEX,
+    /* 5 -> 6: when a task last began to want an attempt (NULL: since its job was created),
+     * for the queue-wait histogram of /metrics */
+    "ALTER TABLE tasks ADD COLUMN ready_ms INTEGER",
 };
 
 static const char *const stmt_sql[] = {
@@ -576,6 +580,28 @@ uint32_t wg_jobs_worker_running(struct wg_jobs *j, const char *node_id)
 {
 	struct wg__worker *w = wg__worker_find(j, node_id);
 	return w ? w->running : 0;
+}
+
+int wg_jobs_worker_load(struct wg_jobs *j, const char *node_id, uint64_t *assigned,
+			uint64_t *started)
+{
+	*assigned = *started = 0;
+	struct wg__worker *w = wg__worker_find(j, node_id);
+	if (!w)
+		return wg_store_check(j->store);
+	sqlite3_stmt *st = wg__stmt(j, WG__S_WORKER_LOAD);
+	sqlite3_bind_int64(st, 1, w->db_id);
+	int rc = wg_store_step(j->store, st);
+	if (rc == 1) {
+		*started = (uint64_t)sqlite3_column_int64(st, 0);
+		uint64_t in_flight = (uint64_t)sqlite3_column_int64(st, 1);
+		*assigned = in_flight > *started ? in_flight - *started : 0;
+		rc = 0;
+	} else if (rc == 0) {
+		rc = WG_EDB; /* an aggregate always has a row */
+	}
+	sqlite3_reset(st);
+	return rc;
 }
 
 bool wg_jobs_worker_has_program(struct wg_jobs *j, const char *node_id, const char *hash)

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/histogram.h"
 #include "util/limits.h"
 
 struct wg_jobs;
@@ -140,6 +141,11 @@ int wg_jobs_worker_set_memory(struct wg_jobs *j, const char *node_id, uint64_t b
 int wg_jobs_worker_set_cap(struct wg_jobs *j, const char *node_id, uint32_t cap);
 /* Attempts this module counts in flight on the worker (0 for an unknown worker). */
 uint32_t wg_jobs_worker_running(struct wg_jobs *j, const char *node_id);
+/* The worker's attempts in flight as the store has them, split: *assigned sent and not
+ * started, *started the worker said TaskStarted for (both 0 for an unknown worker). For
+ * /metrics; reads only. */
+int wg_jobs_worker_load(struct wg_jobs *j, const char *node_id, uint64_t *assigned,
+			uint64_t *started);
 /* Whether the worker has started or finished an attempt of this program (so it holds the
  * program compiled); remembered across restarts. */
 bool wg_jobs_worker_has_program(struct wg_jobs *j, const char *node_id, const char *hash);
@@ -355,7 +361,8 @@ struct wg_jobs_share {
 int wg_jobs_worker_share(struct wg_jobs *j, const char *node_id, struct wg_jobs_share *out,
 			 size_t max, size_t *n);
 
-/* Totals for /metrics. The event counters count since this process opened the store. */
+/* Totals for /metrics. The event counters and histograms count since this process opened
+ * the store (in memory: a restart starts them again at 0). */
 struct wg_jobs_metrics {
 	uint64_t jobs[4]; /* per enum wg_job_state */
 	uint64_t tasks[WG_TASK_STATE_COUNT];
@@ -363,6 +370,13 @@ struct wg_jobs_metrics {
 	uint64_t attempts_in_flight;
 	uint64_t assigned, results, errors, lost, timed_out, refused; /* events */
 	uint64_t commits; /* database transactions committed */
+	/* Per attempt answered with a result or an error: from its start (TaskStarted, clamped
+	 * to the manager's clock; its assignment when the worker never said it started) to
+	 * the manager receiving the answer. */
+	struct wg_histogram run_time;
+	/* Per attempt assigned: from when its task began to want one (the job's submission,
+	 * or the failure, loss or refusal that queued it again) to the assignment. */
+	struct wg_histogram queue_wait;
 };
 int wg_jobs_metrics(struct wg_jobs *j, struct wg_jobs_metrics *out);
 

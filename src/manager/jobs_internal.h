@@ -8,7 +8,7 @@
 #include "manager/jobs.h"
 #include "manager/store.h"
 
-#define WG__JOBS_SCHEMA_VERSION 5
+#define WG__JOBS_SCHEMA_VERSION 6
 
 /* The kinds of work in the sweep table (jobs.c). */
 /* RETRY: the failed tasks of a job retried (wg_jobs_retry) are queued again. */
@@ -87,9 +87,9 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	  "SELECT count(*) FROM tasks t WHERE t.job_id = ?1 AND t.state = " T_RUNNING              \
 	  " AND NOT EXISTS(SELECT 1 FROM attempts a WHERE a.task_id = t.id"                        \
 	  " AND a.state = " A_STARTED ")")                                                         \
-	X(JOBS_RUNNING,                                                                            \
-	  "SELECT id, program_hash, addresses, timeout_ms, memory_bytes,"                          \
-	  " result_bytes, k FROM jobs WHERE state = " J_RUNNING " ORDER BY priority DESC, id")     \
+	X(JOBS_RUNNING, "SELECT id, program_hash, addresses, timeout_ms, memory_bytes,"            \
+			" result_bytes, k, created_ms FROM jobs WHERE state = " J_RUNNING          \
+			" ORDER BY priority DESC, id")                                             \
 	X(QUEUE_HEAD,                                                                              \
 	  "SELECT j.program_hash FROM jobs j WHERE j.state = " J_RUNNING " AND EXISTS("            \
 	  "SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.want > 0)"                            \
@@ -99,13 +99,14 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	X(WORKER_HAS_REPLICA,                                                                      \
 	  "SELECT 1 FROM attempts WHERE task_id = ?1 AND worker = ?2"                              \
 	  " AND state IN (" A_ASSIGNED ", " A_STARTED ", " A_COMPLETED ") LIMIT 1")                \
-	X(TASK_ARGUMENT, "SELECT argument FROM tasks WHERE id = ?1")                               \
+	X(TASK_ARGUMENT, "SELECT argument, ready_ms FROM tasks WHERE id = ?1")                     \
 	X(ATTEMPT_INSERT, "INSERT INTO attempts(task_id, worker, state, assigned_ms,"              \
 			  " deadline_ms) VALUES(?1, ?2, 1, ?3, ?4)")                               \
 	X(TASK_ASSIGNED, "UPDATE tasks SET want = want - 1, state = " T_RUNNING ","                \
 			 " attempts = attempts + 1 WHERE id = ?1")                                 \
 	X(ATTEMPT_GET, "SELECT a.state, a.worker, a.task_id, t.state, j.timeout_ms,"               \
-		       " j.result_bytes, j.program_hash, a.assigned_ms FROM attempts a"            \
+		       " j.result_bytes, j.program_hash, a.assigned_ms, a.started_ms"              \
+		       " FROM attempts a"                                                          \
 		       " JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id"          \
 		       " WHERE a.id = ?1")                                                         \
 	X(ATTEMPT_STARTED,                                                                         \
@@ -133,7 +134,8 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	X(TASK_BEST_RESULT, "SELECT min(id), count(DISTINCT worker) AS c FROM attempts"            \
 			    " WHERE task_id = ?1 AND state = " A_COMPLETED " GROUP BY result"      \
 			    " ORDER BY c DESC, min(id) LIMIT 1")                                   \
-	X(TASK_SET_QUEUE, "UPDATE tasks SET state = ?2, want = ?3 WHERE id = ?1")                  \
+	X(TASK_SET_QUEUE, "UPDATE tasks SET state = ?2, want = ?3, ready_ms = CASE WHEN"           \
+			  " want = 0 AND ?3 > 0 THEN ?4 ELSE ready_ms END WHERE id = ?1")          \
 	X(TASK_FINISH, "UPDATE tasks SET state = ?2, want = 0, accepted = ?3, done_seq = ?4"       \
 		       " WHERE id = ?1")                                                           \
 	X(TASK_UNCOUNT, "UPDATE tasks SET attempts = attempts - 1 WHERE id = ?1")                  \
@@ -223,7 +225,9 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	X(METRIC_ASSIGNED, "SELECT count(*) FROM (SELECT task_id FROM attempts"                    \
 			   " WHERE state <= " A_STARTED " GROUP BY task_id"                        \
 			   " HAVING max(state) = " A_ASSIGNED ")")                                 \
-	X(METRIC_IN_FLIGHT, "SELECT count(*) FROM attempts WHERE state <= " A_STARTED)
+	X(METRIC_IN_FLIGHT, "SELECT count(*) FROM attempts WHERE state <= " A_STARTED)             \
+	X(WORKER_LOAD, "SELECT coalesce(sum(state = " A_STARTED "), 0), count(*) FROM attempts"    \
+		       " WHERE worker = ?1 AND state <= " A_STARTED)
 
 enum wg__jobs_stmt {
 #define WG__STMT_ENUM(name, sql) WG__S_##name,

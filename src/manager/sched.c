@@ -177,6 +177,7 @@ int wg__task_reconcile(struct wg_jobs *j, int64_t task)
 	sqlite3_bind_int64(st, 1, task);
 	sqlite3_bind_int(st, 2, in_flight ? WG_TASK_RUNNING : WG_TASK_QUEUED);
 	sqlite3_bind_int64(st, 3, want);
+	sqlite3_bind_int64(st, 4, (int64_t)wg__jobs_now(j)); /* ready again from now */
 	return wg_store_exec_stmt(j->store, st);
 }
 
@@ -302,7 +303,12 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 		a->argument_len = (size_t)sqlite3_column_bytes(st, 0);
 		a->argument = wg_memdup(a->argument_len ? sqlite3_column_blob(st, 0) : "",
 					a->argument_len ? a->argument_len : 1);
+		/* Waiting since its task was last queued, or since its job came. */
+		uint64_t ready = sqlite3_column_type(st, 1) == SQLITE_NULL
+				     ? (uint64_t)sqlite3_column_int64(job_row, 7)
+				     : (uint64_t)sqlite3_column_int64(st, 1);
 		sqlite3_reset(st);
+		wg_histogram_observe_ms(&j->counters.queue_wait, now > ready ? now - ready : 0);
 		a->timeout_ms = timeout;
 		a->memory_bytes = (uint64_t)sqlite3_column_int64(job_row, 4);
 		a->result_bytes = (uint64_t)sqlite3_column_int64(job_row, 5);
@@ -367,6 +373,7 @@ struct attempt_row {
 	uint64_t result_bytes;
 	char program_hash[65];
 	uint64_t assigned_ms;
+	uint64_t started_ms; /* 0: never started */
 };
 
 /* Loads an attempt and checks that it belongs to the reporting worker. Returns 1 when it
@@ -393,6 +400,7 @@ static int load_attempt(struct wg_jobs *j, const char *node_id, uint64_t attempt
 	snprintf(a->program_hash, sizeof a->program_hash, "%s",
 		 (const char *)sqlite3_column_text(st, 6));
 	a->assigned_ms = (uint64_t)sqlite3_column_int64(st, 7);
+	a->started_ms = (uint64_t)sqlite3_column_int64(st, 8); /* NULL reads 0 */
 	sqlite3_reset(st);
 	if (a->worker != (*w)->db_id) {
 		wg_warn(NULL, "worker %.8s reported on attempt %llu of another worker", node_id,
@@ -400,6 +408,14 @@ static int load_attempt(struct wg_jobs *j, const char *node_id, uint64_t attempt
 		return 0;
 	}
 	return 1;
+}
+
+/* An attempt answered with a result or an error: how long it ran, as the manager saw it. */
+static void observe_run(struct wg_jobs *j, const struct attempt_row *a)
+{
+	uint64_t now = wg__jobs_now(j);
+	uint64_t from = a->started_ms ? a->started_ms : a->assigned_ms;
+	wg_histogram_observe_ms(&j->counters.run_time, now > from ? now - from : 0);
 }
 
 static void set_applied(bool *applied, int rc, int did)
@@ -490,12 +506,11 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 	 * anything else that has ended (a duplicate, an aborted replica) is ignored. */
 	if (!(in_flight || a.state == WG_ATTEMPT_LOST) || a.task_state >= WG_TASK_COMPLETED)
 		goto end;
+	if (len > a.result_bytes && !in_flight)
+		goto end;
 	did = 1;
+	observe_run(j, &a);
 	if (len > a.result_bytes) {
-		if (!in_flight) {
-			did = 0;
-			goto end;
-		}
 		j->counters.errors++;
 		rc = attempt_failed(j, attempt_id, &a, WG_ATTEMPT_ERROR,
 				    WASMGRID__ERROR_KIND__RESOURCE_LIMIT,
@@ -561,6 +576,7 @@ int wg_jobs_error(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, i
 	if (!wg_error_kind_known(kind))
 		kind = WASMGRID__ERROR_KIND__ERROR_KIND_UNKNOWN;
 	j->counters.errors++;
+	observe_run(j, &a);
 	rc = attempt_failed(j, attempt_id, &a, WG_ATTEMPT_ERROR, kind, detail, stderr_tail,
 			    stderr_len, cpu_ms);
 	did = 1;

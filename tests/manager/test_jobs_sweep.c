@@ -222,12 +222,13 @@ TEST(jobs_store_of_schema_version_1_is_upgraded)
 			      "DROP TABLE sweep; ALTER TABLE attempts DROP COLUMN cpu_ms;"
 			      " ALTER TABLE jobs DROP COLUMN name; DROP INDEX tasks_done;"
 			      " ALTER TABLE tasks DROP COLUMN done_seq;"
-			      " ALTER TABLE jobs DROP COLUMN done_seq; PRAGMA user_version = 1",
+			      " ALTER TABLE jobs DROP COLUMN done_seq; ALTER TABLE tasks DROP "
+			      "COLUMN ready_ms; PRAGMA user_version = 1",
 			      NULL, NULL, NULL),
 		 SQLITE_OK);
 	sqlite3_close(db);
 	jfx_open(&f);
-	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 5);
+	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 6);
 	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM jobs WHERE name = ''"), 1);
 	/* The tasks that had ended are numbered in index order, and later ones after them. */
 	CHECK_EQ(raw_count(&f, "SELECT done_seq FROM tasks WHERE idx = 0"), 1);
@@ -236,6 +237,9 @@ TEST(jobs_store_of_schema_version_1_is_upgraded)
 	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE done_seq IS NULL"), 2);
 	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM pragma_table_info('attempts')"
 			       " WHERE name = 'cpu_ms'"),
+		 1);
+	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM pragma_table_info('tasks')"
+			       " WHERE name = 'ready_ms'"),
 		 1);
 	struct wg_job_info info;
 	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
