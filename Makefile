@@ -146,7 +146,7 @@ test-fuzz: fuzz-build
 
 demo: deps
 	$(MAKE) $(JOBS) all
-	./tools/demo.sh $(BUILD)
+	./tools/demo.sh $(BUILD) $(if $(KEEP),--keep)
 
 bench: deps all
 	./bench/run.sh

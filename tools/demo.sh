@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # `make demo`: a manager and one worker per core on loopback, a real job, its results.
-# Everything runs in a temporary directory and is stopped cleanly at the end.
+# Everything runs in a temporary directory and is stopped cleanly at the end; with --keep
+# (`make demo KEEP=1`) the cluster stays up, for the dashboard and the Python client,
+# until Ctrl-C. It exits non-zero when the job does not complete with every result.
 set -euo pipefail
-BUILD=${1:-build}
-W="$PWD/$BUILD/wasmgrid"
+BUILD=$(cd "${1:-build}" && pwd)
+KEEP=${2:-}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+W="$BUILD/wasmgrid"
+TASKS=300
 DIR=$(mktemp -d /tmp/wasmgrid-demo.XXXXXX)
 pids=()
 cleanup() {
@@ -38,17 +43,32 @@ done
 step "wasmgrid workers"
 "$W" workers --api "$API"
 
-if "$W" help | grep -q '^  wasmgrid submit'; then
-	step "submitting a job: hash-pattern search over 300 arguments"
-	awk 'BEGIN { for (i = 0; i < 300; i++) printf "%05x\n", i * 7919 }' > "$DIR/args"
-	JOB=$("$W" submit "$BUILD/examples/hashsearch.wasm" --args-file "$DIR/args" --api "$API")
-	echo "job $JOB"
-	step "wasmgrid wait $JOB"
-	"$W" wait "$JOB" --api "$API" || true
-	step "wasmgrid status $JOB"
-	"$W" status "$JOB" --api "$API"
-	step "first results (wasmgrid results $JOB)"
-	"$W" results "$JOB" --api "$API" | head -n 12
+step "submitting a job: hash-pattern search over $TASKS arguments"
+awk -v n=$TASKS 'BEGIN { for (i = 0; i < n; i++) printf "%05x\n", i * 7919 }' > "$DIR/args"
+JOB=$("$W" submit "$BUILD/examples/hashsearch.wasm" --args-file "$DIR/args" \
+	--name "demo: hash search" --api "$API")
+echo "job $JOB"
+step "wasmgrid wait $JOB"
+"$W" wait "$JOB" --api "$API"
+step "wasmgrid status $JOB"
+"$W" status "$JOB" --api "$API"
+step "first results (wasmgrid results $JOB)"
+"$W" results "$JOB" --api "$API" > "$DIR/results"
+head -n 12 "$DIR/results"
+ok=$(awk '$2 == "completed"' "$DIR/results" | wc -l)
+echo "... $ok of $TASKS tasks completed with a result"
+[ "$ok" -eq "$TASKS" ] || { echo "demo: expected $TASKS results" >&2; exit 1; }
+
+if [ "$KEEP" = --keep ]; then
+	step "the cluster stays up until Ctrl-C"
+	cat <<-EOT
+	dashboard:  http://$API/
+	CLI:        $W status --api $API
+	Python:     PYTHONPATH=$ROOT/python python3 -c 'import wasmgrid;
+	            c = wasmgrid.Client("$API"); print([r.text for r in c.job($JOB).results()][:5])'
+	EOT
+	trap 'echo' INT
+	wait "${pids[0]}" || true
 fi
 
 step "stopping: the workers leave with ManagerBye, then the manager stops"
