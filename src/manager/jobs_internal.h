@@ -131,9 +131,8 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	X(TASK_ATTEMPT_COUNTS,                                                                     \
 	  "SELECT coalesce(sum(state <= " A_STARTED "), 0),"                                       \
 	  " coalesce(sum(state = " A_COMPLETED "), 0) FROM attempts WHERE task_id = ?1")           \
-	X(TASK_BEST_RESULT, "SELECT min(id), count(DISTINCT worker) AS c FROM attempts"            \
-			    " WHERE task_id = ?1 AND state = " A_COMPLETED " GROUP BY result"      \
-			    " ORDER BY c DESC, min(id) LIMIT 1")                                   \
+	X(TASK_RESULTS, "SELECT id, worker, result FROM attempts WHERE task_id = ?1"               \
+			" AND state = " A_COMPLETED " ORDER BY id")                                \
 	X(TASK_SET_QUEUE, "UPDATE tasks SET state = ?2, want = ?3, ready_ms = CASE WHEN"           \
 			  " want = 0 AND ?3 > 0 THEN ?4 ELSE ready_ms END WHERE id = ?1")          \
 	X(TASK_FINISH, "UPDATE tasks SET state = ?2, want = 0, accepted = ?3, done_seq = ?4"       \

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "manager/jobs_internal.h"
 #include "node/error_kind.h"
 #include "util/alloc.h"
@@ -128,6 +130,59 @@ out:
 	return rc;
 }
 
+/* The largest group of identical results of a task, counted in distinct workers, and its
+ * first attempt (the earliest, among groups of equal size). Grouped here by digest rather
+ * than by SQL's GROUP BY, which builds three temporary B-trees per call. */
+static int best_result(struct wg_jobs *j, int64_t task, int64_t *best_id, int64_t *best)
+{
+	struct result_row {
+		uint8_t digest[32];
+		int64_t id, worker;
+	} *v = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_RESULTS);
+	sqlite3_bind_int64(st, 1, task);
+	int rc;
+	while ((rc = wg_store_step(j->store, st)) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			v = wg_realloc(v, cap * sizeof *v);
+		}
+		v[n].id = sqlite3_column_int64(st, 0);
+		v[n].worker = sqlite3_column_int64(st, 1);
+		const void *r = sqlite3_column_blob(st, 2);
+		crypto_generichash(v[n].digest, sizeof v[n].digest, r,
+				   (unsigned long long)sqlite3_column_bytes(st, 2), NULL, 0);
+		n++;
+	}
+	*best_id = 0;
+	*best = 0;
+	/* Rows come in attempt order, so a group's first row is its earliest attempt. */
+	for (size_t g = 0; rc == 0 && g < n; g++) {
+		bool seen = false;
+		for (size_t e = 0; e < g && !seen; e++)
+			seen = memcmp(v[e].digest, v[g].digest, sizeof v[g].digest) == 0;
+		if (seen)
+			continue;
+		int64_t workers = 0;
+		for (size_t r = g; r < n; r++) {
+			if (memcmp(v[r].digest, v[g].digest, sizeof v[g].digest) != 0)
+				continue;
+			bool counted = false; /* this worker already counted in the group */
+			for (size_t e = g; e < r && !counted; e++)
+				counted = v[e].worker == v[r].worker &&
+					  memcmp(v[e].digest, v[g].digest, sizeof v[g].digest) == 0;
+			workers += !counted;
+		}
+		if (workers > *best) {
+			*best = workers;
+			*best_id = v[g].id;
+		}
+	}
+	free(v);
+	return rc < 0 ? rc : 0;
+}
+
 int wg__task_reconcile(struct wg_jobs *j, int64_t task)
 {
 	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_RECONCILE_GET);
@@ -157,13 +212,8 @@ int wg__task_reconcile(struct wg_jobs *j, int64_t task)
 	sqlite3_reset(st);
 	int64_t best_id = 0, best = 0;
 	if (n_results > 0) {
-		st = wg__stmt(j, WG__S_TASK_BEST_RESULT);
-		sqlite3_bind_int64(st, 1, task);
-		if (wg_store_step(j->store, st) != 1)
-			return WG_EDB;
-		best_id = sqlite3_column_int64(st, 0);
-		best = sqlite3_column_int64(st, 1);
-		sqlite3_reset(st);
+		if ((rc = best_result(j, task, &best_id, &best)) < 0)
+			return rc;
 	}
 	if (best >= quorum)
 		return finish_task(j, task, job, WG_TASK_COMPLETED, best_id);
