@@ -83,12 +83,13 @@ int main(int argc, char **argv)
 			check(wg_jobs_assign(j, names[w], (uint32_t)batch, &a, &na), "assign");
 			double c1 = cpu_us();
 			for (size_t i = 0; i < na; i++)
-				check(wg_jobs_started(j, names[w], a[i].attempt_id, 0, NULL), "started");
+				check(wg_jobs_started(j, names[w], a[i].attempt_id, 0, NULL),
+				      "started");
 			double c2 = cpu_us();
 			for (size_t i = 0; i < na; i++) {
 				char r[24];
 				int len = snprintf(r, sizeof r, "%.*s+1", (int)a[i].argument_len,
-					       (const char *)a[i].argument);
+						   (const char *)a[i].argument);
 				check(wg_jobs_completed(j, names[w], a[i].attempt_id, (uint8_t *)r,
 							(size_t)len, 1, NULL),
 				      "completed");
