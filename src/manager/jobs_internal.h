@@ -94,18 +94,19 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	  "SELECT j.program_hash FROM jobs j WHERE j.state = " J_RUNNING " AND EXISTS("            \
 	  "SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.want > 0)"                            \
 	  " ORDER BY j.priority DESC, j.id LIMIT 1")                                               \
-	X(QUEUE_TASKS, "SELECT id, idx FROM tasks WHERE job_id = ?1 AND want > 0"                  \
+	X(QUEUE_TASKS, "SELECT id, idx, argument, ready_ms FROM tasks WHERE job_id = ?1"           \
+		       " AND want > 0"                                                             \
 		       " ORDER BY idx")                                                            \
 	X(WORKER_HAS_REPLICA,                                                                      \
 	  "SELECT 1 FROM attempts WHERE task_id = ?1 AND worker = ?2"                              \
 	  " AND state IN (" A_ASSIGNED ", " A_STARTED ", " A_COMPLETED ") LIMIT 1")                \
-	X(TASK_ARGUMENT, "SELECT argument, ready_ms FROM tasks WHERE id = ?1")                     \
 	X(ATTEMPT_INSERT, "INSERT INTO attempts(task_id, worker, state, assigned_ms,"              \
 			  " deadline_ms) VALUES(?1, ?2, 1, ?3, ?4)")                               \
 	X(TASK_ASSIGNED, "UPDATE tasks SET want = want - 1, state = " T_RUNNING ","                \
 			 " attempts = attempts + 1 WHERE id = ?1")                                 \
 	X(ATTEMPT_GET, "SELECT a.state, a.worker, a.task_id, t.state, j.timeout_ms,"               \
-		       " j.result_bytes, j.program_hash, a.assigned_ms, a.started_ms"              \
+		       " j.result_bytes, j.program_hash, a.assigned_ms, a.started_ms,"             \
+		       " t.job_id, t.attempts, j.quorum, j.state"                                  \
 		       " FROM attempts a"                                                          \
 		       " JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id"          \
 		       " WHERE a.id = ?1")                                                         \
@@ -141,8 +142,8 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	X(TASK_IN_FLIGHT,                                                                          \
 	  "SELECT id, worker FROM attempts WHERE task_id = ?1 AND state <= " A_STARTED)            \
 	X(JOB_TASK_DONE, "UPDATE jobs SET remaining = remaining - 1, n_failed = n_failed + ?2,"    \
-			 " done_seq = done_seq + 1 WHERE id = ?1"                                  \
-			 " RETURNING remaining, n_failed, done_seq")                               \
+			 " done_seq = done_seq + 1 WHERE id = ?1")                                 \
+	X(JOB_COUNTERS, "SELECT remaining, n_failed, done_seq FROM jobs WHERE id = ?1")            \
 	X(JOB_FINISH, "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1")                \
 	X(JOB_STATE, "SELECT state, done_seq FROM jobs WHERE id = ?1")                             \
 	X(JOB_IN_FLIGHT,                                                                           \

@@ -76,35 +76,14 @@ static int count_failure(struct wg_jobs *j, int64_t task, int kind, const char *
 }
 
 /* Ends a task (completed with `accepted`, or failed) and, when it was the last one, its
- * job. Replicas still in flight are not needed any more: they are aborted. */
-static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, int64_t accepted)
+ * job. Replicas still in flight are not needed any more: they are aborted (unless the
+ * caller knows there can be none: `alone`, the task's only attempt has just ended). */
+static int abort_replicas(struct wg_jobs *j, int64_t task)
 {
 	struct id_list fl = {0}; /* attempts in flight: (attempt, worker) */
-	/* The job first: it numbers the task in the order tasks end (done_seq). */
-	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_TASK_DONE);
-	sqlite3_bind_int64(st, 1, job);
-	sqlite3_bind_int(st, 2, state == WG_TASK_FAILED);
-	int rc = wg_store_step(j->store, st);
-	if (rc != 1) {
-		rc = WG_EDB;
-		goto out;
-	}
-	int64_t remaining = sqlite3_column_int64(st, 0), failed = sqlite3_column_int64(st, 1);
-	int64_t seq = sqlite3_column_int64(st, 2);
-	rc = wg_store_step(j->store, st);
-	if (rc < 0)
-		goto out;
-	st = wg__stmt(j, WG__S_TASK_FINISH);
+	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_IN_FLIGHT);
 	sqlite3_bind_int64(st, 1, task);
-	sqlite3_bind_int(st, 2, state);
-	if (accepted)
-		sqlite3_bind_int64(st, 3, accepted);
-	sqlite3_bind_int64(st, 4, seq);
-	rc = wg_store_exec_stmt(j->store, st);
-	if (rc < 0)
-		goto out;
-	st = wg__stmt(j, WG__S_TASK_IN_FLIGHT);
-	sqlite3_bind_int64(st, 1, task);
+	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1)
 		id_list_push(&fl, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), 0);
 	for (size_t i = 0; i < fl.n && rc == 0; i++) {
@@ -112,8 +91,38 @@ static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, 
 		worker_leaves(j, fl.v[i].b);
 		wg__abort_push(j, fl.v[i].b, (uint64_t)fl.v[i].a);
 	}
+	free(fl.v);
+	return rc;
+}
+
+static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, int64_t accepted,
+		       bool alone)
+{
+	/* The job first: it numbers the task in the order tasks end (done_seq). Read back
+	 * by a SELECT: UPDATE ... RETURNING costs a temporary table per call. */
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_TASK_DONE);
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_int(st, 2, state == WG_TASK_FAILED);
+	int rc = wg_store_exec_stmt(j->store, st);
 	if (rc < 0)
-		goto out;
+		return rc;
+	st = wg__stmt(j, WG__S_JOB_COUNTERS);
+	sqlite3_bind_int64(st, 1, job);
+	if (wg_store_step(j->store, st) != 1)
+		return WG_EDB;
+	int64_t remaining = sqlite3_column_int64(st, 0), failed = sqlite3_column_int64(st, 1);
+	int64_t seq = sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	st = wg__stmt(j, WG__S_TASK_FINISH);
+	sqlite3_bind_int64(st, 1, task);
+	sqlite3_bind_int(st, 2, state);
+	if (accepted)
+		sqlite3_bind_int64(st, 3, accepted);
+	sqlite3_bind_int64(st, 4, seq);
+	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
+		return rc;
+	if (!alone && (rc = abort_replicas(j, task)) < 0)
+		return rc;
 	rc = 0;
 	if (remaining == 0) {
 		st = wg__stmt(j, WG__S_JOB_FINISH);
@@ -125,8 +134,6 @@ static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, 
 			wg_info(NULL, "job %lld %s", (long long)job,
 				failed ? "failed" : "completed");
 	}
-out:
-	free(fl.v);
 	return rc;
 }
 
@@ -216,9 +223,9 @@ int wg__task_reconcile(struct wg_jobs *j, int64_t task)
 			return rc;
 	}
 	if (best >= quorum)
-		return finish_task(j, task, job, WG_TASK_COMPLETED, best_id);
+		return finish_task(j, task, job, WG_TASK_COMPLETED, best_id, false);
 	if (failures > max_failures)
-		return finish_task(j, task, job, WG_TASK_FAILED, 0);
+		return finish_task(j, task, job, WG_TASK_FAILED, 0, false);
 	/* Keep k replicas going until k results are in, and beyond that enough attempts
 	 * that the largest group of agreeing results could still reach the quorum. */
 	int64_t target = k - n_results > quorum - best ? k - n_results : quorum - best;
@@ -289,12 +296,19 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 	int64_t job = sqlite3_column_int64(job_row, 0);
 	int64_t k = sqlite3_column_int64(job_row, 6);
 	uint32_t timeout = (uint32_t)sqlite3_column_int64(job_row, 3);
-	struct id_list picked = {0}; /* (task, index) */
+	/* The tasks picked, read before any is changed. */
+	struct picked {
+		int64_t task, idx;
+		uint8_t *argument;
+		size_t argument_len;
+		uint64_t ready_ms;
+	} *picked = wg_calloc(room, sizeof *picked);
+	size_t n_picked = 0;
 
 	sqlite3_stmt *st = wg__stmt(j, WG__S_QUEUE_TASKS);
 	sqlite3_bind_int64(st, 1, job);
 	int rc = 0;
-	while (picked.n < room && (rc = wg_store_step(j->store, st)) == 1) {
+	while (n_picked < room && (rc = wg_store_step(j->store, st)) == 1) {
 		int64_t task = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
 		if (k > 1) {
 			/* Replicas must come from distinct workers to be worth comparing. */
@@ -310,7 +324,16 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 			if (has)
 				continue;
 		}
-		id_list_push(&picked, task, idx, 0);
+		struct picked *p = &picked[n_picked++];
+		p->task = task;
+		p->idx = idx;
+		p->argument_len = (size_t)sqlite3_column_bytes(st, 2);
+		p->argument = wg_memdup(p->argument_len ? sqlite3_column_blob(st, 2) : "",
+					p->argument_len ? p->argument_len : 1);
+		/* Waiting since its task was last queued, or since its job came. */
+		p->ready_ms = sqlite3_column_type(st, 3) == SQLITE_NULL
+				      ? (uint64_t)sqlite3_column_int64(job_row, 7)
+				      : (uint64_t)sqlite3_column_int64(st, 3);
 	}
 	sqlite3_reset(st);
 	if (rc < 0)
@@ -318,9 +341,10 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 	rc = 0;
 	uint64_t now = wg__jobs_now(j);
 	uint64_t deadline = now + j->start_grace_ms + timeout + timeout_grace_ms(timeout);
-	for (size_t i = 0; i < picked.n; i++) {
+	for (size_t i = 0; i < n_picked; i++) {
+		struct picked *p = &picked[i];
 		st = wg__stmt(j, WG__S_ATTEMPT_INSERT);
-		sqlite3_bind_int64(st, 1, picked.v[i].a);
+		sqlite3_bind_int64(st, 1, p->task);
 		sqlite3_bind_int64(st, 2, w->db_id);
 		sqlite3_bind_int64(st, 3, (int64_t)now);
 		sqlite3_bind_int64(st, 4, (int64_t)deadline);
@@ -328,16 +352,9 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 			goto out;
 		int64_t attempt = sqlite3_last_insert_rowid(wg_store_db(j->store));
 		st = wg__stmt(j, WG__S_TASK_ASSIGNED);
-		sqlite3_bind_int64(st, 1, picked.v[i].a);
+		sqlite3_bind_int64(st, 1, p->task);
 		if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
 			goto out;
-		st = wg__stmt(j, WG__S_TASK_ARGUMENT);
-		sqlite3_bind_int64(st, 1, picked.v[i].a);
-		if (wg_store_step(j->store, st) != 1) {
-			rc = WG_EDB;
-			goto out;
-		}
-		rc = 0;
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 16;
 			*out = wg_realloc(*out, *cap * sizeof **out);
@@ -346,19 +363,15 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 		memset(a, 0, sizeof *a);
 		a->attempt_id = (uint64_t)attempt;
 		a->job_id = (uint64_t)job;
-		a->index = (uint32_t)picked.v[i].b;
+		a->index = (uint32_t)p->idx;
 		snprintf(a->program_hash, sizeof a->program_hash, "%s",
 			 (const char *)sqlite3_column_text(job_row, 1));
 		split_addresses((const char *)sqlite3_column_text(job_row, 2), a);
-		a->argument_len = (size_t)sqlite3_column_bytes(st, 0);
-		a->argument = wg_memdup(a->argument_len ? sqlite3_column_blob(st, 0) : "",
-					a->argument_len ? a->argument_len : 1);
-		/* Waiting since its task was last queued, or since its job came. */
-		uint64_t ready = sqlite3_column_type(st, 1) == SQLITE_NULL
-				     ? (uint64_t)sqlite3_column_int64(job_row, 7)
-				     : (uint64_t)sqlite3_column_int64(st, 1);
-		sqlite3_reset(st);
-		wg_histogram_observe_ms(&j->counters.queue_wait, now > ready ? now - ready : 0);
+		a->argument_len = p->argument_len;
+		a->argument = p->argument;
+		p->argument = NULL;
+		wg_histogram_observe_ms(&j->counters.queue_wait,
+					now > p->ready_ms ? now - p->ready_ms : 0);
 		a->timeout_ms = timeout;
 		a->memory_bytes = (uint64_t)sqlite3_column_int64(job_row, 4);
 		a->result_bytes = (uint64_t)sqlite3_column_int64(job_row, 5);
@@ -367,7 +380,9 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 		j->counters.assigned++;
 	}
 out:
-	free(picked.v);
+	for (size_t i = 0; i < n_picked; i++)
+		free(picked[i].argument);
+	free(picked);
 	return rc;
 }
 
@@ -424,6 +439,8 @@ struct attempt_row {
 	char program_hash[65];
 	uint64_t assigned_ms;
 	uint64_t started_ms; /* 0: never started */
+	int64_t job, task_attempts, quorum;
+	int job_state;
 };
 
 /* Loads an attempt and checks that it belongs to the reporting worker. Returns 1 when it
@@ -451,6 +468,10 @@ static int load_attempt(struct wg_jobs *j, const char *node_id, uint64_t attempt
 		 (const char *)sqlite3_column_text(st, 6));
 	a->assigned_ms = (uint64_t)sqlite3_column_int64(st, 7);
 	a->started_ms = (uint64_t)sqlite3_column_int64(st, 8); /* NULL reads 0 */
+	a->job = sqlite3_column_int64(st, 9);
+	a->task_attempts = sqlite3_column_int64(st, 10);
+	a->quorum = sqlite3_column_int64(st, 11);
+	a->job_state = sqlite3_column_int(st, 12);
 	sqlite3_reset(st);
 	if (a->worker != (*w)->db_id) {
 		wg_warn(NULL, "worker %.8s reported on attempt %llu of another worker", node_id,
@@ -536,6 +557,26 @@ static int attempt_failed(struct wg_jobs *j, uint64_t attempt_id, const struct a
 	return rc;
 }
 
+/* Stores an attempt's result (the task is not looked at). */
+static int record_result(struct wg_jobs *j, uint64_t attempt_id, const uint8_t *result,
+			 size_t len, uint64_t cpu_ms, struct wg__worker *w,
+			 const struct attempt_row *a)
+{
+	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_COMPLETED);
+	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
+	sqlite3_bind_int64(st, 2, (int64_t)wg__jobs_now(j));
+	sqlite3_bind_blob64(st, 3, result, len, SQLITE_STATIC);
+	if (cpu_ms)
+		sqlite3_bind_int64(st, 4, (int64_t)cpu_ms);
+	int rc = wg_store_exec_stmt(j->store, st);
+	if (rc < 0)
+		return rc;
+	if (a->state <= WG__IN_FLIGHT)
+		worker_leaves(j, a->worker);
+	j->counters.results++;
+	return wg__worker_add_program(j, w, a->program_hash);
+}
+
 int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
 		      const uint8_t *result, size_t len, uint64_t cpu_ms, bool *applied)
 {
@@ -567,6 +608,15 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 				    "result larger than the job's result limit", NULL, 0, cpu_ms);
 		goto end;
 	}
+	if (a.quorum == 1 && in_flight && a.job_state == WG_JOB_RUNNING) {
+		/* The common case, one result wanted: there is no earlier result (it would
+		 * have ended the task), so this one is accepted as it comes. */
+		rc = record_result(j, attempt_id, result, len, cpu_ms, w, &a);
+		if (rc == 0)
+			rc = finish_task(j, a.task, a.job, WG_TASK_COMPLETED, (int64_t)attempt_id,
+					 a.task_attempts == 1);
+		goto end;
+	}
 	/* A result that matches none of the results already in (after the first) is a
 	 * disagreement, and counts as a failure so that endless disagreement ends. */
 	sqlite3_stmt *st = wg__stmt(j, WG__S_RESULT_COUNT);
@@ -587,20 +637,8 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 					"replicas returned different results", NULL, 0)) < 0)
 			goto end;
 	}
-	st = wg__stmt(j, WG__S_ATTEMPT_COMPLETED);
-	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
-	sqlite3_bind_int64(st, 2, (int64_t)wg__jobs_now(j));
-	sqlite3_bind_blob64(st, 3, result, len, SQLITE_STATIC);
-	if (cpu_ms)
-		sqlite3_bind_int64(st, 4, (int64_t)cpu_ms);
-	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
-		goto end;
-	if (in_flight)
-		worker_leaves(j, a.worker);
-	j->counters.results++;
-	if ((rc = wg__worker_add_program(j, w, a.program_hash)) < 0)
-		goto end;
-	rc = wg__task_reconcile(j, a.task);
+	if ((rc = record_result(j, attempt_id, result, len, cpu_ms, w, &a)) == 0)
+		rc = wg__task_reconcile(j, a.task);
 	goto end;
 fail:
 	rc = WG_EDB;

@@ -262,10 +262,19 @@ static int lock_database(struct wg_store *s, char **reason)
 	return 0;
 }
 
+/* Before SQLite's first use in the process: no memory statistics, which nothing reads and
+ * which cost a global mutex on every allocation (a tenth of a report's CPU). */
+static void configure_sqlite(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int wg_store_open(const char *path, const char *schema_sql, int version,
 		  const char *const *upgrades, const char *const *stmts, size_t n,
 		  struct wg_store **out, char *why, size_t why_len)
 {
+	static pthread_once_t configured = PTHREAD_ONCE_INIT;
+	pthread_once(&configured, configure_sqlite);
 	struct wg_store *s = wg_calloc(1, sizeof *s);
 	char *reason = NULL;
 	int rc = WG_EDB, have = 0;
