@@ -699,6 +699,15 @@ int wg_link_send(struct wg_link *link, const uint8_t *data, size_t len)
 	return 0;
 }
 
+void wg_link_flush(struct wg_link *link)
+{
+	if (!link || !link->pending.len)
+		return;
+	flush(link);
+	if (!link->pending.len)
+		uv_idle_stop(&link->flusher);
+}
+
 void wg_link_close(struct wg_link *link)
 {
 	if (!link || link->finishing || link->close_requested)

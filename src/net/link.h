@@ -91,6 +91,11 @@ void wg_listener_close(struct wg_listener *l);
  * one write. Returns 0, WG_ETOOBIG over the maximum frame size, or WG_ECLOSED when the link
  * is closing or not yet open (it is open from on_open on, so on_open may send). */
 int wg_link_send(struct wg_link *link, const uint8_t *data, size_t len);
+/* Writes the frames queued so far now rather than in the next loop iteration: for a caller
+ * that has queued the last frame of its turn (the next iteration would first read and
+ * handle whatever has come in meanwhile). A no-op when nothing waits or a write is in
+ * flight (the queued frames then follow it as one batch). */
+void wg_link_flush(struct wg_link *link);
 /* Closes the link after the frames already queued have been written (bounded by a 2 s
  * deadline): writes them, sends FIN, and waits for the peer's EOF so that no reset can
  * destroy data in flight. No on_frame follows. on_close follows with status 0. Safe to
