@@ -77,6 +77,52 @@ void wg__api_run_deferred(struct wg_manager *m)
 	}
 }
 
+/* An answer owed once the turn's transaction is committed. */
+struct committed_answer {
+	struct wg_http_request *req;
+	int status;
+	struct wg_buf body; /* JSON */
+	char location[64];  /* a Location header, when not empty */
+	struct committed_answer *next;
+};
+
+static void answer_after_commit(struct wg_manager *m, struct wg_http_request *req, int status,
+				struct wg_buf *body, const char *location)
+{
+	struct committed_answer *a = wg_calloc(1, sizeof *a);
+	a->req = req;
+	a->status = status;
+	a->body = *body;
+	*body = (struct wg_buf){0};
+	snprintf(a->location, sizeof a->location, "%s", location ? location : "");
+	if (!m->answers_tail)
+		m->answers_tail = &m->answers;
+	*m->answers_tail = a;
+	m->answers_tail = &a->next;
+}
+
+void wg__api_answer_committed(struct wg_manager *m, bool committed)
+{
+	struct committed_answer *a = m->answers;
+	m->answers = NULL;
+	m->answers_tail = &m->answers;
+	while (a) {
+		struct committed_answer *next = a->next;
+		if (!committed) {
+			wg_http_respond_error(a->req, 503,
+					      "the manager's job store failed before this was "
+					      "stored: nothing was kept, try again");
+		} else {
+			if (a->location[0])
+				wg_http_add_header(a->req, "Location", a->location);
+			wg_http_respond_json(a->req, a->status, a->body.data, a->body.len);
+		}
+		wg_buf_free(&a->body);
+		free(a);
+		a = next;
+	}
+}
+
 void wg__api_core_error(struct wg_manager *m, struct wg_http_request *req, const char *what, int rc)
 {
 	wg_http_respond_error(req, 500, "the manager failed while %s: %s", what, wg_strerror(rc));
@@ -239,10 +285,13 @@ static void respond_job(struct wg_manager *m, struct wg_http_request *req, int s
  * ~50 MiB of small blocks of a large tree stay resident (docs/PERFORMANCE.md). */
 #define API_TRIM_BODY_BYTES (1u << 20)
 
+/* The job is written into the loop turn's transaction, where the dispatcher assigns its
+ * first tasks at the end of the turn: one commit for both, then the 201 and the tasks go
+ * out (a failed commit answers 503 and keeps nothing). */
 void wg__api_post_job(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
-	if (!wg__api_core_ready(m, req, wg__api_post_job))
+	if (core_down(m, req))
 		return;
 	struct wg_job_body jb;
 	char err[256] = "";
@@ -250,6 +299,10 @@ void wg__api_post_job(struct wg_http_request *req, void *user)
 	const char *body = (const char *)wg_http_body(req, &len);
 	if (wg__job_body_parse(body, len, &jb, err, sizeof err) != 0) {
 		wg_http_respond_error(req, 400, "%s", err);
+		goto out;
+	}
+	if (!wg__dispatch_open_turn(m)) {
+		core_down(m, req);
 		goto out;
 	}
 	if (!jb.address) {
@@ -301,9 +354,7 @@ void wg__api_post_job(struct wg_http_request *req, void *user)
 	wg_jw_object_end(&w);
 	char location[64];
 	snprintf(location, sizeof location, "/v1/jobs/%" PRIu64, job_id);
-	wg_http_add_header(req, "Location", location);
-	wg_http_respond_json(req, 201, out.data, out.len);
-	wg_buf_free(&out);
+	answer_after_commit(m, req, 201, &out, location);
 out:
 	wg__job_body_free(&jb);
 	if (len >= API_TRIM_BODY_BYTES)

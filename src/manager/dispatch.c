@@ -174,8 +174,9 @@ struct batches {
 	size_t n, cap;
 };
 
-/* Opens the loop turn's transaction unless it is open; false when the store failed. */
-static bool open_turn_txn(struct wg_manager *m)
+static void on_flush(uv_prepare_t *h);
+
+bool wg__dispatch_open_turn(struct wg_manager *m)
 {
 	if (m->txn_open)
 		return true;
@@ -185,6 +186,7 @@ static bool open_turn_txn(struct wg_manager *m)
 		return false;
 	}
 	m->txn_open = true;
+	uv_prepare_start(&m->flush, on_flush);
 	return true;
 }
 
@@ -218,7 +220,7 @@ static void schedule(struct wg_manager *m, struct batches *out)
 	for (;;) {
 		size_t chosen;
 		if (wg_jobs_pick_worker(m->jobs, ids, free_slots, n, &chosen) != 0 ||
-		    !open_turn_txn(m))
+		    !wg__dispatch_open_turn(m))
 			break;
 		struct wg_assignment *as = NULL;
 		size_t n_as = 0;
@@ -565,9 +567,11 @@ static void answer_program_fetch(struct wg_manager *m, struct wg_peer *peer, uin
 	free(buf);
 }
 
-/* Commits the events of this loop iteration, then acknowledges them: a report is durable
- * before its worker may forget it. */
-static void commit_events(struct wg_manager *m)
+/* Commits the events of this loop iteration, then sends the assignments in `b` (NULL:
+ * none), then acknowledges the events: a report is durable before its worker may forget
+ * it, and an attempt before its worker hears of it. The tasks go first: they are what a
+ * waiting client waits for. */
+static void commit_events(struct wg_manager *m, const struct batches *b)
 {
 	if (!m->txn_open || !m->jobs)
 		return;
@@ -578,9 +582,12 @@ static void commit_events(struct wg_manager *m)
 		wg__manager_fatal(m, "committing reports", rc);
 		return;
 	}
+	for (size_t i = 0; b && i < b->n && !m->stopping; i++)
+		send_assignments(m, b->v[i].peer, b->v[i].as, b->v[i].n);
 	for (size_t i = 0; i < m->n_acks; i++)
 		wg_rpc_answer_ack(m->acks[i].peer->rpc, m->acks[i].id);
 	m->n_acks = 0;
+	wg__api_answer_committed(m, true);
 	if (m->tasks_finished) {
 		m->tasks_finished = false;
 		wg__dispatch_flush_aborts(m);
@@ -590,9 +597,9 @@ static void commit_events(struct wg_manager *m)
 	wg__api_run_deferred(m);
 }
 
-/* Once per loop turn, after every callback of the turn: the turn's reports and the
- * assignments they make room for go into one transaction; once it is committed, the
- * reports are acknowledged and the assignments sent. */
+/* Once per loop turn, after every callback of the turn: the turn's reports, the jobs
+ * submitted and the assignments they make room for go into one transaction; once it is
+ * committed, the assignments are sent and the rest answered. */
 static void on_flush(uv_prepare_t *h)
 {
 	struct wg_manager *m = h->data;
@@ -605,12 +612,9 @@ static void on_flush(uv_prepare_t *h)
 		m->kick_armed = false;
 		schedule(m, &b);
 	}
-	commit_events(m);
-	for (size_t i = 0; i < b.n; i++) {
-		if (!m->stopping)
-			send_assignments(m, b.v[i].peer, b.v[i].as, b.v[i].n);
+	commit_events(m, &b);
+	for (size_t i = 0; i < b.n; i++)
 		wg_assignments_free(b.v[i].as, b.v[i].n);
-	}
 	free(b.v);
 	/* The turn's acks and tasks go out now, not after the next turn's reads. */
 	for (struct wg_peer *p = m->peers; p; p = p->next)
@@ -634,15 +638,9 @@ void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t i
 {
 	int rc = 0;
 	const char *what = "";
-	if (req->body_case != WASMGRID__FRAME__BODY_PROGRAM_FETCH && !m->txn_open) {
-		rc = wg_jobs_begin(m->jobs);
-		if (rc) {
-			wg_rpc_answer_refused(peer->rpc, id, "the manager cannot store this now");
-			wg__manager_fatal(m, "starting a transaction", rc);
-			return;
-		}
-		m->txn_open = true;
-		uv_prepare_start(&m->flush, on_flush);
+	if (req->body_case != WASMGRID__FRAME__BODY_PROGRAM_FETCH && !wg__dispatch_open_turn(m)) {
+		wg_rpc_answer_refused(peer->rpc, id, "the manager cannot store this now");
+		return;
 	}
 	switch (req->body_case) {
 	case WASMGRID__FRAME__BODY_TASK_STARTED:
@@ -712,6 +710,7 @@ void wg__dispatch_close_core(struct wg_manager *m)
 	m->n_acks = 0;
 	m->tasks_finished = false;
 	m->kick_armed = false;
+	wg__api_answer_committed(m, false);
 	wg__api_wake_waiters(m, true);
 	wg_jobs_close(m->jobs);
 	m->jobs = NULL;
@@ -737,7 +736,7 @@ void wg__dispatch_stop(struct wg_manager *m)
 	if (!m->tick_timer.data || uv_is_closing((uv_handle_t *)&m->tick_timer))
 		return;
 	/* What was received is stored (and acknowledged) before we go. */
-	commit_events(m);
+	commit_events(m, NULL);
 	wg__api_wake_waiters(m, true);
 	uv_timer_stop(&m->tick_timer);
 	uv_idle_stop(&m->sweep);

@@ -50,6 +50,9 @@ struct wg_manager {
 	/* API requests that came while a transaction was open, run once it is committed, so
 	 * that every answer describes committed state (first to come first). */
 	struct deferred_request *deferred, **deferred_tail;
+	/* Answers of API requests that wrote into the turn's transaction, owed once it is
+	 * committed (POST /v1/jobs: the job and its first assignments commit together). */
+	struct committed_answer *answers, **answers_tail;
 	/* The job store failed (a full disk, an I/O error): it is closed (jobs NULL) and
 	 * reopened every few seconds; meanwhile the API answers 503 and no worker attaches. */
 	bool core_failed;
@@ -69,6 +72,9 @@ int wg__dispatch_open(struct wg_manager *m, bool first);
 /* Closes a failed job store: what was not committed is dropped, waiters answered. */
 void wg__dispatch_close_core(struct wg_manager *m);
 void wg__dispatch_stop(struct wg_manager *m);
+/* Opens the loop turn's transaction (committed at the end of the turn) unless it is open;
+ * false when the store failed (it is then being reopened). */
+bool wg__dispatch_open_turn(struct wg_manager *m);
 /* Something changed (a job arrived, a slot freed): hand out tasks soon. */
 void wg__dispatch_kick(struct wg_manager *m);
 /* Cancels and removals left work: do it, a slice per loop turn. */
@@ -98,6 +104,9 @@ bool wg__api_core_ready(struct wg_manager *m, struct wg_http_request *req,
 /* Runs the requests put aside by wg__api_core_ready (after a commit, or once the store is
  * closed, when they answer 503). */
 void wg__api_run_deferred(struct wg_manager *m);
+/* Sends the answers of requests whose changes went into the turn's transaction, once it is
+ * committed (`committed`), or 503 when it was not. */
+void wg__api_answer_committed(struct wg_manager *m, bool committed);
 
 /* The HTTP API (api.c). */
 int wg__manager_api_start(struct wg_manager *m, int *bound_port);

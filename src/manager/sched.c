@@ -332,8 +332,8 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 					p->argument_len ? p->argument_len : 1);
 		/* Waiting since its task was last queued, or since its job came. */
 		p->ready_ms = sqlite3_column_type(st, 3) == SQLITE_NULL
-				      ? (uint64_t)sqlite3_column_int64(job_row, 7)
-				      : (uint64_t)sqlite3_column_int64(st, 3);
+				  ? (uint64_t)sqlite3_column_int64(job_row, 7)
+				  : (uint64_t)sqlite3_column_int64(st, 3);
 	}
 	sqlite3_reset(st);
 	if (rc < 0)
@@ -558,9 +558,8 @@ static int attempt_failed(struct wg_jobs *j, uint64_t attempt_id, const struct a
 }
 
 /* Stores an attempt's result (the task is not looked at). */
-static int record_result(struct wg_jobs *j, uint64_t attempt_id, const uint8_t *result,
-			 size_t len, uint64_t cpu_ms, struct wg__worker *w,
-			 const struct attempt_row *a)
+static int record_result(struct wg_jobs *j, uint64_t attempt_id, const uint8_t *result, size_t len,
+			 uint64_t cpu_ms, struct wg__worker *w, const struct attempt_row *a)
 {
 	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_COMPLETED);
 	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
