@@ -822,7 +822,7 @@ static void respond_results(struct wg_manager *m, struct wg_http_request *req, u
 	}
 	uint32_t from = q->from, limit = q->limit;
 	struct wg_job_info ji;
-	int rc = wg_jobs_status(m->jobs, id, &ji);
+	int rc = wg_jobs_header(m->jobs, id, &ji);
 	if (rc == WG_ENOTFOUND) {
 		wg__api_unknown_job(req, id);
 		return;

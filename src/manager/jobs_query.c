@@ -8,7 +8,8 @@
 #include "util/alloc.h"
 #include "util/err.h"
 
-static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
+/* The job's own row (counts left 0). */
+static int fill_header(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
 {
 	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_GET);
 	sqlite3_bind_int64(st, 1, (int64_t)job_id);
@@ -33,7 +34,16 @@ static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out
 	snprintf(out->options.name, sizeof out->options.name, "%s",
 		 (const char *)sqlite3_column_text(st, 13));
 	sqlite3_reset(st);
-	st = wg__stmt(j, WG__S_JOB_COUNTS);
+	return 0;
+}
+
+/* The row and its tasks counted by state: a walk of the job's tasks in an index. */
+static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
+{
+	int rc = fill_header(j, job_id, out);
+	if (rc < 0 || rc == WG_ENOTFOUND)
+		return rc;
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_COUNTS);
 	sqlite3_bind_int64(st, 1, (int64_t)job_id);
 	while ((rc = wg_store_step(j->store, st)) == 1) {
 		int s = sqlite3_column_int(st, 0);
@@ -84,6 +94,12 @@ int wg_jobs_status(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
 {
 	int rc = wg_store_check(j->store);
 	return rc < 0 ? rc : fill_info(j, job_id, out);
+}
+
+int wg_jobs_header(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
+{
+	int rc = wg_store_check(j->store);
+	return rc < 0 ? rc : fill_header(j, job_id, out);
 }
 
 int wg_jobs_list(struct wg_jobs *j, const struct wg_jobs_filter *f, struct wg_job_info **out,
