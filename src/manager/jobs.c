@@ -195,6 +195,7 @@ void wg_jobs_close(struct wg_jobs *j)
 		free(w);
 	}
 	free(j->workers);
+	free(j->by_node);
 	free(j->aborts);
 	free(j);
 }
@@ -473,12 +474,51 @@ struct wg__worker *wg__worker_by_id(struct wg_jobs *j, int64_t db_id)
 	return j->workers[db_id];
 }
 
+/* FNV-1a of a node id. */
+static uint64_t node_hash(const char *node_id)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (const unsigned char *p = (const unsigned char *)node_id; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return h;
+}
+
+static void by_node_put(struct wg_jobs *j, struct wg__worker *w)
+{
+	size_t mask = j->by_node_cap - 1, i = (size_t)node_hash(w->node_id) & mask;
+	while (j->by_node[i])
+		i = (i + 1) & mask;
+	j->by_node[i] = w->db_id;
+}
+
+/* Indexes a new worker, growing the table to keep it at most half full. */
+static void by_node_add(struct wg_jobs *j, struct wg__worker *w)
+{
+	if (2 * (j->n_workers + 1) > j->by_node_cap) {
+		size_t cap = j->by_node_cap ? 2 * j->by_node_cap : 64;
+		free(j->by_node);
+		j->by_node = wg_calloc(cap, sizeof *j->by_node);
+		j->by_node_cap = cap;
+		for (size_t i = 0; i < j->workers_cap; i++)
+			if (j->workers[i])
+				by_node_put(j, j->workers[i]);
+	}
+	by_node_put(j, w);
+	j->n_workers++;
+}
+
+/* Called for every report and on every scheduling round for each worker: a thousand
+ * attached workers must not make each call a thousand string comparisons. */
 struct wg__worker *wg__worker_find(struct wg_jobs *j, const char *node_id)
 {
-	/* Workers are few (hundreds at most) next to tasks, so a scan is cheap enough. */
-	for (size_t i = 0; i < j->workers_cap; i++)
-		if (j->workers[i] && strcmp(j->workers[i]->node_id, node_id) == 0)
-			return j->workers[i];
+	if (!j->by_node_cap)
+		return NULL;
+	size_t mask = j->by_node_cap - 1, i = (size_t)node_hash(node_id) & mask;
+	for (; j->by_node[i]; i = (i + 1) & mask) {
+		struct wg__worker *w = j->workers[j->by_node[i]];
+		if (strcmp(w->node_id, node_id) == 0)
+			return w;
+	}
 	return NULL;
 }
 
@@ -511,6 +551,7 @@ struct wg__worker *wg__worker_get(struct wg_jobs *j, const char *node_id)
 	w->node_id = wg_strdup(node_id);
 	w->cap = UINT32_MAX;
 	j->workers[id] = w;
+	by_node_add(j, w);
 	st = wg__stmt(j, WG__S_WORKER_PROGRAMS);
 	sqlite3_bind_int64(st, 1, id);
 	int rc;

@@ -255,6 +255,10 @@ struct wg_jobs {
 	uint32_t start_grace_ms;
 	struct wg__worker **workers; /* indexed by db_id; NULL holes */
 	size_t workers_cap;
+	/* The same by node id: an open-addressing table of db_ids (0: empty), a power of two
+	 * at least twice as large as the workers known. */
+	int64_t *by_node;
+	size_t by_node_cap, n_workers;
 	struct wg_jobs_abort *aborts; /* outbox, see wg_jobs_take_aborts */
 	size_t n_aborts, aborts_cap;
 	struct wg_jobs_metrics counters; /* only the event counters are used */

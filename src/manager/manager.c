@@ -302,6 +302,7 @@ int wg_manager_run(const struct wg_manager_options *o)
 	int status = 1;
 	char why[256] = "";
 	wg_log_set_role("manager");
+	wg_daemon_raise_fd_limit();
 	m.opts = o;
 	m.loop = uv_default_loop();
 	int rc = wg_identity_load_or_create(&m.id, o->data_dir);

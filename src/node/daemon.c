@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include "util/err.h"
 #include "util/fs.h"
@@ -34,4 +35,13 @@ int wg_write_port_file(const char *path, int port)
 	char text[16];
 	int n = snprintf(text, sizeof text, "%d\n", port);
 	return wg_write_file_atomic(path, text, (size_t)n, 0644);
+}
+
+void wg_daemon_raise_fd_limit(void)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &r);
+	}
 }

@@ -8,6 +8,9 @@
 void wg_daemon_fail(const char *daemon, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Why listening on an address failed, in words a user can act on. */
 const char *wg_listen_error(int rc);
+/* Raises the soft limit on open files to the hard one: every peer is a descriptor, and the
+ * usual soft limit of 1,024 would turn the thousandth worker away. */
+void wg_daemon_raise_fd_limit(void);
 /* Writes "PORT\n" atomically to path (for --port-file). Returns 0 or a negative wg_err. */
 int wg_write_port_file(const char *path, int port);
 

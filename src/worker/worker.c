@@ -367,6 +367,7 @@ int wg_worker_run(const struct wg_worker_options *o)
 	int status = 1;
 	char why[256];
 	wg_log_set_role("worker");
+	wg_daemon_raise_fd_limit();
 	w.opts = o;
 	w.loop = uv_default_loop();
 	if (o->n_managers == 0) {

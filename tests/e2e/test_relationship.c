@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -260,4 +261,39 @@ TEST_SLOW(e2e_worker_moves_to_another_manager, 90)
 		  "the worker did not move to the second manager");
 	wg_test_stop(w, SIGTERM, 5000);
 	wg_test_stop(b.pid, SIGTERM, 5000);
+}
+
+/* The soft limit on open files of a process started with this one's. */
+static long soft_nofile_of(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/limits", (int)pid);
+	FILE *f = fopen(path, "r");
+	long soft = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "Max open files", 14) == 0)
+			soft = strtol(line + 14, NULL, 10);
+	if (f)
+		fclose(f);
+	return soft;
+}
+
+/* Every attached worker is a connection: a manager started under the usual soft limit of
+ * 1,024 descriptors would refuse connections from the thousandth worker on. */
+TEST_SLOW(e2e_manager_raises_its_open_files_limit_to_the_hard_limit, 30)
+{
+	struct rlimit saved, low;
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low = saved;
+	low.rlim_cur = 256;
+	if (low.rlim_max != RLIM_INFINITY && low.rlim_max < 256)
+		low.rlim_cur = low.rlim_max;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, NULL);
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	long soft = soft_nofile_of(m.pid);
+	CHECK_MSG(soft > 256, "the manager kept a soft limit of %ld open files", soft);
+	if (saved.rlim_max != RLIM_INFINITY)
+		CHECK_EQ(soft, (long)saved.rlim_max);
 }
