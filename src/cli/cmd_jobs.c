@@ -989,7 +989,7 @@ static const struct wg_opt submit_opts[] = {
     {"max-failures", "N", WG_OPT_FN, S(max_failures), 0, 1000, .parse = parse_given,
      .help = "failed attempts a task may have before it fails"},
     {"name", "NAME", WG_OPT_STR, S(name),
-     .help = "a label shown with the job (at most WG_MAX_JOB_NAME_BYTES bytes)"},
+     .help = "a label shown with the job (at most WG_MAX_JOB_NAME_BYTES)"},
     {"api", "HOST:PORT", WG_OPT_STR, S(api), .dflt = WG_DEFAULT_API_ADDR,
      .help = "the manager's API address"},
     {"wait", NULL, WG_OPT_FLAG, S(wait), .help = "wait for the job with a progress bar"},
