@@ -41,7 +41,7 @@ static int fill_header(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *o
 static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
 {
 	int rc = fill_header(j, job_id, out);
-	if (rc < 0 || rc == WG_ENOTFOUND)
+	if (rc < 0) /* WG_ENOTFOUND among them */
 		return rc;
 	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_COUNTS);
 	sqlite3_bind_int64(st, 1, (int64_t)job_id);
