@@ -28,7 +28,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(PROTO_O) $(DASH_O)
 TEST_SRC := $(shell find tests -name '*.c' -not -path 'tests/programs/*' | sort)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps install lint test test-fast test-asan test-fuzz fuzz fuzz-build demo bench examples clean format
+.PHONY: all deps install lint soak test test-fast test-asan test-fuzz fuzz fuzz-build demo bench examples clean format
 all: $(BUILD)/wasmgrid $(BUILD)/wasmgrid-tests examples
 
 deps:
@@ -92,6 +92,11 @@ test: deps lint
 
 test-fast: all
 	$(BUILD)/wasmgrid-tests
+
+# The soak of docs/testing.md for SOAK_SECONDS of faults (the version in `make test` runs 60).
+SOAK_SECONDS ?= 1800
+soak: deps all
+	WG_SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/wasmgrid-tests multihost_soak
 
 test-asan:
 	$(MAKE) $(JOBS) BUILD=build/asan SANFLAGS="$(SAN)" OPT=-O1 all

@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
 libsodium-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev wabt tcc
 clang clang-format clang-tidy lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev nodejs curl python3
-chromium prometheus"
+chromium prometheus iproute2 nftables"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,6 +76,11 @@ pid_t wg_test_start(const char *logname, ...)
 
 pid_t wg_test_startv(const char *logname, const char *const *args)
 {
+	return wg_test_startv_netns(NULL, logname, args);
+}
+
+pid_t wg_test_startv_netns(const char *netns, const char *logname, const char *const *args)
+{
 	const char *argv[64];
 	int n = 0;
 	argv[n++] = wg_test_wasmgrid();
@@ -96,6 +102,16 @@ pid_t wg_test_startv(const char *logname, const char *const *args)
 		dup2(null, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
+		if (netns) {
+			char path[256];
+			snprintf(path, sizeof path, "/run/netns/%s", netns);
+			int ns = open(path, O_RDONLY | O_CLOEXEC);
+			if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+				fprintf(stderr, "cannot enter network namespace %s\n", netns);
+				_exit(127);
+			}
+			close(ns);
+		}
 		setenv("WASMGRID_LOG", "debug", 1);
 		execv(argv[0], (char **)argv);
 		_exit(127);

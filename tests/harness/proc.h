@@ -23,6 +23,8 @@ const char *wg_test_path(const char *name);
 pid_t wg_test_start(const char *logname, ...) __attribute__((sentinel));
 /* The same with an argument vector (NULL-terminated, without the program name). */
 pid_t wg_test_startv(const char *logname, const char *const *args);
+/* The same inside the named network namespace (/run/netns/NETNS; NULL: this one). */
+pid_t wg_test_startv_netns(const char *netns, const char *logname, const char *const *args);
 /* Waits for a port file to appear with a port in it (fails the test after timeout_ms). */
 int wg_test_wait_port(const char *path, int timeout_ms);
 /* Runs `wasmgrid ARGS...` to completion, capturing stdout into out (may be NULL) and
