@@ -29,7 +29,7 @@ TEST_SRC := $(shell find tests -name '*.c' -not -path 'tests/programs/*' | sort)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all deps install lint soak test test-fast test-asan test-fuzz fuzz fuzz-build demo bench examples clean format
-all: $(BUILD)/wasmgrid $(BUILD)/wasmgrid-tests examples
+all: $(BUILD)/wasmgrid $(BUILD)/wasmgrid-tests $(BUILD)/wasmgrid-bed examples
 
 deps:
 	@./tools/deps.sh
@@ -64,6 +64,11 @@ $(BUILD)/wasmgrid: $(BUILD)/obj/src/main.o $(BUILD)/libwasmgrid.a
 
 $(BUILD)/wasmgrid-tests: $(TEST_OBJ) $(BUILD)/libwasmgrid.a
 	$(CC) $(SANFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+
+# The multi-host test bed for scripts (docs/testing.md): the tests' own harness, driven from stdin.
+$(BUILD)/wasmgrid-bed: $(BUILD)/obj/tools/netbed/netbed.o $(BUILD)/obj/tests/harness/netns.o \
+		$(BUILD)/obj/tests/harness/proc.o $(BUILD)/libwasmgrid.a
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 # WebAssembly example programs, built from C with clang and wasi-libc.
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -433,4 +434,74 @@ TEST_SLOW(multihost_soak_with_random_faults_loses_nothing, 400)
 		attempts - (long)tasks);
 	free(job);
 	wg_bed_destroy(&n.bed);
+}
+
+/* ---- the bed itself ---- */
+
+static bool link_exists(const char *name)
+{
+	return wg_test_run_program(NULL, NULL,
+				   (const char *const[]){"ip", "link", "show", name, NULL}) == 0;
+}
+
+static bool netns_exists(const char *name)
+{
+	char path[128];
+	snprintf(path, sizeof path, "/run/netns/%s", name);
+	return access(path, F_OK) == 0;
+}
+
+TEST_SLOW(multihost_bed_removes_what_a_dead_test_left_and_what_it_made, 60)
+{
+	/* A pid that is surely gone: a child that has exited. */
+	pid_t dead = fork();
+	CHECK(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	char br[32], ns[32];
+	snprintf(br, sizeof br, "wgt%xxbr", (unsigned)dead);
+	snprintf(ns, sizeof ns, "wgt%xxh0", (unsigned)dead);
+	CHECK_EQ(
+	    wg_test_run_program(
+		NULL, NULL, (const char *const[]){"ip", "link", "add", br, "type", "bridge", NULL}),
+	    0);
+	CHECK_EQ(
+	    wg_test_run_program(NULL, NULL, (const char *const[]){"ip", "netns", "add", ns, NULL}),
+	    0);
+	struct wg_bed b;
+	wg_bed_create(&b, 2);
+	CHECK_MSG(!link_exists(br), "the leftover bridge %s is still there", br);
+	CHECK_MSG(!netns_exists(ns), "the leftover namespace %s is still there", ns);
+	char mine[16];
+	snprintf(mine, sizeof mine, "%s", b.bridge);
+	char host0[16];
+	snprintf(host0, sizeof host0, "%s", b.hosts[0].ns);
+	CHECK(link_exists(mine) && netns_exists(host0));
+	wg_bed_destroy(&b);
+	CHECK(!link_exists(mine) && !netns_exists(host0));
+}
+
+/* The same bed from a script: tools/netbed/netbed.c reads commands on stdin. */
+TEST_SLOW(multihost_bed_driven_from_a_script_runs_commands_in_its_hosts, 60)
+{
+	char script[256], cmd[1024];
+	snprintf(script, sizeof script, "%s/script", wg_test_tmpdir());
+	FILE *f = fopen(script, "w");
+	CHECK(f != NULL);
+	fprintf(f, "ip 1\nrun 1 ip -brief addr\nisolate 1\nheal\n");
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "%s/wasmgrid-bed 2 %s < %s", wg_test_bindir(), wg_test_tmpdir(),
+		 script);
+	struct wg_buf out = {0};
+	CHECK_EQ(wg_test_run_program(&out, NULL, (const char *const[]){"sh", "-c", cmd, NULL}), 0);
+	const char *text = wg_buf_cstr(&out);
+	CHECK_CONTAINS(text, "host 0 ");
+	CHECK_CONTAINS(text, "host 1 ");
+	/* `ip 1` printed the address that `ip -brief addr` inside host 1 shows. */
+	char addr[32] = "";
+	const char *h1 = strstr(text, "host 1 ");
+	CHECK(h1 && sscanf(h1, "host 1 %*s %31s", addr) == 1);
+	CHECK_CONTAINS(strstr(text, "exit 0") ? text : "", addr);
+	wg_buf_free(&out);
 }

@@ -54,8 +54,8 @@ static void nft(const struct wg_bed *b, size_t h, const char *const *args)
 
 #define NFT(b, h, ...) nft(b, h, (const char *const[]){__VA_ARGS__, NULL})
 
-/* The creator's pid in a name made by a bed (TAG_PREFIX, hex digits, then a letter), or
- * 0 when the name is not one of ours. */
+/* The creator's pid in a name made by a bed (TAG_PREFIX, its pid in hex, 'x', then what
+ * it is: "br", "hN", "vN" or "pN"), or 0 when the name is not one of ours. */
 static long creator_of(const char *name)
 {
 	if (strncmp(name, TAG_PREFIX, strlen(TAG_PREFIX)) != 0)
@@ -63,14 +63,27 @@ static long creator_of(const char *name)
 	const char *p = name + strlen(TAG_PREFIX), *start = p;
 	while (isxdigit((unsigned char)*p) && !isupper((unsigned char)*p))
 		p++;
-	if (p == start || (*p != 'h' && *p != 'p' && strncmp(p, "br", 2) != 0))
+	if (p == start || *p != 'x' || !strchr("bhvp", p[1]))
 		return 0;
 	return strtol(start, NULL, 16);
 }
 
+/* Whether the bed's creator is gone: no such process, or one that is not a test binary
+ * (its pid was reused). */
 static bool creator_gone(long pid)
 {
-	return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	if (pid <= 0)
+		return false;
+	if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+		return true;
+	char path[64], exe[1024];
+	snprintf(path, sizeof path, "/proc/%ld/exe", pid);
+	ssize_t n = readlink(path, exe, sizeof exe - 1);
+	if (n <= 0)
+		return false; /* not ours to judge */
+	exe[n] = 0;
+	const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+	return strcmp(base, "wasmgrid-tests") != 0 && strcmp(base, "wasmgrid-bed") != 0;
 }
 
 /* Removes the namespaces and links of beds whose creator died (a failed or killed test). */
@@ -110,7 +123,7 @@ void wg_bed_create(struct wg_bed *b, size_t n)
 	CHECK_MSG(geteuid() == 0, "the multi-host test bed needs root (network namespaces)");
 	sweep_leftovers();
 	memset(b, 0, sizeof *b);
-	snprintf(b->tag, sizeof b->tag, TAG_PREFIX "%x", (unsigned)getpid());
+	snprintf(b->tag, sizeof b->tag, TAG_PREFIX "%xx", (unsigned)getpid());
 	snprintf(b->bridge, sizeof b->bridge, "%sbr", b->tag);
 	b->subnet = 20 + (int)(getpid() % 200);
 	char cidr[32];

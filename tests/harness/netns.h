@@ -2,8 +2,8 @@
  * own address, joined by veth pairs to one bridge, running real wasmgrid processes; and the
  * faults a network has, injected between chosen hosts.
  *
- * Names carry the creating process's pid (wg<pid hex>h<i>, ...): a bed that a failed or
- * killed test left behind is removed by the next wg_bed_create, once its creator is gone.
+ * Names carry the creating process's pid (wgt<pid hex>xh<i>, wgt<pid hex>xbr, ...): a bed that a
+ * failed or killed test left behind is removed by the next wg_bed_create, once its creator is gone.
  * The root namespace has the bridge's own address in the hosts' subnet, so the test itself
  * (and its client commands) reaches every host; partitions are nftables drop rules on the
  * receiving host's input, between host addresses only, so they never cut the test off.
@@ -29,7 +29,7 @@ struct wg_bed_host {
 };
 
 struct wg_bed {
-	char tag[12]; /* "wg" + the creator's pid in hex */
+	char tag[12]; /* "wgt", the creator's pid in hex, "x" */
 	char bridge[16];
 	int subnet; /* S of 10.77.S.0/24 */
 	size_t n;
