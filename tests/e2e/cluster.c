@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 
 #include "harness/proc.h"
 #include "harness/test.h"
@@ -289,31 +288,13 @@ long e2e_job_count(const char *api, const char *job, const char *name)
 
 int e2e_children(pid_t pid)
 {
-	DIR *d = opendir("/proc");
-	int n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		char path[300], buf[512];
-		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-		buf[len] = 0;
-		/* pid (comm) state ppid: comm may hold spaces, so look after the last ')'. Only
-		 * forks of the worker count (comm "wasmgrid"): not its compilers (wasm2c, cc). */
-		char *open_paren = strchr(buf, '('), *close = strrchr(buf, ')');
-		int ppid = 0;
-		char state;
-		if (open_paren && close && close - open_paren - 1 == 8 &&
-		    !strncmp(open_paren + 1, "wasmgrid", 8) &&
-		    sscanf(close + 1, " %c %d", &state, &ppid) == 2 && ppid == pid && state != 'Z')
-			n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
+	struct wg_test_child c[256];
+	size_t n = wg_test_children(pid, c, sizeof c / sizeof c[0]);
+	int forks = 0;
+	/* Only forks of the worker count (comm "wasmgrid"): not its compilers (wasm2c, cc). */
+	for (size_t i = 0; i < n; i++)
+		forks += strcmp(c[i].comm, "wasmgrid") == 0;
+	return forks;
 }
 
 /* The page at URL as chromium's DOM after `budget_ms` of (virtual) time: the page's timers

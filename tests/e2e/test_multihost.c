@@ -124,8 +124,8 @@ static const char *count_file(const char *name, size_t n)
 	const char **args = wg_calloc(n, sizeof *args);
 	char **vals = wg_calloc(n, sizeof *vals);
 	for (size_t i = 0; i < n; i++) {
-		vals[i] = wg_calloc(16, 1);
-		snprintf(vals[i], 16, "%zu", i);
+		vals[i] = wg_calloc(24, 1);
+		snprintf(vals[i], 24, "%zu", i);
 		args[i] = vals[i];
 	}
 	const char *path = e2e_args_file(name, args, n);

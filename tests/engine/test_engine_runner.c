@@ -1,13 +1,13 @@
 /* Runners: one process serving many tasks of a program, each in a fresh instance. These
  * tests run several tasks through one engine, in turn, and check both each outcome and,
  * through the statistics, which runner process served it. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "engine/engine_helpers.h"
+#include "harness/proc.h"
 #include "harness/test.h"
 #include "util/alloc.h"
 #include "wasmgrid.pb-c.h"
@@ -282,28 +282,8 @@ TEST_SLOW(runner_for_a_larger_memory_limit_is_a_separate_process, 120)
 /* Live (not zombie) child processes of this test process. */
 static int live_children(void)
 {
-	DIR *d = opendir("/proc");
-	int n = 0;
-	struct dirent *ent;
-	while (d && (ent = readdir(d))) {
-		char path[300], buf[512];
-		snprintf(path, sizeof path, "/proc/%s/stat", ent->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-		buf[len] = 0;
-		char *close_paren = strrchr(buf, ')');
-		int ppid = 0;
-		char state;
-		if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 &&
-		    ppid == getpid() && state != 'Z')
-			n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
+	struct wg_test_child c[256];
+	return (int)wg_test_children(getpid(), c, sizeof c / sizeof c[0]);
 }
 
 static void on_wait(uv_timer_t *h)

@@ -3,7 +3,6 @@
 #include "harness/netns.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -156,27 +155,10 @@ void wg_bed_create(struct wg_bed *b, size_t n)
 /* Sends sig to the children of pid (a worker's runners and compilers). */
 static void signal_children(pid_t pid, int sig)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	while (d && (e = readdir(d)) != NULL) {
-		char path[300], buf[512];
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-		buf[len] = 0;
-		/* "PID (COMM) STATE PPID ...": COMM may hold spaces, so from its last ')'. */
-		const char *close = strrchr(buf, ')');
-		int ppid = 0;
-		if (close && sscanf(close + 1, " %*c %d", &ppid) == 1 && ppid == pid)
-			kill((pid_t)atoi(e->d_name), sig);
-	}
-	if (d)
-		closedir(d);
+	struct wg_test_child c[256];
+	size_t n = wg_test_children(pid, c, sizeof c / sizeof c[0]);
+	for (size_t i = 0; i < n; i++)
+		kill(c[i].pid, sig);
 }
 
 static void reap(struct wg_bed_host *x, int sig)

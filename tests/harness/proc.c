@@ -1,5 +1,6 @@
 #include "harness/proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -297,4 +298,41 @@ long wg_test_http_get(int port, const char *path, struct wg_buf *body)
 	if (body)
 		wg_buf_cstr(body);
 	return status;
+}
+
+size_t wg_test_children(pid_t parent, struct wg_test_child *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	size_t n = 0;
+	struct dirent *e;
+	while (d && n < max && (e = readdir(d)) != NULL) {
+		char path[300], buf[512];
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[len] = 0;
+		/* "PID (COMM) STATE PPID ...": COMM may hold spaces, so read after its last ')'. */
+		char *open_paren = strchr(buf, '('), *close = strrchr(buf, ')');
+		int ppid = 0;
+		char state = 0;
+		if (!open_paren || !close || close < open_paren ||
+		    sscanf(close + 1, " %c %d", &state, &ppid) != 2 || ppid != parent ||
+		    state == 'Z')
+			continue;
+		out[n].pid = (pid_t)atoi(e->d_name);
+		size_t clen = (size_t)(close - open_paren - 1);
+		if (clen >= sizeof out[n].comm)
+			clen = sizeof out[n].comm - 1;
+		memcpy(out[n].comm, open_paren + 1, clen);
+		out[n].comm[clen] = 0;
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
 }

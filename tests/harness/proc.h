@@ -44,6 +44,13 @@ char *wg_test_log(const char *logname);
 bool wg_test_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
 /* Waits until the log of LOGNAME contains text. */
 bool wg_test_wait_log(const char *logname, const char *text, int timeout_ms);
+/* One live (not zombie) child process, as /proc shows it. */
+struct wg_test_child {
+	pid_t pid;
+	char comm[32]; /* its command name ("wasmgrid", "cc1", ...) */
+};
+/* The live children of `parent`, at most max of them, into out; how many. */
+size_t wg_test_children(pid_t parent, struct wg_test_child *out, size_t max);
 /* `wasmgrid id --data DIR` */
 char *wg_test_node_id(const char *data_dir);
 /* GET http://127.0.0.1:PORT/PATH; returns the HTTP status (0 if unreachable). */
