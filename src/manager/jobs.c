@@ -38,7 +38,8 @@ static const char schema_sql[] =
     " max_failures INTEGER NOT NULL, k INTEGER NOT NULL, quorum INTEGER NOT NULL,"
     " state INTEGER NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL,"
     " n_tasks INTEGER NOT NULL, remaining INTEGER NOT NULL, n_failed INTEGER NOT NULL,"
-    " name TEXT NOT NULL DEFAULT '', done_seq INTEGER NOT NULL DEFAULT 0);"
+    " name TEXT NOT NULL DEFAULT '', done_seq INTEGER NOT NULL DEFAULT 0,"
+    " n_completed INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX jobs_running ON jobs(priority DESC, id) WHERE state = " J_RUNNING ";"
     "CREATE TABLE tasks(id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL,"
     " idx INTEGER NOT NULL, argument BLOB NOT NULL, state INTEGER NOT NULL,"
@@ -78,6 +79,11 @@ static const char *const schema_upgrades[] = {
     /* 5 -> 6: when a task last began to want an attempt (NULL: since its job was created),
      * for the queue-wait histogram of /metrics */
     "ALTER TABLE tasks ADD COLUMN ready_ms INTEGER",
+    /* 6 -> 7: the job's completed tasks counted as they end, so that its status need not
+     * walk its tasks */
+    "ALTER TABLE jobs ADD COLUMN n_completed INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE jobs SET n_completed = (SELECT count(*) FROM tasks"
+    " WHERE tasks.job_id = jobs.id AND tasks.state = " T_COMPLETED ");",
 };
 
 static const char *const stmt_sql[] = {

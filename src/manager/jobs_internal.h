@@ -8,7 +8,7 @@
 #include "manager/jobs.h"
 #include "manager/store.h"
 
-#define WG__JOBS_SCHEMA_VERSION 6
+#define WG__JOBS_SCHEMA_VERSION 7
 
 /* The kinds of work in the sweep table (jobs.c). */
 /* RETRY: the failed tasks of a job retried (wg_jobs_retry) are queued again. */
@@ -28,6 +28,7 @@ enum { WG__SWEEP_CANCEL, WG__SWEEP_DELETE, WG__SWEEP_RETRY };
 #define WG__SQL_JOB_CANCELLED 3
 #define WG__SQL_TASK_QUEUED 0
 #define WG__SQL_TASK_RUNNING 1
+#define WG__SQL_TASK_COMPLETED 2
 #define WG__SQL_TASK_FAILED 3
 #define WG__SQL_TASK_CANCELLED 4
 #define WG__SQL_ATTEMPT_ASSIGNED 1
@@ -39,6 +40,7 @@ _Static_assert(WG__SQL_JOB_RUNNING == WG_JOB_RUNNING, "SQL job state");
 _Static_assert(WG__SQL_JOB_CANCELLED == WG_JOB_CANCELLED, "SQL job state");
 _Static_assert(WG__SQL_TASK_QUEUED == WG_TASK_QUEUED, "SQL task state");
 _Static_assert(WG__SQL_TASK_RUNNING == WG_TASK_RUNNING, "SQL task state");
+_Static_assert(WG__SQL_TASK_COMPLETED == WG_TASK_COMPLETED, "SQL task state");
 _Static_assert(WG__SQL_TASK_FAILED == WG_TASK_FAILED, "SQL task state");
 _Static_assert(WG__SQL_TASK_CANCELLED == WG_TASK_CANCELLED, "SQL task state");
 _Static_assert(WG__SQL_ATTEMPT_ASSIGNED == WG_ATTEMPT_ASSIGNED, "SQL attempt state");
@@ -53,6 +55,7 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 #define J_CANCELLED WG__SQL_STR(WG__SQL_JOB_CANCELLED)
 #define T_QUEUED WG__SQL_STR(WG__SQL_TASK_QUEUED)
 #define T_RUNNING WG__SQL_STR(WG__SQL_TASK_RUNNING)
+#define T_COMPLETED WG__SQL_STR(WG__SQL_TASK_COMPLETED)
 #define T_FAILED WG__SQL_STR(WG__SQL_TASK_FAILED)
 #define T_CANCELLED WG__SQL_STR(WG__SQL_TASK_CANCELLED)
 #define A_ASSIGNED WG__SQL_STR(WG__SQL_ATTEMPT_ASSIGNED)
@@ -82,7 +85,8 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 		   " FROM jobs WHERE id = ?1")                                                     \
 	X(JOB_LIST, "SELECT id FROM jobs WHERE ?1 = 0 OR ((1 << state) & ?1) != 0"                 \
 		    " ORDER BY id DESC LIMIT ?2")                                                  \
-	X(JOB_COUNTS, "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state")        \
+	X(JOB_RUNNING_COUNT,                                                                       \
+	  "SELECT count(*) FROM tasks WHERE job_id = ?1 AND state = " T_RUNNING)                   \
 	X(JOB_ASSIGNED,                                                                            \
 	  "SELECT count(*) FROM tasks t WHERE t.job_id = ?1 AND t.state = " T_RUNNING              \
 	  " AND NOT EXISTS(SELECT 1 FROM attempts a WHERE a.task_id = t.id"                        \
@@ -142,8 +146,10 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	X(TASK_IN_FLIGHT,                                                                          \
 	  "SELECT id, worker FROM attempts WHERE task_id = ?1 AND state <= " A_STARTED)            \
 	X(JOB_TASK_DONE, "UPDATE jobs SET remaining = remaining - 1, n_failed = n_failed + ?2,"    \
-			 " done_seq = done_seq + 1 WHERE id = ?1")                                 \
-	X(JOB_COUNTERS, "SELECT remaining, n_failed, done_seq FROM jobs WHERE id = ?1")            \
+			 " n_completed = n_completed + 1 - ?2, done_seq = done_seq + 1"            \
+			 " WHERE id = ?1")                                                         \
+	X(JOB_COUNTERS, "SELECT remaining, n_failed, done_seq, n_completed FROM jobs"              \
+			" WHERE id = ?1")                                                          \
 	X(JOB_FINISH, "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1")                \
 	X(JOB_STATE, "SELECT state, done_seq FROM jobs WHERE id = ?1")                             \
 	X(JOB_IN_FLIGHT,                                                                           \

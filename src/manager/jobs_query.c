@@ -37,25 +37,38 @@ static int fill_header(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *o
 	return 0;
 }
 
-/* The row and its tasks counted by state: a walk of the job's tasks in an index. */
+/* The row and its tasks by state, from the job's counters (completed and failed tasks are
+ * counted as they end; `remaining` are the others) and the running ones, few next to a
+ * large job, counted in the index: never a walk of every task. */
 static int fill_info(struct wg_jobs *j, uint64_t job_id, struct wg_job_info *out)
 {
 	int rc = fill_header(j, job_id, out);
 	if (rc < 0) /* WG_ENOTFOUND among them */
 		return rc;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_COUNTS);
+	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_COUNTERS);
 	sqlite3_bind_int64(st, 1, (int64_t)job_id);
-	while ((rc = wg_store_step(j->store, st)) == 1) {
-		int s = sqlite3_column_int(st, 0);
-		if (s >= 0 && s < WG_TASK_STATE_COUNT)
-			out->counts[s] = (uint64_t)sqlite3_column_int64(st, 1);
-	}
+	if ((rc = wg_store_step(j->store, st)) != 1)
+		return rc < 0 ? rc : WG_ENOTFOUND;
+	uint64_t remaining = (uint64_t)sqlite3_column_int64(st, 0);
+	out->counts[WG_TASK_FAILED] = (uint64_t)sqlite3_column_int64(st, 1);
+	out->counts[WG_TASK_COMPLETED] = (uint64_t)sqlite3_column_int64(st, 3);
+	sqlite3_reset(st);
+	uint64_t ended = out->counts[WG_TASK_FAILED] + out->counts[WG_TASK_COMPLETED];
 	if (out->state == WG_JOB_CANCELLED) {
 		/* Tasks wg_jobs_sweep has not reached yet are cancelled all the same. */
-		out->counts[WG_TASK_CANCELLED] +=
-		    out->counts[WG_TASK_QUEUED] + out->counts[WG_TASK_RUNNING];
-		out->counts[WG_TASK_QUEUED] = out->counts[WG_TASK_RUNNING] = 0;
-	} else if (rc == 0 && out->counts[WG_TASK_RUNNING]) {
+		out->counts[WG_TASK_CANCELLED] = out->n_tasks > ended ? out->n_tasks - ended : 0;
+		return 0;
+	}
+	st = wg__stmt(j, WG__S_JOB_RUNNING_COUNT);
+	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	if ((rc = wg_store_step(j->store, st)) != 1)
+		return rc < 0 ? rc : WG_EDB;
+	uint64_t running = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	out->counts[WG_TASK_RUNNING] = running;
+	out->counts[WG_TASK_QUEUED] = remaining > running ? remaining - running : 0;
+	rc = 0;
+	if (running) {
 		st = wg__stmt(j, WG__S_JOB_ASSIGNED);
 		sqlite3_bind_int64(st, 1, (int64_t)job_id);
 		if ((rc = wg_store_step(j->store, st)) == 1) {

@@ -3,11 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "harness/test.h"
 #include "manager/jobs.h"
 #include "manager/jobs_fixture.h"
+#include "node/error_kind.h"
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/hex.h"
@@ -448,5 +450,84 @@ TEST(jobs_second_manager_on_the_same_database_is_refused)
 	/* Once the first one is gone, the database opens again. */
 	jfx_close(&f);
 	jfx_open(&f);
+	jfx_done(&f);
+}
+
+/* The counts a job's status shows, checked against a count of its tasks by state (what the
+ * core read before it kept counters: a walk of every task on every status request). */
+static void check_counts_match(struct jfx *f, uint64_t job)
+{
+	struct wg_job_info ji;
+	CHECK_EQ(wg_jobs_status(f->j, job, &ji), 0);
+	uint64_t want[WG_TASK_STATE_COUNT] = {0};
+	sqlite3 *db = NULL;
+	CHECK_EQ(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *st = NULL;
+	CHECK_EQ(sqlite3_prepare_v2(
+		     db, "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state", -1,
+		     &st, NULL),
+		 SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (int64_t)job);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		want[sqlite3_column_int(st, 0)] = (uint64_t)sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (ji.state == WG_JOB_CANCELLED) {
+		want[WG_TASK_CANCELLED] += want[WG_TASK_QUEUED] + want[WG_TASK_RUNNING];
+		want[WG_TASK_QUEUED] = want[WG_TASK_RUNNING] = 0;
+	}
+	for (int s = 0; s < WG_TASK_STATE_COUNT; s++)
+		CHECK_MSG(ji.counts[s] == want[s], "job %llu: %llu tasks %s, the tasks say %llu",
+			  (unsigned long long)job, (unsigned long long)ji.counts[s],
+			  wg_task_state_name((enum wg_task_state)s), (unsigned long long)want[s]);
+}
+
+TEST(jobs_status_counts_agree_with_the_tasks_through_failures_retry_and_cancel)
+{
+	struct jfx f;
+	jfx_open(&f);
+	struct wg_job_options o;
+	wg_job_options_init(&o);
+	o.max_failures = 0;
+	uint64_t job = jfx_submit(&f, 10, &o);
+	check_counts_match(&f, job);
+	struct wg_assignment *a = NULL;
+	size_t n = jfx_assign(&f, "w1", 6, &a);
+	CHECK_EQ(n, 6);
+	check_counts_match(&f, job); /* 6 running, 4 queued */
+	for (size_t i = 0; i < 3; i++)
+		CHECK(jfx_complete(&f, "w1", a[i].attempt_id, "ok"));
+	for (size_t i = 3; i < 5; i++)
+		CHECK_EQ(wg_jobs_error(f.j, "w1", a[i].attempt_id,
+				       WASMGRID__ERROR_KIND__RUNNING_ERROR, "trap", NULL, 0, 0,
+				       NULL),
+			 0);
+	check_counts_match(&f, job); /* 3 completed, 2 failed, 1 running, 4 queued */
+	wg_assignments_free(a, n);
+	uint64_t retried = 0;
+	CHECK_EQ(wg_jobs_retry(f.j, job, &retried), 0);
+	CHECK_EQ(retried, 2);
+	bool more = true;
+	while (more)
+		CHECK_EQ(wg_jobs_sweep(f.j, 100, &more), 0);
+	check_counts_match(&f, job); /* the failed ones queued again */
+	n = jfx_assign(&f, "w2", 2, &a);
+	CHECK_EQ(n, 2);
+	CHECK(jfx_complete(&f, "w2", a[0].attempt_id, "ok"));
+	wg_assignments_free(a, n);
+	check_counts_match(&f, job);
+	CHECK_EQ(wg_jobs_cancel(f.j, job, NULL), 0);
+	check_counts_match(&f, job); /* cancelled, before and after the sweep reaches them */
+	more = true;
+	while (more)
+		CHECK_EQ(wg_jobs_sweep(f.j, 100, &more), 0);
+	check_counts_match(&f, job);
+	/* A job that ends by itself. */
+	uint64_t done = jfx_submit(&f, 3, NULL);
+	n = jfx_assign(&f, "w1", 3, &a);
+	for (size_t i = 0; i < n; i++)
+		CHECK(jfx_complete(&f, "w1", a[i].attempt_id, "ok"));
+	wg_assignments_free(a, n);
+	check_counts_match(&f, done);
 	jfx_done(&f);
 }

@@ -223,12 +223,15 @@ TEST(jobs_store_of_schema_version_1_is_upgraded)
 			      " ALTER TABLE jobs DROP COLUMN name; DROP INDEX tasks_done;"
 			      " ALTER TABLE tasks DROP COLUMN done_seq;"
 			      " ALTER TABLE jobs DROP COLUMN done_seq; ALTER TABLE tasks DROP "
-			      "COLUMN ready_ms; PRAGMA user_version = 1",
+			      "COLUMN ready_ms; ALTER TABLE jobs DROP COLUMN n_completed;"
+			      " PRAGMA user_version = 1",
 			      NULL, NULL, NULL),
 		 SQLITE_OK);
 	sqlite3_close(db);
 	jfx_open(&f);
-	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 6);
+	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 7);
+	/* The completed tasks counted from the tasks themselves. */
+	CHECK_EQ(raw_count(&f, "SELECT n_completed FROM jobs"), 2);
 	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM jobs WHERE name = ''"), 1);
 	/* The tasks that had ended are numbered in index order, and later ones after them. */
 	CHECK_EQ(raw_count(&f, "SELECT done_seq FROM tasks WHERE idx = 0"), 1);
