@@ -227,7 +227,13 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 			" WHERE a.worker = ?1 AND a.state <= " A_STARTED                           \
 			" GROUP BY t.job_id ORDER BY count(*) DESC LIMIT ?2")                      \
 	X(METRIC_JOBS, "SELECT state, count(*) FROM jobs GROUP BY state")                          \
-	X(METRIC_TASKS, "SELECT state, count(*) FROM tasks GROUP BY state")                        \
+	X(METRIC_TASKS,                                                                            \
+	  "SELECT coalesce(sum(CASE WHEN state = " J_RUNNING " THEN remaining ELSE 0 END), 0),"    \
+	  " coalesce(sum(n_completed), 0), coalesce(sum(n_failed), 0),"                            \
+	  " coalesce(sum(CASE WHEN state = " J_CANCELLED " THEN n_tasks - n_completed - n_failed"  \
+	  " ELSE 0 END), 0) FROM jobs")                                                            \
+	X(METRIC_RUNNING,                                                                          \
+	  "SELECT count(DISTINCT task_id) FROM attempts WHERE state <= " A_STARTED)                \
 	X(METRIC_ASSIGNED, "SELECT count(*) FROM (SELECT task_id FROM attempts"                    \
 			   " WHERE state <= " A_STARTED " GROUP BY task_id"                        \
 			   " HAVING max(state) = " A_ASSIGNED ")")                                 \

@@ -365,14 +365,23 @@ int wg_jobs_metrics(struct wg_jobs *j, struct wg_jobs_metrics *out)
 	}
 	if (rc < 0)
 		return rc;
+	/* From the jobs' counters, as a job's status (fill_info): no walk of every task. A
+	 * task is running while it has attempts in flight, and only a running job's do. */
 	st = wg__stmt(j, WG__S_METRIC_TASKS);
-	while ((rc = wg_store_step(j->store, st)) == 1) {
-		int s = sqlite3_column_int(st, 0);
-		if (s >= 0 && s < WG_TASK_STATE_COUNT)
-			out->tasks[s] = (uint64_t)sqlite3_column_int64(st, 1);
-	}
-	if (rc < 0)
-		return rc;
+	if ((rc = wg_store_step(j->store, st)) != 1)
+		return rc < 0 ? rc : WG_EDB;
+	uint64_t unended = (uint64_t)sqlite3_column_int64(st, 0);
+	out->tasks[WG_TASK_COMPLETED] = (uint64_t)sqlite3_column_int64(st, 1);
+	out->tasks[WG_TASK_FAILED] = (uint64_t)sqlite3_column_int64(st, 2);
+	out->tasks[WG_TASK_CANCELLED] = (uint64_t)sqlite3_column_int64(st, 3);
+	sqlite3_reset(st);
+	st = wg__stmt(j, WG__S_METRIC_RUNNING);
+	if ((rc = wg_store_step(j->store, st)) != 1)
+		return rc < 0 ? rc : WG_EDB;
+	uint64_t running = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	out->tasks[WG_TASK_RUNNING] = running;
+	out->tasks[WG_TASK_QUEUED] = unended > running ? unended - running : 0;
 	st = wg__stmt(j, WG__S_METRIC_ASSIGNED);
 	if ((rc = wg_store_step(j->store, st)) != 1)
 		return rc < 0 ? rc : WG_EDB;

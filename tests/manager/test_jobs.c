@@ -484,7 +484,7 @@ static void check_counts_match(struct jfx *f, uint64_t job)
 
 TEST(jobs_status_counts_agree_with_the_tasks_through_failures_retry_and_cancel)
 {
-	struct jfx f;
+	struct jfx f = {0};
 	jfx_open(&f);
 	struct wg_job_options o;
 	wg_job_options_init(&o);
@@ -529,5 +529,24 @@ TEST(jobs_status_counts_agree_with_the_tasks_through_failures_retry_and_cancel)
 		CHECK(jfx_complete(&f, "w1", a[i].attempt_id, "ok"));
 	wg_assignments_free(a, n);
 	check_counts_match(&f, done);
+	/* /metrics: the same counts, over every job (a third one still running). */
+	uint64_t open = jfx_submit(&f, 4, NULL);
+	n = jfx_assign(&f, "w1", 1, &a);
+	wg_assignments_free(a, n);
+	check_counts_match(&f, open);
+	struct wg_jobs_metrics m;
+	CHECK_EQ(wg_jobs_metrics(f.j, &m), 0);
+	uint64_t ids[] = {job, done, open};
+	for (int s = 0; s < WG_TASK_STATE_COUNT; s++) {
+		uint64_t sum = 0;
+		for (size_t i = 0; i < 3; i++) {
+			struct wg_job_info ji;
+			CHECK_EQ(wg_jobs_status(f.j, ids[i], &ji), 0);
+			sum += ji.counts[s];
+		}
+		CHECK_MSG(m.tasks[s] == sum, "/metrics says %llu tasks %s, the jobs %llu",
+			  (unsigned long long)m.tasks[s], wg_task_state_name((enum wg_task_state)s),
+			  (unsigned long long)sum);
+	}
 	jfx_done(&f);
 }
