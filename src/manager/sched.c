@@ -75,9 +75,7 @@ static int count_failure(struct wg_jobs *j, int64_t task, int kind, const char *
 	return wg_store_exec_stmt(j->store, st);
 }
 
-/* Ends a task (completed with `accepted`, or failed) and, when it was the last one, its
- * job. Replicas still in flight are not needed any more: they are aborted (unless the
- * caller knows there can be none: `alone`, the task's only attempt has just ended). */
+/* Aborts the task's attempts still in flight: replicas it no longer needs. */
 static int abort_replicas(struct wg_jobs *j, int64_t task)
 {
 	struct id_list fl = {0}; /* attempts in flight: (attempt, worker) */
@@ -95,6 +93,9 @@ static int abort_replicas(struct wg_jobs *j, int64_t task)
 	return rc;
 }
 
+/* Ends a task (completed with `accepted`, or failed) and, when it was the last one, its
+ * job. Replicas still in flight are not needed any more: they are aborted (unless the
+ * caller knows there can be none: `alone`, the task's only attempt has just ended). */
 static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, int64_t accepted,
 		       bool alone)
 {
