@@ -4,7 +4,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libuv libprotobuf-c libsodium sqlite3 libcurl libseccomp
+PKGS    := libuv libprotobuf-c libsodium sqlite3 libpq libcurl libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

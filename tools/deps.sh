@@ -3,7 +3,7 @@
 # Called by `make deps` (and so by `make demo` and `make test`). Downloads nothing else.
 set -e
 PKGS="build-essential pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
-libsodium-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libseccomp-dev wabt tcc
+libsodium-dev libsqlite3-dev sqlite3 libpq-dev postgresql libcurl4-openssl-dev libseccomp-dev wabt tcc
 clang clang-format clang-tidy lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev nodejs curl python3
 chromium prometheus iproute2 nftables"
 missing=""

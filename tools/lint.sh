@@ -23,7 +23,9 @@ else
 	echo "format: $(echo "$files" | wc -w) files as .clang-format says"
 fi
 
-flags="-std=c11 -D_GNU_SOURCE -Isrc -I$BUILD/gen $(pkg-config --cflags libuv libprotobuf-c libsodium sqlite3 libcurl libseccomp 2>/dev/null)"
+# The libraries are the Makefile's PKGS (stated there only).
+pkgs=$(sed -n 's/^PKGS *:= *//p' Makefile)
+flags="-std=c11 -D_GNU_SOURCE -Isrc -I$BUILD/gen $(pkg-config --cflags $pkgs 2>/dev/null)"
 out=$(find src -name '*.c' | sort |
 	xargs -P "$(nproc)" -I{} sh -c "clang-tidy -quiet {} -- $flags 2>/dev/null")
 if echo "$out" | grep -q 'warning:\|error:'; then

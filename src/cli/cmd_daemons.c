@@ -8,6 +8,7 @@
 #include "cli/options.h"
 #include "engine/engine.h"
 #include "manager/manager.h"
+#include "manager/store.h"
 #include "util/limits.h"
 #include "worker/worker.h"
 
@@ -30,6 +31,20 @@ static int parse_days(const char *cmd, const struct wg_opt *o, const char *value
 	return 0;
 }
 
+/* --store sqlite|postgresql://...: the URI itself is checked when the manager connects. */
+static int parse_store(const char *cmd, const struct wg_opt *o, const char *value, void *out)
+{
+	if (strcmp(value, "sqlite") && !wg_store_is_postgresql(value)) {
+		wg_usage_error(cmd,
+			       "--%s takes 'sqlite' or a PostgreSQL URI (postgresql://...), not "
+			       "'%s'",
+			       o->name, value);
+		return -1;
+	}
+	*(const char **)out = value;
+	return 0;
+}
+
 #define M(field) offsetof(struct wg_manager_options, field)
 static const struct wg_opt manager_opts[] = {
     {"listen", "HOST:PORT", WG_OPT_STR, M(listen), .dflt = WG_DEFAULT_NODE_ADDR,
@@ -37,7 +52,9 @@ static const struct wg_opt manager_opts[] = {
     {"api", "HOST:PORT", WG_OPT_STR, M(api), .dflt = WG_DEFAULT_API_ADDR,
      .help = "the HTTP API's address (loopback only without --api-token-file)"},
     {"data", "DIR", WG_OPT_STR, M(data_dir), .dflt = WG_DEFAULT_DATA_DIR,
-     .help = "the node key, the job store and programs"},
+     .help = "the node key, and the job store unless --store says otherwise"},
+    {"store", "sqlite|URI", WG_OPT_FN, M(store), .parse = parse_store, .dflt = "sqlite",
+     .help = "the job store: DIR/manager.db, or PostgreSQL at URI (postgresql://...)"},
     {"workers", "open|FILE", WG_OPT_STR, M(workers), .dflt = "open",
      .help = "who may attach: anyone, or the node ids in FILE (one per line)"},
     {"port-file", "F", WG_OPT_STR, M(port_file),

@@ -30,8 +30,9 @@ static bool core_down(struct wg_manager *m, struct wg_http_request *req)
 	if (m->jobs)
 		return false;
 	wg_http_respond_error(req, 503,
-			      "the manager's job store failed (is its disk full?) and "
-			      "is being reopened: try again in a few seconds");
+			      "the manager's job store failed (is its disk full, or its "
+			      "database server unreachable?) and is being reopened: try again "
+			      "in a few seconds");
 	return true;
 }
 

@@ -8,6 +8,7 @@
 
 #include "manager/jobs.h"
 #include "manager/manager_internal.h"
+#include "manager/store.h"
 #include "net/link.h"
 #include "node/daemon.h"
 #include "util/alloc.h"
@@ -691,9 +692,15 @@ void wg__dispatch_request(struct wg_manager *m, struct wg_peer *peer, uint64_t i
 
 int wg__dispatch_open(struct wg_manager *m, bool first)
 {
-	char *path = wg_path_join(m->opts->data_dir, "manager.db");
+	const char *store = m->opts->store;
+	char *path = store && wg_store_is_postgresql(store)
+			 ? wg_strdup(store)
+			 : wg_path_join(m->opts->data_dir, "manager.db");
 	char why[1024];
 	int rc = wg_jobs_open(path, NULL, &m->jobs, why, sizeof why);
+	if (rc == 0 && first)
+		wg_info(NULL, "job store: %s, %s", wg_jobs_store_version(m->jobs),
+			wg_jobs_store_name(m->jobs));
 	if (rc && first)
 		wg_daemon_fail("manager", "%s", why[0] ? why : wg_strerror(rc));
 	else if (rc)

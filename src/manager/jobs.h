@@ -89,6 +89,10 @@ struct wg_jobs_options {
 int wg_jobs_open(const char *path, const struct wg_jobs_options *opts, struct wg_jobs **out,
 		 char *why, size_t why_len);
 void wg_jobs_close(struct wg_jobs *j);
+/* The store, for logs: its engine and version ("SQLite 3.40.1", "PostgreSQL 15.18") and
+ * where it is (the file, or the URI without its password). */
+const char *wg_jobs_store_version(const struct wg_jobs *j);
+const char *wg_jobs_store_name(const struct wg_jobs *j);
 
 /* Groups the events that follow into one transaction, committed by wg_jobs_commit(). Without
  * them each event commits on its own. The daemon must not act on the events' outputs (send

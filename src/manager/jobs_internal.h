@@ -2,7 +2,7 @@
  * Holds the schema, the prepared statements and the in-memory state. */
 #ifndef WG_MANAGER_JOBS_INTERNAL_H
 #define WG_MANAGER_JOBS_INTERNAL_H
-#include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "manager/jobs.h"
@@ -64,20 +64,29 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 #define A_LOST WG__SQL_STR(WG__SQL_ATTEMPT_LOST)
 #define A_REFUSED WG__SQL_STR(WG__SQL_ATTEMPT_REFUSED)
 
-/* Every statement the core runs, prepared once at open: X(NAME, SQL). */
+/* The inserts whose new row's id is read (wg_store_insert): on PostgreSQL they say
+ * RETURNING id (jobs.c). */
+#define WG__SQL_JOB_INSERT                                                                         \
+	"INSERT INTO jobs(program_hash, addresses, timeout_ms, memory_bytes, result_bytes,"        \
+	" priority, max_failures, k, quorum, state, created_ms, finished_ms, n_tasks, remaining,"  \
+	" n_failed, name) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 0,"  \
+	" ?14)"
+#define WG__SQL_ATTEMPT_INSERT                                                                     \
+	"INSERT INTO attempts(task_id, worker, state, assigned_ms, deadline_ms)"                   \
+	" VALUES(?1, ?2, 1, ?3, ?4)"
+
+/* Every statement the core runs, prepared once at open: X(NAME, SQL), in the SQL both
+ * stores accept (manager/store.h). */
 #define WG__JOBS_STMTS(X)                                                                          \
 	X(PROGRAM_PUT, "INSERT INTO programs(hash, bytes, size, created_ms)"                       \
 		       " VALUES(?1, ?2, ?3, ?4)"                                                   \
 		       " ON CONFLICT(hash) DO UPDATE SET bytes = excluded.bytes,"                  \
 		       " size = excluded.size WHERE programs.bytes IS NULL")                       \
 	X(PROGRAM_TOUCH, "UPDATE programs SET created_ms = ?2 WHERE hash = ?1")                    \
-	X(PROGRAM_NAME, "INSERT OR IGNORE INTO programs(hash, bytes, size, created_ms)"            \
-			" VALUES(?1, NULL, 0, ?2)")                                                \
+	X(PROGRAM_NAME, "INSERT INTO programs(hash, bytes, size, created_ms)"                      \
+			" VALUES(?1, NULL, 0, ?2) ON CONFLICT DO NOTHING")                         \
 	X(PROGRAM_FIND, "SELECT id, size FROM programs WHERE hash = ?1 AND bytes IS NOT NULL")     \
-	X(JOB_INSERT, "INSERT INTO jobs(program_hash, addresses, timeout_ms, memory_bytes,"        \
-		      " result_bytes, priority, max_failures, k, quorum, state, created_ms,"       \
-		      " finished_ms, n_tasks, remaining, n_failed, name) VALUES(?1, ?2, ?3, ?4,"   \
-		      " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 0, ?14)")                     \
+	X(JOB_INSERT, WG__SQL_JOB_INSERT)                                                          \
 	X(TASK_INSERT, "INSERT INTO tasks(job_id, idx, argument, state, want)"                     \
 		       " VALUES(?1, ?2, ?3, 0, ?4)")                                               \
 	X(JOB_GET, "SELECT id, program_hash, state, timeout_ms, memory_bytes, result_bytes,"       \
@@ -104,8 +113,7 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	X(WORKER_HAS_REPLICA,                                                                      \
 	  "SELECT 1 FROM attempts WHERE task_id = ?1 AND worker = ?2"                              \
 	  " AND state IN (" A_ASSIGNED ", " A_STARTED ", " A_COMPLETED ") LIMIT 1")                \
-	X(ATTEMPT_INSERT, "INSERT INTO attempts(task_id, worker, state, assigned_ms,"              \
-			  " deadline_ms) VALUES(?1, ?2, 1, ?3, ?4)")                               \
+	X(ATTEMPT_INSERT, WG__SQL_ATTEMPT_INSERT)                                                  \
 	X(TASK_ASSIGNED, "UPDATE tasks SET want = want - 1, state = " T_RUNNING ","                \
 			 " attempts = attempts + 1 WHERE id = ?1")                                 \
 	X(ATTEMPT_GET, "SELECT a.state, a.worker, a.task_id, t.state, j.timeout_ms,"               \
@@ -134,8 +142,9 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	  " j.max_failures, j.state FROM tasks t JOIN jobs j ON j.id = t.job_id"                   \
 	  " WHERE t.id = ?1")                                                                      \
 	X(TASK_ATTEMPT_COUNTS,                                                                     \
-	  "SELECT coalesce(sum(state <= " A_STARTED "), 0),"                                       \
-	  " coalesce(sum(state = " A_COMPLETED "), 0) FROM attempts WHERE task_id = ?1")           \
+	  "SELECT coalesce(sum(CASE WHEN state <= " A_STARTED " THEN 1 ELSE 0 END), 0),"           \
+	  " coalesce(sum(CASE WHEN state = " A_COMPLETED " THEN 1 ELSE 0 END), 0)"                 \
+	  " FROM attempts WHERE task_id = ?1")                                                     \
 	X(TASK_RESULTS, "SELECT id, worker, result FROM attempts WHERE task_id = ?1"               \
 			" AND state = " A_COMPLETED " ORDER BY id")                                \
 	X(TASK_SET_QUEUE, "UPDATE tasks SET state = ?2, want = ?3, ready_ms = CASE WHEN"           \
@@ -156,7 +165,8 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	  "SELECT a.id, a.worker FROM attempts a"                                                  \
 	  " JOIN tasks t ON t.id = a.task_id"                                                      \
 	  " WHERE a.state <= " A_STARTED " AND t.job_id = ?1 AND t.state = " T_RUNNING)            \
-	X(SWEEP_ADD, "INSERT OR REPLACE INTO sweep(job_id, kind) VALUES(?1, ?2)")                  \
+	X(SWEEP_ADD, "INSERT INTO sweep(job_id, kind) VALUES(?1, ?2)"                              \
+		     " ON CONFLICT(job_id) DO UPDATE SET kind = excluded.kind")                    \
 	X(SWEEP_NEXT, "SELECT job_id, kind FROM sweep ORDER BY job_id LIMIT 1")                    \
 	X(SWEEP_DONE, "DELETE FROM sweep WHERE job_id = ?1")                                       \
 	X(SWEEP_CANCEL_SLICE,                                                                      \
@@ -185,8 +195,8 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	X(WORKER_UPSERT, "INSERT INTO workers(node_id, first_seen_ms) VALUES(?1, ?2)"              \
 			 " ON CONFLICT(node_id) DO UPDATE SET last_seen_ms = ?2 RETURNING id")     \
 	X(WORKER_PROGRAMS, "SELECT hash FROM worker_programs WHERE worker = ?1")                   \
-	X(WORKER_PROGRAM_ADD, "INSERT OR IGNORE INTO worker_programs(worker, hash)"                \
-			      " VALUES(?1, ?2)")                                                   \
+	X(WORKER_PROGRAM_ADD, "INSERT INTO worker_programs(worker, hash)"                          \
+			      " VALUES(?1, ?2) ON CONFLICT DO NOTHING")                            \
 	X(WORKER_IN_FLIGHT, "SELECT id, task_id FROM attempts WHERE worker = ?1"                   \
 			    " AND state <= " A_STARTED)                                            \
 	X(WORKER_IN_FLIGHT_BEFORE,                                                                 \
@@ -225,7 +235,7 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	X(WORKER_SHARE, "SELECT t.job_id, j.priority, count(*) FROM attempts a"                    \
 			" JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id"         \
 			" WHERE a.worker = ?1 AND a.state <= " A_STARTED                           \
-			" GROUP BY t.job_id ORDER BY count(*) DESC LIMIT ?2")                      \
+			" GROUP BY t.job_id, j.priority ORDER BY count(*) DESC LIMIT ?2")          \
 	X(METRIC_JOBS, "SELECT state, count(*) FROM jobs GROUP BY state")                          \
 	X(METRIC_TASKS,                                                                            \
 	  "SELECT coalesce(sum(CASE WHEN state = " J_RUNNING " THEN remaining ELSE 0 END), 0),"    \
@@ -236,10 +246,12 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	  "SELECT count(DISTINCT task_id) FROM attempts WHERE state <= " A_STARTED)                \
 	X(METRIC_ASSIGNED, "SELECT count(*) FROM (SELECT task_id FROM attempts"                    \
 			   " WHERE state <= " A_STARTED " GROUP BY task_id"                        \
-			   " HAVING max(state) = " A_ASSIGNED ")")                                 \
+			   " HAVING max(state) = " A_ASSIGNED ") AS q")                            \
 	X(METRIC_IN_FLIGHT, "SELECT count(*) FROM attempts WHERE state <= " A_STARTED)             \
-	X(WORKER_LOAD, "SELECT coalesce(sum(state = " A_STARTED "), 0), count(*) FROM attempts"    \
-		       " WHERE worker = ?1 AND state <= " A_STARTED)
+	X(WORKER_LOAD,                                                                             \
+	  "SELECT coalesce(sum(CASE WHEN state = " A_STARTED " THEN 1 ELSE 0 END), 0),"            \
+	  " count(*) FROM attempts"                                                                \
+	  " WHERE worker = ?1 AND state <= " A_STARTED)
 
 enum wg__jobs_stmt {
 #define WG__STMT_ENUM(name, sql) WG__S_##name,
@@ -279,7 +291,7 @@ struct wg_jobs {
 uint64_t wg__jobs_now(struct wg_jobs *j);
 /* The random seed of a task's attempts: derived from (job id, index), equal for replicas. */
 uint64_t wg__task_seed(uint64_t job_id, uint32_t index);
-sqlite3_stmt *wg__stmt(struct wg_jobs *j, enum wg__jobs_stmt id);
+struct wg_stmt *wg__stmt(struct wg_jobs *j, enum wg__jobs_stmt id);
 /* The worker with this node id, created (in the database too) when new; NULL on a database
  * error. */
 struct wg__worker *wg__worker_get(struct wg_jobs *j, const char *node_id);

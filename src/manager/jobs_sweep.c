@@ -23,25 +23,25 @@ int wg_jobs_remove(struct wg_jobs *j, uint64_t job_id)
 		rc = WG_EBUSY;
 		goto end;
 	}
-	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_DELETE);
-	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	struct wg_stmt *st = wg__stmt(j, WG__S_JOB_DELETE);
+	wg_stmt_bind_int(st, 1, (int64_t)job_id);
 	if (wg_store_step(j->store, st) != 1) {
 		rc = WG_EDB;
 		goto end;
 	}
 	char hash[65];
-	snprintf(hash, sizeof hash, "%s", (const char *)sqlite3_column_text(st, 0));
+	snprintf(hash, sizeof hash, "%s", (const char *)wg_stmt_text(st, 0));
 	if ((rc = wg_store_step(j->store, st)) < 0)
 		goto end;
 	st = wg__stmt(j, WG__S_PROGRAM_FORGET);
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, (int64_t)(wg__jobs_now(j) - WG__PROGRAM_GRACE_MS));
+	wg_stmt_bind_text(st, 1, hash);
+	wg_stmt_bind_int(st, 2, (int64_t)(wg__jobs_now(j) - WG__PROGRAM_GRACE_MS));
 	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
 		goto end;
 	/* Its tasks and attempts go a slice at a time (a cancel still pending is replaced). */
 	st = wg__stmt(j, WG__S_SWEEP_ADD);
-	sqlite3_bind_int64(st, 1, (int64_t)job_id);
-	sqlite3_bind_int(st, 2, WG__SWEEP_DELETE);
+	wg_stmt_bind_int(st, 1, (int64_t)job_id);
+	wg_stmt_bind_int(st, 2, WG__SWEEP_DELETE);
 	rc = wg_store_exec_stmt(j->store, st);
 end:
 	return wg_store_end(j->store, rc);
@@ -54,16 +54,16 @@ int wg_jobs_retry(struct wg_jobs *j, uint64_t job_id, uint64_t *n_tasks)
 	int rc = wg_store_begin(j->store);
 	if (rc < 0)
 		return rc;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_FAILED_COUNT);
-	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	struct wg_stmt *st = wg__stmt(j, WG__S_JOB_FAILED_COUNT);
+	wg_stmt_bind_int(st, 1, (int64_t)job_id);
 	rc = wg_store_step(j->store, st);
 	if (rc <= 0) {
 		rc = rc < 0 ? rc : WG_ENOTFOUND;
 		goto end;
 	}
-	int state = sqlite3_column_int(st, 0);
-	int64_t failed = sqlite3_column_int64(st, 1);
-	sqlite3_reset(st);
+	int state = wg_stmt_int(st, 0);
+	int64_t failed = wg_stmt_int(st, 1);
+	wg_stmt_reset(st);
 	rc = 0;
 	if (state == WG_JOB_CANCELLED) {
 		rc = WG_EBUSY;
@@ -74,12 +74,12 @@ int wg_jobs_retry(struct wg_jobs *j, uint64_t job_id, uint64_t *n_tasks)
 	/* The job counts the tasks as remaining at once, so it cannot end before the sweep
 	 * has queued them and they have run again. */
 	st = wg__stmt(j, WG__S_JOB_RETRY);
-	sqlite3_bind_int64(st, 1, (int64_t)job_id);
+	wg_stmt_bind_int(st, 1, (int64_t)job_id);
 	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
 		goto end;
 	st = wg__stmt(j, WG__S_SWEEP_ADD);
-	sqlite3_bind_int64(st, 1, (int64_t)job_id);
-	sqlite3_bind_int(st, 2, WG__SWEEP_RETRY);
+	wg_stmt_bind_int(st, 1, (int64_t)job_id);
+	wg_stmt_bind_int(st, 2, WG__SWEEP_RETRY);
 	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
 		goto end;
 	if (n_tasks)
@@ -95,17 +95,17 @@ static int retry_slice(struct wg_jobs *j, int64_t job, size_t max_rows, int *cha
 {
 	int64_t *ids = wg_malloc((max_rows ? max_rows : 1) * sizeof *ids);
 	size_t n = 0;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_SWEEP_RETRY_SLICE);
-	sqlite3_bind_int64(st, 1, job);
-	sqlite3_bind_int64(st, 2, (int64_t)max_rows);
+	struct wg_stmt *st = wg__stmt(j, WG__S_SWEEP_RETRY_SLICE);
+	wg_stmt_bind_int(st, 1, job);
+	wg_stmt_bind_int(st, 2, (int64_t)max_rows);
 	int rc = 0;
 	while (n < max_rows && (rc = wg_store_step(j->store, st)) == 1)
-		ids[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+		ids[n++] = wg_stmt_int(st, 0);
+	wg_stmt_reset(st);
 	rc = rc < 0 ? rc : 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		st = wg__stmt(j, WG__S_TASK_RETRY);
-		sqlite3_bind_int64(st, 1, ids[i]);
+		wg_stmt_bind_int(st, 1, ids[i]);
 		rc = wg_store_exec_stmt(j->store, st);
 		if (rc == 0)
 			rc = wg__task_reconcile(j, ids[i]);
@@ -121,13 +121,13 @@ int wg_jobs_remove_finished_before(struct wg_jobs *j, uint64_t before_ms, size_t
 	int64_t ids[64];
 	size_t n = 0;
 	*n_removed = 0;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_JOBS_FINISHED_BEFORE);
-	sqlite3_bind_int64(st, 1, (int64_t)before_ms);
-	sqlite3_bind_int64(st, 2, (int64_t)(max < 64 ? max : 64));
+	struct wg_stmt *st = wg__stmt(j, WG__S_JOBS_FINISHED_BEFORE);
+	wg_stmt_bind_int(st, 1, (int64_t)before_ms);
+	wg_stmt_bind_int(st, 2, (int64_t)(max < 64 ? max : 64));
 	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1)
-		ids[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+		ids[n++] = wg_stmt_int(st, 0);
+	wg_stmt_reset(st);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = wg_jobs_remove(j, (uint64_t)ids[i]);
 		if (rc == 0)
@@ -139,13 +139,13 @@ int wg_jobs_remove_finished_before(struct wg_jobs *j, uint64_t before_ms, size_t
 int wg_jobs_sweep(struct wg_jobs *j, size_t max_rows, bool *more)
 {
 	*more = false;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_SWEEP_NEXT);
+	struct wg_stmt *st = wg__stmt(j, WG__S_SWEEP_NEXT);
 	int rc = wg_store_step(j->store, st);
 	if (rc <= 0)
 		return rc;
-	int64_t job = sqlite3_column_int64(st, 0);
-	int kind = sqlite3_column_int(st, 1);
-	sqlite3_reset(st);
+	int64_t job = wg_stmt_int(st, 0);
+	int kind = wg_stmt_int(st, 1);
+	wg_stmt_reset(st);
 	rc = wg_store_begin(j->store);
 	if (rc < 0)
 		return rc;
@@ -154,27 +154,27 @@ int wg_jobs_sweep(struct wg_jobs *j, size_t max_rows, bool *more)
 		rc = retry_slice(j, job, max_rows, &changed);
 	} else if (kind == WG__SWEEP_CANCEL) {
 		st = wg__stmt(j, WG__S_SWEEP_CANCEL_SLICE);
-		sqlite3_bind_int64(st, 1, job);
-		sqlite3_bind_int64(st, 2, (int64_t)max_rows);
+		wg_stmt_bind_int(st, 1, job);
+		wg_stmt_bind_int(st, 2, (int64_t)max_rows);
 		rc = wg_store_exec_stmt(j->store, st);
-		changed = sqlite3_changes(wg_store_db(j->store));
+		changed = wg_store_changes(j->store);
 	} else {
 		st = wg__stmt(j, WG__S_SWEEP_DELETE_ATTEMPTS);
-		sqlite3_bind_int64(st, 1, job);
-		sqlite3_bind_int64(st, 2, (int64_t)max_rows);
+		wg_stmt_bind_int(st, 1, job);
+		wg_stmt_bind_int(st, 2, (int64_t)max_rows);
 		rc = wg_store_exec_stmt(j->store, st);
 		if (rc == 0) {
 			st = wg__stmt(j, WG__S_SWEEP_DELETE_TASKS);
-			sqlite3_bind_int64(st, 1, job);
-			sqlite3_bind_int64(st, 2, (int64_t)max_rows);
+			wg_stmt_bind_int(st, 1, job);
+			wg_stmt_bind_int(st, 2, (int64_t)max_rows);
 			rc = wg_store_exec_stmt(j->store, st);
-			changed = sqlite3_changes(wg_store_db(j->store));
+			changed = wg_store_changes(j->store);
 		}
 	}
 	if (rc == 0 && (size_t)changed < max_rows) {
 		/* This job is done with; another may wait. */
 		st = wg__stmt(j, WG__S_SWEEP_DONE);
-		sqlite3_bind_int64(st, 1, job);
+		wg_stmt_bind_int(st, 1, job);
 		rc = wg_store_exec_stmt(j->store, st);
 		if (rc == 0 && kind == WG__SWEEP_DELETE)
 			wg_info(NULL, "job %lld removed", (long long)job);
@@ -183,7 +183,7 @@ int wg_jobs_sweep(struct wg_jobs *j, size_t max_rows, bool *more)
 	if (rc == 0) {
 		st = wg__stmt(j, WG__S_SWEEP_NEXT);
 		*more = wg_store_step(j->store, st) == 1;
-		sqlite3_reset(st);
+		wg_stmt_reset(st);
 	}
 	return rc;
 }

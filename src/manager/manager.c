@@ -241,7 +241,7 @@ void wg__manager_fatal(struct wg_manager *m, const char *what, int rc)
 		return;
 	wg_error(NULL,
 		 "%s: %s; the job store is closed and reopened every %d s until it works "
-		 "again (is the disk full?)",
+		 "again (is the disk full, or the database server unreachable?)",
 		 what, wg_strerror(rc), REOPEN_MS / 1000);
 	m->core_failed = true;
 	uv_timer_start(&m->reopen_timer, close_failed_core, 0, 0);

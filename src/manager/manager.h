@@ -9,6 +9,9 @@ struct wg_manager_options {
 	const char *listen; /* node protocol "HOST:PORT" */
 	const char *api;    /* HTTP API "HOST:PORT" */
 	const char *data_dir;
+	/* Where jobs are kept: "sqlite" (DATA_DIR/manager.db) or a PostgreSQL connection URI
+	 * (postgresql://...; docs/deploy.md). */
+	const char *store;
 	const char *workers;	   /* "open" or a file of node ids */
 	const char *port_file;	   /* written with the node port once bound, or NULL */
 	const char *api_port_file; /* written with the API port once bound, or NULL */

@@ -50,28 +50,28 @@ static void worker_leaves(struct wg_jobs *j, int64_t worker_db_id)
 
 static int set_attempt_state(struct wg_jobs *j, int64_t attempt, int state)
 {
-	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_SET_STATE);
-	sqlite3_bind_int64(st, 1, attempt);
-	sqlite3_bind_int(st, 2, state);
-	sqlite3_bind_int64(st, 3, (int64_t)wg__jobs_now(j));
+	struct wg_stmt *st = wg__stmt(j, WG__S_ATTEMPT_SET_STATE);
+	wg_stmt_bind_int(st, 1, attempt);
+	wg_stmt_bind_int(st, 2, state);
+	wg_stmt_bind_int(st, 3, (int64_t)wg__jobs_now(j));
 	return wg_store_exec_stmt(j->store, st);
 }
 
 static int count_failure(struct wg_jobs *j, int64_t task, int kind, const char *detail,
 			 const uint8_t *stderr_tail, size_t stderr_len)
 {
-	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_FAILURE);
-	sqlite3_bind_int64(st, 1, task);
-	sqlite3_bind_int(st, 2, kind);
+	struct wg_stmt *st = wg__stmt(j, WG__S_TASK_FAILURE);
+	wg_stmt_bind_int(st, 1, task);
+	wg_stmt_bind_int(st, 2, kind);
 	size_t dlen = detail ? strnlen(detail, WG_ERROR_DETAIL_BYTES) : 0;
-	sqlite3_bind_text(st, 3, detail ? detail : "", (int)dlen, SQLITE_STATIC);
+	wg_stmt_bind_textn(st, 3, detail ? detail : "", dlen);
 	/* The tail is what matters: keep the last bytes. */
 	if (stderr_len > WG_STDERR_TAIL_BYTES) {
 		stderr_tail += stderr_len - WG_STDERR_TAIL_BYTES;
 		stderr_len = WG_STDERR_TAIL_BYTES;
 	}
 	if (stderr_len)
-		sqlite3_bind_blob(st, 4, stderr_tail, (int)stderr_len, SQLITE_STATIC);
+		wg_stmt_bind_blob(st, 4, stderr_tail, stderr_len);
 	return wg_store_exec_stmt(j->store, st);
 }
 
@@ -79,11 +79,11 @@ static int count_failure(struct wg_jobs *j, int64_t task, int kind, const char *
 static int abort_replicas(struct wg_jobs *j, int64_t task)
 {
 	struct id_list fl = {0}; /* attempts in flight: (attempt, worker) */
-	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_IN_FLIGHT);
-	sqlite3_bind_int64(st, 1, task);
+	struct wg_stmt *st = wg__stmt(j, WG__S_TASK_IN_FLIGHT);
+	wg_stmt_bind_int(st, 1, task);
 	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1)
-		id_list_push(&fl, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), 0);
+		id_list_push(&fl, wg_stmt_int(st, 0), wg_stmt_int(st, 1), 0);
 	for (size_t i = 0; i < fl.n && rc == 0; i++) {
 		rc = set_attempt_state(j, fl.v[i].a, WG_ATTEMPT_ABORTED);
 		worker_leaves(j, fl.v[i].b);
@@ -101,25 +101,25 @@ static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, 
 {
 	/* The job first: it numbers the task in the order tasks end (done_seq). Read back
 	 * by a SELECT: UPDATE ... RETURNING costs a temporary table per call. */
-	sqlite3_stmt *st = wg__stmt(j, WG__S_JOB_TASK_DONE);
-	sqlite3_bind_int64(st, 1, job);
-	sqlite3_bind_int(st, 2, state == WG_TASK_FAILED);
+	struct wg_stmt *st = wg__stmt(j, WG__S_JOB_TASK_DONE);
+	wg_stmt_bind_int(st, 1, job);
+	wg_stmt_bind_int(st, 2, state == WG_TASK_FAILED);
 	int rc = wg_store_exec_stmt(j->store, st);
 	if (rc < 0)
 		return rc;
 	st = wg__stmt(j, WG__S_JOB_COUNTERS);
-	sqlite3_bind_int64(st, 1, job);
+	wg_stmt_bind_int(st, 1, job);
 	if (wg_store_step(j->store, st) != 1)
 		return WG_EDB;
-	int64_t remaining = sqlite3_column_int64(st, 0), failed = sqlite3_column_int64(st, 1);
-	int64_t seq = sqlite3_column_int64(st, 2);
-	sqlite3_reset(st);
+	int64_t remaining = wg_stmt_int(st, 0), failed = wg_stmt_int(st, 1);
+	int64_t seq = wg_stmt_int(st, 2);
+	wg_stmt_reset(st);
 	st = wg__stmt(j, WG__S_TASK_FINISH);
-	sqlite3_bind_int64(st, 1, task);
-	sqlite3_bind_int(st, 2, state);
+	wg_stmt_bind_int(st, 1, task);
+	wg_stmt_bind_int(st, 2, state);
 	if (accepted)
-		sqlite3_bind_int64(st, 3, accepted);
-	sqlite3_bind_int64(st, 4, seq);
+		wg_stmt_bind_int(st, 3, accepted);
+	wg_stmt_bind_int(st, 4, seq);
 	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
 		return rc;
 	if (!alone && (rc = abort_replicas(j, task)) < 0)
@@ -127,9 +127,9 @@ static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, 
 	rc = 0;
 	if (remaining == 0) {
 		st = wg__stmt(j, WG__S_JOB_FINISH);
-		sqlite3_bind_int64(st, 1, job);
-		sqlite3_bind_int(st, 2, failed ? WG_JOB_FAILED : WG_JOB_COMPLETED);
-		sqlite3_bind_int64(st, 3, (int64_t)wg__jobs_now(j));
+		wg_stmt_bind_int(st, 1, job);
+		wg_stmt_bind_int(st, 2, failed ? WG_JOB_FAILED : WG_JOB_COMPLETED);
+		wg_stmt_bind_int(st, 3, (int64_t)wg__jobs_now(j));
 		rc = wg_store_exec_stmt(j->store, st);
 		if (rc == 0)
 			wg_info(NULL, "job %lld %s", (long long)job,
@@ -148,19 +148,19 @@ static int best_result(struct wg_jobs *j, int64_t task, int64_t *best_id, int64_
 		int64_t id, worker;
 	} *v = NULL;
 	size_t n = 0, cap = 0;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_RESULTS);
-	sqlite3_bind_int64(st, 1, task);
+	struct wg_stmt *st = wg__stmt(j, WG__S_TASK_RESULTS);
+	wg_stmt_bind_int(st, 1, task);
 	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;
 			v = wg_realloc(v, cap * sizeof *v);
 		}
-		v[n].id = sqlite3_column_int64(st, 0);
-		v[n].worker = sqlite3_column_int64(st, 1);
-		const void *r = sqlite3_column_blob(st, 2);
+		v[n].id = wg_stmt_int(st, 0);
+		v[n].worker = wg_stmt_int(st, 1);
+		const void *r = wg_stmt_blob(st, 2);
 		crypto_generichash(v[n].digest, sizeof v[n].digest, r,
-				   (unsigned long long)sqlite3_column_bytes(st, 2), NULL, 0);
+				   (unsigned long long)wg_stmt_bytes(st, 2), NULL, 0);
 		n++;
 	}
 	*best_id = 0;
@@ -193,31 +193,31 @@ static int best_result(struct wg_jobs *j, int64_t task, int64_t *best_id, int64_
 
 int wg__task_reconcile(struct wg_jobs *j, int64_t task)
 {
-	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_RECONCILE_GET);
-	sqlite3_bind_int64(st, 1, task);
+	struct wg_stmt *st = wg__stmt(j, WG__S_TASK_RECONCILE_GET);
+	wg_stmt_bind_int(st, 1, task);
 	int rc = wg_store_step(j->store, st);
 	if (rc <= 0) {
 		if (rc == 0)
 			wg_store_break(j->store, "an attempt names a task that does not exist");
 		return WG_EDB;
 	}
-	int state = sqlite3_column_int(st, 0);
-	int64_t failures = sqlite3_column_int64(st, 1), job = sqlite3_column_int64(st, 2);
-	int64_t k = sqlite3_column_int64(st, 3), quorum = sqlite3_column_int64(st, 4);
-	int64_t max_failures = sqlite3_column_int64(st, 5);
-	int job_state = sqlite3_column_int(st, 6);
-	sqlite3_reset(st);
+	int state = wg_stmt_int(st, 0);
+	int64_t failures = wg_stmt_int(st, 1), job = wg_stmt_int(st, 2);
+	int64_t k = wg_stmt_int(st, 3), quorum = wg_stmt_int(st, 4);
+	int64_t max_failures = wg_stmt_int(st, 5);
+	int job_state = wg_stmt_int(st, 6);
+	wg_stmt_reset(st);
 	/* A task of a cancelled job may still read queued or running until wg_jobs_sweep
 	 * reaches it: it is over all the same. */
 	if (state >= WG_TASK_COMPLETED || job_state != WG_JOB_RUNNING)
 		return 0;
 
 	st = wg__stmt(j, WG__S_TASK_ATTEMPT_COUNTS);
-	sqlite3_bind_int64(st, 1, task);
+	wg_stmt_bind_int(st, 1, task);
 	if (wg_store_step(j->store, st) != 1)
 		return WG_EDB;
-	int64_t in_flight = sqlite3_column_int64(st, 0), n_results = sqlite3_column_int64(st, 1);
-	sqlite3_reset(st);
+	int64_t in_flight = wg_stmt_int(st, 0), n_results = wg_stmt_int(st, 1);
+	wg_stmt_reset(st);
 	int64_t best_id = 0, best = 0;
 	if (n_results > 0) {
 		if ((rc = best_result(j, task, &best_id, &best)) < 0)
@@ -232,20 +232,20 @@ int wg__task_reconcile(struct wg_jobs *j, int64_t task)
 	int64_t target = k - n_results > quorum - best ? k - n_results : quorum - best;
 	int64_t want = target - in_flight > 0 ? target - in_flight : 0;
 	st = wg__stmt(j, WG__S_TASK_SET_QUEUE);
-	sqlite3_bind_int64(st, 1, task);
-	sqlite3_bind_int(st, 2, in_flight ? WG_TASK_RUNNING : WG_TASK_QUEUED);
-	sqlite3_bind_int64(st, 3, want);
-	sqlite3_bind_int64(st, 4, (int64_t)wg__jobs_now(j)); /* ready again from now */
+	wg_stmt_bind_int(st, 1, task);
+	wg_stmt_bind_int(st, 2, in_flight ? WG_TASK_RUNNING : WG_TASK_QUEUED);
+	wg_stmt_bind_int(st, 3, want);
+	wg_stmt_bind_int(st, 4, (int64_t)wg__jobs_now(j)); /* ready again from now */
 	return wg_store_exec_stmt(j->store, st);
 }
 
 int wg__lose_all_in_flight(struct wg_jobs *j)
 {
 	struct id_list tasks = {0}; /* (task) */
-	sqlite3_stmt *st = wg__stmt(j, WG__S_ALL_IN_FLIGHT);
+	struct wg_stmt *st = wg__stmt(j, WG__S_ALL_IN_FLIGHT);
 	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1)
-		id_list_push(&tasks, sqlite3_column_int64(st, 0), 0, 0);
+		id_list_push(&tasks, wg_stmt_int(st, 0), 0, 0);
 	if (rc == 0 && tasks.n) {
 		rc = wg_store_exec_stmt(j->store, wg__stmt(j, WG__S_LOSE_ALL));
 		for (size_t i = 0; i < tasks.n && rc == 0; i++)
@@ -291,12 +291,12 @@ void wg_assignments_free(struct wg_assignment *a, size_t n)
 }
 
 /* Assigns up to `room` tasks of one job (the current row of JOBS_RUNNING) to worker w. */
-static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__worker *w,
+static int assign_from_job(struct wg_jobs *j, struct wg_stmt *job_row, struct wg__worker *w,
 			   uint32_t room, struct wg_assignment **out, size_t *n, size_t *cap)
 {
-	int64_t job = sqlite3_column_int64(job_row, 0);
-	int64_t k = sqlite3_column_int64(job_row, 6);
-	uint32_t timeout = (uint32_t)sqlite3_column_int64(job_row, 3);
+	int64_t job = wg_stmt_int(job_row, 0);
+	int64_t k = wg_stmt_int(job_row, 6);
+	uint32_t timeout = (uint32_t)wg_stmt_int(job_row, 3);
 	/* The tasks picked, read before any is changed. */
 	struct picked {
 		int64_t task, idx;
@@ -306,18 +306,18 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 	} *picked = wg_calloc(room, sizeof *picked);
 	size_t n_picked = 0;
 
-	sqlite3_stmt *st = wg__stmt(j, WG__S_QUEUE_TASKS);
-	sqlite3_bind_int64(st, 1, job);
+	struct wg_stmt *st = wg__stmt(j, WG__S_QUEUE_TASKS);
+	wg_stmt_bind_int(st, 1, job);
 	int rc = 0;
 	while (n_picked < room && (rc = wg_store_step(j->store, st)) == 1) {
-		int64_t task = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
+		int64_t task = wg_stmt_int(st, 0), idx = wg_stmt_int(st, 1);
 		if (k > 1) {
 			/* Replicas must come from distinct workers to be worth comparing. */
-			sqlite3_stmt *chk = wg__stmt(j, WG__S_WORKER_HAS_REPLICA);
-			sqlite3_bind_int64(chk, 1, task);
-			sqlite3_bind_int64(chk, 2, w->db_id);
+			struct wg_stmt *chk = wg__stmt(j, WG__S_WORKER_HAS_REPLICA);
+			wg_stmt_bind_int(chk, 1, task);
+			wg_stmt_bind_int(chk, 2, w->db_id);
 			int has = wg_store_step(j->store, chk);
-			sqlite3_reset(chk);
+			wg_stmt_reset(chk);
 			if (has < 0) {
 				rc = has;
 				break;
@@ -328,15 +328,14 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 		struct picked *p = &picked[n_picked++];
 		p->task = task;
 		p->idx = idx;
-		p->argument_len = (size_t)sqlite3_column_bytes(st, 2);
-		p->argument = wg_memdup(p->argument_len ? sqlite3_column_blob(st, 2) : "",
+		p->argument_len = (size_t)wg_stmt_bytes(st, 2);
+		p->argument = wg_memdup(p->argument_len ? wg_stmt_blob(st, 2) : "",
 					p->argument_len ? p->argument_len : 1);
 		/* Waiting since its task was last queued, or since its job came. */
-		p->ready_ms = sqlite3_column_type(st, 3) == SQLITE_NULL
-				  ? (uint64_t)sqlite3_column_int64(job_row, 7)
-				  : (uint64_t)sqlite3_column_int64(st, 3);
+		p->ready_ms = wg_stmt_is_null(st, 3) ? (uint64_t)wg_stmt_int(job_row, 7)
+						     : (uint64_t)wg_stmt_int(st, 3);
 	}
-	sqlite3_reset(st);
+	wg_stmt_reset(st);
 	if (rc < 0)
 		goto out;
 	rc = 0;
@@ -345,15 +344,15 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 	for (size_t i = 0; i < n_picked; i++) {
 		struct picked *p = &picked[i];
 		st = wg__stmt(j, WG__S_ATTEMPT_INSERT);
-		sqlite3_bind_int64(st, 1, p->task);
-		sqlite3_bind_int64(st, 2, w->db_id);
-		sqlite3_bind_int64(st, 3, (int64_t)now);
-		sqlite3_bind_int64(st, 4, (int64_t)deadline);
-		if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
+		wg_stmt_bind_int(st, 1, p->task);
+		wg_stmt_bind_int(st, 2, w->db_id);
+		wg_stmt_bind_int(st, 3, (int64_t)now);
+		wg_stmt_bind_int(st, 4, (int64_t)deadline);
+		int64_t attempt = 0;
+		if ((rc = wg_store_insert(j->store, st, &attempt)) < 0)
 			goto out;
-		int64_t attempt = sqlite3_last_insert_rowid(wg_store_db(j->store));
 		st = wg__stmt(j, WG__S_TASK_ASSIGNED);
-		sqlite3_bind_int64(st, 1, p->task);
+		wg_stmt_bind_int(st, 1, p->task);
 		if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
 			goto out;
 		if (*n == *cap) {
@@ -366,16 +365,16 @@ static int assign_from_job(struct wg_jobs *j, sqlite3_stmt *job_row, struct wg__
 		a->job_id = (uint64_t)job;
 		a->index = (uint32_t)p->idx;
 		snprintf(a->program_hash, sizeof a->program_hash, "%s",
-			 (const char *)sqlite3_column_text(job_row, 1));
-		split_addresses((const char *)sqlite3_column_text(job_row, 2), a);
+			 (const char *)wg_stmt_text(job_row, 1));
+		split_addresses((const char *)wg_stmt_text(job_row, 2), a);
 		a->argument_len = p->argument_len;
 		a->argument = p->argument;
 		p->argument = NULL;
 		wg_histogram_observe_ms(&j->counters.queue_wait,
 					now > p->ready_ms ? now - p->ready_ms : 0);
 		a->timeout_ms = timeout;
-		a->memory_bytes = (uint64_t)sqlite3_column_int64(job_row, 4);
-		a->result_bytes = (uint64_t)sqlite3_column_int64(job_row, 5);
+		a->memory_bytes = (uint64_t)wg_stmt_int(job_row, 4);
+		a->result_bytes = (uint64_t)wg_stmt_int(job_row, 5);
 		a->random_seed = wg__task_seed((uint64_t)job, a->index);
 		w->running++;
 		j->counters.assigned++;
@@ -405,17 +404,17 @@ int wg_jobs_assign(struct wg_jobs *j, const char *node_id, uint32_t free_slots,
 	uint32_t left = w->cap > w->running ? w->cap - w->running : 0;
 	uint32_t room = free_slots < left ? free_slots : left;
 	/* The jobs table is not written while this statement walks it. */
-	sqlite3_stmt *jobs = wg__stmt(j, WG__S_JOBS_RUNNING);
+	struct wg_stmt *jobs = wg__stmt(j, WG__S_JOBS_RUNNING);
 	while (count < room && (rc = wg_store_step(j->store, jobs)) == 1) {
 		/* A job asking more memory than the worker gives a task waits for another. */
-		uint64_t memory = (uint64_t)sqlite3_column_int64(jobs, 4);
+		uint64_t memory = (uint64_t)wg_stmt_int(jobs, 4);
 		if (w->max_memory && memory > w->max_memory)
 			continue;
 		rc = assign_from_job(j, jobs, w, room - (uint32_t)count, &list, &count, &cap);
 		if (rc < 0)
 			break;
 	}
-	sqlite3_reset(jobs);
+	wg_stmt_reset(jobs);
 	if (rc > 0)
 		rc = 0;
 end:
@@ -454,26 +453,25 @@ static int load_attempt(struct wg_jobs *j, const char *node_id, uint64_t attempt
 		return WG_EDB;
 	if (attempt > INT64_MAX)
 		return 0;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_GET);
-	sqlite3_bind_int64(st, 1, (int64_t)attempt);
+	struct wg_stmt *st = wg__stmt(j, WG__S_ATTEMPT_GET);
+	wg_stmt_bind_int(st, 1, (int64_t)attempt);
 	int rc = wg_store_step(j->store, st);
 	if (rc <= 0)
 		return rc;
-	a->state = sqlite3_column_int(st, 0);
-	a->worker = sqlite3_column_int64(st, 1);
-	a->task = sqlite3_column_int64(st, 2);
-	a->task_state = sqlite3_column_int(st, 3);
-	a->timeout_ms = (uint32_t)sqlite3_column_int64(st, 4);
-	a->result_bytes = (uint64_t)sqlite3_column_int64(st, 5);
-	snprintf(a->program_hash, sizeof a->program_hash, "%s",
-		 (const char *)sqlite3_column_text(st, 6));
-	a->assigned_ms = (uint64_t)sqlite3_column_int64(st, 7);
-	a->started_ms = (uint64_t)sqlite3_column_int64(st, 8); /* NULL reads 0 */
-	a->job = sqlite3_column_int64(st, 9);
-	a->task_attempts = sqlite3_column_int64(st, 10);
-	a->quorum = sqlite3_column_int64(st, 11);
-	a->job_state = sqlite3_column_int(st, 12);
-	sqlite3_reset(st);
+	a->state = wg_stmt_int(st, 0);
+	a->worker = wg_stmt_int(st, 1);
+	a->task = wg_stmt_int(st, 2);
+	a->task_state = wg_stmt_int(st, 3);
+	a->timeout_ms = (uint32_t)wg_stmt_int(st, 4);
+	a->result_bytes = (uint64_t)wg_stmt_int(st, 5);
+	snprintf(a->program_hash, sizeof a->program_hash, "%s", (const char *)wg_stmt_text(st, 6));
+	a->assigned_ms = (uint64_t)wg_stmt_int(st, 7);
+	a->started_ms = (uint64_t)wg_stmt_int(st, 8); /* NULL reads 0 */
+	a->job = wg_stmt_int(st, 9);
+	a->task_attempts = wg_stmt_int(st, 10);
+	a->quorum = wg_stmt_int(st, 11);
+	a->job_state = wg_stmt_int(st, 12);
+	wg_stmt_reset(st);
 	if (a->worker != (*w)->db_id) {
 		wg_warn(NULL, "worker %.8s reported on attempt %llu of another worker", node_id,
 			(unsigned long long)attempt);
@@ -515,11 +513,11 @@ int wg_jobs_started(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
 		started_ms = a.assigned_ms;
 	if (started_ms > now)
 		started_ms = now;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_STARTED);
-	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
-	sqlite3_bind_int64(st, 2, (int64_t)started_ms);
-	sqlite3_bind_int64(st, 3,
-			   (int64_t)(started_ms + a.timeout_ms + timeout_grace_ms(a.timeout_ms)));
+	struct wg_stmt *st = wg__stmt(j, WG__S_ATTEMPT_STARTED);
+	wg_stmt_bind_int(st, 1, (int64_t)attempt_id);
+	wg_stmt_bind_int(st, 2, (int64_t)started_ms);
+	wg_stmt_bind_int(st, 3,
+			 (int64_t)(started_ms + a.timeout_ms + timeout_grace_ms(a.timeout_ms)));
 	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
 		goto end;
 	rc = wg__worker_add_program(j, w, a.program_hash);
@@ -537,17 +535,16 @@ static int attempt_failed(struct wg_jobs *j, uint64_t attempt_id, const struct a
 {
 	size_t dlen = detail ? strnlen(detail, WG_ERROR_DETAIL_BYTES) : 0;
 	size_t slen = stderr_len > WG_STDERR_TAIL_BYTES ? WG_STDERR_TAIL_BYTES : stderr_len;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_ERROR);
-	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
-	sqlite3_bind_int(st, 2, state);
-	sqlite3_bind_int64(st, 3, (int64_t)wg__jobs_now(j));
-	sqlite3_bind_int(st, 4, kind);
-	sqlite3_bind_text(st, 5, detail ? detail : "", (int)dlen, SQLITE_STATIC);
+	struct wg_stmt *st = wg__stmt(j, WG__S_ATTEMPT_ERROR);
+	wg_stmt_bind_int(st, 1, (int64_t)attempt_id);
+	wg_stmt_bind_int(st, 2, state);
+	wg_stmt_bind_int(st, 3, (int64_t)wg__jobs_now(j));
+	wg_stmt_bind_int(st, 4, kind);
+	wg_stmt_bind_textn(st, 5, detail ? detail : "", dlen);
 	if (slen)
-		sqlite3_bind_blob(st, 6, stderr_tail + (stderr_len - slen), (int)slen,
-				  SQLITE_STATIC);
+		wg_stmt_bind_blob(st, 6, stderr_tail + (stderr_len - slen), slen);
 	if (cpu_ms)
-		sqlite3_bind_int64(st, 7, (int64_t)cpu_ms);
+		wg_stmt_bind_int(st, 7, (int64_t)cpu_ms);
 	int rc = wg_store_exec_stmt(j->store, st);
 	if (rc == 0)
 		rc = count_failure(j, a->task, kind, detail, stderr_tail, stderr_len);
@@ -562,12 +559,12 @@ static int attempt_failed(struct wg_jobs *j, uint64_t attempt_id, const struct a
 static int record_result(struct wg_jobs *j, uint64_t attempt_id, const uint8_t *result, size_t len,
 			 uint64_t cpu_ms, struct wg__worker *w, const struct attempt_row *a)
 {
-	sqlite3_stmt *st = wg__stmt(j, WG__S_ATTEMPT_COMPLETED);
-	sqlite3_bind_int64(st, 1, (int64_t)attempt_id);
-	sqlite3_bind_int64(st, 2, (int64_t)wg__jobs_now(j));
-	sqlite3_bind_blob64(st, 3, result, len, SQLITE_STATIC);
+	struct wg_stmt *st = wg__stmt(j, WG__S_ATTEMPT_COMPLETED);
+	wg_stmt_bind_int(st, 1, (int64_t)attempt_id);
+	wg_stmt_bind_int(st, 2, (int64_t)wg__jobs_now(j));
+	wg_stmt_bind_blob(st, 3, result, len);
 	if (cpu_ms)
-		sqlite3_bind_int64(st, 4, (int64_t)cpu_ms);
+		wg_stmt_bind_int(st, 4, (int64_t)cpu_ms);
 	int rc = wg_store_exec_stmt(j->store, st);
 	if (rc < 0)
 		return rc;
@@ -619,19 +616,19 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 	}
 	/* A result that matches none of the results already in (after the first) is a
 	 * disagreement, and counts as a failure so that endless disagreement ends. */
-	sqlite3_stmt *st = wg__stmt(j, WG__S_RESULT_COUNT);
-	sqlite3_bind_int64(st, 1, a.task);
+	struct wg_stmt *st = wg__stmt(j, WG__S_RESULT_COUNT);
+	wg_stmt_bind_int(st, 1, a.task);
 	if (wg_store_step(j->store, st) != 1)
 		goto fail;
-	int64_t n_prev = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	int64_t n_prev = wg_stmt_int(st, 0);
+	wg_stmt_reset(st);
 	if (n_prev > 0) {
 		st = wg__stmt(j, WG__S_RESULT_MATCH);
-		sqlite3_bind_int64(st, 1, a.task);
-		sqlite3_bind_blob64(st, 2, result, len, SQLITE_STATIC);
+		wg_stmt_bind_int(st, 1, a.task);
+		wg_stmt_bind_blob(st, 2, result, len);
 		if ((rc = wg_store_step(j->store, st)) < 0)
 			goto end;
-		sqlite3_reset(st);
+		wg_stmt_reset(st);
 		if (rc == 0 &&
 		    (rc = count_failure(j, a.task, WASMGRID__ERROR_KIND__ERROR_KIND_UNKNOWN,
 					"replicas returned different results", NULL, 0)) < 0)
@@ -688,8 +685,8 @@ int wg_jobs_refused(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
 	if ((rc = set_attempt_state(j, (int64_t)attempt_id, WG_ATTEMPT_REFUSED)) < 0)
 		goto end;
 	/* It never ran, so it is not one of the task's attempts. */
-	sqlite3_stmt *st = wg__stmt(j, WG__S_TASK_UNCOUNT);
-	sqlite3_bind_int64(st, 1, a.task);
+	struct wg_stmt *st = wg__stmt(j, WG__S_TASK_UNCOUNT);
+	wg_stmt_bind_int(st, 1, a.task);
 	if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
 		goto end;
 	worker_leaves(j, a.worker);
@@ -713,10 +710,10 @@ int wg_jobs_worker_lost(struct wg_jobs *j, const char *node_id, size_t *n_lost)
 	int rc = wg_store_begin(j->store);
 	if (rc < 0)
 		return rc;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_WORKER_IN_FLIGHT);
-	sqlite3_bind_int64(st, 1, w->db_id);
+	struct wg_stmt *st = wg__stmt(j, WG__S_WORKER_IN_FLIGHT);
+	wg_stmt_bind_int(st, 1, w->db_id);
 	while ((rc = wg_store_step(j->store, st)) == 1)
-		id_list_push(&fl, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), 0);
+		id_list_push(&fl, wg_stmt_int(st, 0), wg_stmt_int(st, 1), 0);
 	for (size_t i = 0; i < fl.n && rc == 0; i++)
 		rc = set_attempt_state(j, fl.v[i].a, WG_ATTEMPT_LOST);
 	for (size_t i = 0; i < fl.n && rc == 0; i++)
@@ -741,13 +738,12 @@ int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
 	struct id_list fl = {0}; /* (attempt, task, worker) */
 	if (n_overdue)
 		*n_overdue = 0;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_OVERDUE);
-	sqlite3_bind_int64(st, 1, (int64_t)now_ms);
+	struct wg_stmt *st = wg__stmt(j, WG__S_OVERDUE);
+	wg_stmt_bind_int(st, 1, (int64_t)now_ms);
 	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1)
-		id_list_push(&fl, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-			     sqlite3_column_int64(st, 2));
-	sqlite3_reset(st);
+		id_list_push(&fl, wg_stmt_int(st, 0), wg_stmt_int(st, 1), wg_stmt_int(st, 2));
+	wg_stmt_reset(st);
 	if (rc < 0 || fl.n == 0) {
 		free(fl.v);
 		return rc;
@@ -782,14 +778,14 @@ int wg_jobs_worker_in_flight(struct wg_jobs *j, const char *node_id, uint64_t be
 		return 0;
 	uint64_t *ids = wg_calloc(max, sizeof *ids);
 	size_t count = 0;
-	sqlite3_stmt *st = wg__stmt(j, WG__S_WORKER_IN_FLIGHT_BEFORE);
-	sqlite3_bind_int64(st, 1, w->db_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)before_ms);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	struct wg_stmt *st = wg__stmt(j, WG__S_WORKER_IN_FLIGHT_BEFORE);
+	wg_stmt_bind_int(st, 1, w->db_id);
+	wg_stmt_bind_int(st, 2, (int64_t)before_ms);
+	wg_stmt_bind_int(st, 3, (int64_t)max);
 	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1 && count < max)
-		ids[count++] = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+		ids[count++] = (uint64_t)wg_stmt_int(st, 0);
+	wg_stmt_reset(st);
 	if (rc < 0) {
 		free(ids);
 		return rc;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness/pg.h"
 #include "harness/test.h"
 
 /* Present only in sanitizer builds: a leak check that can run before _exit(). */
@@ -54,6 +55,13 @@ void wg_test_fail(const char *file, int line, const char *fmt, ...)
 const char *wg_test_tmpdir(void)
 {
 	return tmpdir;
+}
+
+static pid_t runner_pid;
+
+long wg_test_runner_pid(void)
+{
+	return (long)runner_pid;
 }
 
 const char *wg_test_bindir(void)
@@ -137,6 +145,8 @@ static int run_one(const struct test *t)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	kill(-pid, SIGKILL);
+	/* A PostgreSQL server of the test's own is in a session of its own. */
+	wg_test_pg_after_test();
 	int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	sanitizer_hit[0] = 0;
 	nftw(tmpdir, scan_log, 16, FTW_PHYS);
@@ -180,6 +190,7 @@ int main(int argc, char **argv)
 			*slash = 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	runner_pid = getpid();
 	qsort(tests, (size_t)ntests, sizeof tests[0], cmp_tests);
 	int passed = 0, failed = 0;
 	char failures[8192] = "";
@@ -203,6 +214,7 @@ int main(int argc, char **argv)
 	}
 	if (list)
 		return 0;
+	wg_test_pg_end_of_run();
 	if (failed)
 		printf("\nfailed tests:\n%s", failures);
 	printf("\n%d passed, %d failed\n", passed, failed);

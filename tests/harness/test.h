@@ -61,6 +61,8 @@ void wg_test_fail(const char *file, int line, const char *fmt, ...)
 
 /* A fresh temporary directory for this test, removed by the runner afterwards. */
 const char *wg_test_tmpdir(void);
+/* The pid of the runner (the parent of every test's process). */
+long wg_test_runner_pid(void);
 /* The directory holding the wasmgrid binary under test (the runner's own directory). */
 const char *wg_test_bindir(void);
 

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include "harness/pg.h"
 #include "harness/test.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -16,16 +20,62 @@ static uint64_t fixture_clock(void *user)
 	return ((struct jfx *)user)->now;
 }
 
+static int on_postgresql;
+
+void jfx_use_postgresql(void)
+{
+	on_postgresql = 1;
+}
+
+int jfx_on_postgresql(void)
+{
+	return on_postgresql;
+}
+
 void jfx_open(struct jfx *f)
 {
 	if (!f->path) {
-		f->path = wg_path_join(wg_test_tmpdir(), "manager.db");
+		f->path = on_postgresql ? wg_test_pg_store()
+					: wg_path_join(wg_test_tmpdir(), "manager.db");
 		f->now = 1000;
 	}
 	struct wg_jobs_options o = {.clock_ms = fixture_clock, .clock_user = f};
 	char why[1024];
 	int rc = wg_jobs_open(f->path, &o, &f->j, why, sizeof why);
 	CHECK_MSG(rc == 0, "open: %d %s", rc, why);
+}
+
+static long long query_pg(const char *uri, const char *sql)
+{
+	PGconn *c = PQconnectdb(uri);
+	CHECK_MSG(PQstatus(c) == CONNECTION_OK, "connect: %s", PQerrorMessage(c));
+	PGresult *r = PQexec(c, sql);
+	CHECK_MSG(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0, "%s: %s", sql,
+		  PQresultErrorMessage(r));
+	long long n = PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}
+
+static long long query_sqlite(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	CHECK_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_stmt *st = NULL;
+	CHECK_MSG(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+		  sqlite3_errmsg(db));
+	CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
+	long long n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+long long jfx_query(struct jfx *f, const char *sql)
+{
+	return on_postgresql ? query_pg(f->path, sql) : query_sqlite(f->path, sql);
 }
 
 void jfx_close(struct jfx *f)

@@ -12,11 +12,35 @@
 struct jfx {
 	struct wg_jobs *j;
 	uint64_t now; /* the clock the store reads */
-	char *path;
+	char *path;   /* where the store is: a file, or a PostgreSQL URI */
 };
 
-/* Opens (or reopens, after jfx_close) tmpdir/manager.db; the clock starts at 1000. */
+/* A test of the job core that runs on both stores: as NAME on SQLite and as
+ * NAME_on_postgresql on a store of its own on the run's PostgreSQL server (harness/pg.h). */
+#define STORE_TEST(name)                                                                           \
+	static void store_test_##name(void);                                                       \
+	TEST(name)                                                                                 \
+	{                                                                                          \
+		store_test_##name();                                                               \
+	}                                                                                          \
+	TEST(name##_on_postgresql)                                                                 \
+	{                                                                                          \
+		jfx_use_postgresql();                                                              \
+		store_test_##name();                                                               \
+	}                                                                                          \
+	static void store_test_##name(void)
+
+/* From now on (in this test), fixtures open a PostgreSQL store instead of a file. */
+void jfx_use_postgresql(void);
+/* Whether they do. */
+int jfx_on_postgresql(void);
+
+/* Opens (or reopens, after jfx_close) the test's store (tmpdir/manager.db, or a new
+ * PostgreSQL store on first open); the clock starts at 1000. */
 void jfx_open(struct jfx *f);
+/* The integer in the first row of an SQL query, run on a connection of the test's own to
+ * the store (what is committed, as another process sees it). */
+long long jfx_query(struct jfx *f, const char *sql);
 void jfx_close(struct jfx *f);
 /* Closes, frees the fixture and, under AddressSanitizer, fails the test on any leak (the
  * runner ends each test with _exit(), which skips LeakSanitizer's own check). */

@@ -14,7 +14,7 @@
 #include "util/fs.h"
 #include "util/hex.h"
 
-TEST(jobs_submit_20000_tasks_in_one_transaction)
+STORE_TEST(jobs_submit_20000_tasks_in_one_transaction)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -43,7 +43,7 @@ static uint64_t commits(struct jfx *f)
 
 /* What the manager does while idle (ticks, caps and memory of known workers, looking for
  * work) commits nothing; an overdue attempt found by a tick is still committed. */
-TEST(jobs_idle_core_commits_nothing)
+STORE_TEST(jobs_idle_core_commits_nothing)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -80,7 +80,7 @@ TEST(jobs_idle_core_commits_nothing)
 	jfx_done(&f);
 }
 
-TEST(jobs_submit_rejects_bad_input_and_stores_nothing)
+STORE_TEST(jobs_submit_rejects_bad_input_and_stores_nothing)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -107,7 +107,7 @@ TEST(jobs_submit_rejects_bad_input_and_stores_nothing)
 	jfx_done(&f);
 }
 
-TEST(jobs_default_options_and_quorum_are_filled_in)
+STORE_TEST(jobs_default_options_and_quorum_are_filled_in)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -127,7 +127,7 @@ TEST(jobs_default_options_and_quorum_are_filled_in)
 	jfx_done(&f);
 }
 
-TEST(jobs_empty_job_is_completed_at_once)
+STORE_TEST(jobs_empty_job_is_completed_at_once)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -139,7 +139,7 @@ TEST(jobs_empty_job_is_completed_at_once)
 	jfx_done(&f);
 }
 
-TEST(jobs_assign_respects_priority_then_submission_order)
+STORE_TEST(jobs_assign_respects_priority_then_submission_order)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -173,7 +173,7 @@ TEST(jobs_assign_respects_priority_then_submission_order)
 	jfx_done(&f);
 }
 
-TEST(jobs_assign_gives_at_most_free_slots_and_cap)
+STORE_TEST(jobs_assign_gives_at_most_free_slots_and_cap)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -191,7 +191,7 @@ TEST(jobs_assign_gives_at_most_free_slots_and_cap)
 	jfx_done(&f);
 }
 
-TEST(jobs_pick_worker_prefers_one_holding_the_program)
+STORE_TEST(jobs_pick_worker_prefers_one_holding_the_program)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -217,7 +217,7 @@ TEST(jobs_pick_worker_prefers_one_holding_the_program)
 	jfx_done(&f);
 }
 
-TEST(jobs_program_put_and_read_in_chunks)
+STORE_TEST(jobs_program_put_and_read_in_chunks)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -279,7 +279,7 @@ static int collect_index(const struct wg_task_result *r, void *user)
 	return 0;
 }
 
-TEST(jobs_results_page_in_index_order)
+STORE_TEST(jobs_results_page_in_index_order)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -297,7 +297,7 @@ TEST(jobs_results_page_in_index_order)
 }
 
 /* Results in the order tasks ended, after a cursor: what `results --follow` reads. */
-TEST(jobs_results_after_a_cursor_come_in_the_order_tasks_ended)
+STORE_TEST(jobs_results_after_a_cursor_come_in_the_order_tasks_ended)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -349,7 +349,7 @@ TEST(jobs_results_after_a_cursor_come_in_the_order_tasks_ended)
 	jfx_done(&f);
 }
 
-TEST(jobs_list_and_metrics_count_jobs_and_tasks)
+STORE_TEST(jobs_list_and_metrics_count_jobs_and_tasks)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -438,7 +438,7 @@ TEST(jobs_corrupted_or_unwritable_db_is_a_clear_error)
 	jfx_leak_check();
 }
 
-TEST(jobs_second_manager_on_the_same_database_is_refused)
+STORE_TEST(jobs_second_manager_on_the_same_database_is_refused)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -460,18 +460,13 @@ static void check_counts_match(struct jfx *f, uint64_t job)
 	struct wg_job_info ji;
 	CHECK_EQ(wg_jobs_status(f->j, job, &ji), 0);
 	uint64_t want[WG_TASK_STATE_COUNT] = {0};
-	sqlite3 *db = NULL;
-	CHECK_EQ(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_stmt *st = NULL;
-	CHECK_EQ(sqlite3_prepare_v2(
-		     db, "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state", -1,
-		     &st, NULL),
-		 SQLITE_OK);
-	sqlite3_bind_int64(st, 1, (int64_t)job);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		want[sqlite3_column_int(st, 0)] = (uint64_t)sqlite3_column_int64(st, 1);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	for (int s = 0; s < WG_TASK_STATE_COUNT; s++) {
+		char sql[128];
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM tasks WHERE job_id = %llu AND state = %d",
+			 (unsigned long long)job, s);
+		want[s] = (uint64_t)jfx_query(f, sql);
+	}
 	if (ji.state == WG_JOB_CANCELLED) {
 		want[WG_TASK_CANCELLED] += want[WG_TASK_QUEUED] + want[WG_TASK_RUNNING];
 		want[WG_TASK_QUEUED] = want[WG_TASK_RUNNING] = 0;
@@ -482,7 +477,7 @@ static void check_counts_match(struct jfx *f, uint64_t job)
 			  wg_task_state_name((enum wg_task_state)s), (unsigned long long)want[s]);
 }
 
-TEST(jobs_status_counts_agree_with_the_tasks_through_failures_retry_and_cancel)
+STORE_TEST(jobs_status_counts_agree_with_the_tasks_through_failures_retry_and_cancel)
 {
 	struct jfx f = {0};
 	jfx_open(&f);

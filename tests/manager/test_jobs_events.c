@@ -21,7 +21,7 @@ static struct wg_job_options redundant(uint32_t k, uint32_t quorum)
 	return o;
 }
 
-TEST(jobs_replicas_go_to_distinct_workers)
+STORE_TEST(jobs_replicas_go_to_distinct_workers)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -42,7 +42,7 @@ TEST(jobs_replicas_go_to_distinct_workers)
 	jfx_done(&f);
 }
 
-TEST(jobs_redundancy_quorum_accepts_agreed_result_despite_one_wrong)
+STORE_TEST(jobs_redundancy_quorum_accepts_agreed_result_despite_one_wrong)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -74,7 +74,7 @@ TEST(jobs_redundancy_quorum_accepts_agreed_result_despite_one_wrong)
 	jfx_done(&f);
 }
 
-TEST(jobs_results_from_one_worker_never_make_a_quorum_alone)
+STORE_TEST(jobs_results_from_one_worker_never_make_a_quorum_alone)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -101,7 +101,7 @@ TEST(jobs_results_from_one_worker_never_make_a_quorum_alone)
 	jfx_done(&f);
 }
 
-TEST(jobs_replica_completing_after_the_task_is_done_is_ignored)
+STORE_TEST(jobs_replica_completing_after_the_task_is_done_is_ignored)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -131,7 +131,7 @@ TEST(jobs_replica_completing_after_the_task_is_done_is_ignored)
 	jfx_done(&f);
 }
 
-TEST(jobs_disagreement_without_possible_quorum_schedules_more_replicas)
+STORE_TEST(jobs_disagreement_without_possible_quorum_schedules_more_replicas)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -161,7 +161,7 @@ TEST(jobs_disagreement_without_possible_quorum_schedules_more_replicas)
 	jfx_done(&f);
 }
 
-TEST(jobs_endless_disagreement_fails_the_task)
+STORE_TEST(jobs_endless_disagreement_fails_the_task)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -185,7 +185,7 @@ TEST(jobs_endless_disagreement_fails_the_task)
 	jfx_done(&f);
 }
 
-TEST(jobs_failures_beyond_max_fail_task_with_kind)
+STORE_TEST(jobs_failures_beyond_max_fail_task_with_kind)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -236,7 +236,7 @@ static int record_cut_lengths(const struct wg_task_result *r, void *user)
 	return 0;
 }
 
-TEST(jobs_error_detail_and_stderr_are_cut_to_their_limits)
+STORE_TEST(jobs_error_detail_and_stderr_are_cut_to_their_limits)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -258,7 +258,7 @@ TEST(jobs_error_detail_and_stderr_are_cut_to_their_limits)
 	jfx_done(&f);
 }
 
-TEST(jobs_result_over_limit_counts_as_resource_limit)
+STORE_TEST(jobs_result_over_limit_counts_as_resource_limit)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -278,7 +278,7 @@ TEST(jobs_result_over_limit_counts_as_resource_limit)
 	jfx_done(&f);
 }
 
-TEST(jobs_worker_lost_requeues_without_failure)
+STORE_TEST(jobs_worker_lost_requeues_without_failure)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -305,7 +305,7 @@ TEST(jobs_worker_lost_requeues_without_failure)
 	jfx_done(&f);
 }
 
-TEST(jobs_late_result_from_lost_worker_is_accepted_once)
+STORE_TEST(jobs_late_result_from_lost_worker_is_accepted_once)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -337,7 +337,7 @@ TEST(jobs_late_result_from_lost_worker_is_accepted_once)
 	jfx_done(&f);
 }
 
-TEST(jobs_duplicate_completion_is_ignored)
+STORE_TEST(jobs_duplicate_completion_is_ignored)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -361,7 +361,7 @@ TEST(jobs_duplicate_completion_is_ignored)
 	jfx_done(&f);
 }
 
-TEST(jobs_overdue_attempt_is_aborted_and_retried)
+STORE_TEST(jobs_overdue_attempt_is_aborted_and_retried)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -398,7 +398,7 @@ TEST(jobs_overdue_attempt_is_aborted_and_retried)
 	jfx_done(&f);
 }
 
-TEST(jobs_started_time_from_a_skewed_worker_clock_is_clamped)
+STORE_TEST(jobs_started_time_from_a_skewed_worker_clock_is_clamped)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -424,7 +424,7 @@ TEST(jobs_started_time_from_a_skewed_worker_clock_is_clamped)
 	jfx_done(&f);
 }
 
-TEST(jobs_never_started_attempt_becomes_overdue_after_start_grace)
+STORE_TEST(jobs_never_started_attempt_becomes_overdue_after_start_grace)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -442,7 +442,7 @@ TEST(jobs_never_started_attempt_becomes_overdue_after_start_grace)
 	jfx_done(&f);
 }
 
-TEST(jobs_cancel_returns_running_attempts)
+STORE_TEST(jobs_cancel_returns_running_attempts)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -481,7 +481,7 @@ TEST(jobs_cancel_returns_running_attempts)
 	jfx_done(&f);
 }
 
-TEST(jobs_refused_attempts_requeue_without_failure)
+STORE_TEST(jobs_refused_attempts_requeue_without_failure)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -507,7 +507,7 @@ TEST(jobs_refused_attempts_requeue_without_failure)
 	jfx_done(&f);
 }
 
-TEST(jobs_batched_events_commit_in_one_transaction)
+STORE_TEST(jobs_batched_events_commit_in_one_transaction)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -543,7 +543,7 @@ static int count_and_check_once(const struct wg_task_result *r, void *user)
 	return 0;
 }
 
-TEST(jobs_reopen_after_kill_requeues_in_flight)
+STORE_TEST(jobs_reopen_after_kill_requeues_in_flight)
 {
 	struct jfx f = {0};
 	jfx_open(&f);

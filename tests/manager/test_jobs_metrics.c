@@ -23,7 +23,7 @@ static void check_load(struct jfx *f, const char *worker, uint64_t assigned, uin
 	CHECK_EQ(s, started);
 }
 
-TEST(metrics_jobs_histograms_measure_run_time_and_queue_wait)
+STORE_TEST(metrics_jobs_histograms_measure_run_time_and_queue_wait)
 {
 	struct jfx f = {0};
 	jfx_open(&f); /* the clock reads 1000 */

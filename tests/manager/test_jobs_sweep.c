@@ -10,21 +10,6 @@
 #include "manager/jobs_fixture.h"
 #include "util/err.h"
 
-/* A count straight from the file, through a connection of the test's own. */
-static long long raw_count(struct jfx *f, const char *sql)
-{
-	sqlite3 *db = NULL;
-	CHECK_EQ(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_stmt *st = NULL;
-	CHECK_MSG(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
-		  sqlite3_errmsg(db));
-	CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
-	long long n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
-}
-
 /* Runs slices of at most `rows` until none is left; returns how many calls it took. */
 static int sweep_all(struct jfx *f, size_t rows)
 {
@@ -44,7 +29,7 @@ static int count_result(const struct wg_task_result *r, void *user)
 	return 0;
 }
 
-TEST(jobs_cancel_marks_tasks_a_slice_at_a_time)
+STORE_TEST(jobs_cancel_marks_tasks_a_slice_at_a_time)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -54,7 +39,7 @@ TEST(jobs_cancel_marks_tasks_a_slice_at_a_time)
 	CHECK_EQ(wg_jobs_cancel(f.j, id, &aborted), 0);
 	CHECK_EQ(aborted, 3);
 	/* The cancel itself touched only the attempts in flight, not the 5,000 tasks... */
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 0);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 0);
 	/* ... and yet every answer already says cancelled. */
 	struct wg_job_info info;
 	CHECK_EQ(wg_jobs_status(f.j, id, &info), 0);
@@ -69,10 +54,10 @@ TEST(jobs_cancel_marks_tasks_a_slice_at_a_time)
 	bool more = false;
 	CHECK_EQ(wg_jobs_sweep(f.j, 1000, &more), 0);
 	CHECK(more);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 1000);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 1000);
 	CHECK_EQ(sweep_all(&f, 1000), 5);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 5000);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM sweep"), 0);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 5000);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM sweep"), 0);
 	CHECK_EQ(wg_jobs_sweep(f.j, 1000, &more), 0);
 	CHECK(!more);
 	/* Nothing of it is handed out. */
@@ -80,7 +65,7 @@ TEST(jobs_cancel_marks_tasks_a_slice_at_a_time)
 	jfx_done(&f);
 }
 
-TEST(jobs_late_report_on_a_cancelled_job_changes_nothing)
+STORE_TEST(jobs_late_report_on_a_cancelled_job_changes_nothing)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -104,7 +89,7 @@ TEST(jobs_late_report_on_a_cancelled_job_changes_nothing)
 	jfx_done(&f);
 }
 
-TEST(jobs_remove_deletes_a_finished_job_with_everything_of_it)
+STORE_TEST(jobs_remove_deletes_a_finished_job_with_everything_of_it)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -134,24 +119,24 @@ TEST(jobs_remove_deletes_a_finished_job_with_everything_of_it)
 	char sql[160];
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE job_id = %llu",
 		 (unsigned long long)id);
-	CHECK_EQ(raw_count(&f, sql), 0);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM attempts"), 0);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks"), 2);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM programs"), 1);
+	CHECK_EQ(jfx_query(&f, sql), 0);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM attempts"), 0);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM tasks"), 2);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM programs"), 1);
 	/* A running job is cancelled, then removed; with the last job its program goes, once
 	 * it was not stored recently (it may be for a job about to come). */
 	CHECK_EQ(wg_jobs_cancel(f.j, keep, NULL), 0);
 	f.now += 2 * 60 * 60 * 1000;
 	CHECK_EQ(wg_jobs_remove(f.j, keep), 0);
 	sweep_all(&f, 1000);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks"), 0);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM jobs"), 0);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM programs"), 0);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM tasks"), 0);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM jobs"), 0);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM programs"), 0);
 	wg_assignments_free(a, 3);
 	jfx_done(&f);
 }
 
-TEST(jobs_remove_finished_before_keeps_recent_and_running_jobs)
+STORE_TEST(jobs_remove_finished_before_keeps_recent_and_running_jobs)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -173,11 +158,11 @@ TEST(jobs_remove_finished_before_keeps_recent_and_running_jobs)
 	CHECK_EQ(wg_jobs_state(f.j, running, &state), 0);
 	CHECK_EQ(state, WG_JOB_RUNNING);
 	sweep_all(&f, 100);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks"), 1);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM tasks"), 1);
 	jfx_done(&f);
 }
 
-TEST(jobs_sweep_resumes_after_a_restart)
+STORE_TEST(jobs_sweep_resumes_after_a_restart)
 {
 	struct jfx f = {0};
 	jfx_open(&f);
@@ -195,12 +180,12 @@ TEST(jobs_sweep_resumes_after_a_restart)
 	jfx_close(&f);
 	jfx_open(&f);
 	/* The removal (the older job) took one slice; the cancel waits, on disk. */
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM sweep"), 1);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 0);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM sweep"), 1);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 0);
 	sweep_all(&f, 1000);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 3000);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks"), 3000);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM attempts"), 0);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 3000);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM tasks"), 3000);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM attempts"), 0);
 	jfx_done(&f);
 }
 
@@ -229,19 +214,19 @@ TEST(jobs_store_of_schema_version_1_is_upgraded)
 		 SQLITE_OK);
 	sqlite3_close(db);
 	jfx_open(&f);
-	CHECK_EQ(raw_count(&f, "PRAGMA user_version"), 7);
+	CHECK_EQ(jfx_query(&f, "PRAGMA user_version"), 7);
 	/* The completed tasks counted from the tasks themselves. */
-	CHECK_EQ(raw_count(&f, "SELECT n_completed FROM jobs"), 2);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM jobs WHERE name = ''"), 1);
+	CHECK_EQ(jfx_query(&f, "SELECT n_completed FROM jobs"), 2);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM jobs WHERE name = ''"), 1);
 	/* The tasks that had ended are numbered in index order, and later ones after them. */
-	CHECK_EQ(raw_count(&f, "SELECT done_seq FROM tasks WHERE idx = 0"), 1);
-	CHECK_EQ(raw_count(&f, "SELECT done_seq FROM tasks WHERE idx = 2"), 2);
-	CHECK_EQ(raw_count(&f, "SELECT done_seq FROM jobs"), 2);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE done_seq IS NULL"), 2);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM pragma_table_info('attempts')"
+	CHECK_EQ(jfx_query(&f, "SELECT done_seq FROM tasks WHERE idx = 0"), 1);
+	CHECK_EQ(jfx_query(&f, "SELECT done_seq FROM tasks WHERE idx = 2"), 2);
+	CHECK_EQ(jfx_query(&f, "SELECT done_seq FROM jobs"), 2);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM tasks WHERE done_seq IS NULL"), 2);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM pragma_table_info('attempts')"
 			       " WHERE name = 'cpu_ms'"),
 		 1);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM pragma_table_info('tasks')"
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM pragma_table_info('tasks')"
 			       " WHERE name = 'ready_ms'"),
 		 1);
 	struct wg_job_info info;
@@ -250,14 +235,14 @@ TEST(jobs_store_of_schema_version_1_is_upgraded)
 	CHECK_EQ(info.counts[WG_TASK_COMPLETED], 2);
 	CHECK_EQ(wg_jobs_cancel(f.j, id, NULL), 0);
 	sweep_all(&f, 1000);
-	CHECK_EQ(raw_count(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 2);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM tasks WHERE state = 4"), 2);
 	jfx_done(&f);
 }
 
 /* Retry: the failed tasks of a job are queued again (a slice at a time) with their failures
  * counted afresh, the job runs until they are done, and a job without failures, a
  * cancelled job and an unknown one are told apart. */
-TEST(jobs_retry_queues_failed_tasks_again_a_slice_at_a_time)
+STORE_TEST(jobs_retry_queues_failed_tasks_again_a_slice_at_a_time)
 {
 	struct jfx f = {0};
 	jfx_open(&f);

@@ -22,7 +22,7 @@ static long long file_size(const char *path)
 
 TEST_SLOW(store_log_is_folded_back_and_stays_bounded_over_a_long_run, 120)
 {
-	struct jfx f;
+	struct jfx f = {0};
 	jfx_open(&f);
 	char wal[4200], db[4200];
 	snprintf(db, sizeof db, "%s", f.path);

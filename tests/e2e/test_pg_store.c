@@ -1,0 +1,141 @@
+/* A manager whose job store is PostgreSQL (--store postgresql://...): real manager and
+ * worker processes, a real PostgreSQL server (harness/pg.h), real WebAssembly programs. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "e2e/cluster.h"
+#include "harness/pg.h"
+#include "harness/proc.h"
+#include "harness/test.h"
+#include "util/alloc.h"
+
+enum { N_TASKS = 20 };
+
+/* Arguments 200, 201...: t_slow sleeps that many milliseconds and says "slept ARG". */
+static const char *slow_args(const char **args)
+{
+	for (int i = 0; i < N_TASKS; i++)
+		args[i] = wg_asprintf("%d", 200 + i);
+	return e2e_args_file("args", args, N_TASKS);
+}
+
+static void check_results(const char *api, const char *job, const char **args)
+{
+	size_t n;
+	struct e2e_result *r = e2e_results(api, job, &n);
+	CHECK_EQ(n, N_TASKS);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_EQ(r[i].index, (int)i);
+		CHECK_STREQ(r[i].status, "completed");
+		char want[64];
+		snprintf(want, sizeof want, "slept %s\n", args[i]);
+		CHECK_STREQ(r[i].result, want);
+	}
+	e2e_results_free(r, n);
+	/* Each exactly once: the job's own count agrees. */
+	CHECK_EQ(e2e_job_count(api, job, "completed"), N_TASKS);
+}
+
+static void free_args(const char **args)
+{
+	for (int i = 0; i < N_TASKS; i++)
+		free((char *)args[i]);
+}
+
+TEST_SLOW(e2e_manager_on_postgresql_sigkilled_mid_job_restarts_and_loses_nothing, 240)
+{
+	char *uri = wg_test_pg_store();
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, "--store", uri, NULL);
+	CHECK(wg_test_wait_log("manager", "job store: PostgreSQL", 5000));
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", m.port);
+	pid_t w1 = e2e_worker_start("w1", addr, "--slots", "1", NULL);
+	pid_t w2 = e2e_worker_start("w2", addr, "--slots", "1", NULL);
+	CHECK(e2e_wait_workers(m.api_port, "attached", 2, 20000));
+	const char *args[N_TASKS];
+	char *job = e2e_submit(m.api, e2e_program("t_slow"), slow_args(args), NULL);
+	while (e2e_job_count(m.api, job, "completed") < 3)
+		usleep(50000);
+	int port = m.port;
+	wg_test_stop(m.pid, SIGKILL, 5000);
+	/* Its data directory holds no job store: everything is in PostgreSQL. */
+	CHECK(access(wg_test_path("manager/manager.db"), F_OK) != 0);
+	e2e_manager_start(&m, "manager", port, "--store", uri, NULL);
+	CHECK_EQ(e2e_wait(m.api, job), 0);
+	check_results(m.api, job, args);
+	free(job);
+	free_args(args);
+	free(uri);
+	wg_test_stop(w1, SIGTERM, 10000);
+	wg_test_stop(w2, SIGTERM, 10000);
+	wg_test_stop(m.pid, SIGTERM, 10000);
+}
+
+TEST_SLOW(e2e_postgresql_restarted_mid_job_the_manager_reconnects_and_loses_nothing, 240)
+{
+	struct wg_test_pg *pg = wg_test_pg_own("pg");
+	char *uri = wg_test_pg_uri(pg);
+	struct e2e_manager m;
+	e2e_manager_start(&m, "manager", 0, "--store", uri, NULL);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", m.port);
+	pid_t w1 = e2e_worker_start("w1", addr, "--slots", "1", NULL);
+	CHECK(e2e_wait_workers(m.api_port, "attached", 1, 20000));
+	const char *args[N_TASKS];
+	char *job = e2e_submit(m.api, e2e_program("t_slow"), slow_args(args), NULL);
+	while (e2e_job_count(m.api, job, "completed") < 3)
+		usleep(50000);
+
+	/* The server goes away: the manager keeps running, says why it cannot answer, and
+	 * acknowledges nothing it could not commit. */
+	wg_test_pg_stop(pg);
+	struct wg_buf err = {0};
+	bool says_why = false;
+	for (int waited = 0; !says_why && waited < 15000; waited += 200) {
+		CHECK_EQ(kill(m.pid, 0), 0);
+		err.len = 0;
+		says_why = wg_test_run(NULL, &err, "status", job, "--api", m.api, NULL) == 1 &&
+			   strstr(wg_buf_cstr(&err), "job store");
+		if (!says_why)
+			usleep(200000);
+	}
+	CHECK_MSG(says_why, "status said: %s", wg_buf_cstr(&err));
+
+	/* Back: the manager reconnects by itself and the job ends with every result once. */
+	wg_test_pg_start(pg);
+	CHECK(wg_test_wait_log("manager", "the job store is back", 30000));
+	CHECK_EQ(e2e_wait(m.api, job), 0);
+	check_results(m.api, job, args);
+	wg_buf_free(&err);
+	free(job);
+	free_args(args);
+	free(uri);
+	wg_test_stop(w1, SIGTERM, 10000);
+	wg_test_stop(m.pid, SIGTERM, 10000);
+	wg_test_pg_free(pg);
+}
+
+TEST_SLOW(e2e_manager_with_an_unreachable_store_says_so_and_exits, 60)
+{
+	struct wg_buf err = {0};
+	/* A socket directory where no server listens. */
+	char *uri = wg_asprintf("postgresql://postgres:s3cret@/wasmgrid?host=%s", wg_test_tmpdir());
+	int rc = wg_test_run(NULL, &err, "manager", "--data", wg_test_path("m"), "--listen",
+			     "127.0.0.1:0", "--api", "127.0.0.1:0", "--store", uri, NULL);
+	CHECK(rc != 0);
+	CHECK_CONTAINS(wg_buf_cstr(&err), "cannot connect");
+	CHECK_CONTAINS(wg_buf_cstr(&err), wg_test_tmpdir());
+	/* The store is named without its password. */
+	CHECK_MSG(!strstr(wg_buf_cstr(&err), "s3cret"), "%s", wg_buf_cstr(&err));
+	err.len = 0;
+	rc = wg_test_run(NULL, &err, "manager", "--data", wg_test_path("m"), "--store", "mysql://x",
+			 NULL);
+	CHECK_EQ(rc, 2);
+	CHECK_CONTAINS(wg_buf_cstr(&err), "--store takes 'sqlite' or a PostgreSQL URI");
+	wg_buf_free(&err);
+	free(uri);
+}
