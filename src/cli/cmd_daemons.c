@@ -69,6 +69,9 @@ static const struct wg_opt manager_opts[] = {
      .help = "requests need 'Authorization: Bearer' with the token in F (docs/api.md)"},
     {"api-insecure", NULL, WG_OPT_FLAG, M(api_insecure),
      .help = "serve the API beyond loopback without a token"},
+    {"lease-ms", "MS", WG_OPT_U32, M(lease_ms), 1000, 600000,
+     .help = "on a shared store, others take this manager's work back after it is silent "
+	     "that long (default: WG_DEFAULT_LEASE_MS)"},
     {"keep-finished", "DAYS", WG_OPT_FN, M(keep_finished_ms), .parse = parse_days,
      .help = "remove finished jobs this long after they finished (default: keep them)"},
     {0},

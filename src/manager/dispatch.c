@@ -697,7 +697,11 @@ int wg__dispatch_open(struct wg_manager *m, bool first)
 			 ? wg_strdup(store)
 			 : wg_path_join(m->opts->data_dir, "manager.db");
 	char why[1024];
-	int rc = wg_jobs_open(path, NULL, &m->jobs, why, sizeof why);
+	struct wg_jobs_options o = {.node_id = m->id.id_hex,
+				    .node_addr = m->opts->listen,
+				    .api_addr = m->opts->api,
+				    .lease_ms = m->opts->lease_ms};
+	int rc = wg_jobs_open(path, &o, &m->jobs, why, sizeof why);
 	if (rc == 0 && first)
 		wg_info(NULL, "job store: %s, %s", wg_jobs_store_version(m->jobs),
 			wg_jobs_store_name(m->jobs));

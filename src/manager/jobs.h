@@ -80,6 +80,15 @@ struct wg_jobs_options {
 	/* How long an attempt may stay assigned without TaskStarted before it is overdue
 	 * (download and compilation happen in that time), on top of its timeout; 0: 120 s. */
 	uint32_t start_grace_ms;
+	/* This manager as it registers in the store, where several managers may share one
+	 * (PostgreSQL): its node id (hex; NULL: "local", for tests and tools) and the addresses
+	 * workers and users reach it at (NULL: ""). Its attempts are its own: it recovers them
+	 * at open, and others take them back when it stops renewing its lease. */
+	const char *node_id, *node_addr, *api_addr;
+	/* How long the lease lasts unrenewed (wg_jobs_tick renews it every third of that);
+	 * 0: WG_DEFAULT_LEASE_MS. Managers on one store need clocks that agree to well within
+	 * it (NTP). */
+	uint32_t lease_ms;
 };
 
 /* Opens the database at `path` (created when missing). Attempts that were in flight when the

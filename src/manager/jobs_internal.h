@@ -8,7 +8,7 @@
 #include "manager/jobs.h"
 #include "manager/store.h"
 
-#define WG__JOBS_SCHEMA_VERSION 7
+#define WG__JOBS_SCHEMA_VERSION 8
 
 /* The kinds of work in the sweep table (jobs.c). */
 /* RETRY: the failed tasks of a job retried (wg_jobs_retry) are queued again. */
@@ -72,8 +72,8 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	" n_failed, name) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, 0,"  \
 	" ?14)"
 #define WG__SQL_ATTEMPT_INSERT                                                                     \
-	"INSERT INTO attempts(task_id, worker, state, assigned_ms, deadline_ms)"                   \
-	" VALUES(?1, ?2, 1, ?3, ?4)"
+	"INSERT INTO attempts(task_id, worker, state, assigned_ms, deadline_ms, manager)"          \
+	" VALUES(?1, ?2, 1, ?3, ?4, ?5)"
 
 /* Every statement the core runs, prepared once at open: X(NAME, SQL), in the SQL both
  * stores accept (manager/store.h). */
@@ -122,6 +122,7 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 		       " FROM attempts a"                                                          \
 		       " JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id"          \
 		       " WHERE a.id = ?1")                                                         \
+	X(ATTEMPT_STATE, "SELECT state FROM attempts WHERE id = ?1")                               \
 	X(ATTEMPT_STARTED,                                                                         \
 	  "UPDATE attempts SET state = " A_STARTED ", started_ms = ?2, deadline_ms = ?3"           \
 	  " WHERE id = ?1")                                                                        \
@@ -153,7 +154,8 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 		       " WHERE id = ?1")                                                           \
 	X(TASK_UNCOUNT, "UPDATE tasks SET attempts = attempts - 1 WHERE id = ?1")                  \
 	X(TASK_IN_FLIGHT,                                                                          \
-	  "SELECT id, worker FROM attempts WHERE task_id = ?1 AND state <= " A_STARTED)            \
+	  "SELECT id, worker FROM attempts WHERE task_id = ?1 AND state <= " A_STARTED             \
+	  " AND manager = ?2")                                                                     \
 	X(JOB_TASK_DONE, "UPDATE jobs SET remaining = remaining - 1, n_failed = n_failed + ?2,"    \
 			 " n_completed = n_completed + 1 - ?2, done_seq = done_seq + 1"            \
 			 " WHERE id = ?1")                                                         \
@@ -161,10 +163,10 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 			" WHERE id = ?1")                                                          \
 	X(JOB_FINISH, "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1")                \
 	X(JOB_STATE, "SELECT state, done_seq FROM jobs WHERE id = ?1")                             \
-	X(JOB_IN_FLIGHT,                                                                           \
-	  "SELECT a.id, a.worker FROM attempts a"                                                  \
-	  " JOIN tasks t ON t.id = a.task_id"                                                      \
-	  " WHERE a.state <= " A_STARTED " AND t.job_id = ?1 AND t.state = " T_RUNNING)            \
+	X(JOB_IN_FLIGHT, "SELECT a.id, a.worker FROM attempts a"                                   \
+			 " JOIN tasks t ON t.id = a.task_id"                                       \
+			 " WHERE a.state <= " A_STARTED                                            \
+			 " AND t.job_id = ?1 AND t.state = " T_RUNNING " AND a.manager = ?2")      \
 	X(SWEEP_ADD, "INSERT INTO sweep(job_id, kind) VALUES(?1, ?2)"                              \
 		     " ON CONFLICT(job_id) DO UPDATE SET kind = excluded.kind")                    \
 	X(SWEEP_NEXT, "SELECT job_id, kind FROM sweep ORDER BY job_id LIMIT 1")                    \
@@ -198,14 +200,32 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	X(WORKER_PROGRAM_ADD, "INSERT INTO worker_programs(worker, hash)"                          \
 			      " VALUES(?1, ?2) ON CONFLICT DO NOTHING")                            \
 	X(WORKER_IN_FLIGHT, "SELECT id, task_id FROM attempts WHERE worker = ?1"                   \
-			    " AND state <= " A_STARTED)                                            \
+			    " AND state <= " A_STARTED " AND manager = ?2")                        \
 	X(WORKER_IN_FLIGHT_BEFORE,                                                                 \
 	  "SELECT id FROM attempts WHERE worker = ?1 AND state <= " A_STARTED                      \
 	  " AND assigned_ms < ?2 ORDER BY id LIMIT ?3")                                            \
 	X(OVERDUE, "SELECT id, task_id, worker FROM attempts WHERE state <= " A_STARTED            \
-		   " AND deadline_ms < ?1")                                                        \
-	X(ALL_IN_FLIGHT, "SELECT DISTINCT task_id FROM attempts WHERE state <= " A_STARTED)        \
-	X(LOSE_ALL, "UPDATE attempts SET state = " A_LOST " WHERE state <= " A_STARTED)            \
+		   " AND deadline_ms < ?1 AND manager = ?2")                                       \
+	/* A manager's attempts in flight (NULL: sent before managers were recorded). */           \
+	X(MANAGER_IN_FLIGHT, "SELECT DISTINCT task_id FROM attempts WHERE state <= " A_STARTED     \
+			     " AND (manager = ?1 OR manager IS NULL)")                             \
+	X(MANAGER_LOSE, "UPDATE attempts SET state = " A_LOST " WHERE state <= " A_STARTED         \
+			" AND (manager = ?1 OR manager IS NULL)")                                  \
+	X(MANAGER_REGISTER,                                                                        \
+	  "INSERT INTO managers(node_id, node_addr, api_addr, started_ms, lease_until_ms)"         \
+	  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(node_id) DO UPDATE SET"                         \
+	  " node_addr = excluded.node_addr, api_addr = excluded.api_addr,"                         \
+	  " started_ms = excluded.started_ms, lease_until_ms = excluded.lease_until_ms"            \
+	  " RETURNING id")                                                                         \
+	X(MANAGER_RENEW, "UPDATE managers SET lease_until_ms = ?2 WHERE id = ?1")                  \
+	X(MANAGERS_EXPIRED, "SELECT id, node_id FROM managers WHERE lease_until_ms < ?1"           \
+			    " AND id != ?2 ORDER BY id LIMIT 16")                                  \
+	X(MANAGER_REMOVE, "DELETE FROM managers WHERE id = ?1 AND lease_until_ms < ?2")            \
+	X(MANAGERS_LIST, "SELECT node_id, node_addr, api_addr, started_ms, lease_until_ms"         \
+			 " FROM managers ORDER BY started_ms, node_id")                            \
+	/* This manager's attempts in flight whose task another manager ended. */                  \
+	X(ORPHANS, "SELECT a.id, a.worker FROM attempts a JOIN tasks t ON t.id = a.task_id"        \
+		   " WHERE a.manager = ?1 AND a.state <= " A_STARTED " AND t.state != " T_RUNNING) \
 	X(RESULTS, "SELECT t.idx, t.state, a.result, t.error_kind, t.error_detail,"                \
 		   " t.error_stderr, w.node_id, t.attempts, t.failures, t.id, t.done_seq"          \
 		   " FROM tasks t LEFT JOIN attempts a ON a.id = t.accepted"                       \
@@ -274,6 +294,13 @@ struct wg__worker {
 
 struct wg_jobs {
 	struct wg_store *store;
+	/* This manager in the store's managers table; whether other managers may share the
+	 * store (PostgreSQL), and then its lease and when it is next renewed and others'
+	 * leases next checked. */
+	int64_t manager_id;
+	bool shared;
+	uint32_t lease_ms;
+	uint64_t renew_at;
 	uint64_t (*clock_ms)(void *user);
 	void *clock_user;
 	uint32_t start_grace_ms;
@@ -305,7 +332,13 @@ void wg__abort_push(struct wg_jobs *j, int64_t worker_db_id, uint64_t attempt_id
  * it past max_failures, otherwise sets how many more attempts it wants. Finishing a task
  * aborts its other attempts and may finish its job. 0 or WG_EDB. */
 int wg__task_reconcile(struct wg_jobs *j, int64_t task_id);
-/* Every attempt in flight becomes lost and its task is reconciled (used at open). */
-int wg__lose_all_in_flight(struct wg_jobs *j);
+/* Every attempt in flight sent by the manager `manager` (a managers.id) becomes lost and
+ * its task is reconciled: this manager's own at open, a dead one's when its lease ran out.
+ * How many tasks into *n_tasks (may be NULL). */
+int wg__lose_manager_in_flight(struct wg_jobs *j, int64_t manager, size_t *n_tasks);
+/* On a shared store, what wg_jobs_tick does besides deadlines: renews this manager's lease,
+ * takes back the attempts of managers whose lease ran out, aborts this manager's attempts
+ * whose task another manager ended. 0 or WG_EDB. */
+int wg__managers_tick(struct wg_jobs *j, uint64_t now_ms);
 
 #endif

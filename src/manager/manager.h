@@ -21,6 +21,9 @@ struct wg_manager_options {
 	 * on a loopback address only, unless api_insecure says otherwise. */
 	const char *api_token_file;
 	bool api_insecure;
+	/* On a shared store (PostgreSQL), how long this manager's lease lasts unrenewed before
+	 * other managers take its work back (0: WG_DEFAULT_LEASE_MS). */
+	uint32_t lease_ms;
 	/* Finished jobs are removed this long after they finished (0: kept until removed). */
 	uint64_t keep_finished_ms;
 };

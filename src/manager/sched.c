@@ -79,8 +79,10 @@ static int count_failure(struct wg_jobs *j, int64_t task, int kind, const char *
 static int abort_replicas(struct wg_jobs *j, int64_t task)
 {
 	struct id_list fl = {0}; /* attempts in flight: (attempt, worker) */
+	/* This manager's: another's replicas are its to abort (wg__managers_tick). */
 	struct wg_stmt *st = wg__stmt(j, WG__S_TASK_IN_FLIGHT);
 	wg_stmt_bind_int(st, 1, task);
+	wg_stmt_bind_int(st, 2, j->manager_id);
 	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1)
 		id_list_push(&fl, wg_stmt_int(st, 0), wg_stmt_int(st, 1), 0);
@@ -239,21 +241,23 @@ int wg__task_reconcile(struct wg_jobs *j, int64_t task)
 	return wg_store_exec_stmt(j->store, st);
 }
 
-int wg__lose_all_in_flight(struct wg_jobs *j)
+int wg__lose_manager_in_flight(struct wg_jobs *j, int64_t manager, size_t *n_tasks)
 {
 	struct id_list tasks = {0}; /* (task) */
-	struct wg_stmt *st = wg__stmt(j, WG__S_ALL_IN_FLIGHT);
+	struct wg_stmt *st = wg__stmt(j, WG__S_MANAGER_IN_FLIGHT);
+	wg_stmt_bind_int(st, 1, manager);
 	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1)
 		id_list_push(&tasks, wg_stmt_int(st, 0), 0, 0);
 	if (rc == 0 && tasks.n) {
-		rc = wg_store_exec_stmt(j->store, wg__stmt(j, WG__S_LOSE_ALL));
+		st = wg__stmt(j, WG__S_MANAGER_LOSE);
+		wg_stmt_bind_int(st, 1, manager);
+		rc = wg_store_exec_stmt(j->store, st);
 		for (size_t i = 0; i < tasks.n && rc == 0; i++)
 			rc = wg__task_reconcile(j, tasks.v[i].a);
-		if (rc == 0)
-			wg_info(NULL, "recovery: %zu tasks in flight at the last stop queued again",
-				tasks.n);
 	}
+	if (n_tasks)
+		*n_tasks = tasks.n;
 	free(tasks.v);
 	return rc;
 }
@@ -348,6 +352,7 @@ static int assign_from_job(struct wg_jobs *j, struct wg_stmt *job_row, struct wg
 		wg_stmt_bind_int(st, 2, w->db_id);
 		wg_stmt_bind_int(st, 3, (int64_t)now);
 		wg_stmt_bind_int(st, 4, (int64_t)deadline);
+		wg_stmt_bind_int(st, 5, j->manager_id);
 		int64_t attempt = 0;
 		if ((rc = wg_store_insert(j->store, st, &attempt)) < 0)
 			goto out;
@@ -710,8 +715,10 @@ int wg_jobs_worker_lost(struct wg_jobs *j, const char *node_id, size_t *n_lost)
 	int rc = wg_store_begin(j->store);
 	if (rc < 0)
 		return rc;
+	/* This manager's: what the worker ran for another is that one's to lose. */
 	struct wg_stmt *st = wg__stmt(j, WG__S_WORKER_IN_FLIGHT);
 	wg_stmt_bind_int(st, 1, w->db_id);
+	wg_stmt_bind_int(st, 2, j->manager_id);
 	while ((rc = wg_store_step(j->store, st)) == 1)
 		id_list_push(&fl, wg_stmt_int(st, 0), wg_stmt_int(st, 1), 0);
 	for (size_t i = 0; i < fl.n && rc == 0; i++)
@@ -738,9 +745,12 @@ int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
 	struct id_list fl = {0}; /* (attempt, task, worker) */
 	if (n_overdue)
 		*n_overdue = 0;
+	int rc = j->shared ? wg__managers_tick(j, now_ms) : 0;
+	if (rc < 0)
+		return rc;
 	struct wg_stmt *st = wg__stmt(j, WG__S_OVERDUE);
 	wg_stmt_bind_int(st, 1, (int64_t)now_ms);
-	int rc;
+	wg_stmt_bind_int(st, 2, j->manager_id);
 	while ((rc = wg_store_step(j->store, st)) == 1)
 		id_list_push(&fl, wg_stmt_int(st, 0), wg_stmt_int(st, 1), wg_stmt_int(st, 2));
 	wg_stmt_reset(st);
@@ -748,22 +758,37 @@ int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
 		free(fl.v);
 		return rc;
 	}
-	/* This process alone writes the store, so the rows read are still so. */
+	/* Read before the transaction: on a store of its own the rows are still so; on a
+	 * shared one another manager may have ended an attempt since (its task done). */
 	if ((rc = wg_store_begin(j->store)) < 0) {
 		free(fl.v);
 		return rc;
 	}
+	size_t overdue = 0;
 	for (size_t i = 0; i < fl.n && rc == 0; i++) {
+		if (j->shared) {
+			st = wg__stmt(j, WG__S_ATTEMPT_STATE);
+			wg_stmt_bind_int(st, 1, fl.v[i].a);
+			rc = wg_store_step(j->store, st);
+			int in_flight = rc == 1 && wg_stmt_int(st, 0) <= WG__IN_FLIGHT;
+			wg_stmt_reset(st);
+			if (rc < 0)
+				break;
+			rc = 0;
+			if (!in_flight)
+				continue;
+		}
+		overdue++;
 		struct attempt_row a = {.task = fl.v[i].b, .worker = fl.v[i].c};
 		rc = attempt_failed(j, (uint64_t)fl.v[i].a, &a, WG_ATTEMPT_ABORTED,
 				    WASMGRID__ERROR_KIND__TIMED_OUT,
 				    "no result within the timeout and its grace", NULL, 0, 0);
 		wg__abort_push(j, fl.v[i].c, (uint64_t)fl.v[i].a);
 	}
-	j->counters.timed_out += fl.n;
+	j->counters.timed_out += overdue;
 	rc = wg_store_end(j->store, rc);
 	if (rc == 0 && n_overdue)
-		*n_overdue = fl.n;
+		*n_overdue = overdue;
 	free(fl.v);
 	return rc;
 }
@@ -797,4 +822,83 @@ int wg_jobs_worker_in_flight(struct wg_jobs *j, const char *node_id, uint64_t be
 	*out = ids;
 	*n = count;
 	return 0;
+}
+
+/* ---- managers sharing a store ---- */
+
+static int take_back(struct wg_jobs *j, uint64_t now)
+{
+	struct id_list dead = {0}; /* (manager) */
+	struct wg_stmt *st = wg__stmt(j, WG__S_MANAGERS_EXPIRED);
+	wg_stmt_bind_int(st, 1, (int64_t)now);
+	wg_stmt_bind_int(st, 2, j->manager_id);
+	int rc;
+	while ((rc = wg_store_step(j->store, st)) == 1)
+		id_list_push(&dead, wg_stmt_int(st, 0), 0, 0);
+	wg_stmt_reset(st);
+	for (size_t i = 0; i < dead.n && rc == 0; i++) {
+		/* Whoever removes the row takes the work: transactions on a shared store run one
+		 * after another, so two managers never both do. */
+		st = wg__stmt(j, WG__S_MANAGER_REMOVE);
+		wg_stmt_bind_int(st, 1, dead.v[i].a);
+		wg_stmt_bind_int(st, 2, (int64_t)now);
+		if ((rc = wg_store_exec_stmt(j->store, st)) < 0 || wg_store_changes(j->store) == 0)
+			continue;
+		size_t n = 0;
+		rc = wg__lose_manager_in_flight(j, dead.v[i].a, &n);
+		if (rc == 0)
+			wg_warn(
+			    NULL,
+			    "manager %lld stopped renewing its lease: %zu tasks it had in flight "
+			    "queued again",
+			    (long long)dead.v[i].a, n);
+	}
+	free(dead.v);
+	return rc;
+}
+
+/* This manager's attempts still in flight whose task another manager ended: aborted here,
+ * since only this manager reaches their workers. */
+static int abort_orphans(struct wg_jobs *j)
+{
+	struct id_list fl = {0}; /* (attempt, worker) */
+	struct wg_stmt *st = wg__stmt(j, WG__S_ORPHANS);
+	wg_stmt_bind_int(st, 1, j->manager_id);
+	int rc;
+	while ((rc = wg_store_step(j->store, st)) == 1)
+		id_list_push(&fl, wg_stmt_int(st, 0), wg_stmt_int(st, 1), 0);
+	wg_stmt_reset(st);
+	for (size_t i = 0; i < fl.n && rc == 0; i++) {
+		rc = set_attempt_state(j, fl.v[i].a, WG_ATTEMPT_ABORTED);
+		worker_leaves(j, fl.v[i].b);
+		wg__abort_push(j, fl.v[i].b, (uint64_t)fl.v[i].a);
+	}
+	free(fl.v);
+	return rc;
+}
+
+int wg__managers_tick(struct wg_jobs *j, uint64_t now_ms)
+{
+	if (now_ms < j->renew_at)
+		return 0;
+	j->renew_at = now_ms + j->lease_ms / 3;
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	struct wg_stmt *st = wg__stmt(j, WG__S_MANAGER_RENEW);
+	wg_stmt_bind_int(st, 1, j->manager_id);
+	wg_stmt_bind_int(st, 2, (int64_t)(now_ms + j->lease_ms));
+	rc = wg_store_exec_stmt(j->store, st);
+	if (rc == 0 && wg_store_changes(j->store) == 0) {
+		/* Too late: another manager took this one's attempts back. What this process
+		 * holds in memory no longer matches the store; it must open it again. */
+		wg_store_break(j->store, "this manager's lease ran out and another manager took "
+					 "its work back");
+		rc = WG_EDB;
+	}
+	if (rc == 0)
+		rc = take_back(j, now_ms);
+	if (rc == 0)
+		rc = abort_orphans(j);
+	return wg_store_end(j->store, rc);
 }

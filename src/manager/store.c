@@ -175,6 +175,16 @@ int wg_store_read_blob(struct wg_store *s, const char *table, const char *column
 	return 0;
 }
 
+int wg_store_try_lock(struct wg_store *s, const char *name)
+{
+	if (s->broken)
+		return WG_EDB;
+	int rc = s->ops->try_lock(s, name);
+	if (rc < 0)
+		wg_store_break(s, s->ops->errmsg(s));
+	return rc < 0 ? WG_EDB : rc;
+}
+
 int wg_store_query_int(struct wg_store *s, const char *sql, int64_t *out)
 {
 	if (s->broken)

@@ -99,6 +99,11 @@ int wg_stmt_is_null(struct wg_stmt *st, int c);
  * caller's own, never user input), without reading the whole value. 0 or WG_EDB. */
 int wg_store_read_blob(struct wg_store *s, const char *table, const char *column, int64_t id,
 		       uint64_t offset, void *buf, size_t n);
+/* Takes a lock named `name` for the life of the store's connection: 1 when taken, 0 when
+ * another process holds it, WG_EDB on failure. On PostgreSQL a session advisory lock keyed
+ * by (the store's schema, name); on SQLite always 1 (the file's lock keeps every other
+ * process away already). */
+int wg_store_try_lock(struct wg_store *s, const char *name);
 /* Runs one ad hoc query (not prepared; for tests and tools) and gives the integer in the
  * first column of its first row. 0, WG_ENOTFOUND without a row, or WG_EDB (not breaking
  * the store). */

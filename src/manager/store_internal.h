@@ -31,6 +31,7 @@ struct wg__store_ops {
 	int (*read_blob)(struct wg_store *s, const char *table, const char *column, int64_t id,
 			 uint64_t offset, void *buf, size_t n);
 	int (*query_int)(struct wg_store *s, const char *sql, int64_t *out);
+	int (*try_lock)(struct wg_store *s, const char *name);
 	const char *(*errmsg)(const struct wg_store *s);
 };
 

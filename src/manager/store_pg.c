@@ -1,7 +1,10 @@
 /* The PostgreSQL engine of the store (libpq): one connection, every statement prepared on
  * it at open, parameters sent as text (integers) or binary (text and blobs), results read
- * as text. A session advisory lock keeps a second manager away; the schema is created
- * under a transaction-level one, so managers starting together do not race. */
+ * as text. Several processes may share a store: the schema is created under a
+ * transaction-level advisory lock, so that processes starting together do not race, and
+ * every transaction takes another one first, so that the transactions of the processes
+ * sharing a store run one after another: each sees all that the others committed before
+ * it, and no two can deadlock. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +17,9 @@
 #include "util/utf8.h"
 
 /* Advisory locks, keyed (class, schema): a store is a schema of a database (the first of
- * its search_path), so that one database can hold several. Classes: the manager owning the
- * store, and schema setup. */
-#define LOCK_OWNER "2003135335"	 /* "wgmg" */
+ * its search_path), so that one database can hold several. Classes: transactions, schema
+ * setup; named locks (wg_store_try_lock) are keyed (schema, name). */
+#define LOCK_TX "2003137656"	 /* "wgtx" */
 #define LOCK_SCHEMA "2003137379" /* "wgsc" */
 #define LOCK_KEY(class) "(" class ", hashtext(current_schema()))"
 /* Seconds allowed to reach the server, and for a query on a cut network to fail. */
@@ -146,7 +149,7 @@ static void pg_close(struct wg_store *base)
 
 static int pg_begin(struct wg_store *s)
 {
-	return run_cmd(PG(s), "BEGIN", "");
+	return run_cmd(PG(s), "BEGIN; SELECT pg_advisory_xact_lock" LOCK_KEY(LOCK_TX), "");
 }
 
 static int pg_commit(struct wg_store *s)
@@ -385,6 +388,24 @@ static int pg_query_int(struct wg_store *base, const char *sql, int64_t *out)
 	return rc;
 }
 
+static int pg_try_lock(struct wg_store *base, const char *name)
+{
+	struct pg_store *s = PG(base);
+	const char *values[] = {name};
+	PGresult *r =
+	    PQexecParams(s->conn,
+			 "SELECT CASE WHEN pg_try_advisory_lock(hashtext(current_schema()),"
+			 " hashtext($1)) THEN 1 ELSE 0 END",
+			 1, NULL, values, NULL, NULL, 0);
+	int rc = -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		rc = PQgetvalue(r, 0, 0)[0] == '1';
+	else
+		keep_error(s, "taking a lock", PQresultErrorMessage(r));
+	PQclear(r);
+	return rc;
+}
+
 static const char *pg_errmsg(const struct wg_store *s)
 {
 	return PG(s)->err;
@@ -412,6 +433,7 @@ static const struct wg__store_ops pg_ops = {
     .changes = pg_changes,
     .read_blob = pg_read_blob,
     .query_int = pg_query_int,
+    .try_lock = pg_try_lock,
     .errmsg = pg_errmsg,
 };
 
@@ -547,19 +569,6 @@ int wg__store_pg_open(const char *uri, const struct wg_store_schema *schema, str
 	if (v < 120000) {
 		*reason = wg_asprintf("the server is %s; wasmgrid needs PostgreSQL 12 or later",
 				      base->version);
-		return -1;
-	}
-	/* One manager per store, as with SQLite's lock file. */
-	int64_t got = 0;
-	if (pg_query_int(
-		base,
-		"SELECT CASE WHEN pg_try_advisory_lock" LOCK_KEY(LOCK_OWNER) " THEN 1 ELSE 0 END",
-		&got) != 0) {
-		*reason = wg_strdup(s->err);
-		return -1;
-	}
-	if (!got) {
-		*reason = wg_strdup("store is locked: another manager uses this database");
 		return -1;
 	}
 	if (run_cmd(s, "SET client_min_messages = warning", "") || pg_schema(s, schema, reason)) {

@@ -423,6 +423,13 @@ static int lite_query_int(struct wg_store *s, const char *sql, int64_t *out)
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? WG_ENOTFOUND : WG_EDB;
 }
 
+static int lite_try_lock(struct wg_store *s, const char *name)
+{
+	(void)s;
+	(void)name;
+	return 1;
+}
+
 static const char *lite_errmsg(const struct wg_store *s)
 {
 	return sqlite3_errmsg(LITE(s)->db);
@@ -450,6 +457,7 @@ static const struct wg__store_ops lite_ops = {
     .changes = lite_changes,
     .read_blob = lite_read_blob,
     .query_int = lite_query_int,
+    .try_lock = lite_try_lock,
     .errmsg = lite_errmsg,
 };
 

@@ -32,7 +32,9 @@
 	X(WG_DEFAULT_COMPILE_MEMORY_MIB, 2048u, "MiB",                                             \
 	  "address space of each compiler of a program")                                           \
 	X(WG_MIN_COMPILE_MEMORY_MIB, 64u, "MiB", "the least --compile-memory may give")            \
-	X(WG_MAX_COMPILE_MEMORY_MIB, 1048576u, "MiB", "the most --compile-memory may give")
+	X(WG_MAX_COMPILE_MEMORY_MIB, 1048576u, "MiB", "the most --compile-memory may give")        \
+	X(WG_DEFAULT_LEASE_MS, 10000u, "ms",                                                       \
+	  "a manager's lease on a shared store: unrenewed that long, its work is taken back")
 
 enum wg_limit {
 #define WG__LIMIT_ENUM(name, value, unit, what) name = (value),

@@ -507,7 +507,9 @@ void wg_wtasks_fetch_program(void *user, const char *address, const char *hash_h
 			     wg_engine_fetched_cb done, void *fetch_ctx)
 {
 	struct wg_wtasks *t = user;
-	/* wasmgrid://NODEID/HASH: only our manager serves programs to us. */
+	/* wasmgrid://NODEID/HASH: only our manager serves programs to us. NODEID is the
+	 * manager that stored it; any manager on the same store has it too (and what comes
+	 * back is checked against HASH), so ours is asked whichever it names. */
 	const char *rest = address + strlen("wasmgrid://");
 	uint8_t node[32];
 	char node_hex[65];
@@ -517,7 +519,7 @@ void wg_wtasks_fetch_program(void *user, const char *address, const char *hash_h
 	}
 	memcpy(node_hex, rest, 64);
 	node_hex[64] = 0;
-	if (wg_hex_decode(node_hex, node, 32) || !t->mgr || memcmp(node, t->mgr->rel.id, 32)) {
+	if (wg_hex_decode(node_hex, node, 32) || !t->mgr) {
 		done(fetch_ctx, WG_EUNREACHABLE, NULL, 0);
 		return;
 	}

@@ -139,3 +139,70 @@ TEST_SLOW(e2e_manager_with_an_unreachable_store_says_so_and_exits, 60)
 	wg_buf_free(&err);
 	free(uri);
 }
+
+/* Two managers on one store with four workers, each worker given both addresses (its own
+ * manager first). A job submitted to A is drained by both; A is killed mid-job; its
+ * workers move to B, B takes A's attempts back when A's lease runs out, and the job ends
+ * from B with every result exact and none doubled. A, restarted, rejoins. */
+TEST_SLOW(e2e_two_managers_on_one_store_a_killed_managers_job_finishes_on_the_other, 240)
+{
+	char *uri = wg_test_pg_store();
+	struct e2e_manager a, b;
+	e2e_manager_start(&a, "ma", 0, "--store", uri, "--lease-ms", "3000", NULL);
+	e2e_manager_start(&b, "mb", 0, "--store", uri, "--lease-ms", "3000", NULL);
+	char addr_a[64], addr_b[64];
+	snprintf(addr_a, sizeof addr_a, "127.0.0.1:%d", a.port);
+	snprintf(addr_b, sizeof addr_b, "127.0.0.1:%d", b.port);
+	pid_t w[4];
+	w[0] = e2e_worker_start("w1", addr_a, "--manager", addr_b, "--slots", "1", NULL);
+	w[1] = e2e_worker_start("w2", addr_a, "--manager", addr_b, "--slots", "1", NULL);
+	w[2] = e2e_worker_start("w3", addr_b, "--manager", addr_a, "--slots", "1", NULL);
+	w[3] = e2e_worker_start("w4", addr_b, "--manager", addr_a, "--slots", "1", NULL);
+	CHECK(e2e_wait_workers(a.api_port, "attached", 2, 20000));
+	CHECK(e2e_wait_workers(b.api_port, "attached", 2, 20000));
+	enum { N = 40 };
+	const char *args[N];
+	for (int i = 0; i < N; i++)
+		args[i] = wg_asprintf("%d", 200 + i);
+	char *job = e2e_submit(a.api, e2e_program("t_slow"), e2e_args_file("args", args, N), NULL);
+	/* B's workers take part: the job is in the shared store. */
+	while (e2e_job_count(b.api, job, "completed") < 6)
+		usleep(50000);
+	size_t n_done = 0;
+	struct e2e_result *r = e2e_results(b.api, job, &n_done);
+	bool by_b_worker = false;
+	char w3[65], w4[65];
+	snprintf(w3, sizeof w3, "%s", wg_test_node_id(e2e_data("w3")));
+	snprintf(w4, sizeof w4, "%s", wg_test_node_id(e2e_data("w4")));
+	for (size_t i = 0; i < n_done; i++)
+		by_b_worker |= !strcmp(r[i].worker, w3) || !strcmp(r[i].worker, w4);
+	e2e_results_free(r, n_done);
+	wg_test_stop(a.pid, SIGKILL, 5000);
+	CHECK(e2e_wait_workers(b.api_port, "attached", 4, 30000));
+	CHECK_EQ(e2e_wait(b.api, job), 0);
+	size_t n;
+	r = e2e_results(b.api, job, &n);
+	CHECK_EQ(n, N);
+	for (size_t i = 0; i < n; i++) {
+		char want[64];
+		snprintf(want, sizeof want, "slept %s\n", args[i]);
+		CHECK_STREQ(r[i].status, "completed");
+		CHECK_STREQ(r[i].result, want);
+	}
+	e2e_results_free(r, n);
+	CHECK_EQ(e2e_job_count(b.api, job, "completed"), N);
+	CHECK(wg_test_wait_log("mb", "stopped renewing its lease", 1000));
+	CHECK_MSG(by_b_worker, "no task of the job ran on B's workers before A was killed");
+	/* A comes back on the same store and answers for the job too. */
+	e2e_manager_start(&a, "ma", 0, "--store", uri, "--lease-ms", "3000", NULL);
+	CHECK_EQ(e2e_wait(a.api, job), 0);
+	CHECK_EQ(e2e_job_count(a.api, job, "completed"), N);
+	for (int i = 0; i < 4; i++)
+		wg_test_stop(w[i], SIGTERM, 10000);
+	wg_test_stop(a.pid, SIGTERM, 10000);
+	wg_test_stop(b.pid, SIGTERM, 10000);
+	for (int i = 0; i < N; i++)
+		free((char *)args[i]);
+	free(job);
+	free(uri);
+}

@@ -39,7 +39,10 @@ void jfx_open(struct jfx *f)
 					: wg_path_join(wg_test_tmpdir(), "manager.db");
 		f->now = 1000;
 	}
-	struct wg_jobs_options o = {.clock_ms = fixture_clock, .clock_user = f};
+	struct wg_jobs_options o = {.clock_ms = fixture_clock,
+				    .clock_user = f,
+				    .node_id = f->node_id,
+				    .lease_ms = f->lease_ms};
 	char why[1024];
 	int rc = wg_jobs_open(f->path, &o, &f->j, why, sizeof why);
 	CHECK_MSG(rc == 0, "open: %d %s", rc, why);

@@ -13,6 +13,10 @@ struct jfx {
 	struct wg_jobs *j;
 	uint64_t now; /* the clock the store reads */
 	char *path;   /* where the store is: a file, or a PostgreSQL URI */
+	/* The manager it is, for several on one store (NULL: "local"), and its lease (0: the
+	 * default). */
+	const char *node_id;
+	uint32_t lease_ms;
 };
 
 /* A test of the job core that runs on both stores: as NAME on SQLite and as
