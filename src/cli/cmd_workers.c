@@ -1,4 +1,5 @@
-/* wasmgrid workers [--json]: the manager's workers, from GET /v1/workers. */
+/* wasmgrid workers [--json]: the manager's workers, from GET /v1/workers; then, when several
+ * managers share its store, who they are and where (GET /v1/managers). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,49 @@ static const struct wg_opt workers_opts[] = {
     {"json", NULL, WG_OPT_FLAG, offsetof(struct workers_cli, json), .help = "print the API's JSON"},
     {0},
 };
+
+/* The managers of a shared store; nothing when the manager is alone in its store (or too old
+ * to say). */
+static void print_managers(const char *cmd, const char *api, uint64_t now)
+{
+	struct wg_json *doc = NULL;
+	struct wg_buf body = {0};
+	struct wg_cli_request r = {.path = "/v1/managers", .quiet_unreachable = true};
+	if (wg_cli_call(cmd, api, &r, &body, &doc) != 0)
+		goto out;
+	const struct wg_json *list = wg_json_get(doc, "managers");
+	size_t n = wg_json_len(list);
+	if (n < 2)
+		goto out;
+	const char *store = wg_json_as_str(wg_json_get(doc, "store"), NULL);
+	printf("\n%zu managers share its store (%s):\n", n, store ? store : "?");
+	printf("%-16s %-22s %-22s %s\n", "MANAGER", "NODE ADDRESS", "API ADDRESS", "LEASE");
+	for (size_t i = 0; i < n; i++) {
+		const struct wg_json *m = wg_json_at(list, i);
+		uint64_t until = 0;
+		wg_json_as_u64(wg_json_get(m, "lease_until_ms"), &until);
+		bool self = false, live = false;
+		wg_json_as_bool(wg_json_get(m, "self"), &self);
+		wg_json_as_bool(wg_json_get(m, "live"), &live);
+		char lease[48];
+		if (self)
+			snprintf(lease, sizeof lease, "this one");
+		else if (live)
+			snprintf(lease, sizeof lease, "live, %.1f s left",
+				 until > now ? (double)(until - now) / 1000.0 : 0.0);
+		else
+			snprintf(lease, sizeof lease, "ran out %.1f s ago",
+				 now > until ? (double)(now - until) / 1000.0 : 0.0);
+		const char *id = wg_json_as_str(wg_json_get(m, "node_id"), NULL);
+		const char *node = wg_json_as_str(wg_json_get(m, "node_address"), NULL);
+		const char *web = wg_json_as_str(wg_json_get(m, "api_address"), NULL);
+		printf("%-16.16s %-22s %-22s %s\n", id ? id : "?", node ? node : "", web ? web : "",
+		       lease);
+	}
+out:
+	wg_json_free(doc);
+	wg_buf_free(&body);
+}
 
 static int run_workers(void *options, char **operands, size_t n_operands)
 {
@@ -61,6 +105,7 @@ static int run_workers(void *options, char **operands, size_t n_operands)
 		       (unsigned long long)(mem >> 20), (unsigned long long)slots, pong_text);
 	}
 	printf("%zu worker%s\n", n, n == 1 ? "" : "s");
+	print_managers(cmd, api, now);
 out:
 	wg_json_free(doc);
 	wg_buf_free(&body);

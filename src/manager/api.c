@@ -69,6 +69,46 @@ static void get_workers(struct wg_http_request *req, void *user)
 	wg_buf_free(&out);
 }
 
+/* GET /v1/managers: the managers registered in this one's store (several share a
+ * PostgreSQL store), where each listens, and whether its lease runs. */
+static void get_managers(struct wg_http_request *req, void *user)
+{
+	struct wg_manager *m = user;
+	if (wg__api_core_down(m, req))
+		return;
+	struct wg_jobs_manager *list = NULL;
+	size_t n = 0;
+	int rc = wg_jobs_managers(m->jobs, &list, &n);
+	if (rc) {
+		wg__api_core_error(m, req, "listing managers", rc);
+		return;
+	}
+	struct wg_buf out = {0};
+	struct wg_json_writer w;
+	wg_jw_init(&w, &out);
+	wg_jw_object_begin(&w);
+	wg_jw_kv_str(&w, "manager", m->id.id_hex);
+	wg_jw_kv_str(&w, "store", wg_jobs_store_version(m->jobs));
+	wg_jw_key(&w, "managers");
+	wg_jw_array_begin(&w);
+	for (size_t i = 0; i < n; i++) {
+		wg_jw_object_begin(&w);
+		wg_jw_kv_str(&w, "node_id", list[i].node_id);
+		wg_jw_kv_str(&w, "node_address", list[i].node_addr);
+		wg_jw_kv_str(&w, "api_address", list[i].api_addr);
+		wg_jw_kv_uint(&w, "started_ms", list[i].started_ms);
+		wg_jw_kv_uint(&w, "lease_until_ms", list[i].lease_until_ms);
+		wg_jw_kv_bool(&w, "live", list[i].live);
+		wg_jw_kv_bool(&w, "self", list[i].self);
+		wg_jw_object_end(&w);
+	}
+	wg_jw_array_end(&w);
+	wg_jw_object_end(&w);
+	wg_jobs_managers_free(list, n);
+	wg_http_respond_json(req, 200, out.data, out.len);
+	wg_buf_free(&out);
+}
+
 /* The gauges of each attached worker, labelled with its node id as /v1/workers gives it:
  * its slots from the same specs, and its attempts in flight from the job store (omitted
  * while the store is down). 0 or a job-core error. */
@@ -166,6 +206,7 @@ static void get_metrics(struct wg_http_request *req, void *user)
 
 static const struct wg_http_route routes[] = {
     {"GET", "/v1/workers", get_workers, 0, false},
+    {"GET", "/v1/managers", get_managers, 0, false},
     {"GET", "/metrics", get_metrics, 0, false},
     {"POST", "/v1/programs", wg__api_post_program, WG_MAX_PROGRAM_BYTES, false},
     {"POST", "/v1/jobs", wg__api_post_job, WG_MAX_JOB_BODY_BYTES, false},

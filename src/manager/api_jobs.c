@@ -25,7 +25,7 @@
 #define API_RESULTS_MAX 10000
 
 /* Answers 503 when the job store is down (being reopened after a database error). */
-static bool core_down(struct wg_manager *m, struct wg_http_request *req)
+bool wg__api_core_down(struct wg_manager *m, struct wg_http_request *req)
 {
 	if (m->jobs)
 		return false;
@@ -46,7 +46,7 @@ struct deferred_request {
 bool wg__api_core_ready(struct wg_manager *m, struct wg_http_request *req,
 			wg_http_handler_cb handler)
 {
-	if (core_down(m, req))
+	if (wg__api_core_down(m, req))
 		return false;
 	if (!m->txn_open)
 		return true;
@@ -292,7 +292,7 @@ static void respond_job(struct wg_manager *m, struct wg_http_request *req, int s
 void wg__api_post_job(struct wg_http_request *req, void *user)
 {
 	struct wg_manager *m = user;
-	if (core_down(m, req))
+	if (wg__api_core_down(m, req))
 		return;
 	struct wg_job_body jb;
 	char err[256] = "";
@@ -303,7 +303,7 @@ void wg__api_post_job(struct wg_http_request *req, void *user)
 		goto out;
 	}
 	if (!wg__dispatch_open_turn(m)) {
-		core_down(m, req);
+		wg__api_core_down(m, req);
 		goto out;
 	}
 	if (!jb.address) {
@@ -495,7 +495,7 @@ void wg__api_wake_waiters(struct wg_manager *m, bool all)
 		while (*pp) {
 			struct job_waiter *w = *pp;
 			*pp = w->next;
-			core_down(m, w->req);
+			wg__api_core_down(m, w->req);
 			free(w);
 		}
 		return;

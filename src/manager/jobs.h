@@ -101,6 +101,15 @@ void wg_jobs_close(struct wg_jobs *j);
 /* The store, for logs: its engine and version ("SQLite 3.40.1", "PostgreSQL 15.18") and
  * where it is (the file, or the URI without its password). */
 const char *wg_jobs_store_version(const struct wg_jobs *j);
+/* The managers registered in the store (several may share a PostgreSQL store), the oldest
+ * first: this one is `self`; `live` while its lease runs (this one always). */
+struct wg_jobs_manager {
+	char *node_id, *node_addr, *api_addr;
+	uint64_t started_ms, lease_until_ms;
+	bool live, self;
+};
+int wg_jobs_managers(struct wg_jobs *j, struct wg_jobs_manager **out, size_t *n);
+void wg_jobs_managers_free(struct wg_jobs_manager *m, size_t n);
 const char *wg_jobs_store_name(const struct wg_jobs *j);
 
 /* Groups the events that follow into one transaction, committed by wg_jobs_commit(). Without

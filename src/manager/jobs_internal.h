@@ -221,7 +221,7 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	X(MANAGERS_EXPIRED, "SELECT id, node_id FROM managers WHERE lease_until_ms < ?1"           \
 			    " AND id != ?2 ORDER BY id LIMIT 16")                                  \
 	X(MANAGER_REMOVE, "DELETE FROM managers WHERE id = ?1 AND lease_until_ms < ?2")            \
-	X(MANAGERS_LIST, "SELECT node_id, node_addr, api_addr, started_ms, lease_until_ms"         \
+	X(MANAGERS_LIST, "SELECT node_id, node_addr, api_addr, started_ms, lease_until_ms, id"     \
 			 " FROM managers ORDER BY started_ms, node_id")                            \
 	/* This manager's attempts in flight whose task another manager ended. */                  \
 	X(ORPHANS, "SELECT a.id, a.worker FROM attempts a JOIN tasks t ON t.id = a.task_id"        \

@@ -349,6 +349,52 @@ int wg_jobs_worker_share(struct wg_jobs *j, const char *node_id, struct wg_jobs_
 	return rc < 0 ? rc : 0;
 }
 
+int wg_jobs_managers(struct wg_jobs *j, struct wg_jobs_manager **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	int rc = wg_store_check(j->store);
+	if (rc < 0)
+		return rc;
+	uint64_t now = wg__jobs_now(j);
+	struct wg_jobs_manager *list = NULL;
+	size_t count = 0, cap = 0;
+	struct wg_stmt *st = wg__stmt(j, WG__S_MANAGERS_LIST);
+	while ((rc = wg_store_step(j->store, st)) == 1) {
+		if (count == cap) {
+			cap = cap ? cap * 2 : 4;
+			list = wg_realloc(list, cap * sizeof *list);
+		}
+		struct wg_jobs_manager *m = &list[count++];
+		m->node_id = wg_strdup(wg_stmt_text(st, 0));
+		m->node_addr = wg_strdup(wg_stmt_text(st, 1));
+		m->api_addr = wg_strdup(wg_stmt_text(st, 2));
+		m->started_ms = (uint64_t)wg_stmt_int(st, 3);
+		m->lease_until_ms = (uint64_t)wg_stmt_int(st, 4);
+		m->self = wg_stmt_int(st, 5) == j->manager_id;
+		/* On a store of its own a manager keeps no lease: it is the one alive. */
+		m->live = m->self || (j->shared && m->lease_until_ms >= now);
+	}
+	wg_stmt_reset(st);
+	if (rc < 0) {
+		wg_jobs_managers_free(list, count);
+		return rc;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+void wg_jobs_managers_free(struct wg_jobs_manager *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].node_id);
+		free(m[i].node_addr);
+		free(m[i].api_addr);
+	}
+	free(m);
+}
+
 int wg_jobs_metrics(struct wg_jobs *j, struct wg_jobs_metrics *out)
 {
 	*out = j->counters;

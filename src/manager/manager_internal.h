@@ -126,6 +126,8 @@ void wg__api_retry_job(struct wg_http_request *req, void *user);
 void wg__api_explain_job(struct wg_http_request *req, void *user);
 /* What the job routes share. A job-core failure that is not the client's fault: 500, and a
  * database error makes the manager close and reopen its store. */
+/* Answers 503 and returns true while the job store is closed (being reopened). */
+bool wg__api_core_down(struct wg_manager *m, struct wg_http_request *req);
 void wg__api_core_error(struct wg_manager *m, struct wg_http_request *req, const char *what,
 			int rc);
 /* Parses the {id} path parameter; answers 400 and returns -1 when it is not a job id. */

@@ -206,3 +206,63 @@ TEST_SLOW(e2e_two_managers_on_one_store_a_killed_managers_job_finishes_on_the_ot
 	free(job);
 	free(uri);
 }
+
+static bool worker_idle(void *arg)
+{
+	return e2e_children(*(pid_t *)arg) == 0;
+}
+
+/* Two managers on one store, a worker on A only: B lists both managers, waits on a job
+ * submitted to A and running on A's worker, and cancels another, whose running task A then
+ * stops on its worker. */
+TEST_SLOW(e2e_a_job_submitted_to_one_manager_is_waited_on_and_cancelled_through_another, 120)
+{
+	char *uri = wg_test_pg_store();
+	struct e2e_manager a, b;
+	e2e_manager_start(&a, "ma", 0, "--store", uri, "--lease-ms", "3000", NULL);
+	e2e_manager_start(&b, "mb", 0, "--store", uri, "--lease-ms", "3000", NULL);
+	char addr_a[64];
+	snprintf(addr_a, sizeof addr_a, "127.0.0.1:%d", a.port);
+	pid_t w = e2e_worker_start("w1", addr_a, "--slots", "1", NULL);
+	CHECK(e2e_wait_workers(a.api_port, "attached", 1, 20000));
+
+	struct wg_buf body = {0};
+	CHECK_EQ(wg_test_http_get(b.api_port, "/v1/managers", &body), 200);
+	char *id_a = wg_test_node_id(e2e_data("ma")), *id_b = wg_test_node_id(e2e_data("mb"));
+	CHECK_CONTAINS(wg_buf_cstr(&body), id_a);
+	CHECK_CONTAINS(wg_buf_cstr(&body), id_b);
+	CHECK_CONTAINS(wg_buf_cstr(&body), "\"store\":\"PostgreSQL");
+	const char *self = strstr(wg_buf_cstr(&body), "\"self\":true");
+	CHECK(self && !strstr(self + 1, "\"self\":true"));
+	body.len = 0;
+	CHECK_EQ(wg_test_run(&body, NULL, "workers", "--api", b.api, NULL), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&body), "2 managers share its store");
+	CHECK_CONTAINS(wg_buf_cstr(&body), "this one");
+
+	const char *args[] = {"300", "300", "300", "300", "300", "300"};
+	char *job = e2e_submit(a.api, e2e_program("t_slow"), e2e_args_file("args", args, 6), NULL);
+	CHECK(e2e_job_count(b.api, job, "completed") < 6);
+	CHECK_EQ(e2e_wait(b.api, job), 0);
+	CHECK_EQ(e2e_job_count(b.api, job, "completed"), 6);
+
+	const char *long_args[] = {"60000", "60000"};
+	char *job2 =
+	    e2e_submit(a.api, e2e_program("t_slow"), e2e_args_file("args2", long_args, 2), NULL);
+	while (e2e_job_count(a.api, job2, "running") < 1)
+		usleep(50000);
+	CHECK_EQ(wg_test_run(NULL, NULL, "cancel", job2, "--api", b.api, NULL), 0);
+	/* A aborts its attempt at its next lease renewal (a third of the lease). */
+	CHECK_MSG(wg_test_wait_for(worker_idle, &w, 15000), "the worker still runs the task");
+	body.len = 0;
+	CHECK_EQ(wg_test_run(&body, NULL, "status", job2, "--api", a.api, NULL), 0);
+	CHECK_CONTAINS(wg_buf_cstr(&body), "cancelled");
+	wg_buf_free(&body);
+	free(id_a);
+	free(id_b);
+	free(job);
+	free(job2);
+	free(uri);
+	wg_test_stop(w, SIGTERM, 10000);
+	wg_test_stop(a.pid, SIGTERM, 10000);
+	wg_test_stop(b.pid, SIGTERM, 10000);
+}
