@@ -49,6 +49,9 @@ static int parse_store(const char *cmd, const struct wg_opt *o, const char *valu
 static const struct wg_opt manager_opts[] = {
     {"listen", "HOST:PORT", WG_OPT_STR, M(listen), .dflt = WG_DEFAULT_NODE_ADDR,
      .help = "the node protocol's address, where workers connect"},
+    {"advertise", "HOST:PORT", WG_OPT_STR, M(advertise),
+     .help = "the address workers are told to reach this manager at, when it shares a "
+	     "store (default: --listen's, or this machine's name and the port)"},
     {"api", "HOST:PORT", WG_OPT_STR, M(api), .dflt = WG_DEFAULT_API_ADDR,
      .help = "the HTTP API's address (loopback only without --api-token-file)"},
     {"data", "DIR", WG_OPT_STR, M(data_dir), .dflt = WG_DEFAULT_DATA_DIR,

@@ -698,8 +698,8 @@ int wg__dispatch_open(struct wg_manager *m, bool first)
 			 : wg_path_join(m->opts->data_dir, "manager.db");
 	char why[1024];
 	struct wg_jobs_options o = {.node_id = m->id.id_hex,
-				    .node_addr = m->opts->listen,
-				    .api_addr = m->opts->api,
+				    .node_addr = m->node_addr ? m->node_addr : m->opts->listen,
+				    .api_addr = m->api_addr ? m->api_addr : m->opts->api,
 				    .lease_ms = m->opts->lease_ms};
 	int rc = wg_jobs_open(path, &o, &m->jobs, why, sizeof why);
 	if (rc == 0 && first)

@@ -110,6 +110,8 @@ struct wg_jobs_manager {
 };
 int wg_jobs_managers(struct wg_jobs *j, struct wg_jobs_manager **out, size_t *n);
 void wg_jobs_managers_free(struct wg_jobs_manager *m, size_t n);
+/* Records where this manager is reached (once its listeners are bound). 0 or WG_EDB. */
+int wg_jobs_set_addresses(struct wg_jobs *j, const char *node_addr, const char *api_addr);
 const char *wg_jobs_store_name(const struct wg_jobs *j);
 
 /* Groups the events that follow into one transaction, committed by wg_jobs_commit(). Without

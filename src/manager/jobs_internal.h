@@ -218,6 +218,7 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	  " started_ms = excluded.started_ms, lease_until_ms = excluded.lease_until_ms"            \
 	  " RETURNING id")                                                                         \
 	X(MANAGER_RENEW, "UPDATE managers SET lease_until_ms = ?2 WHERE id = ?1")                  \
+	X(MANAGER_ADDRESSES, "UPDATE managers SET node_addr = ?2, api_addr = ?3 WHERE id = ?1")    \
 	X(MANAGERS_EXPIRED, "SELECT id, node_id FROM managers WHERE lease_until_ms < ?1"           \
 			    " AND id != ?2 ORDER BY id LIMIT 16")                                  \
 	X(MANAGER_REMOVE, "DELETE FROM managers WHERE id = ?1 AND lease_until_ms < ?2")            \

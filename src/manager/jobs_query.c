@@ -385,6 +385,18 @@ int wg_jobs_managers(struct wg_jobs *j, struct wg_jobs_manager **out, size_t *n)
 	return 0;
 }
 
+int wg_jobs_set_addresses(struct wg_jobs *j, const char *node_addr, const char *api_addr)
+{
+	int rc = wg_store_begin(j->store);
+	if (rc < 0)
+		return rc;
+	struct wg_stmt *st = wg__stmt(j, WG__S_MANAGER_ADDRESSES);
+	wg_stmt_bind_int(st, 1, j->manager_id);
+	wg_stmt_bind_text(st, 2, node_addr);
+	wg_stmt_bind_text(st, 3, api_addr);
+	return wg_store_end(j->store, wg_store_exec_stmt(j->store, st));
+}
+
 void wg_jobs_managers_free(struct wg_jobs_manager *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

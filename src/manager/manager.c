@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "manager/jobs.h"
 #include "manager/manager_internal.h"
@@ -17,6 +18,7 @@
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/fs.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 static void peer_lost(struct wg_peer *peer, const char *why);
@@ -42,6 +44,45 @@ static int rpc_open(struct wg_rpc *rpc, void *user)
 	return 0;
 }
 
+/* The ManagerAnswer, telling an accepted worker of the other live managers of the store
+ * (where it may go when this one is gone). */
+static void answer_with_others(struct wg_manager *m, struct wg_peer *peer, uint64_t id,
+			       bool accepted)
+{
+	struct wg_jobs_manager *list = NULL;
+	size_t n = 0, k = 0;
+	if (accepted && wg_jobs_managers(m->jobs, &list, &n) != 0)
+		n = 0;
+	struct wg_peer_manager *others = n ? wg_calloc(n, sizeof *others) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].self || !list[i].live || !list[i].node_addr[0] ||
+		    strlen(list[i].node_id) != 64 ||
+		    wg_hex_decode(list[i].node_id, others[k].node_id, 32))
+			continue;
+		others[k++].address = list[i].node_addr;
+	}
+	wg_peer_answer_manager(peer, id, accepted, others, k);
+	free(others);
+	wg_jobs_managers_free(list, n);
+}
+
+/* "HOST:PORT" for the address `configured` bound on `port`: an unspecified host (every
+ * interface) is named by the machine's name, which other machines can resolve. */
+static char *reachable_addr(const char *configured, int port)
+{
+	char host[256] = "";
+	int ignored = 0;
+	if (wg_addr_split(configured, host, sizeof host, &ignored) < 0)
+		host[0] = 0;
+	if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !strcmp(host, "[::]")) {
+		if (gethostname(host, sizeof host) != 0)
+			snprintf(host, sizeof host, "localhost");
+		host[sizeof host - 1] = 0;
+	}
+	return strchr(host, ':') ? wg_asprintf("[%s]:%d", host, port)
+				 : wg_asprintf("%s:%d", host, port);
+}
+
 static void answer_manager_request(struct wg_manager *m, struct wg_peer *peer, uint64_t id,
 				   const Wasmgrid__ManagerRequest *req)
 {
@@ -61,7 +102,7 @@ static void answer_manager_request(struct wg_manager *m, struct wg_peer *peer, u
 	bool was_partner = peer->rel.partner;
 	/* No worker joins while the job store is down: it could not be given tasks. */
 	bool accepted = m->jobs && wg_rel_answer_manager_request(&m->rel, &peer->rel, &specs);
-	wg_peer_answer_manager(peer, id, accepted);
+	answer_with_others(m, peer, id, accepted);
 	if (!accepted) {
 		const char *why =
 		    !m->jobs				       ? "the job store is down"
@@ -348,6 +389,13 @@ int wg_manager_run(const struct wg_manager_options *o)
 		wg_daemon_fail("manager", "cannot write %s", o->api_port_file);
 		goto out;
 	}
+	m.node_addr = o->advertise ? wg_strdup(o->advertise) : reachable_addr(o->listen, port);
+	m.api_addr = reachable_addr(o->api, api_port);
+	if (m.jobs && (rc = wg_jobs_set_addresses(m.jobs, m.node_addr, m.api_addr)) != 0) {
+		wg_daemon_fail("manager", "cannot record its addresses in the job store: %s",
+			       wg_strerror(rc));
+		goto out;
+	}
 	wg_info(NULL, "manager %s listening on port %d, API on port %d, workers: %s", m.id.id_hex,
 		port, api_port, o->workers);
 	uv_signal_init(m.loop, &m.sigint);
@@ -374,5 +422,7 @@ out:
 	free(m.acks);
 	wg_authz_free(m.authz);
 	free(m.api_token);
+	free(m.node_addr);
+	free(m.api_addr);
 	return status;
 }

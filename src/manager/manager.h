@@ -8,6 +8,9 @@
 struct wg_manager_options {
 	const char *listen; /* node protocol "HOST:PORT" */
 	const char *api;    /* HTTP API "HOST:PORT" */
+	/* The node address other nodes are told (HOST:PORT), or NULL: --listen's host (the
+	 * machine's name when it listens on every interface) and bound port. */
+	const char *advertise;
 	const char *data_dir;
 	/* Where jobs are kept: "sqlite" (DATA_DIR/manager.db) or a PostgreSQL connection URI
 	 * (postgresql://...; docs/deploy.md). */

@@ -26,7 +26,10 @@ struct wg_manager {
 	struct wg_rel rel;
 	struct wg_listener *listener;
 	struct wg_http_server *http;
-	char *api_token;       /* from --api-token-file, or NULL */
+	char *api_token; /* from --api-token-file, or NULL */
+	/* Where workers and users reach this manager, as it registers in the store (the
+	 * listeners' addresses with their bound ports, or --advertise); NULL until bound. */
+	char *node_addr, *api_addr;
 	struct wg_peer *peers; /* every connected peer, partner or not */
 	uv_signal_t sigint, sigterm;
 	int stopping;

@@ -168,14 +168,31 @@ int wg_peer_answer_ping(struct wg_peer *peer, uint64_t id, const struct wg_rel *
 	return wg_rpc_answer(peer->rpc, id, &f);
 }
 
-int wg_peer_answer_manager(struct wg_peer *peer, uint64_t id, bool accepted)
+int wg_peer_answer_manager(struct wg_peer *peer, uint64_t id, bool accepted,
+			   const struct wg_peer_manager *others, size_t n)
 {
 	Wasmgrid__ManagerAnswer a = WASMGRID__MANAGER_ANSWER__INIT;
 	a.accepted = accepted;
+	if (!accepted)
+		n = 0;
+	Wasmgrid__PeerManager *items = n ? wg_calloc(n, sizeof *items) : NULL;
+	Wasmgrid__PeerManager **ptrs = n ? wg_calloc(n, sizeof *ptrs) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		wasmgrid__peer_manager__init(&items[i]);
+		items[i].node_id.data = (uint8_t *)others[i].node_id;
+		items[i].node_id.len = 32;
+		items[i].address = (char *)others[i].address;
+		ptrs[i] = &items[i];
+	}
+	a.n_managers = n;
+	a.managers = ptrs;
 	wg_frame f = WASMGRID__FRAME__INIT;
 	f.body_case = WASMGRID__FRAME__BODY_MANAGER_ANSWER;
 	f.manager_answer = &a;
-	return wg_rpc_answer(peer->rpc, id, &f);
+	int rc = wg_rpc_answer(peer->rpc, id, &f);
+	free(ptrs);
+	free(items);
+	return rc;
 }
 
 void wg_peer_route(struct wg_peer *peer, uint64_t id, const wg_frame *req,

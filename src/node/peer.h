@@ -54,7 +54,14 @@ int wg_peer_send_bye(struct wg_peer *peer, wg_rpc_answer_cb cb, void *cb_user);
 /* Answers for the common requests every node handles the same way. */
 int wg_peer_answer_node_type(struct wg_peer *peer, uint64_t id, enum wg_node_type self);
 int wg_peer_answer_ping(struct wg_peer *peer, uint64_t id, const struct wg_rel *rel);
-int wg_peer_answer_manager(struct wg_peer *peer, uint64_t id, bool accepted);
+/* A ManagerAnswer; when accepted, `others` (n of them, may be NULL) are the other managers
+ * the worker may fail over to. */
+struct wg_peer_manager {
+	uint8_t node_id[32];
+	const char *address;
+};
+int wg_peer_answer_manager(struct wg_peer *peer, uint64_t id, bool accepted,
+			   const struct wg_peer_manager *others, size_t n);
 
 /* What a daemon does with its peers' requests; wg_peer_route applies the rules both share. */
 struct wg_peer_role {

@@ -22,6 +22,8 @@
 #include "worker/tasks.h"
 
 #define RETRY_FIRST_MS 100
+/* Managers a worker learns of (beyond its --manager list) that it keeps. */
+#define MAX_LEARNED 64
 
 struct manager_addr {
 	char *host_port;
@@ -36,8 +38,8 @@ struct wg_worker {
 	struct wg_authz *authz;
 	struct wg_rel rel;
 	struct wg_specs specs;
-	struct manager_addr *addrs;
-	size_t n_addrs, next_addr;
+	struct manager_addr *addrs; /* --manager's, then those learned */
+	size_t n_addrs, next_addr, n_configured;
 	/* The connection to a manager: attached, or on its way to be. At most one. */
 	struct wg_peer *mgr;
 	uv_timer_t retry_timer;
@@ -66,6 +68,38 @@ static void schedule_retry(struct wg_worker *w)
 }
 
 static void send_manager_request(struct wg_worker *w, struct wg_peer *peer);
+
+/* A manager tells the worker it accepts of the other live managers of its store: places to
+ * go when it is gone, pinned to the keys it gave, and only those --managers allows. */
+static void learn_managers(struct wg_worker *w, const Wasmgrid__ManagerAnswer *a)
+{
+	for (size_t i = 0; i < a->n_managers; i++) {
+		const Wasmgrid__PeerManager *pm = a->managers[i];
+		if (pm->node_id.len != 32 || !pm->address || !pm->address[0] ||
+		    strlen(pm->address) > 300 || !wg_authz_allows(w->authz, pm->node_id.data))
+			continue;
+		struct manager_addr *known = NULL;
+		for (size_t k = 0; k < w->n_addrs && !known; k++)
+			if (!strcmp(w->addrs[k].host_port, pm->address))
+				known = &w->addrs[k];
+		if (known && known - w->addrs < (ptrdiff_t)w->n_configured)
+			continue; /* the operator's own entry stands */
+		if (!known) {
+			if (w->n_addrs - w->n_configured >= MAX_LEARNED)
+				continue;
+			w->addrs = wg_realloc(w->addrs, (w->n_addrs + 1) * sizeof *w->addrs);
+			known = &w->addrs[w->n_addrs++];
+			known->host_port = wg_strdup(pm->address);
+			char hex[65];
+			wg_hex_encode(pm->node_id.data, 32, hex);
+			wg_info(NULL,
+				"learned of manager %.16s at %s (it shares our manager's store)",
+				hex, pm->address);
+		}
+		memcpy(known->pinned, pm->node_id.data, 32);
+		known->has_pin = true;
+	}
+}
 
 static void manager_detached(struct wg_worker *w, struct wg_peer *peer, const char *why)
 {
@@ -99,6 +133,7 @@ static void on_manager_answer(struct wg_rpc *rpc, int status, const wg_frame *a,
 	case WG_REL_ATTACHED: {
 		uint32_t hb = w->opts->heartbeat_ms;
 		wg_info(peer->rel.short_id, "attached to manager at %s", peer->addr);
+		learn_managers(w, a->manager_answer);
 		w->backoff_ms = RETRY_FIRST_MS;
 		wg_peer_start_heartbeat(peer, w->loop, hb / 3 ? hb / 3 : 1, hb, peer_lost);
 		wg_wtasks_attached(w->tasks, peer);
@@ -196,7 +231,8 @@ static void on_manager_request(struct wg_peer *peer, uint64_t id,
 	struct wg_worker *w = peer->owner;
 	/* "if A is a worker, send false" */
 	struct wg_specs none = {0};
-	wg_peer_answer_manager(peer, id, wg_rel_answer_manager_request(&w->rel, &peer->rel, &none));
+	wg_peer_answer_manager(peer, id, wg_rel_answer_manager_request(&w->rel, &peer->rel, &none),
+			       NULL, 0);
 }
 
 static void from_manager(struct wg_peer *peer, uint64_t id, const wg_frame *req)
@@ -394,6 +430,7 @@ int wg_worker_run(const struct wg_worker_options *o)
 			goto out;
 		}
 	}
+	w.n_configured = w.n_addrs;
 	wg_rel_init(&w.rel, WG_NODE_WORKER, w.authz);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);

@@ -171,12 +171,12 @@ TEST_SLOW(e2e_two_managers_on_one_store_a_killed_managers_job_finishes_on_the_ot
 	size_t n_done = 0;
 	struct e2e_result *r = e2e_results(b.api, job, &n_done);
 	bool by_b_worker = false;
-	char w3[65], w4[65];
-	snprintf(w3, sizeof w3, "%s", wg_test_node_id(e2e_data("w3")));
-	snprintf(w4, sizeof w4, "%s", wg_test_node_id(e2e_data("w4")));
+	char *w3 = wg_test_node_id(e2e_data("w3")), *w4 = wg_test_node_id(e2e_data("w4"));
 	for (size_t i = 0; i < n_done; i++)
 		by_b_worker |= !strcmp(r[i].worker, w3) || !strcmp(r[i].worker, w4);
 	e2e_results_free(r, n_done);
+	free(w3);
+	free(w4);
 	wg_test_stop(a.pid, SIGKILL, 5000);
 	CHECK(e2e_wait_workers(b.api_port, "attached", 4, 30000));
 	CHECK_EQ(e2e_wait(b.api, job), 0);
@@ -265,4 +265,51 @@ TEST_SLOW(e2e_a_job_submitted_to_one_manager_is_waited_on_and_cancelled_through_
 	wg_test_stop(w, SIGTERM, 10000);
 	wg_test_stop(a.pid, SIGTERM, 10000);
 	wg_test_stop(b.pid, SIGTERM, 10000);
+}
+
+/* A worker given only manager A learns of B (they share a store) and, when A is killed,
+ * goes to B by itself; a worker whose --managers allows only A learns nothing and stays
+ * away from B. */
+TEST_SLOW(e2e_a_worker_told_of_another_manager_fails_over_to_it_when_its_own_is_gone, 180)
+{
+	char *uri = wg_test_pg_store();
+	struct e2e_manager a, b;
+	e2e_manager_start(&a, "ma", 0, "--store", uri, "--lease-ms", "3000", NULL);
+	e2e_manager_start(&b, "mb", 0, "--store", uri, "--lease-ms", "3000", NULL);
+	char addr_a[64];
+	snprintf(addr_a, sizeof addr_a, "127.0.0.1:%d", a.port);
+	char *id_a = wg_test_node_id(e2e_data("ma")), *id_b = wg_test_node_id(e2e_data("mb"));
+	const char *only_a = e2e_args_file("only-a", (const char *const *)&id_a, 1);
+	pid_t w1 = e2e_worker_start("w1", addr_a, "--slots", "1", NULL);
+	pid_t w2 = e2e_worker_start("w2", addr_a, "--slots", "1", "--managers", only_a, NULL);
+	CHECK(e2e_wait_workers(a.api_port, "attached", 2, 20000));
+	char learned[96];
+	snprintf(learned, sizeof learned, "learned of manager %.16s", id_b);
+	CHECK(wg_test_wait_log("w1", learned, 5000));
+	char *log2 = wg_test_log("w2");
+	CHECK(!strstr(log2, "learned of manager"));
+	free(log2);
+
+	const char *args[10];
+	for (int i = 0; i < 10; i++)
+		args[i] = "300";
+	char *job = e2e_submit(a.api, e2e_program("t_slow"), e2e_args_file("args", args, 10), NULL);
+	while (e2e_job_count(a.api, job, "completed") < 2)
+		usleep(50000);
+	wg_test_stop(a.pid, SIGKILL, 5000);
+	CHECK_MSG(e2e_wait_workers(b.api_port, "attached", 1, 20000), "w1 did not come to B");
+	CHECK_EQ(e2e_wait(b.api, job), 0);
+	CHECK_EQ(e2e_job_count(b.api, job, "completed"), 10);
+	/* w2 still only knows A, and keeps trying it. */
+	CHECK_EQ(e2e_count_workers(b.api_port, "attached"), 1);
+	char *id_w1 = wg_test_node_id(e2e_data("w1"));
+	CHECK(e2e_worker_listed(b.api_port, id_w1));
+	free(id_w1);
+	wg_test_stop(w1, SIGTERM, 10000);
+	wg_test_stop(w2, SIGTERM, 10000);
+	wg_test_stop(b.pid, SIGTERM, 10000);
+	free(id_a);
+	free(id_b);
+	free(job);
+	free(uri);
 }
