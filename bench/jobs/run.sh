@@ -8,7 +8,8 @@
 # Each system runs alone, on loopback ports the kernel picks, and is stopped before the next
 # starts. Prints one table (and writes build/bench/jobs.tsv); see bench/jobs/README.md.
 #
-# Usage: bench/jobs/run.sh [SYSTEM...]     (default: dask dask-unqueued gearman wasmgrid)
+# Usage: bench/jobs/run.sh [SYSTEM...]     (default: dask dask-unqueued gearman wasmgrid;
+#        also wasmgrid-pg and wasmgrid-pg2: the jobs in PostgreSQL, one and two managers)
 # Environment: THROUGHPUT_TASKS (20000), LATENCY_JOBS (500), LATENCY_WARMUP (20),
 #              GEARMAND_THREADS (0), BENCH_MAX_SECONDS (900: lifetime of every process).
 set -euo pipefail
@@ -235,26 +236,37 @@ bench_gearman() {
 
 # wasmgrid: `wasmgrid manager` and two `wasmgrid worker --slots 1`, driven over the HTTP API
 # by wasmgrid_client.c on one kept-alive connection (the other clients keep theirs open too).
-bench_wasmgrid() {
-	local dir=$RUN/$SYSTEM bin=$ROOT/build/wasmgrid wasm=$ROOT/build/examples/increment.wasm
-	local api manager
+# wasmgrid_run STORE MANAGERS: MANAGERS (1 or 2) managers on STORE ("sqlite", or a
+# PostgreSQL URI they share), the two workers spread over them, the client on the first.
+wasmgrid_run() {
+	local store=$1 managers=$2 dir=$RUN/$SYSTEM bin=$ROOT/build/wasmgrid
+	local wasm=$ROOT/build/examples/increment.wasm api manager i
 	if [ ! -x "$bin" ] || [ ! -f "$wasm" ]; then
 		log "wasmgrid: build/wasmgrid or build/examples/increment.wasm missing, skipped"
 		exit $SKIP
 	fi
 	mkdir -p "$dir"
-	start wasmgrid-manager "$bin" manager --listen 127.0.0.1:0 --port-file "$dir/port" \
-		--api 127.0.0.1:0 --api-port-file "$dir/api-port" --data "$dir/manager" --workers open
-	manager=$STARTED
-	wait_for 60 "wasmgrid manager" "$manager" test -s "$dir/api-port"
-	wait_for 60 "wasmgrid manager" "$manager" test -s "$dir/port"
-	api=127.0.0.1:$(cat "$dir/api-port")
+	for i in $(seq "$managers"); do
+		start "wasmgrid-manager$i" "$bin" manager --listen 127.0.0.1:0 --port-file "$dir/port$i" \
+			--api 127.0.0.1:0 --api-port-file "$dir/api-port$i" --data "$dir/manager$i" \
+			--workers open --store "$store"
+		manager=$STARTED
+		wait_for 60 "wasmgrid manager" "$manager" test -s "$dir/api-port$i"
+		wait_for 60 "wasmgrid manager" "$manager" test -s "$dir/port$i"
+	done
+	api=127.0.0.1:$(cat "$dir/api-port1")
 	for w in 1 2; do
-		start "wasmgrid-worker$w" "$bin" worker --manager "127.0.0.1:$(cat "$dir/port")" \
+		i=$(((w - 1) % managers + 1))
+		start "wasmgrid-worker$w" "$bin" worker --manager "127.0.0.1:$(cat "$dir/port$i")" \
 			--slots 1 --data "$dir/worker$w" --managers open
 	done
 	wasmgrid_has_workers() {
-		[ "$("$bin" workers --json --api "$api" 2>/dev/null | grep -o '"attached"' | wc -l)" -ge 2 ]
+		local n=0 i
+		for i in $(seq "$managers"); do
+			n=$((n + $("$bin" workers --json --api "127.0.0.1:$(cat "$dir/api-port$i")" \
+				2>/dev/null | grep -o '"attached"' | wc -l)))
+		done
+		[ "$n" -ge 2 ]
 	}
 	wait_for 60 "wasmgrid workers" "$manager" wasmgrid_has_workers
 	# Untimed: both workers compile the program once (it stays in their cache), as Dask's
@@ -270,6 +282,61 @@ bench_wasmgrid() {
 		>"$RUN/$SYSTEM.throughput"
 	run_client "$OUT/wasmgrid_client" "$api" "$wasm" latency "$LATENCY_JOBS" \
 		"$LATENCY_WARMUP" >"$RUN/$SYSTEM.latency"
+}
+
+bench_wasmgrid() {
+	wasmgrid_run sqlite 1
+}
+
+# A PostgreSQL server of this run (Debian's postgresql), with PostgreSQL's defaults: fsync
+# and synchronous_commit on, so every commit is on disk before it returns (SQLite's WAL with
+# synchronous=NORMAL, the default store, does not fsync each commit). Its data in $RUN/pg,
+# its socket in a short directory (a socket's path must fit in 107 bytes); stopped by
+# stop_pg, or by cleanup if the run is interrupted. Prints the store's URI.
+start_pg() {
+	local bindir dir=$RUN/pg sock as=()
+	bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+		log "$SYSTEM: PostgreSQL is not installed (tools/deps.sh installs it), skipped"
+		exit $SKIP
+	fi
+	sock=$(mktemp -d /tmp/wgbench-pg.XXXXXX)
+	mkdir -p "$dir"
+	# PostgreSQL refuses to run as root: then as the package's postgres user.
+	if [ "$(id -u)" = 0 ]; then
+		chown postgres "$dir" "$sock"
+		as=(runuser -u postgres --)
+	fi
+	echo "$bindir $dir $sock" >"$RUN/pg.server"
+	"${as[@]}" "$bindir/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 \
+		--no-instructions >"$RUN/pg-initdb.log" 2>&1
+	"${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
+		-o "-k $sock -c listen_addresses=" start >&2
+	"${as[@]}" "$bindir/createdb" -h "$sock" -U postgres wasmgrid
+	echo "postgresql://postgres@/wasmgrid?host=$sock"
+}
+
+stop_pg() {
+	local bindir dir sock as=()
+	[ -f "$RUN/pg.server" ] || return 0
+	read -r bindir dir sock <"$RUN/pg.server"
+	[ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+	"${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -w -m fast stop >/dev/null 2>&1 || true
+	rm -rf "$sock" "$RUN/pg.server"
+}
+
+# The same with the jobs in PostgreSQL (--store), one manager, then two sharing the store
+# with a worker each (the client submits to the first; both drain the job).
+bench_wasmgrid-pg() {
+	local uri
+	uri=$(start_pg)
+	wasmgrid_run "$uri" 1
+}
+
+bench_wasmgrid-pg2() {
+	local uri
+	uri=$(start_pg)
+	wasmgrid_run "$uri" 2
 }
 
 # --- Results -----------------------------------------------------------------------------
@@ -301,6 +368,7 @@ cleanup() {
 		wait "$CHILD" 2>/dev/null
 	fi
 	stop_all
+	stop_pg
 	exit $status
 }
 
@@ -333,6 +401,7 @@ main() {
 		status=$?
 		CHILD=
 		stop_all
+		stop_pg
 		set -e
 		throughput=- median=- p99=-
 		if [ $status = 0 ] && throughput=$(throughput_of "$RUN/$system.throughput") &&
