@@ -87,7 +87,7 @@ run() {
 	local warm
 	warm=$("$BIN" submit build/examples/t_slow.wasm --api "$api" --args-file <(
 		for t in $(seq $((managers * WORKERS * 2))); do echo 1; done) | head -n 1)
-	"$BIN" wait "$warm" --api "$api" >/dev/null
+	"$BIN" wait "$warm" --api "$api" >/dev/null 2>&1
 	for w in $(seq 300); do
 		[ "$(cat "$dir"/w*.log | grep -c "compiled in")" -ge $((managers * WORKERS)) ] && break
 		sleep 0.1
@@ -96,7 +96,7 @@ run() {
 	local job
 	job=$("$BIN" submit build/examples/t_slow.wasm --api "$api" --args-file "$RUN/args" |
 		head -n 1)
-	"$BIN" wait "$job" --api "$api" >/dev/null
+	"$BIN" wait "$job" --api "$api" >/dev/null 2>&1
 	end=$(date +%s.%N)
 	local done_n
 	done_n=$("$BIN" status "$job" --json --api "$api" | grep -o '"completed":[0-9]*' | head -n 1)

@@ -2,6 +2,7 @@
  * outbox. Scheduling and worker events are in sched.c, queries in jobs_query.c. */
 #include "manager/jobs.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,19 @@ static const char pg_schema_sql[] =
     " node_id TEXT NOT NULL UNIQUE, node_addr TEXT NOT NULL, api_addr TEXT NOT NULL,"
     " started_ms BIGINT NOT NULL, lease_until_ms BIGINT NOT NULL);"
     "CREATE TABLE sweep(job_id BIGINT PRIMARY KEY, kind INTEGER NOT NULL)";
+
+char wg__task_insert_rows_sql[96 + WG__TASK_INSERT_ROWS * 32];
+
+static void write_task_insert_rows(void)
+{
+	char *p = wg__task_insert_rows_sql, *end = p + sizeof wg__task_insert_rows_sql;
+	p += snprintf(p, (size_t)(end - p),
+		      "INSERT INTO tasks(job_id, idx, argument, state, want)"
+		      " VALUES");
+	for (int i = 0; i < WG__TASK_INSERT_ROWS; i++)
+		p += snprintf(p, (size_t)(end - p), "%s(?1, ?%d, ?%d, 0, ?2)", i ? ", " : "",
+			      3 + 2 * i, 4 + 2 * i);
+}
 
 static const char *const stmt_sql[] = {
 #define WG__STMT_SQL(name, sql) sql,
@@ -282,6 +296,8 @@ int wg_jobs_open(const char *path, const struct wg_jobs_options *opts, struct wg
 	j->clock_user = opts ? opts->clock_user : NULL;
 	j->start_grace_ms = opts && opts->start_grace_ms ? opts->start_grace_ms : 120000;
 	j->lease_ms = opts && opts->lease_ms ? opts->lease_ms : WG_DEFAULT_LEASE_MS;
+	static pthread_once_t written = PTHREAD_ONCE_INIT;
+	pthread_once(&written, write_task_insert_rows);
 	int rc = wg_store_open(path, &jobs_schema, &j->store, why, why_len);
 	if (rc < 0)
 		goto out;
@@ -499,10 +515,23 @@ int wg_jobs_submit(struct wg_jobs *j, const char *hash, const char *const *addre
 	rc = wg_store_insert(j->store, st, &id);
 	if (rc < 0)
 		goto end;
+	size_t i = 0;
+	st = wg__stmt(j, WG__S_TASK_INSERT_ROWS);
+	wg_stmt_bind_int(st, 1, id);
+	wg_stmt_bind_int(st, 2, o.redundancy);
+	for (; i + WG__TASK_INSERT_ROWS <= n_args; i += WG__TASK_INSERT_ROWS) {
+		for (int r = 0; r < WG__TASK_INSERT_ROWS; r++) {
+			wg_stmt_bind_int(st, 3 + 2 * r, (int64_t)(i + (size_t)r));
+			wg_stmt_bind_blob(st, 4 + 2 * r, args[i + (size_t)r].data,
+					  args[i + (size_t)r].len);
+		}
+		if ((rc = wg_store_exec_stmt(j->store, st)) < 0)
+			goto end;
+	}
 	st = wg__stmt(j, WG__S_TASK_INSERT);
 	wg_stmt_bind_int(st, 1, id);
 	wg_stmt_bind_int(st, 4, o.redundancy);
-	for (size_t i = 0; i < n_args; i++) {
+	for (; i < n_args; i++) {
 		wg_stmt_bind_int(st, 2, (int64_t)i);
 		wg_stmt_bind_blob(st, 3, args[i].data, args[i].len);
 		rc = wg_store_exec_stmt(j->store, st);

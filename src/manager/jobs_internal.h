@@ -75,6 +75,12 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 	"INSERT INTO attempts(task_id, worker, state, assigned_ms, deadline_ms, manager)"          \
 	" VALUES(?1, ?2, 1, ?3, ?4, ?5)"
 
+/* Tasks are inserted this many to a statement (one round trip to PostgreSQL, one VDBE run in
+ * SQLite), the rest one by one: TASK_INSERT_ROWS, whose text jobs.c writes at first open
+ * (?1 the job, ?2 want, then index and argument of each row). */
+#define WG__TASK_INSERT_ROWS 64
+extern char wg__task_insert_rows_sql[];
+
 /* Every statement the core runs, prepared once at open: X(NAME, SQL), in the SQL both
  * stores accept (manager/store.h). */
 #define WG__JOBS_STMTS(X)                                                                          \
@@ -87,6 +93,7 @@ _Static_assert(WG__SQL_ATTEMPT_REFUSED == WG_ATTEMPT_REFUSED, "SQL attempt state
 			" VALUES(?1, NULL, 0, ?2) ON CONFLICT DO NOTHING")                         \
 	X(PROGRAM_FIND, "SELECT id, size FROM programs WHERE hash = ?1 AND bytes IS NOT NULL")     \
 	X(JOB_INSERT, WG__SQL_JOB_INSERT)                                                          \
+	X(TASK_INSERT_ROWS, wg__task_insert_rows_sql)                                              \
 	X(TASK_INSERT, "INSERT INTO tasks(job_id, idx, argument, state, want)"                     \
 		       " VALUES(?1, ?2, ?3, 0, ?4)")                                               \
 	X(JOB_GET, "SELECT id, program_hash, state, timeout_ms, memory_bytes, result_bytes,"       \
