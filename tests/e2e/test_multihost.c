@@ -11,6 +11,7 @@
 
 #include "e2e/cluster.h"
 #include "harness/netns.h"
+#include "harness/pg.h"
 #include "harness/proc.h"
 #include "harness/test.h"
 #include "util/alloc.h"
@@ -28,17 +29,39 @@ struct net {
 	pid_t manager_pid;
 };
 
-static void start_manager_on(struct net *n, size_t host, const char *data)
+/* A manager on `host` with its data in `data`, its job store `store` (NULL: the SQLite
+ * file in data), logging to TMP/LOGNAME.log. */
+static void start_manager_store(struct net *n, size_t host, const char *data, const char *store,
+				const char *logname)
 {
 	char listen[40], api[40];
 	snprintf(listen, sizeof listen, "%s:" NODE_PORT, wg_bed_ip(&n->bed, host));
 	snprintf(api, sizeof api, "%s:" API_PORT, wg_bed_ip(&n->bed, host));
 	snprintf(n->api, sizeof n->api, "%s", api);
 	snprintf(n->manager, sizeof n->manager, "%s", listen);
-	const char *args[] = {"manager",	"--listen", listen, "--api",	      api,
-			      "--api-insecure", "--data",   data,   "--heartbeat-ms", HB,
-			      "--workers",	"open",	    NULL};
-	n->manager_pid = wg_bed_start(&n->bed, host, "manager", args);
+	const char *args[] = {"manager",
+			      "--listen",
+			      listen,
+			      "--api",
+			      api,
+			      "--api-insecure",
+			      "--data",
+			      data,
+			      "--heartbeat-ms",
+			      HB,
+			      "--workers",
+			      "open",
+			      "--lease-ms",
+			      "3000",
+			      "--store",
+			      store ? store : "sqlite",
+			      NULL};
+	n->manager_pid = wg_bed_start(&n->bed, host, logname, args);
+}
+
+static void start_manager_on(struct net *n, size_t host, const char *data)
+{
+	start_manager_store(n, host, data, NULL, "manager");
 }
 
 /* A worker on `host`, attached to the manager's address(es). */
@@ -286,6 +309,41 @@ TEST_SLOW(multihost_manager_restarted_on_another_host_with_its_data_is_found_by_
 	check_slow(n.api, job, 60);
 	free(job);
 	wg_bed_destroy(&n.bed);
+}
+
+/* Two managers on hosts 0 and 1 share a PostgreSQL store that runs beside the bed (on the
+ * bridge's address, as a database on a machine of its own); workers on hosts 2 and 3 are
+ * each given only their own manager. Host 0 dies mid-job: its worker finds manager 1 by
+ * itself (it was told of it when it attached), manager 1 takes host 0's attempts back when
+ * its lease runs out, and the job ends there with every result once. */
+TEST_SLOW(multihost_manager_host_killed_its_worker_and_job_move_to_a_manager_sharing_its_store, 180)
+{
+	struct net n;
+	wg_bed_create(&n.bed, 4);
+	char bridge[32], api_a[40], addr_a[40];
+	snprintf(bridge, sizeof bridge, "10.77.%d.254", n.bed.subnet);
+	struct wg_test_pg *pg = wg_test_pg_own_tcp("pg", bridge);
+	char *uri = wg_test_pg_uri(pg);
+	start_manager_store(&n, 0, e2e_data("ma"), uri, "ma");
+	snprintf(api_a, sizeof api_a, "%s", n.api);
+	snprintf(addr_a, sizeof addr_a, "%s", n.manager);
+	start_manager_store(&n, 1, e2e_data("mb"), uri, "mb"); /* n.api is now B's */
+	start_worker_on(&n, 2, (const char *const[]){addr_a, NULL});
+	start_worker_on(&n, 3, (const char *const[]){n.manager, NULL});
+	wait_attached(api_a, 1, 30000);
+	wait_attached(n.api, 1, 30000);
+	CHECK(wg_test_wait_log("w2", "learned of manager", 5000));
+	char *job = e2e_submit(api_a, e2e_program("t_slow"),
+			       e2e_args_file_repeat("slow-args", "150", 60), NULL);
+	sleep_ms(1000);
+	wg_bed_kill(&n.bed, 0);
+	wait_attached(n.api, 2, 10 * HB_MS);
+	check_slow(n.api, job, 60);
+	CHECK(wg_test_wait_log("mb", "stopped renewing its lease", 1000));
+	free(job);
+	free(uri);
+	wg_bed_destroy(&n.bed);
+	wg_test_pg_free(pg);
 }
 
 TEST_SLOW(multihost_worker_frozen_past_the_deadline_then_thawed_counts_nothing_twice, 120)

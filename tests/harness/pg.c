@@ -25,6 +25,8 @@
 
 struct wg_test_pg {
 	char dir[PATH_MAX]; /* holds data/, the socket and server.log */
+	char ip[64];	    /* TCP address, or "": the socket only */
+	int port;
 	bool running;
 };
 
@@ -132,7 +134,7 @@ static void pg_ctl(const char *dir, const char *action, bool must)
 	snprintf(prog, sizeof prog, "%s/pg_ctl", bindir());
 	snprintf(data, sizeof data, "%s/data", dir);
 	snprintf(opts, sizeof opts,
-		 "-k %s -c listen_addresses= -c fsync=off -c full_page_writes=off"
+		 "-k %s -c fsync=off -c full_page_writes=off"
 		 " -c max_connections=200 -c shared_buffers=32MB",
 		 dir);
 	const char *start[] = {prog, "-D", data, "-w", "-t", "30", "-o", opts, "start", NULL};
@@ -144,11 +146,13 @@ static void pg_ctl(const char *dir, const char *action, bool must)
 	}
 }
 
-/* Runs SQL on the server's database `db`; fails the test on error. */
-static void exec_sql(const char *dir, const char *db, const char *sql)
+/* Runs SQL on the database `db` of the server with its socket in `dir` (port 0: the
+ * default); fails the test on error. */
+static void exec_sql(const char *dir, int port, const char *db, const char *sql)
 {
 	char uri[PATH_MAX + 64];
-	snprintf(uri, sizeof uri, "postgresql://postgres@/%s?host=%s", db, dir);
+	snprintf(uri, sizeof uri, "postgresql://postgres@/%s?host=%s&port=%d", db, dir,
+		 port ? port : 5432);
 	PGconn *c = PQconnectdb(uri);
 	CHECK_MSG(PQstatus(c) == CONNECTION_OK, "connect %s: %s", uri, PQerrorMessage(c));
 	PGresult *r = PQexec(c, sql);
@@ -158,8 +162,18 @@ static void exec_sql(const char *dir, const char *db, const char *sql)
 	PQfinish(c);
 }
 
-/* initdb into DIR/data, start, and create the database. */
-static void create_server(const char *dir)
+/* Appends `text` to DIR/data/NAME (a configuration file). */
+static void append_conf(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/data/%s", dir, name);
+	FILE *f = fopen(path, "a");
+	CHECK_MSG(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+}
+
+/* initdb into DIR/data, start, and create the database; on TCP at IP:PORT too when IP is
+ * not NULL (any client of 10.77.0.0/16, the multi-host bed's hosts, trusted). */
+static void create_server(const char *dir, const char *ip, int port)
 {
 	CHECK_MSG(bindir(), "PostgreSQL is not installed (tools/deps.sh installs postgresql)");
 	own_dir(dir);
@@ -183,8 +197,16 @@ static void create_server(const char *dir)
 		char *log = server_log(dir);
 		CHECK_MSG(0, "initdb in %s failed (%d):\n%s", dir, rc, log);
 	}
+	char conf[256];
+	if (ip) {
+		snprintf(conf, sizeof conf, "listen_addresses = '%s'\nport = %d\n", ip, port);
+		append_conf(dir, "pg_hba.conf", "host all all 10.77.0.0/16 trust\n");
+	} else {
+		snprintf(conf, sizeof conf, "listen_addresses = ''\n");
+	}
+	append_conf(dir, "postgresql.conf", conf);
 	pg_ctl(dir, "start", true);
-	exec_sql(dir, "postgres", "CREATE DATABASE " DB_NAME);
+	exec_sql(dir, port, "postgres", "CREATE DATABASE " DB_NAME);
 }
 
 static bool server_up(const char *dir)
@@ -223,13 +245,13 @@ char *wg_test_pg_store(void)
 	if (!server_up(dir)) {
 		sweep_dead_runs();
 		remove_tree(dir);
-		create_server(dir);
+		create_server(dir, NULL, 0);
 	}
 	static unsigned n;
 	char schema[64], sql[128];
 	snprintf(schema, sizeof schema, "t%ld_%u", (long)getpid(), n++);
 	snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
-	exec_sql(dir, DB_NAME, sql);
+	exec_sql(dir, 0, DB_NAME, sql);
 	return wg_asprintf("postgresql://postgres@/%s?host=%s&options=-csearch_path%%3D%s", DB_NAME,
 			   dir, schema);
 }
@@ -240,13 +262,27 @@ struct wg_test_pg *wg_test_pg_own(const char *name)
 	/* Not in the test's directory: a socket's path must fit in 107 bytes. */
 	snprintf(pg->dir, sizeof pg->dir, RUN_DIR_FMT ".%ld.%s", wg_test_runner_pid(),
 		 (long)getpid(), name);
-	create_server(pg->dir);
+	create_server(pg->dir, NULL, 0);
+	pg->running = true;
+	return pg;
+}
+
+struct wg_test_pg *wg_test_pg_own_tcp(const char *name, const char *ip)
+{
+	struct wg_test_pg *pg = wg_calloc(1, sizeof *pg);
+	snprintf(pg->dir, sizeof pg->dir, RUN_DIR_FMT ".%ld.%s", wg_test_runner_pid(),
+		 (long)getpid(), name);
+	snprintf(pg->ip, sizeof pg->ip, "%s", ip);
+	pg->port = 20000 + (int)(getpid() % 20000);
+	create_server(pg->dir, pg->ip, pg->port);
 	pg->running = true;
 	return pg;
 }
 
 char *wg_test_pg_uri(struct wg_test_pg *pg)
 {
+	if (pg->ip[0])
+		return wg_asprintf("postgresql://postgres@%s:%d/%s", pg->ip, pg->port, DB_NAME);
 	return wg_asprintf("postgresql://postgres@/%s?host=%s", DB_NAME, pg->dir);
 }
 

@@ -25,7 +25,10 @@ char *wg_test_pg_store(void);
 /* A test's own server named NAME (created and started; fails the test when it cannot). */
 struct wg_test_pg;
 struct wg_test_pg *wg_test_pg_own(const char *name);
-/* The URI of its database `wasmgrid` (a new string). */
+/* The same listening on TCP at `ip` too (a port of its own), where clients of 10.77.0.0/16
+ * (the multi-host bed's hosts, harness/netns.h) are trusted. */
+struct wg_test_pg *wg_test_pg_own_tcp(const char *name, const char *ip);
+/* The URI of its database `wasmgrid` (a new string): over TCP when it listens there. */
 char *wg_test_pg_uri(struct wg_test_pg *pg);
 /* Stops it (fast: sessions are ended, the server shuts down cleanly) and starts it again;
  * each fails the test when it cannot. */
