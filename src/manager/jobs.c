@@ -270,6 +270,9 @@ static int register_manager(struct wg_jobs *j, const struct wg_jobs_options *opt
 		if (rc == 0 && n)
 			wg_info(NULL, "recovery: %zu tasks in flight at the last stop queued again",
 				n);
+		/* A file has one manager: any other it names (an earlier node key) is gone. */
+		if (rc == 0 && !j->shared)
+			rc = wg__take_back_managers(j, (uint64_t)INT64_MAX);
 	} else if (rc == 0) {
 		rc = WG_EDB;
 	}

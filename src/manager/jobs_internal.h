@@ -344,6 +344,9 @@ int wg__task_reconcile(struct wg_jobs *j, int64_t task_id);
  * its task is reconciled: this manager's own at open, a dead one's when its lease ran out.
  * How many tasks into *n_tasks (may be NULL). */
 int wg__lose_manager_in_flight(struct wg_jobs *j, int64_t manager, size_t *n_tasks);
+/* Managers of the store other than this one whose lease ended before `now`: removed, their
+ * attempts in flight lost and their tasks queued again. 0 or WG_EDB. */
+int wg__take_back_managers(struct wg_jobs *j, uint64_t now);
 /* On a shared store, what wg_jobs_tick does besides deadlines: renews this manager's lease,
  * takes back the attempts of managers whose lease ran out, aborts this manager's attempts
  * whose task another manager ended. 0 or WG_EDB. */

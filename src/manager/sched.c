@@ -826,16 +826,21 @@ int wg_jobs_worker_in_flight(struct wg_jobs *j, const char *node_id, uint64_t be
 
 /* ---- managers sharing a store ---- */
 
-static int take_back(struct wg_jobs *j, uint64_t now)
+int wg__take_back_managers(struct wg_jobs *j, uint64_t now)
 {
 	struct id_list dead = {0}; /* (manager) */
+	char names[16][17];	   /* their node ids, shortened, for the log (at most 16 a call) */
 	struct wg_stmt *st = wg__stmt(j, WG__S_MANAGERS_EXPIRED);
 	wg_stmt_bind_int(st, 1, (int64_t)now);
 	wg_stmt_bind_int(st, 2, j->manager_id);
 	int rc;
-	while ((rc = wg_store_step(j->store, st)) == 1)
+	while ((rc = wg_store_step(j->store, st)) == 1 && dead.n < 16) {
+		snprintf(names[dead.n], sizeof names[dead.n], "%.16s", wg_stmt_text(st, 1));
 		id_list_push(&dead, wg_stmt_int(st, 0), 0, 0);
+	}
 	wg_stmt_reset(st);
+	if (rc > 0)
+		rc = 0;
 	for (size_t i = 0; i < dead.n && rc == 0; i++) {
 		/* Whoever removes the row takes the work: transactions on a shared store run one
 		 * after another, so two managers never both do. */
@@ -847,11 +852,10 @@ static int take_back(struct wg_jobs *j, uint64_t now)
 		size_t n = 0;
 		rc = wg__lose_manager_in_flight(j, dead.v[i].a, &n);
 		if (rc == 0)
-			wg_warn(
-			    NULL,
-			    "manager %lld stopped renewing its lease: %zu tasks it had in flight "
-			    "queued again",
-			    (long long)dead.v[i].a, n);
+			wg_warn(NULL,
+				"manager %s stopped renewing its lease: %zu tasks it had in flight "
+				"queued again",
+				names[i], n);
 	}
 	free(dead.v);
 	return rc;
@@ -897,7 +901,7 @@ int wg__managers_tick(struct wg_jobs *j, uint64_t now_ms)
 		rc = WG_EDB;
 	}
 	if (rc == 0)
-		rc = take_back(j, now_ms);
+		rc = wg__take_back_managers(j, now_ms);
 	if (rc == 0)
 		rc = abort_orphans(j);
 	return wg_store_end(j->store, rc);

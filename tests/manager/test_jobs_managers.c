@@ -1,7 +1,8 @@
 /* Several managers on one PostgreSQL store (docs/jobs.md, "Several managers"): each sends
  * its own attempts, none twice; a manager that stops renewing its lease has its attempts
  * taken back by another; replicas another manager no longer needs are aborted by their own.
- * Two cores in one test process, each with its own connection and clock. */
+ * Two cores in one test process, each with its own connection and clock. And the SQLite
+ * case: a file has one manager, whatever the node ids it has seen. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,4 +163,27 @@ TEST(jobs_second_manager_with_the_same_node_id_on_a_shared_store_is_refused)
 	jfx_done(&b);
 	free(a.path);
 	jfx_leak_check();
+}
+
+/* An SQLite file has one manager at a time: one opening it under a new node id (its key
+ * was replaced) takes back what the earlier one had in flight, as after its own restart. */
+TEST(jobs_file_opened_under_another_node_id_queues_the_earlier_managers_attempts_again)
+{
+	struct jfx f = {.node_id = "old-key"};
+	jfx_open(&f);
+	uint64_t job = jfx_submit(&f, 3, NULL);
+	CHECK_EQ(jfx_assign(&f, "w1", 2, NULL), 2);
+	jfx_close(&f);
+	f.node_id = "new-key";
+	jfx_open(&f);
+	struct wg_assignment *as = NULL;
+	CHECK_EQ(jfx_assign(&f, "w1", 5, &as), 3);
+	for (size_t i = 0; i < 3; i++)
+		CHECK(jfx_complete(&f, "w1", as[i].attempt_id, "done"));
+	wg_assignments_free(as, 3);
+	struct wg_job_info ji;
+	CHECK_EQ(wg_jobs_status(f.j, job, &ji), 0);
+	CHECK_EQ(ji.state, WG_JOB_COMPLETED);
+	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM managers"), 1);
+	jfx_done(&f);
 }
