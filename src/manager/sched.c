@@ -75,17 +75,15 @@ static int count_failure(struct wg_jobs *j, int64_t task, int kind, const char *
 	return wg_store_exec_stmt(j->store, st);
 }
 
-/* Aborts the task's attempts still in flight: replicas it no longer needs. */
-static int abort_replicas(struct wg_jobs *j, int64_t task)
+/* Aborts the attempts (id, worker) that `st`, bound, lists: each one's state, its worker's
+ * count, and a TasksAbort in the outbox. */
+static int abort_listed(struct wg_jobs *j, struct wg_stmt *st)
 {
-	struct id_list fl = {0}; /* attempts in flight: (attempt, worker) */
-	/* This manager's: another's replicas are its to abort (wg__managers_tick). */
-	struct wg_stmt *st = wg__stmt(j, WG__S_TASK_IN_FLIGHT);
-	wg_stmt_bind_int(st, 1, task);
-	wg_stmt_bind_int(st, 2, j->manager_id);
+	struct id_list fl = {0}; /* (attempt, worker) */
 	int rc;
 	while ((rc = wg_store_step(j->store, st)) == 1)
 		id_list_push(&fl, wg_stmt_int(st, 0), wg_stmt_int(st, 1), 0);
+	wg_stmt_reset(st);
 	for (size_t i = 0; i < fl.n && rc == 0; i++) {
 		rc = set_attempt_state(j, fl.v[i].a, WG_ATTEMPT_ABORTED);
 		worker_leaves(j, fl.v[i].b);
@@ -93,6 +91,16 @@ static int abort_replicas(struct wg_jobs *j, int64_t task)
 	}
 	free(fl.v);
 	return rc;
+}
+
+/* Aborts the task's attempts still in flight: replicas it no longer needs. */
+static int abort_replicas(struct wg_jobs *j, int64_t task)
+{
+	/* This manager's: another's replicas are its to abort (wg__managers_tick). */
+	struct wg_stmt *st = wg__stmt(j, WG__S_TASK_IN_FLIGHT);
+	wg_stmt_bind_int(st, 1, task);
+	wg_stmt_bind_int(st, 2, j->manager_id);
+	return abort_listed(j, st);
 }
 
 /* Ends a task (completed with `accepted`, or failed) and, when it was the last one, its
@@ -865,20 +873,9 @@ int wg__take_back_managers(struct wg_jobs *j, uint64_t now)
  * since only this manager reaches their workers. */
 static int abort_orphans(struct wg_jobs *j)
 {
-	struct id_list fl = {0}; /* (attempt, worker) */
 	struct wg_stmt *st = wg__stmt(j, WG__S_ORPHANS);
 	wg_stmt_bind_int(st, 1, j->manager_id);
-	int rc;
-	while ((rc = wg_store_step(j->store, st)) == 1)
-		id_list_push(&fl, wg_stmt_int(st, 0), wg_stmt_int(st, 1), 0);
-	wg_stmt_reset(st);
-	for (size_t i = 0; i < fl.n && rc == 0; i++) {
-		rc = set_attempt_state(j, fl.v[i].a, WG_ATTEMPT_ABORTED);
-		worker_leaves(j, fl.v[i].b);
-		wg__abort_push(j, fl.v[i].b, (uint64_t)fl.v[i].a);
-	}
-	free(fl.v);
-	return rc;
+	return abort_listed(j, st);
 }
 
 int wg__managers_tick(struct wg_jobs *j, uint64_t now_ms)

@@ -327,3 +327,19 @@ char *e2e_dump_dom(const char *url, const char *budget_ms)
 	wg_buf_free(&err);
 	return wg_buf_cstr(&out);
 }
+
+void e2e_check_slow_results(const char *api, const char *job, const char *const *args, size_t n)
+{
+	size_t got;
+	struct e2e_result *r = e2e_results(api, job, &got);
+	CHECK_EQ(got, n);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_EQ(r[i].index, (int)i);
+		CHECK_STREQ(r[i].status, "completed");
+		char want[64];
+		snprintf(want, sizeof want, "slept %s\n", args[i]);
+		CHECK_STREQ(r[i].result, want);
+	}
+	e2e_results_free(r, got);
+	CHECK_EQ(e2e_job_count(api, job, "completed"), (long)n);
+}

@@ -68,5 +68,8 @@ void e2e_results_free(struct e2e_result *r, size_t n);
 /* A field of `wasmgrid status JOB --json` as an integer ("tasks", or a count under
  * "counts": "completed", "running"...), -1 if absent. */
 long e2e_job_count(const char *api, const char *job, const char *name);
+/* Checks the results of a job of t_slow.wasm over args[0..n-1]: every task completed once,
+ * in index order, with "slept ARG"; and the job's count of completed tasks agrees. */
+void e2e_check_slow_results(const char *api, const char *job, const char *const *args, size_t n);
 /* Sandboxes of a worker: its children that are forks of it (not its compilers). */
 int e2e_children(pid_t pid);

@@ -61,22 +61,6 @@ static void free_args(const char **args, size_t n)
 	free(args);
 }
 
-/* Every result of a t_slow job is "slept ARG", one per task. */
-static void check_slow_results(const char *api, const char *job, const char **args, size_t n)
-{
-	size_t got;
-	struct e2e_result *r = e2e_results(api, job, &got);
-	CHECK_EQ(got, n);
-	for (size_t i = 0; i < n; i++) {
-		CHECK_EQ(r[i].index, (int)i);
-		CHECK_STREQ(r[i].status, "completed");
-		char want[64];
-		snprintf(want, sizeof want, "slept %s\n", args[i]);
-		CHECK_STREQ(r[i].result, want);
-	}
-	e2e_results_free(r, got);
-}
-
 TEST_SLOW(e2e_job_over_three_workers_completes_with_every_result_correct, 240)
 {
 	struct cluster c;
@@ -150,7 +134,7 @@ TEST_SLOW(e2e_sigkilled_worker_mid_job_its_tasks_finish_elsewhere, 240)
 	c.workers[0] = -1;
 	CHECK(wg_test_wait_log("manager", "of the lost worker go back to the queue", 10000));
 	CHECK_EQ(e2e_wait(c.m.api, job), 0);
-	check_slow_results(c.m.api, job, args, N);
+	e2e_check_slow_results(c.m.api, job, args, N);
 	free(job);
 	free_args(args, N);
 	cluster_stop(&c);
@@ -175,7 +159,7 @@ TEST_SLOW(e2e_manager_sigkilled_mid_job_restarts_and_loses_nothing, 240)
 	e2e_manager_start(&c.m, "manager", port, NULL);
 	CHECK_EQ(e2e_wait(c.m.api, job), 0);
 	/* Every task exactly once, each with its own correct result. */
-	check_slow_results(c.m.api, job, args, N);
+	e2e_check_slow_results(c.m.api, job, args, N);
 	CHECK_EQ(e2e_job_count(c.m.api, job, "completed"), N);
 	free(job);
 	free_args(args, N);
@@ -200,7 +184,7 @@ TEST_SLOW(e2e_silent_worker_is_detected_and_its_tasks_move, 240)
 	CHECK(wg_test_wait_log("manager", "no ManagerPong within the heartbeat deadline", 20000));
 	CHECK(wg_test_wait_log("manager", "of the lost worker go back to the queue", 10000));
 	CHECK_EQ(e2e_wait(c.m.api, job), 0);
-	check_slow_results(c.m.api, job, args, N);
+	e2e_check_slow_results(c.m.api, job, args, N);
 	kill(c.workers[0], SIGCONT);
 	free(job);
 	free_args(args, N);

@@ -13,6 +13,9 @@
 #include "util/alloc.h"
 
 enum { N_TASKS = 20 };
+/* The lease of the managers that share a store here: short, so that a killed one's work
+ * comes back soon. */
+#define MANAGER_LEASE_MS "3000"
 
 /* Arguments 200, 201...: t_slow sleeps that many milliseconds and says "slept ARG". */
 static const char *slow_args(const char **args)
@@ -20,23 +23,6 @@ static const char *slow_args(const char **args)
 	for (int i = 0; i < N_TASKS; i++)
 		args[i] = wg_asprintf("%d", 200 + i);
 	return e2e_args_file("args", args, N_TASKS);
-}
-
-static void check_results(const char *api, const char *job, const char **args)
-{
-	size_t n;
-	struct e2e_result *r = e2e_results(api, job, &n);
-	CHECK_EQ(n, N_TASKS);
-	for (size_t i = 0; i < n; i++) {
-		CHECK_EQ(r[i].index, (int)i);
-		CHECK_STREQ(r[i].status, "completed");
-		char want[64];
-		snprintf(want, sizeof want, "slept %s\n", args[i]);
-		CHECK_STREQ(r[i].result, want);
-	}
-	e2e_results_free(r, n);
-	/* Each exactly once: the job's own count agrees. */
-	CHECK_EQ(e2e_job_count(api, job, "completed"), N_TASKS);
 }
 
 static void free_args(const char **args)
@@ -66,7 +52,7 @@ TEST_SLOW(e2e_manager_on_postgresql_sigkilled_mid_job_restarts_and_loses_nothing
 	CHECK(access(wg_test_path("manager/manager.db"), F_OK) != 0);
 	e2e_manager_start(&m, "manager", port, "--store", uri, NULL);
 	CHECK_EQ(e2e_wait(m.api, job), 0);
-	check_results(m.api, job, args);
+	e2e_check_slow_results(m.api, job, args, N_TASKS);
 	free(job);
 	free_args(args);
 	free(uri);
@@ -109,7 +95,7 @@ TEST_SLOW(e2e_postgresql_restarted_mid_job_the_manager_reconnects_and_loses_noth
 	wg_test_pg_start(pg);
 	CHECK(wg_test_wait_log("manager", "the job store is back", 30000));
 	CHECK_EQ(e2e_wait(m.api, job), 0);
-	check_results(m.api, job, args);
+	e2e_check_slow_results(m.api, job, args, N_TASKS);
 	wg_buf_free(&err);
 	free(job);
 	free_args(args);
@@ -140,6 +126,17 @@ TEST_SLOW(e2e_manager_with_an_unreachable_store_says_so_and_exits, 60)
 	free(uri);
 }
 
+/* Managers "ma" and "mb" on the store `uri` with a short lease; their node addresses into
+ * addr_a and addr_b (64 bytes each). */
+static void start_pair(struct e2e_manager *a, struct e2e_manager *b, const char *uri, char *addr_a,
+		       char *addr_b)
+{
+	e2e_manager_start(a, "ma", 0, "--store", uri, "--lease-ms", MANAGER_LEASE_MS, NULL);
+	e2e_manager_start(b, "mb", 0, "--store", uri, "--lease-ms", MANAGER_LEASE_MS, NULL);
+	snprintf(addr_a, 64, "127.0.0.1:%d", a->port);
+	snprintf(addr_b, 64, "127.0.0.1:%d", b->port);
+}
+
 /* Two managers on one store with four workers, each worker given only its own manager's
  * address. A job submitted to A is drained by both; A is killed mid-job; its workers move
  * to B by themselves (B was named to them when they attached), B takes A's attempts back
@@ -149,11 +146,8 @@ TEST_SLOW(e2e_two_managers_on_one_store_a_killed_managers_job_finishes_on_the_ot
 {
 	char *uri = wg_test_pg_store();
 	struct e2e_manager a, b;
-	e2e_manager_start(&a, "ma", 0, "--store", uri, "--lease-ms", "3000", NULL);
-	e2e_manager_start(&b, "mb", 0, "--store", uri, "--lease-ms", "3000", NULL);
 	char addr_a[64], addr_b[64];
-	snprintf(addr_a, sizeof addr_a, "127.0.0.1:%d", a.port);
-	snprintf(addr_b, sizeof addr_b, "127.0.0.1:%d", b.port);
+	start_pair(&a, &b, uri, addr_a, addr_b);
 	pid_t w[4];
 	w[0] = e2e_worker_start("w1", addr_a, "--slots", "1", NULL);
 	w[1] = e2e_worker_start("w2", addr_a, "--slots", "1", NULL);
@@ -181,21 +175,11 @@ TEST_SLOW(e2e_two_managers_on_one_store_a_killed_managers_job_finishes_on_the_ot
 	wg_test_stop(a.pid, SIGKILL, 5000);
 	CHECK(e2e_wait_workers(b.api_port, "attached", 4, 30000));
 	CHECK_EQ(e2e_wait(b.api, job), 0);
-	size_t n;
-	r = e2e_results(b.api, job, &n);
-	CHECK_EQ(n, N);
-	for (size_t i = 0; i < n; i++) {
-		char want[64];
-		snprintf(want, sizeof want, "slept %s\n", args[i]);
-		CHECK_STREQ(r[i].status, "completed");
-		CHECK_STREQ(r[i].result, want);
-	}
-	e2e_results_free(r, n);
-	CHECK_EQ(e2e_job_count(b.api, job, "completed"), N);
+	e2e_check_slow_results(b.api, job, args, N);
 	CHECK(wg_test_wait_log("mb", "stopped renewing its lease", 1000));
 	CHECK_MSG(by_b_worker, "no task of the job ran on B's workers before A was killed");
 	/* A comes back on the same store and answers for the job too. */
-	e2e_manager_start(&a, "ma", 0, "--store", uri, "--lease-ms", "3000", NULL);
+	e2e_manager_start(&a, "ma", 0, "--store", uri, "--lease-ms", MANAGER_LEASE_MS, NULL);
 	CHECK_EQ(e2e_wait(a.api, job), 0);
 	CHECK_EQ(e2e_job_count(a.api, job, "completed"), N);
 	for (int i = 0; i < 4; i++)
@@ -220,10 +204,8 @@ TEST_SLOW(e2e_a_job_submitted_to_one_manager_is_waited_on_and_cancelled_through_
 {
 	char *uri = wg_test_pg_store();
 	struct e2e_manager a, b;
-	e2e_manager_start(&a, "ma", 0, "--store", uri, "--lease-ms", "3000", NULL);
-	e2e_manager_start(&b, "mb", 0, "--store", uri, "--lease-ms", "3000", NULL);
-	char addr_a[64];
-	snprintf(addr_a, sizeof addr_a, "127.0.0.1:%d", a.port);
+	char addr_a[64], addr_b[64];
+	start_pair(&a, &b, uri, addr_a, addr_b);
 	pid_t w = e2e_worker_start("w1", addr_a, "--slots", "1", NULL);
 	CHECK(e2e_wait_workers(a.api_port, "attached", 1, 20000));
 
@@ -275,10 +257,8 @@ TEST_SLOW(e2e_a_worker_told_of_another_manager_fails_over_to_it_when_its_own_is_
 {
 	char *uri = wg_test_pg_store();
 	struct e2e_manager a, b;
-	e2e_manager_start(&a, "ma", 0, "--store", uri, "--lease-ms", "3000", NULL);
-	e2e_manager_start(&b, "mb", 0, "--store", uri, "--lease-ms", "3000", NULL);
-	char addr_a[64];
-	snprintf(addr_a, sizeof addr_a, "127.0.0.1:%d", a.port);
+	char addr_a[64], addr_b[64];
+	start_pair(&a, &b, uri, addr_a, addr_b);
 	char *id_a = wg_test_node_id(e2e_data("ma")), *id_b = wg_test_node_id(e2e_data("mb"));
 	const char *only_a = e2e_args_file("only-a", (const char *const *)&id_a, 1);
 	pid_t w1 = e2e_worker_start("w1", addr_a, "--slots", "1", NULL);
