@@ -35,6 +35,17 @@
 	"CREATE TABLE managers(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL UNIQUE,"              \
 	" node_addr TEXT NOT NULL, api_addr TEXT NOT NULL, started_ms INTEGER NOT NULL,"           \
 	" lease_until_ms INTEGER NOT NULL);"
+/* A worker's reputation (jobs_trust.c): its outcomes by kind, its strikes (outvoted since an
+ * operator last cleared it), and its quarantine; the jobs it may not run any more. */
+#define WORKER_TRUST_COLUMNS(integer, text)                                                        \
+	" agreed " integer " NOT NULL DEFAULT 0, disagreed " integer " NOT NULL DEFAULT 0,"        \
+	" errors " integer " NOT NULL DEFAULT 0, timeouts " integer " NOT NULL DEFAULT 0,"         \
+	" refused " integer " NOT NULL DEFAULT 0, lost " integer " NOT NULL DEFAULT 0,"            \
+	" strikes " integer " NOT NULL DEFAULT 0, quarantined_ms " integer ","                     \
+	" quarantine_reason " text
+#define WORKER_BANS_TABLE(integer, suffix)                                                         \
+	"CREATE TABLE worker_bans(worker " integer " NOT NULL, job_id " integer " NOT NULL,"       \
+	" PRIMARY KEY(worker, job_id))" suffix ";"
 #define ATTEMPTS_MANAGER_INDEX                                                                     \
 	"CREATE INDEX attempts_manager ON attempts(manager) WHERE state <= " A_STARTED ";"
 
@@ -59,17 +70,34 @@ static const char schema_sql[] =
     "CREATE INDEX tasks_state ON tasks(job_id, state);" TASKS_DONE_INDEX
     "CREATE INDEX tasks_queue ON tasks(job_id, idx) WHERE want > 0;"
     "CREATE TABLE workers(id INTEGER PRIMARY KEY, node_id TEXT NOT NULL UNIQUE,"
-    " first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER);"
-    "CREATE TABLE worker_programs(worker INTEGER NOT NULL, hash TEXT NOT NULL,"
-    " PRIMARY KEY(worker, hash)) WITHOUT ROWID;"
-    "CREATE TABLE attempts(id INTEGER PRIMARY KEY AUTOINCREMENT, task_id INTEGER NOT NULL,"
-    " worker INTEGER NOT NULL, state INTEGER NOT NULL, assigned_ms INTEGER NOT NULL,"
-    " started_ms INTEGER, finished_ms INTEGER, deadline_ms INTEGER NOT NULL, result BLOB,"
-    " error_kind INTEGER, error_detail TEXT, error_stderr BLOB, cpu_ms INTEGER, manager INTEGER);"
-    "CREATE INDEX attempts_task ON attempts(task_id);"
-    "CREATE INDEX attempts_deadline ON attempts(deadline_ms) WHERE state <= " A_STARTED ";"
-    "CREATE INDEX attempts_worker ON attempts(worker) WHERE state <= " A_STARTED
-    ";" ATTEMPTS_MANAGER_INDEX MANAGERS_SQLITE SWEEP_TABLE;
+    " first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER," WORKER_TRUST_COLUMNS(
+	"INTEGER",
+	"TEXT") ");" WORKER_BANS_TABLE("INTEGER",
+				       " WITHOUT ROWID") "CREATE TABLE worker_programs(worker "
+							 "INTEGER NOT NULL, hash TEXT NOT NULL,"
+							 " PRIMARY KEY(worker, hash)) WITHOUT "
+							 "ROWID;"
+							 "CREATE TABLE attempts(id INTEGER PRIMARY "
+							 "KEY AUTOINCREMENT, task_id INTEGER NOT "
+							 "NULL,"
+							 " worker INTEGER NOT NULL, state INTEGER "
+							 "NOT NULL, assigned_ms INTEGER NOT NULL,"
+							 " started_ms INTEGER, finished_ms "
+							 "INTEGER, deadline_ms INTEGER NOT NULL, "
+							 "result BLOB,"
+							 " error_kind INTEGER, error_detail TEXT, "
+							 "error_stderr BLOB, cpu_ms INTEGER, "
+							 "manager INTEGER);"
+							 "CREATE INDEX attempts_task ON "
+							 "attempts(task_id);"
+							 "CREATE INDEX attempts_deadline ON "
+							 "attempts(deadline_ms) WHERE state "
+							 "<= " A_STARTED ";"
+							 "CREATE INDEX attempts_worker ON "
+							 "attempts(worker) WHERE state "
+							 "<= " A_STARTED
+							 ";" ATTEMPTS_MANAGER_INDEX MANAGERS_SQLITE
+							     SWEEP_TABLE;
 
 /* Upgrades of older databases: schema_upgrades[v - 1] takes version v to v + 1. */
 static const char *const schema_upgrades[] = {
@@ -96,6 +124,17 @@ static const char *const schema_upgrades[] = {
     " WHERE tasks.job_id = jobs.id AND tasks.state = " T_COMPLETED ");",
     /* 7 -> 8: managers and their leases; attempts sent before are the first manager's */
     MANAGERS_SQLITE "ALTER TABLE attempts ADD COLUMN manager INTEGER;" ATTEMPTS_MANAGER_INDEX,
+    /* 8 -> 9: workers' reputation, counted from now on */
+    "ALTER TABLE workers ADD COLUMN agreed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE workers ADD COLUMN disagreed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE workers ADD COLUMN errors INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE workers ADD COLUMN timeouts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE workers ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE workers ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE workers ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE workers ADD COLUMN quarantined_ms INTEGER;"
+    "ALTER TABLE workers ADD COLUMN quarantine_reason TEXT;" WORKER_BANS_TABLE("INTEGER",
+									       " WITHOUT ROWID"),
 };
 _Static_assert(sizeof schema_upgrades / sizeof schema_upgrades[0] == WG__JOBS_SCHEMA_VERSION - 1,
 	       "one upgrade per version");
@@ -125,22 +164,24 @@ static const char pg_schema_sql[] =
     "CREATE INDEX tasks_state ON tasks(job_id, state);" TASKS_DONE_INDEX
     "CREATE INDEX tasks_queue ON tasks(job_id, idx) WHERE want > 0;"
     "CREATE TABLE workers(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
-    " node_id TEXT NOT NULL UNIQUE, first_seen_ms BIGINT NOT NULL, last_seen_ms BIGINT);"
-    "CREATE TABLE worker_programs(worker BIGINT NOT NULL, hash TEXT NOT NULL,"
-    " PRIMARY KEY(worker, hash));"
-    "CREATE TABLE attempts(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
-    " task_id BIGINT NOT NULL, worker BIGINT NOT NULL, state INTEGER NOT NULL,"
-    " assigned_ms BIGINT NOT NULL, started_ms BIGINT, finished_ms BIGINT,"
-    " deadline_ms BIGINT NOT NULL, result BYTEA, error_kind INTEGER, error_detail TEXT,"
-    " error_stderr BYTEA, cpu_ms BIGINT, manager BIGINT);"
-    "CREATE INDEX attempts_task ON attempts(task_id);"
-    "CREATE INDEX attempts_deadline ON attempts(deadline_ms) WHERE state <= " A_STARTED ";"
-    "CREATE INDEX attempts_worker ON attempts(worker) WHERE state <= " A_STARTED
-    ";" ATTEMPTS_MANAGER_INDEX
-    "CREATE TABLE managers(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
-    " node_id TEXT NOT NULL UNIQUE, node_addr TEXT NOT NULL, api_addr TEXT NOT NULL,"
-    " started_ms BIGINT NOT NULL, lease_until_ms BIGINT NOT NULL);"
-    "CREATE TABLE sweep(job_id BIGINT PRIMARY KEY, kind INTEGER NOT NULL)";
+    " node_id TEXT NOT NULL UNIQUE, first_seen_ms BIGINT NOT NULL, last_seen_ms "
+    "BIGINT," WORKER_TRUST_COLUMNS("BIGINT", "TEXT") ");" WORKER_BANS_TABLE(
+	"BIGINT",
+	"") "CREATE TABLE worker_programs(worker BIGINT NOT NULL, hash TEXT NOT NULL,"
+	    " PRIMARY KEY(worker, hash));"
+	    "CREATE TABLE attempts(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	    " task_id BIGINT NOT NULL, worker BIGINT NOT NULL, state INTEGER NOT NULL,"
+	    " assigned_ms BIGINT NOT NULL, started_ms BIGINT, finished_ms BIGINT,"
+	    " deadline_ms BIGINT NOT NULL, result BYTEA, error_kind INTEGER, error_detail TEXT,"
+	    " error_stderr BYTEA, cpu_ms BIGINT, manager BIGINT);"
+	    "CREATE INDEX attempts_task ON attempts(task_id);"
+	    "CREATE INDEX attempts_deadline ON attempts(deadline_ms) WHERE state <= " A_STARTED ";"
+	    "CREATE INDEX attempts_worker ON attempts(worker) WHERE state <= " A_STARTED
+	    ";" ATTEMPTS_MANAGER_INDEX
+	    "CREATE TABLE managers(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	    " node_id TEXT NOT NULL UNIQUE, node_addr TEXT NOT NULL, api_addr TEXT NOT NULL,"
+	    " started_ms BIGINT NOT NULL, lease_until_ms BIGINT NOT NULL);"
+	    "CREATE TABLE sweep(job_id BIGINT PRIMARY KEY, kind INTEGER NOT NULL)";
 
 char wg__task_insert_rows_sql[96 + WG__TASK_INSERT_ROWS * 32];
 
@@ -339,6 +380,7 @@ void wg_jobs_close(struct wg_jobs *j)
 		for (size_t h = 0; h < w->n_hashes; h++)
 			free(w->hashes[h]);
 		free(w->hashes);
+		free(w->banned);
 		free(w->node_id);
 		free(w);
 	}
@@ -706,6 +748,8 @@ struct wg__worker *wg__worker_get(struct wg_jobs *j, const char *node_id)
 	w->cap = UINT32_MAX;
 	j->workers[id] = w;
 	by_node_add(j, w);
+	if (wg__worker_load_trust(j, w) < 0)
+		return NULL;
 	st = wg__stmt(j, WG__S_WORKER_PROGRAMS);
 	wg_stmt_bind_int(st, 1, id);
 	int rc;
@@ -830,7 +874,7 @@ int wg_jobs_pick_worker(struct wg_jobs *j, const char *const *node_ids, const ui
 			uint32_t left = w->cap > w->running ? w->cap - w->running : 0;
 			room = room < left ? room : left;
 		}
-		if (room == 0)
+		if (room == 0 || (w && w->quarantined))
 			continue;
 		int holds = w && worker_holds(w, hash);
 		if (best < 0 || holds > best_holds || (holds == best_holds && room > best_room)) {

@@ -110,6 +110,22 @@ struct wg_jobs_manager {
 };
 int wg_jobs_managers(struct wg_jobs *j, struct wg_jobs_manager **out, size_t *n);
 void wg_jobs_managers_free(struct wg_jobs_manager *m, size_t n);
+/* A worker's reputation, by node id, kept across restarts (docs/jobs.md, "Trust"): its
+ * outcomes; strikes, results a quorum outvoted since it was last cleared; quarantined (from
+ * quarantined_ms, why in reason) once they reach WG_QUARANTINE_STRIKES; banned_jobs, jobs it
+ * gets no more tasks of (it was outvoted on one of their tasks). */
+struct wg_jobs_trust {
+	uint64_t agreed, disagreed, errors, timeouts, refused, lost, strikes;
+	bool quarantined;
+	uint64_t quarantined_ms;
+	char reason[160];
+	size_t banned_jobs;
+};
+/* WG_ENOTFOUND for a worker this manager has not seen since it opened the store. */
+int wg_jobs_worker_reputation(struct wg_jobs *j, const char *node_id, struct wg_jobs_trust *out);
+/* An operator lets a quarantined worker work again: no quarantine, no strikes, no bans (its
+ * counts stay). 0 or WG_EDB. */
+int wg_jobs_worker_clear(struct wg_jobs *j, const char *node_id);
 /* Records where this manager is reached (once its listeners are bound). 0 or WG_EDB. */
 int wg_jobs_set_addresses(struct wg_jobs *j, const char *node_addr, const char *api_addr);
 const char *wg_jobs_store_name(const struct wg_jobs *j);

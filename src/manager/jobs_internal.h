@@ -8,7 +8,7 @@
 #include "manager/jobs.h"
 #include "manager/store.h"
 
-#define WG__JOBS_SCHEMA_VERSION 8
+#define WG__JOBS_SCHEMA_VERSION 9
 
 /* The kinds of work in the sweep table (jobs.c). */
 /* RETRY: the failed tasks of a job retried (wg_jobs_retry) are queued again. */
@@ -125,7 +125,7 @@ extern char wg__task_insert_rows_sql[];
 			 " attempts = attempts + 1 WHERE id = ?1")                                 \
 	X(ATTEMPT_GET, "SELECT a.state, a.worker, a.task_id, t.state, j.timeout_ms,"               \
 		       " j.result_bytes, j.program_hash, a.assigned_ms, a.started_ms,"             \
-		       " t.job_id, t.attempts, j.quorum, j.state"                                  \
+		       " t.job_id, t.attempts, j.quorum, j.state, j.k"                             \
 		       " FROM attempts a"                                                          \
 		       " JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id"          \
 		       " WHERE a.id = ?1")                                                         \
@@ -203,6 +203,27 @@ extern char wg__task_insert_rows_sql[];
 		      " WHERE id = ?1")                                                            \
 	X(WORKER_UPSERT, "INSERT INTO workers(node_id, first_seen_ms) VALUES(?1, ?2)"              \
 			 " ON CONFLICT(node_id) DO UPDATE SET last_seen_ms = ?2 RETURNING id")     \
+	/* Reputation (jobs_trust.c): ?2 the outcome (enum wg__outcome), ?3 how many. */           \
+	X(WORKER_OUTCOME,                                                                          \
+	  "UPDATE workers SET agreed = agreed + CASE WHEN ?2 = 0 THEN ?3 ELSE 0 END,"              \
+	  " disagreed = disagreed + CASE WHEN ?2 = 1 THEN ?3 ELSE 0 END,"                          \
+	  " strikes = strikes + CASE WHEN ?2 = 1 THEN ?3 ELSE 0 END,"                              \
+	  " errors = errors + CASE WHEN ?2 = 2 THEN ?3 ELSE 0 END,"                                \
+	  " timeouts = timeouts + CASE WHEN ?2 = 3 THEN ?3 ELSE 0 END,"                            \
+	  " refused = refused + CASE WHEN ?2 = 4 THEN ?3 ELSE 0 END,"                              \
+	  " lost = lost + CASE WHEN ?2 = 5 THEN ?3 ELSE 0 END WHERE id = ?1")                      \
+	X(WORKER_TRUST, "SELECT agreed, disagreed, errors, timeouts, refused, lost, strikes,"      \
+			" quarantined_ms, quarantine_reason FROM workers WHERE id = ?1")           \
+	X(WORKER_QUARANTINE, "UPDATE workers SET quarantined_ms = ?2, quarantine_reason = ?3"      \
+			     " WHERE id = ?1 AND quarantined_ms IS NULL")                          \
+	X(WORKER_CLEAR, "UPDATE workers SET quarantined_ms = NULL, quarantine_reason = NULL,"      \
+			" strikes = 0 WHERE id = ?1")                                              \
+	X(WORKER_BAN, "INSERT INTO worker_bans(worker, job_id) VALUES(?1, ?2)"                     \
+		      " ON CONFLICT DO NOTHING")                                                   \
+	X(WORKER_BANS, "SELECT job_id FROM worker_bans WHERE worker = ?1 ORDER BY job_id")         \
+	X(WORKER_UNBAN, "DELETE FROM worker_bans WHERE worker = ?1")                               \
+	X(ACCEPTED_MATCH, "SELECT CASE WHEN a.result = ?2 THEN 1 ELSE 0 END FROM tasks t"          \
+			  " JOIN attempts a ON a.id = t.accepted WHERE t.id = ?1")                 \
 	X(WORKER_PROGRAMS, "SELECT hash FROM worker_programs WHERE worker = ?1")                   \
 	X(WORKER_PROGRAM_ADD, "INSERT INTO worker_programs(worker, hash)"                          \
 			      " VALUES(?1, ?2) ON CONFLICT DO NOTHING")                            \
@@ -293,6 +314,9 @@ enum wg__jobs_stmt {
 struct wg__worker {
 	int64_t db_id;
 	char *node_id;
+	bool quarantined; /* gets no tasks until an operator clears it (jobs_trust.c) */
+	int64_t *banned;  /* jobs it gets no tasks of: it was outvoted on one of their tasks */
+	size_t n_banned;
 	uint32_t running;    /* attempts in flight */
 	uint32_t cap;	     /* UINT32_MAX: no cap */
 	uint64_t max_memory; /* the most memory it gives a task, bytes; 0: not known */
@@ -340,6 +364,30 @@ void wg__abort_push(struct wg_jobs *j, int64_t worker_db_id, uint64_t attempt_id
  * it past max_failures, otherwise sets how many more attempts it wants. Finishing a task
  * aborts its other attempts and may finish its job. 0 or WG_EDB. */
 int wg__task_reconcile(struct wg_jobs *j, int64_t task_id);
+/* What happens to a worker's attempts, counted in its row (its reputation). The values are
+ * those of WORKER_OUTCOME. */
+enum wg__outcome {
+	WG__OUT_AGREED,	   /* its result was the accepted one of a replicated task */
+	WG__OUT_DISAGREED, /* a quorum outvoted its result */
+	WG__OUT_ERROR,
+	WG__OUT_TIMEOUT,
+	WG__OUT_REFUSED,
+	WG__OUT_LOST, /* in flight when it was lost */
+};
+/* Counts n outcomes for the worker (jobs_trust.c). 0 or WG_EDB. */
+int wg__worker_outcome(struct wg_jobs *j, int64_t worker, enum wg__outcome o, int64_t n);
+/* A replicated task of `job` was completed with attempt `accepted`: every worker whose
+ * result agreed earns trust; one whose result was outvoted gets no more tasks of the job,
+ * and past WG_QUARANTINE_STRIKES none at all. */
+int wg__judge_replicas(struct wg_jobs *j, int64_t task, int64_t job, int64_t accepted);
+/* A replica that came after its task was completed: judged against the accepted result. */
+int wg__judge_late(struct wg_jobs *j, int64_t task, int64_t job, int64_t worker,
+		   const uint8_t *result, size_t len);
+/* Whether the worker may get tasks of the job (not quarantined, not banned from it). */
+bool wg__worker_may_run(const struct wg__worker *w, int64_t job);
+/* Loads a worker's quarantine and bans into memory (at first sight). 0 or WG_EDB. */
+int wg__worker_load_trust(struct wg_jobs *j, struct wg__worker *w);
+
 /* Every attempt in flight sent by the manager `manager` (a managers.id) becomes lost and
  * its task is reconciled: this manager's own at open, a dead one's when its lease ran out.
  * How many tasks into *n_tasks (may be NULL). */

@@ -233,8 +233,12 @@ int wg__task_reconcile(struct wg_jobs *j, int64_t task)
 		if ((rc = best_result(j, task, &best_id, &best)) < 0)
 			return rc;
 	}
-	if (best >= quorum)
+	if (best >= quorum) {
+		/* Replicas are where results are checked: each worker earns or loses trust. */
+		if (k > 1 && (rc = wg__judge_replicas(j, task, job, best_id)) < 0)
+			return rc;
 		return finish_task(j, task, job, WG_TASK_COMPLETED, best_id, false);
+	}
 	if (failures > max_failures)
 		return finish_task(j, task, job, WG_TASK_FAILED, 0, false);
 	/* Keep k replicas going until k results are in, and beyond that enough attempts
@@ -415,10 +419,12 @@ int wg_jobs_assign(struct wg_jobs *j, const char *node_id, uint32_t free_slots,
 		goto end;
 	}
 	uint32_t left = w->cap > w->running ? w->cap - w->running : 0;
-	uint32_t room = free_slots < left ? free_slots : left;
+	uint32_t room = w->quarantined ? 0 : free_slots < left ? free_slots : left;
 	/* The jobs table is not written while this statement walks it. */
 	struct wg_stmt *jobs = wg__stmt(j, WG__S_JOBS_RUNNING);
 	while (count < room && (rc = wg_store_step(j->store, jobs)) == 1) {
+		if (!wg__worker_may_run(w, wg_stmt_int(jobs, 0)))
+			continue;
 		/* A job asking more memory than the worker gives a task waits for another. */
 		uint64_t memory = (uint64_t)wg_stmt_int(jobs, 4);
 		if (w->max_memory && memory > w->max_memory)
@@ -454,6 +460,7 @@ struct attempt_row {
 	uint64_t started_ms; /* 0: never started */
 	int64_t job, task_attempts, quorum;
 	int job_state;
+	int64_t k; /* the job's replicas */
 };
 
 /* Loads an attempt and checks that it belongs to the reporting worker. Returns 1 when it
@@ -484,6 +491,7 @@ static int load_attempt(struct wg_jobs *j, const char *node_id, uint64_t attempt
 	a->task_attempts = wg_stmt_int(st, 10);
 	a->quorum = wg_stmt_int(st, 11);
 	a->job_state = wg_stmt_int(st, 12);
+	a->k = wg_stmt_int(st, 13);
 	wg_stmt_reset(st);
 	if (a->worker != (*w)->db_id) {
 		wg_warn(NULL, "worker %.8s reported on attempt %llu of another worker", node_id,
@@ -598,13 +606,30 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 	int rc = wg_store_begin(j->store);
 	if (rc < 0)
 		return rc;
+	struct wg_stmt *st;
 	rc = load_attempt(j, node_id, attempt_id, &w, &a);
 	if (rc <= 0)
 		goto end;
 	rc = 0;
 	int in_flight = a.state <= WG__IN_FLIGHT;
 	/* A lost attempt's result is still welcome while its task wants one; an answer to
-	 * anything else that has ended (a duplicate, an aborted replica) is ignored. */
+	 * anything else that has ended (a duplicate, an aborted replica) is ignored, except
+	 * that a replica that comes once its task is completed is judged by the accepted
+	 * result (and then closed). */
+	if ((in_flight || a.state == WG_ATTEMPT_ABORTED) && a.k > 1 &&
+	    a.task_state == WG_TASK_COMPLETED && len <= a.result_bytes) {
+		rc = wg__judge_late(j, a.task, a.job, a.worker, result, len);
+		st = wg__stmt(j, WG__S_ATTEMPT_COMPLETED);
+		wg_stmt_bind_int(st, 1, (int64_t)attempt_id);
+		wg_stmt_bind_int(st, 2, (int64_t)wg__jobs_now(j));
+		wg_stmt_bind_blob(st, 3, result, len);
+		wg_stmt_bind_int(st, 4, (int64_t)cpu_ms);
+		if (rc == 0)
+			rc = wg_store_exec_stmt(j->store, st);
+		if (in_flight)
+			worker_leaves(j, a.worker);
+		goto end;
+	}
 	if (!(in_flight || a.state == WG_ATTEMPT_LOST) || a.task_state >= WG_TASK_COMPLETED)
 		goto end;
 	if (len > a.result_bytes && !in_flight)
@@ -629,7 +654,7 @@ int wg_jobs_completed(struct wg_jobs *j, const char *node_id, uint64_t attempt_i
 	}
 	/* A result that matches none of the results already in (after the first) is a
 	 * disagreement, and counts as a failure so that endless disagreement ends. */
-	struct wg_stmt *st = wg__stmt(j, WG__S_RESULT_COUNT);
+	st = wg__stmt(j, WG__S_RESULT_COUNT);
 	wg_stmt_bind_int(st, 1, a.task);
 	if (wg_store_step(j->store, st) != 1)
 		goto fail;
@@ -677,6 +702,8 @@ int wg_jobs_error(struct wg_jobs *j, const char *node_id, uint64_t attempt_id, i
 	observe_run(j, &a);
 	rc = attempt_failed(j, attempt_id, &a, WG_ATTEMPT_ERROR, kind, detail, stderr_tail,
 			    stderr_len, cpu_ms);
+	if (rc == 0)
+		rc = wg__worker_outcome(j, a.worker, WG__OUT_ERROR, 1);
 	did = 1;
 end:
 	rc = wg_store_end(j->store, rc < 0 ? rc : 0);
@@ -704,6 +731,8 @@ int wg_jobs_refused(struct wg_jobs *j, const char *node_id, uint64_t attempt_id,
 		goto end;
 	worker_leaves(j, a.worker);
 	j->counters.refused++;
+	if ((rc = wg__worker_outcome(j, a.worker, WG__OUT_REFUSED, 1)) < 0)
+		goto end;
 	rc = wg__task_reconcile(j, a.task);
 	did = 1;
 end:
@@ -733,6 +762,8 @@ int wg_jobs_worker_lost(struct wg_jobs *j, const char *node_id, size_t *n_lost)
 		rc = set_attempt_state(j, fl.v[i].a, WG_ATTEMPT_LOST);
 	for (size_t i = 0; i < fl.n && rc == 0; i++)
 		rc = wg__task_reconcile(j, fl.v[i].b);
+	if (rc == 0)
+		rc = wg__worker_outcome(j, w->db_id, WG__OUT_LOST, (int64_t)fl.n);
 	w->running = 0;
 	j->counters.lost += fl.n;
 	rc = wg_store_end(j->store, rc);
@@ -791,6 +822,8 @@ int wg_jobs_tick(struct wg_jobs *j, uint64_t now_ms, size_t *n_overdue)
 		rc = attempt_failed(j, (uint64_t)fl.v[i].a, &a, WG_ATTEMPT_ABORTED,
 				    WASMGRID__ERROR_KIND__TIMED_OUT,
 				    "no result within the timeout and its grace", NULL, 0, 0);
+		if (rc == 0)
+			rc = wg__worker_outcome(j, fl.v[i].c, WG__OUT_TIMEOUT, 1);
 		wg__abort_push(j, fl.v[i].c, (uint64_t)fl.v[i].a);
 	}
 	j->counters.timed_out += overdue;

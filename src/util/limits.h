@@ -34,7 +34,9 @@
 	X(WG_MIN_COMPILE_MEMORY_MIB, 64u, "MiB", "the least --compile-memory may give")            \
 	X(WG_MAX_COMPILE_MEMORY_MIB, 1048576u, "MiB", "the most --compile-memory may give")        \
 	X(WG_DEFAULT_LEASE_MS, 10000u, "ms",                                                       \
-	  "a manager's lease on a shared store: unrenewed that long, its work is taken back")
+	  "a manager's lease on a shared store: unrenewed that long, its work is taken back")      \
+	X(WG_QUARANTINE_STRIKES, 3u, "",                                                           \
+	  "results of a worker a quorum outvoted before it gets no tasks until cleared")
 
 enum wg_limit {
 #define WG__LIMIT_ENUM(name, value, unit, what) name = (value),

@@ -210,13 +210,22 @@ TEST(jobs_store_of_schema_version_1_is_upgraded)
 			      " ALTER TABLE jobs DROP COLUMN done_seq; ALTER TABLE tasks DROP "
 			      "COLUMN ready_ms; ALTER TABLE jobs DROP COLUMN n_completed;"
 			      " DROP TABLE managers; DROP INDEX attempts_manager;"
-			      " ALTER TABLE attempts DROP COLUMN manager;"
+			      " ALTER TABLE attempts DROP COLUMN manager; DROP TABLE worker_bans;"
+			      " ALTER TABLE workers DROP COLUMN agreed;"
+			      " ALTER TABLE workers DROP COLUMN disagreed;"
+			      " ALTER TABLE workers DROP COLUMN errors;"
+			      " ALTER TABLE workers DROP COLUMN timeouts;"
+			      " ALTER TABLE workers DROP COLUMN refused;"
+			      " ALTER TABLE workers DROP COLUMN lost;"
+			      " ALTER TABLE workers DROP COLUMN strikes;"
+			      " ALTER TABLE workers DROP COLUMN quarantined_ms;"
+			      " ALTER TABLE workers DROP COLUMN quarantine_reason;"
 			      " PRAGMA user_version = 1",
 			      NULL, NULL, NULL),
 		 SQLITE_OK);
 	sqlite3_close(db);
 	jfx_open(&f);
-	CHECK_EQ(jfx_query(&f, "PRAGMA user_version"), 8);
+	CHECK_EQ(jfx_query(&f, "PRAGMA user_version"), 9);
 	/* The completed tasks counted from the tasks themselves. */
 	CHECK_EQ(jfx_query(&f, "SELECT n_completed FROM jobs"), 2);
 	CHECK_EQ(jfx_query(&f, "SELECT count(*) FROM jobs WHERE name = ''"), 1);
