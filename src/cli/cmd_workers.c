@@ -14,12 +14,15 @@
 struct workers_cli {
 	const char *api;
 	bool json;
+	const char *clear;
 };
 
 static const struct wg_opt workers_opts[] = {
     {"api", "HOST:PORT", WG_OPT_STR, offsetof(struct workers_cli, api), .dflt = WG_DEFAULT_API_ADDR,
      .help = "the manager's API address"},
     {"json", NULL, WG_OPT_FLAG, offsetof(struct workers_cli, json), .help = "print the API's JSON"},
+    {"clear", "ID", WG_OPT_STR, offsetof(struct workers_cli, clear),
+     .help = "let a quarantined worker work again (its node id, or the start of it)"},
     {0},
 };
 
@@ -66,6 +69,47 @@ out:
 	wg_buf_free(&body);
 }
 
+static const struct wg_json *workers_of(const struct wg_json *doc)
+{
+	return wg_json_get(doc, "workers");
+}
+
+/* --clear ID: the worker named by its node id, or by the start of one of the listed. */
+static int clear_worker(const char *cmd, const char *api, const char *prefix,
+			const struct wg_json *workers)
+{
+	const char *match = NULL;
+	size_t len = strlen(prefix), matches = 0;
+	for (size_t i = 0; i < wg_json_len(workers); i++) {
+		const char *id =
+		    wg_json_as_str(wg_json_get(wg_json_at(workers, i), "node_id"), NULL);
+		if (id && len && !strncmp(id, prefix, len)) {
+			match = id;
+			matches++;
+		}
+	}
+	if (matches > 1)
+		return wg_usage_error(cmd, "'%s' names %zu workers: give more of its node id",
+				      prefix, matches);
+	if (!match && len != 64)
+		return wg_usage_error(
+		    cmd,
+		    "no worker attached here starts with '%s': give its whole node "
+		    "id (64 hex digits)",
+		    prefix);
+	char path[128];
+	snprintf(path, sizeof path, "/v1/workers/%s/clear", match ? match : prefix);
+	struct wg_json *doc = NULL;
+	struct wg_buf body = {0};
+	struct wg_cli_request r = {.method = "POST", .path = path};
+	int status = wg_cli_call(cmd, api, &r, &body, &doc);
+	if (status == 0)
+		printf("worker %.16s cleared: it may get tasks again\n", match ? match : prefix);
+	wg_json_free(doc);
+	wg_buf_free(&body);
+	return status;
+}
+
 static int run_workers(void *options, char **operands, size_t n_operands)
 {
 	const struct workers_cli *c = options;
@@ -84,8 +128,12 @@ static int run_workers(void *options, char **operands, size_t n_operands)
 	}
 	const struct wg_json *workers = wg_json_get(doc, "workers");
 	size_t n = wg_json_len(workers);
-	printf("%-16s %-22s %-10s %5s %8s %5s  %s\n", "NODE", "ADDRESS", "STATE", "CORES", "MEMORY",
-	       "SLOTS", "LAST PONG");
+	if (c->clear) {
+		status = clear_worker(cmd, api, c->clear, workers_of(doc));
+		goto out;
+	}
+	printf("%-16s %-22s %-10s %5s %8s %5s %10s  %s\n", "NODE", "ADDRESS", "STATE", "CORES",
+	       "MEMORY", "SLOTS", "AGREED/OUT", "LAST PONG");
 	uint64_t now = wg_unix_ms();
 	for (size_t i = 0; i < n; i++) {
 		const struct wg_json *wk = wg_json_at(workers, i),
@@ -99,10 +147,24 @@ static int run_workers(void *options, char **operands, size_t n_operands)
 			snprintf(pong_text, sizeof pong_text, "%.1f s ago",
 				 now > pong ? (double)(now - pong) / 1000.0 : 0.0);
 		const char *id = wg_json_as_str(wg_json_get(wk, "node_id"), NULL);
-		printf("%-16.16s %-22s %-10s %5llu %6llu M %5llu  %s\n", id ? id : "?",
+		const struct wg_json *rep = wg_json_get(wk, "reputation");
+		uint64_t agreed = 0, outvoted = 0;
+		wg_json_as_u64(wg_json_get(rep, "agreed"), &agreed);
+		wg_json_as_u64(wg_json_get(rep, "outvoted"), &outvoted);
+		char trust[32];
+		snprintf(trust, sizeof trust, "%llu/%llu", (unsigned long long)agreed,
+			 (unsigned long long)outvoted);
+		printf("%-16.16s %-22s %-10s %5llu %6llu M %5llu %10s  %s\n", id ? id : "?",
 		       wg_json_as_str(wg_json_get(wk, "address"), NULL),
 		       wg_json_as_str(wg_json_get(wk, "state"), NULL), (unsigned long long)cores,
-		       (unsigned long long)(mem >> 20), (unsigned long long)slots, pong_text);
+		       (unsigned long long)(mem >> 20), (unsigned long long)slots, trust,
+		       pong_text);
+		const char *why =
+		    wg_json_as_str(wg_json_get(wg_json_get(wk, "quarantined"), "reason"), NULL);
+		if (why)
+			printf(
+			    "  quarantined: %s ('wasmgrid workers --clear %.16s' lets it work)\n",
+			    why, id ? id : "?");
 	}
 	printf("%zu worker%s\n", n, n == 1 ? "" : "s");
 	print_managers(cmd, api, now);
@@ -114,7 +176,8 @@ out:
 
 const struct wg_command wg_cmd_workers = {
     .name = "workers",
-    .summary = "Lists the manager's workers: state, cores, memory, slots, last answer to a ping.",
+    .summary = "Lists the manager's workers: state, cores, memory, slots, results agreed and "
+	       "outvoted, last answer to a ping; --clear lets a quarantined one work again.",
     .opts = workers_opts,
     .api = true,
     .run = run_workers,

@@ -14,6 +14,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/hex.h"
 #include "util/json.h"
 #include "util/limits.h"
 #include "util/version.h"
@@ -25,6 +26,60 @@ static const char *relation_state(const struct wg_peer *p)
 	if (p->rel.known_type == WG_NODE_WORKER)
 		return "connected";
 	return "handshaking";
+}
+
+/* A worker's reputation (docs/jobs.md, "Trust"), when the job core knows it. */
+static void write_trust(struct wg_manager *m, struct wg_json_writer *w, const char *node_id)
+{
+	struct wg_jobs_trust t;
+	if (!m->jobs || wg_jobs_worker_reputation(m->jobs, node_id, &t) != 0)
+		return;
+	wg_jw_key(w, "reputation");
+	wg_jw_object_begin(w);
+	wg_jw_kv_uint(w, "agreed", t.agreed);
+	wg_jw_kv_uint(w, "outvoted", t.disagreed);
+	wg_jw_kv_uint(w, "errors", t.errors);
+	wg_jw_kv_uint(w, "timeouts", t.timeouts);
+	wg_jw_kv_uint(w, "refused", t.refused);
+	wg_jw_kv_uint(w, "lost", t.lost);
+	wg_jw_kv_uint(w, "strikes", t.strikes);
+	wg_jw_kv_uint(w, "banned_jobs", t.banned_jobs);
+	wg_jw_object_end(w);
+	if (!t.quarantined) {
+		wg_jw_kv_null(w, "quarantined");
+		return;
+	}
+	wg_jw_key(w, "quarantined");
+	wg_jw_object_begin(w);
+	wg_jw_kv_uint(w, "since_ms", t.quarantined_ms);
+	wg_jw_kv_str(w, "reason", t.reason);
+	wg_jw_object_end(w);
+}
+
+/* POST /v1/workers/ID/clear: an operator lets a quarantined worker work again. */
+static void clear_worker(struct wg_http_request *req, void *user)
+{
+	struct wg_manager *m = user;
+	if (wg__api_core_down(m, req))
+		return;
+	const char *id = wg_http_param(req, "id");
+	uint8_t key[32];
+	if (!id || strlen(id) != 64 || wg_hex_decode(id, key, sizeof key)) {
+		wg_http_respond_error(req, 400, "a worker is named by its node id: 64 hex digits");
+		return;
+	}
+	char norm[65];
+	wg_hex_encode(key, sizeof key, norm);
+	int rc = wg_jobs_worker_clear(m->jobs, norm);
+	if (rc) {
+		wg__api_core_error(m, req, "clearing a worker", rc);
+		return;
+	}
+	char body[128];
+	int n = snprintf(body, sizeof body, "{\"node_id\":\"%s\",\"cleared\":true}", norm);
+	wg_http_respond_json(req, 200, body, (size_t)n);
+	/* It may take tasks at once. */
+	wg__dispatch_kick(m);
 }
 
 /* GET /v1/workers: every worker connected to us, attached or not yet. */
@@ -57,6 +112,7 @@ static void get_workers(struct wg_http_request *req, void *user)
 		wg_jw_array_end(&w);
 		wg_jw_object_end(&w);
 		wg_jw_kv_uint(&w, "connected_ms", p->connected_ms);
+		write_trust(m, &w, p->id_hex);
 		if (p->last_pong_ms)
 			wg_jw_kv_uint(&w, "last_pong_ms", p->last_pong_ms);
 		else
@@ -207,6 +263,7 @@ static void get_metrics(struct wg_http_request *req, void *user)
 static const struct wg_http_route routes[] = {
     {"GET", "/v1/workers", get_workers, 0, false},
     {"GET", "/v1/managers", get_managers, 0, false},
+    {"POST", "/v1/workers/{id}/clear", clear_worker, 0, false},
     {"GET", "/metrics", get_metrics, 0, false},
     {"POST", "/v1/programs", wg__api_post_program, WG_MAX_PROGRAM_BYTES, false},
     {"POST", "/v1/jobs", wg__api_post_job, WG_MAX_JOB_BODY_BYTES, false},

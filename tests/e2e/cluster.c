@@ -343,3 +343,17 @@ void e2e_check_slow_results(const char *api, const char *job, const char *const 
 	e2e_results_free(r, got);
 	CHECK_EQ(e2e_job_count(api, job, "completed"), (long)n);
 }
+
+long e2e_worker_outvoted(int api_port, const char *node_id)
+{
+	struct wg_buf body = {0};
+	long n = -1;
+	if (wg_test_http_get(api_port, "/v1/workers", &body) == 200) {
+		const char *at = strstr(wg_buf_cstr(&body), node_id);
+		const char *key = at ? strstr(at, "\"outvoted\":") : NULL;
+		if (key)
+			n = strtol(key + strlen("\"outvoted\":"), NULL, 10);
+	}
+	wg_buf_free(&body);
+	return n;
+}

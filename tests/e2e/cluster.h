@@ -27,6 +27,9 @@ const char *e2e_data(const char *name);
 int e2e_count_workers(int api_port, const char *state);
 /* Waits until e2e_count_workers(api_port, state) == n. */
 bool e2e_wait_workers(int api_port, const char *state, int n, int timeout_ms);
+/* How many of the worker's results a quorum outvoted, from GET /v1/workers (-1: not
+ * listed, or the API did not answer). */
+long e2e_worker_outvoted(int api_port, const char *node_id);
 /* Whether the worker with this node id is listed (in any state). */
 bool e2e_worker_listed(int api_port, const char *node_id);
 
