@@ -352,7 +352,7 @@ TEST_SLOW(e2e_a_worker_outvoted_three_times_is_quarantined_until_cleared, 240)
 	snprintf(c.addr, sizeof c.addr, "127.0.0.1:%d", c.m.port);
 	plant_wrong_program(e2e_data("w3"), e2e_program("increment"), e2e_program("t_echo"));
 	for (int i = 0; i < 3; i++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof name, "w%d", i + 1);
 		c.workers[i] = e2e_worker_start(name, c.addr, "--slots", "1", NULL);
 	}
