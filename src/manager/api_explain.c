@@ -75,14 +75,14 @@ static bool holds_replica(const struct task_view *t, const char *node_id)
 }
 
 /* What the manager makes of the job's chances on each worker. */
-enum verdict { V_ROOM, V_FULL, V_COOLING, V_MEMORY, V_REPLICA, V_NOT_ATTACHED };
-static const char *const verdict_names[] = {"room",   "full",	 "held_back",
-					    "memory", "replica", "not_attached"};
+enum verdict { V_ROOM, V_FULL, V_COOLING, V_MEMORY, V_REPLICA, V_NOT_ATTACHED, V_DISTRUSTED };
+static const char *const verdict_names[] = {"room",    "full",	       "held_back", "memory",
+					    "replica", "not_attached", "distrusted"};
 
 /* Over the workers: attached, with the memory the job asks, of those holding a replica of
  * the task asked about, with room. */
 struct tally {
-	size_t attached, fit, replica, room;
+	size_t attached, fit, replica, room, distrusted;
 	uint64_t free_total;
 };
 
@@ -105,6 +105,19 @@ static enum verdict judge(struct wg_manager *m, struct wg_peer *p, const struct 
 		snprintf(why, n, "gives a task at most %llu MiB; the job asks %llu MiB",
 			 MIB(p->rel.specs.memory), MIB(ji->options.memory_bytes));
 		return V_MEMORY;
+	}
+	/* Trust (docs/jobs.md): a quarantined worker takes nothing, one outvoted on a task
+	 * of the job nothing more of it. */
+	struct wg_jobs_trust trust;
+	if (wg_jobs_worker_reputation(m->jobs, p->id_hex, &trust) == 0 && trust.quarantined) {
+		snprintf(why, n, "quarantined: %s", trust.reason);
+		return V_DISTRUSTED;
+	}
+	if (wg_jobs_worker_banned(m->jobs, p->id_hex, ji->id)) {
+		snprintf(why, n,
+			 "a quorum outvoted its result on a task of this job: it gets no "
+			 "more of them");
+		return V_DISTRUSTED;
 	}
 	if (holds_replica(task, p->id_hex)) {
 		snprintf(why, n,
@@ -199,6 +212,14 @@ static void waiting_reasons(struct explainer *e, const struct wg_job_info *ji,
 			  "worker --manager ADDRESS' (this manager's node address)");
 		return;
 	}
+	if (!t->fit && t->distrusted) {
+		reason(e,
+		       "the attached workers that could take it are quarantined or were outvoted "
+		       "on this job's tasks (%zu of them; see 'wasmgrid workers', and 'wasmgrid "
+		       "workers --clear ID' to let one work again)",
+		       t->distrusted);
+		return;
+	}
 	if (!t->fit) {
 		reason(e,
 		       "no attached worker gives a task the %llu MiB of memory the job asks (see "
@@ -270,7 +291,8 @@ static void explain(struct explainer *e, const struct wg_job_info *ji,
 		uint32_t running, room;
 		enum verdict v = judge(e->m, p, ji, task, why, sizeof why, &running, &room);
 		t.attached += v != V_NOT_ATTACHED;
-		t.fit += v != V_NOT_ATTACHED && v != V_MEMORY;
+		t.fit += v != V_NOT_ATTACHED && v != V_MEMORY && v != V_DISTRUSTED;
+		t.distrusted += v == V_DISTRUSTED;
 		t.replica += v == V_REPLICA;
 		t.room += v == V_ROOM;
 		t.free_total += room;

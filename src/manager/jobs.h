@@ -123,6 +123,9 @@ struct wg_jobs_trust {
 };
 /* WG_ENOTFOUND for a worker this manager has not seen since it opened the store. */
 int wg_jobs_worker_reputation(struct wg_jobs *j, const char *node_id, struct wg_jobs_trust *out);
+/* Whether the worker, known to this manager, gets no more tasks of the job (a quorum
+ * outvoted it on one of them). */
+bool wg_jobs_worker_banned(struct wg_jobs *j, const char *node_id, uint64_t job_id);
 /* An operator lets a quarantined worker work again: no quarantine, no strikes, no bans (its
  * counts stay). 0 or WG_EDB. */
 int wg_jobs_worker_clear(struct wg_jobs *j, const char *node_id);

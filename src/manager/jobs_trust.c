@@ -209,3 +209,14 @@ int wg_jobs_worker_reputation(struct wg_jobs *j, const char *node_id, struct wg_
 	wg_stmt_reset(st);
 	return rc < 0 ? rc : rc == 1 ? 0 : WG_ENOTFOUND;
 }
+
+bool wg_jobs_worker_banned(struct wg_jobs *j, const char *node_id, uint64_t job_id)
+{
+	struct wg__worker *w = wg__worker_find(j, node_id);
+	if (!w || job_id > INT64_MAX)
+		return false;
+	for (size_t i = 0; i < w->n_banned; i++)
+		if (w->banned[i] == (int64_t)job_id)
+			return true;
+	return false;
+}
