@@ -364,6 +364,14 @@ void wg__abort_push(struct wg_jobs *j, int64_t worker_db_id, uint64_t attempt_id
  * it past max_failures, otherwise sets how many more attempts it wants. Finishing a task
  * aborts its other attempts and may finish its job. 0 or WG_EDB. */
 int wg__task_reconcile(struct wg_jobs *j, int64_t task_id);
+/* The completed attempts of a task, in attempt order, each with the BLAKE2b digest of its
+ * result (results are compared by digest); *out is the caller's to free. 0 or WG_EDB. */
+struct wg__result_row {
+	int64_t id, worker;
+	uint8_t digest[32];
+};
+int wg__task_result_rows(struct wg_jobs *j, int64_t task, struct wg__result_row **out, size_t *n);
+
 /* What happens to a worker's attempts, counted in its row (its reputation). The values are
  * those of WORKER_OUTCOME. */
 enum wg__outcome {

@@ -2,7 +2,6 @@
  * of their attempts counted; a worker whose result a quorum outvoted gets no more tasks of
  * that job, and after WG_QUARANTINE_STRIKES such results none at all until an operator
  * clears it (wg_jobs_worker_clear). */
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,27 +103,10 @@ static int outvoted(struct wg_jobs *j, int64_t worker, int64_t job, int64_t task
 
 int wg__judge_replicas(struct wg_jobs *j, int64_t task, int64_t job, int64_t accepted)
 {
-	struct row {
-		int64_t id, worker;
-		uint8_t digest[32];
-	} *v = NULL;
-	size_t n = 0, cap = 0;
+	struct wg__result_row *v = NULL;
+	size_t n = 0;
 	const uint8_t *best = NULL;
-	struct wg_stmt *st = wg__stmt(j, WG__S_TASK_RESULTS);
-	wg_stmt_bind_int(st, 1, task);
-	int rc;
-	while ((rc = wg_store_step(j->store, st)) == 1) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			v = wg_realloc(v, cap * sizeof *v);
-		}
-		v[n].id = wg_stmt_int(st, 0);
-		v[n].worker = wg_stmt_int(st, 1);
-		crypto_generichash(v[n].digest, sizeof v[n].digest, wg_stmt_blob(st, 2),
-				   (unsigned long long)wg_stmt_bytes(st, 2), NULL, 0);
-		n++;
-	}
-	wg_stmt_reset(st);
+	int rc = wg__task_result_rows(j, task, &v, &n);
 	for (size_t i = 0; i < n; i++)
 		if (v[i].id == accepted)
 			best = v[i].digest;

@@ -151,12 +151,10 @@ static int finish_task(struct wg_jobs *j, int64_t task, int64_t job, int state, 
 /* The largest group of identical results of a task, counted in distinct workers, and its
  * first attempt (the earliest, among groups of equal size). Grouped here by digest rather
  * than by SQL's GROUP BY, which builds three temporary B-trees per call. */
-static int best_result(struct wg_jobs *j, int64_t task, int64_t *best_id, int64_t *best)
+int wg__task_result_rows(struct wg_jobs *j, int64_t task, struct wg__result_row **out,
+			 size_t *count)
 {
-	struct result_row {
-		uint8_t digest[32];
-		int64_t id, worker;
-	} *v = NULL;
+	struct wg__result_row *v = NULL;
 	size_t n = 0, cap = 0;
 	struct wg_stmt *st = wg__stmt(j, WG__S_TASK_RESULTS);
 	wg_stmt_bind_int(st, 1, task);
@@ -168,11 +166,21 @@ static int best_result(struct wg_jobs *j, int64_t task, int64_t *best_id, int64_
 		}
 		v[n].id = wg_stmt_int(st, 0);
 		v[n].worker = wg_stmt_int(st, 1);
-		const void *r = wg_stmt_blob(st, 2);
-		crypto_generichash(v[n].digest, sizeof v[n].digest, r,
+		crypto_generichash(v[n].digest, sizeof v[n].digest, wg_stmt_blob(st, 2),
 				   (unsigned long long)wg_stmt_bytes(st, 2), NULL, 0);
 		n++;
 	}
+	wg_stmt_reset(st);
+	*out = v;
+	*count = n;
+	return rc < 0 ? rc : 0;
+}
+
+static int best_result(struct wg_jobs *j, int64_t task, int64_t *best_id, int64_t *best)
+{
+	struct wg__result_row *v = NULL;
+	size_t n = 0;
+	int rc = wg__task_result_rows(j, task, &v, &n);
 	*best_id = 0;
 	*best = 0;
 	/* Rows come in attempt order, so a group's first row is its earliest attempt. */
