@@ -64,7 +64,8 @@ static int outvoted(struct wg_jobs *j, int64_t worker, int64_t job, int64_t task
 	if (rc == 0)
 		rc = wg_store_exec_stmt(j->store, st);
 	struct wg__worker *w = wg__worker_by_id(j, worker);
-	if (rc == 0 && w && wg__worker_may_run(w, job) && !w->quarantined) {
+	/* In memory too, unless it is there already (or quarantined: then it runs nothing). */
+	if (rc == 0 && w && wg__worker_may_run(w, job)) {
 		w->banned = wg_realloc(w->banned, (w->n_banned + 1) * sizeof *w->banned);
 		w->banned[w->n_banned++] = job;
 	}

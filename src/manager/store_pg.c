@@ -472,13 +472,12 @@ static void ignore_notice(void *arg, const char *message)
 }
 
 /* A name for messages: the URI's parts without its password. */
-static char *display_name(PGconn *conn, const char *uri)
+static char *display_name(PGconn *conn)
 {
 	if (!conn)
 		return wg_strdup("postgresql://?");
 	const char *host = PQhost(conn), *port = PQport(conn), *db = PQdb(conn);
 	const char *user = PQuser(conn);
-	(void)uri;
 	const char *at = user && *user ? "@" : "";
 	if (host && *host == '/')
 		return wg_asprintf("postgresql://%s%s/%s?host=%s", user ? user : "", at,
@@ -557,7 +556,7 @@ int wg__store_pg_open(const char *uri, const struct wg_store_schema *schema, str
 	const char *values[] = {
 	    CONNECT_TIMEOUT_S, TCP_TIMEOUT_MS, "5", "2", "3", "wasmgrid manager", uri, NULL};
 	s->conn = PQconnectdbParams(keys, values, 1);
-	base->name = display_name(s->conn, uri);
+	base->name = display_name(s->conn);
 	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
 		keep_error(s, "", s->conn ? PQerrorMessage(s->conn) : "out of memory");
 		*reason = wg_asprintf("cannot connect: %s", s->err);
